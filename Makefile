@@ -1,0 +1,118 @@
+# offseed — one Makefile. Variants build into separate folders:
+#   build/        release (-O2 -g), warnings are errors
+#   build/asan/   ASan + UBSan (make asan / make check)
+#   build/fuzz/   libFuzzer targets (clang)
+.SUFFIXES:
+
+ifeq ($(origin CC),default)
+CC      := cc
+endif
+V       ?= release
+ifeq ($(V),asan)
+BUILD   := build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1 -g
+else
+BUILD   := build
+SANFLAGS :=
+OPT     := -O2 -g
+endif
+
+PKGS     := libarchive openssl libcurl libxxhash libzstd jansson
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+            -Wvla -Wno-unused-parameter -Werror
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Icli -MMD -MP
+CFLAGS   += -std=gnu11 -pthread $(OPT) $(WARN) $(SANFLAGS) -march=x86-64-v2 -maes -mpclmul
+LDFLAGS  += -pthread $(SANFLAGS)
+LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -lssl -lcrypto -lcurl -lxxhash -lzstd -ljansson) -lm
+DC_LIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+
+LIB_SRC  := $(sort $(wildcard lib/*.c))
+CMD_SRC  := $(sort $(wildcard cli/*.c seed/*.c verify/*.c import/*.c restore/*.c))
+DC_SRC   := $(sort $(wildcard tools/dc/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
+DC_OBJ   := $(DC_SRC:%.c=$(BUILD)/%.o)
+LIBOFS   := $(BUILD)/libofs.a
+OFFSEED  := $(BUILD)/offseed
+OFFSEED_DC := $(BUILD)/offseed-dc
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+
+.PHONY: all test check asan fuzz bench demo deps install clean unit
+all: $(OFFSEED) $(if $(DC_SRC),$(OFFSEED_DC)) $(UNIT_BIN) $(REPLAY_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBOFS): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(OFFSEED): $(CMD_OBJ) $(LIBOFS)
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIBOFS) $(LIBS)
+
+$(OFFSEED_DC): $(DC_OBJ) $(LIBOFS)
+	$(CC) $(LDFLAGS) -o $@ $(DC_OBJ) $(LIBOFS) $(LIBS) $(DC_LIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBOFS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBOFS) $(LIBS) -lcmocka
+
+# Fuzz targets built with a plain main() that replays corpus files (normal test runs).
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(LIBOFS)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/replay_main.o $(LIBOFS) $(LIBS)
+
+$(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Tools and packages the build, tests and benchmark need (Debian 12).
+DEB_PKGS := build-essential clang pkg-config libarchive-dev libssl-dev libcurl4-openssl-dev \
+            libxxhash-dev xxhash libzstd-dev libjansson-dev libmicrohttpd-dev libcmocka-dev \
+            libclang-rt-14-dev qemu-utils restic borgbackup hyperfine libarchive-tools tar \
+            attr acl python3 e2fsprogs util-linux
+deps:
+	@tools/deps.sh $(DEB_PKGS)
+
+.deps-ok:
+	@tools/deps.sh --check $(DEB_PKGS) || tools/deps.sh $(DEB_PKGS)
+
+unit: all
+test: .deps-ok
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh $(BUILD)
+
+asan:
+	@$(MAKE) --no-print-directory V=asan all
+
+check: .deps-ok
+	@$(MAKE) --no-print-directory V=asan all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    tests/run.sh build/asan
+
+FUZZ_TIME ?= 30
+fuzz: $(LIBOFS)
+	@tools/fuzz.sh $(FUZZ_TIME)
+
+bench: .deps-ok
+	@$(MAKE) --no-print-directory all
+	@tools/bench.sh $(BUILD)
+
+demo: .deps-ok
+	@$(MAKE) --no-print-directory all
+	@tools/demo.sh $(BUILD)
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(OFFSEED) $(DESTDIR)$(PREFIX)/bin/offseed
+	$(if $(DC_SRC),install -m 755 $(OFFSEED_DC) $(DESTDIR)$(PREFIX)/bin/offseed-dc)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

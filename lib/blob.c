@@ -1,0 +1,205 @@
+/* Blob sealing: zstd (skipped cheaply for incompressible data) then AES-256-GCM bound to the
+ * blob's type and id. Stored form: nonce ‖ GCM(mode ‖ payload) ‖ tag. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "blob.h"
+#include "util.h"
+
+#define MODE_RAW 0
+#define MODE_ZSTD 1
+#define AAD_LEN (4 + 1 + OFS_ID_LEN)
+
+/* Compressibility probe: above PROBE_FROM bytes, two PROBE_LEN samples (start and middle)
+ * are compressed at level 1 first; if they save less than PROBE_SAVE_PCT the blob is stored
+ * raw without a full zstd pass. */
+#define PROBE_FROM (128u << 10)
+#define PROBE_LEN (32u << 10)
+#define PROBE_SAVE_PCT 2
+#define MIN_SAVE_PCT 3		/* store raw when compression saves less */
+#define COMPRESS_MIN 64		/* smaller blobs are always raw */
+
+struct ofs_blob_ctx {
+	ZSTD_CCtx *cc;
+	ZSTD_DCtx *dc;
+	struct ofs_aead *aead;
+	struct ofs_mac *mac;
+	int level;
+	struct ofs_buf scratch;
+};
+
+struct ofs_blob_ctx *
+ofs_blob_ctx_new(const struct ofs_keys *k, int zstd_level)
+{
+	struct ofs_blob_ctx *c = ofs_xcalloc(1, sizeof(*c));
+
+	c->cc = ZSTD_createCCtx();
+	c->dc = ZSTD_createDCtx();
+	if (c->cc == NULL || c->dc == NULL) {
+		fprintf(stderr, "offseed: out of memory\n");
+		abort();
+	}
+	c->aead = ofs_aead_new(k->data_key);
+	c->mac = ofs_mac_new(k->id_key);
+	c->level = zstd_level;
+	ofs_buf_init(&c->scratch, 0);
+	return c;
+}
+
+void
+ofs_blob_ctx_free(struct ofs_blob_ctx *c)
+{
+	if (c == NULL)
+		return;
+	ZSTD_freeCCtx(c->cc);
+	ZSTD_freeDCtx(c->dc);
+	ofs_aead_free(c->aead);
+	ofs_mac_free(c->mac);
+	ofs_buf_release_secret(&c->scratch);	/* held plaintext */
+	free(c);
+}
+
+void
+ofs_blob_id(struct ofs_blob_ctx *c, const void *raw, size_t rawlen, uint8_t id[OFS_ID_LEN])
+{
+	ofs_mac_compute(c->mac, raw, rawlen, id);
+}
+
+const char *
+ofs_blob_type_name(uint8_t type)
+{
+	switch (type) {
+	case OFS_BLOB_DATA: return "data";
+	case OFS_BLOB_TREE: return "tree";
+	case OFS_OBJ_PACK_HEADER: return "pack header";
+	case OFS_OBJ_INDEX: return "index";
+	case OFS_OBJ_CONTAINER_INDEX: return "container index";
+	case OFS_OBJ_SNAPSHOT: return "snapshot";
+	case OFS_OBJ_JOURNAL: return "journal";
+	default: return "unknown type";
+	}
+}
+
+static int
+corrupt(struct ofs_error *err, uint8_t type, const uint8_t id[OFS_ID_LEN], const char *why)
+{
+	char hex[9];
+
+	ofs_hex(id, 4, hex);
+	return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %s… (%s): %s", hex, ofs_blob_type_name(type),
+	    why);
+}
+
+static void
+make_aad(uint8_t aad[AAD_LEN], uint8_t type, const uint8_t id[OFS_ID_LEN])
+{
+	memcpy(aad, "OFB1", 4);
+	aad[4] = type;
+	memcpy(aad + 5, id, OFS_ID_LEN);
+}
+
+/* Cheap test on two samples: 1 if the blob looks worth a full compression pass. */
+static int
+looks_compressible(struct ofs_blob_ctx *c, const uint8_t *raw, size_t rawlen)
+{
+	size_t bound = ZSTD_compressBound(PROBE_LEN), got = 0, n;
+	const uint8_t *sample[2] = { raw, raw + rawlen / 2 };
+
+	if (ofs_buf_reserve(&c->scratch, bound) != 0)
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		n = ZSTD_compressCCtx(c->cc, c->scratch.data, bound, sample[i], PROBE_LEN, 1);
+		if (ZSTD_isError(n))
+			return 1;
+		got += n;
+	}
+	return got < (uint64_t)2 * PROBE_LEN * (100 - PROBE_SAVE_PCT) / 100;
+}
+
+int
+ofs_blob_seal(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    const void *raw, size_t rawlen, int compress, struct ofs_buf *out, struct ofs_error *err)
+{
+	uint8_t aad[AAD_LEN], mode = MODE_RAW;
+	const void *payload = raw;
+	size_t plen = rawlen, n;
+	int r;
+
+	make_aad(aad, type, id);
+	if (compress && rawlen >= COMPRESS_MIN &&
+	    (rawlen <= PROBE_FROM || looks_compressible(c, raw, rawlen))) {
+		size_t bound = ZSTD_compressBound(rawlen);
+
+		c->scratch.len = 0;
+		if (ofs_buf_reserve(&c->scratch, bound) == 0) {
+			/* One-shot compression records the frame content size, which open checks. */
+			n = ZSTD_compressCCtx(c->cc, c->scratch.data, bound, raw, rawlen, c->level);
+			if (!ZSTD_isError(n) && n < rawlen - rawlen * MIN_SAVE_PCT / 100) {
+				mode = MODE_ZSTD;
+				payload = c->scratch.data;
+				plen = n;
+			}
+		}
+	}
+	if ((r = ofs_buf_reserve(out, 1 + plen + OFS_AEAD_OVERHEAD)) != 0)
+		return corrupt(err, type, id, "sealed blob exceeds its buffer limit");
+	if ((r = ofs_aead_seal2(c->aead, aad, sizeof(aad), &mode, 1, payload, plen,
+	    out->data + out->len)) != 0)
+		return ofs_err_set(err, OFS_ERR_IO, "cannot encrypt blob: AES-GCM failed");
+	out->len += 1 + plen + OFS_AEAD_OVERHEAD;
+	return 0;
+}
+
+int
+ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    const void *stored, size_t storedlen, size_t rawlen_max, struct ofs_buf *out,
+    struct ofs_error *err)
+{
+	uint8_t aad[AAD_LEN], mode;
+	size_t plen, bound, n;
+	unsigned long long fcs;
+	uint8_t *dst;
+
+	if (storedlen < 1 + OFS_AEAD_OVERHEAD)
+		return corrupt(err, type, id, "too short to be a sealed blob");
+	plen = storedlen - 1 - OFS_AEAD_OVERHEAD;
+	bound = ZSTD_compressBound(rawlen_max);
+	if (ZSTD_isError(bound) || bound < rawlen_max)
+		bound = SIZE_MAX;
+	if (plen > bound)
+		return corrupt(err, type, id, "larger than its expected size");
+	/* Decrypt straight into out (no copy for raw blobs); a zstd payload is then moved to
+	 * scratch and decompressed back into out. */
+	if (ofs_buf_reserve(out, plen) != 0)
+		return corrupt(err, type, id, "larger than the buffer limit");
+	dst = out->data + out->len;
+	make_aad(aad, type, id);
+	if (ofs_aead_open2(c->aead, aad, sizeof(aad), stored, storedlen, &mode, 1, dst) != 0)
+		return corrupt(err, type, id, "authentication failed (damaged, or not this blob)");
+	if (mode == MODE_RAW) {
+		if (plen > rawlen_max)
+			return corrupt(err, type, id, "larger than its expected size");
+		out->len += plen;
+		return 0;
+	}
+	if (mode != MODE_ZSTD)
+		return corrupt(err, type, id, "unknown compression mode");
+	c->scratch.len = 0;
+	if (ofs_buf_add(&c->scratch, dst, plen) != 0)
+		return corrupt(err, type, id, "too large");
+	fcs = ZSTD_getFrameContentSize(c->scratch.data, plen);
+	if (fcs == ZSTD_CONTENTSIZE_ERROR || fcs == ZSTD_CONTENTSIZE_UNKNOWN || fcs > rawlen_max)
+		return corrupt(err, type, id, "bad or oversized compressed frame");
+	if (ZSTD_findFrameCompressedSize(c->scratch.data, plen) != plen)
+		return corrupt(err, type, id, "trailing bytes after the compressed frame");
+	if (ofs_buf_reserve(out, (size_t)fcs) != 0)
+		return corrupt(err, type, id, "larger than the buffer limit");
+	n = ZSTD_decompressDCtx(c->dc, out->data + out->len, (size_t)fcs, c->scratch.data, plen);
+	if (ZSTD_isError(n) || n != fcs)
+		return corrupt(err, type, id, "decompression failed");
+	out->len += n;
+	return 0;
+}

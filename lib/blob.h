@@ -1,0 +1,45 @@
+/* Blobs: compress (zstd, or stored raw when it saves < 3%), then AES-256-GCM with the blob
+ * type and id as associated data. Stored form: nonce ‖ GCM(mode byte ‖ payload) ‖ tag.
+ * The same sealing protects every encrypted object (pack headers, index files, container
+ * indexes, snapshots), each with its own type and id. */
+#ifndef OFS_BLOB_H
+#define OFS_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "crypto.h"
+
+enum ofs_blob_type {
+	OFS_BLOB_DATA = 0,		/* file content chunk */
+	OFS_BLOB_TREE = 1,		/* directory listing */
+	OFS_OBJ_PACK_HEADER = 0x10,	/* id = pack id */
+	OFS_OBJ_INDEX = 0x11,		/* id = index file id */
+	OFS_OBJ_CONTAINER_INDEX = 0x12,	/* id = 32 bytes: set id ‖ seq (u32 le) ‖ zeros */
+	OFS_OBJ_SNAPSHOT = 0x13,	/* id = snapshot id */
+	OFS_OBJ_JOURNAL = 0x14,		/* id = repository id ‖ zeros */
+};
+
+/* Per-thread context: cipher, HMAC and zstd contexts. */
+struct ofs_blob_ctx;
+struct ofs_blob_ctx *ofs_blob_ctx_new(const struct ofs_keys *k, int zstd_level);
+void ofs_blob_ctx_free(struct ofs_blob_ctx *c);
+
+/* "data", "tree", "pack header", … for messages. */
+const char *ofs_blob_type_name(uint8_t type);
+
+/* Chunk/tree id: HMAC-SHA256(id key, raw). */
+void ofs_blob_id(struct ofs_blob_ctx *c, const void *raw, size_t rawlen, uint8_t id[OFS_ID_LEN]);
+
+/* Seal raw into its stored form, appended to out. compress = 0 forces mode raw. */
+int ofs_blob_seal(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    const void *raw, size_t rawlen, int compress, struct ofs_buf *out, struct ofs_error *err);
+/* Open a stored blob, appending the raw bytes to out. rawlen_max bounds decompression
+ * (a forged length cannot allocate more). Authentication failure or a bad mode/size is
+ * OFS_ERR_CORRUPT with a message naming the type and id. */
+int ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    const void *stored, size_t storedlen, size_t rawlen_max, struct ofs_buf *out,
+    struct ofs_error *err);
+
+#endif

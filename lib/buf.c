@@ -1,0 +1,345 @@
+/* Bounded growable buffers and bounds-checked readers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "buf.h"
+#include "util.h"
+
+void
+ofs_buf_init(struct ofs_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void
+ofs_buf_release(struct ofs_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void
+ofs_buf_release_secret(struct ofs_buf *b)
+{
+	if (b->data != NULL)
+		OPENSSL_cleanse(b->data, b->cap);
+	ofs_buf_release(b);
+}
+
+void
+ofs_buf_reset(struct ofs_buf *b)
+{
+	b->len = 0;
+}
+
+int
+ofs_buf_reserve(struct ofs_buf *b, size_t n)
+{
+	size_t want, ncap;
+
+	if (n > SIZE_MAX - b->len - 1)
+		return OFS_ERR_CORRUPT;
+	want = b->len + n;
+	if (b->max != 0 && want > b->max)
+		return OFS_ERR_CORRUPT;
+	if (want + 1 <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < want + 1)
+		ncap = ncap > SIZE_MAX / 2 ? want + 1 : ncap * 2;
+	if (b->max != 0 && ncap > b->max + 1)
+		ncap = b->max + 1;
+	b->data = ofs_xrealloc(b->data, ncap);
+	b->cap = ncap;
+	return 0;
+}
+
+int
+ofs_buf_add(struct ofs_buf *b, const void *p, size_t n)
+{
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((r = ofs_buf_reserve(b, n)) != 0)
+		return r;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int
+ofs_buf_addc(struct ofs_buf *b, uint8_t c)
+{
+	return ofs_buf_add(b, &c, 1);
+}
+
+int
+ofs_buf_adds(struct ofs_buf *b, const char *s)
+{
+	return ofs_buf_add(b, s, strlen(s));
+}
+
+int
+ofs_buf_addf(struct ofs_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return OFS_ERR_IO;
+	if ((r = ofs_buf_reserve(b, (size_t)n + 1)) != 0)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int
+ofs_buf_add_zeros(struct ofs_buf *b, size_t n)
+{
+	int r;
+
+	if ((r = ofs_buf_reserve(b, n)) != 0)
+		return r;
+	memset(b->data + b->len, 0, n);
+	b->len += n;
+	return 0;
+}
+
+int
+ofs_buf_add_u16le(struct ofs_buf *b, uint16_t v)
+{
+	uint8_t t[2];
+
+	ofs_put_u16le(t, v);
+	return ofs_buf_add(b, t, sizeof(t));
+}
+
+int
+ofs_buf_add_u32le(struct ofs_buf *b, uint32_t v)
+{
+	uint8_t t[4];
+
+	ofs_put_u32le(t, v);
+	return ofs_buf_add(b, t, sizeof(t));
+}
+
+int
+ofs_buf_add_u64le(struct ofs_buf *b, uint64_t v)
+{
+	uint8_t t[8];
+
+	ofs_put_u64le(t, v);
+	return ofs_buf_add(b, t, sizeof(t));
+}
+
+int
+ofs_buf_cstr(struct ofs_buf *b)
+{
+	int r;
+
+	if ((r = ofs_buf_reserve(b, 1)) != 0) {
+		/* reserve keeps one spare byte past len whenever it can allocate */
+		if (b->cap <= b->len)
+			return r;
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+uint8_t *
+ofs_buf_detach(struct ofs_buf *b, size_t *len)
+{
+	uint8_t *p = b->data;
+
+	if (len != NULL)
+		*len = b->len;
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return p;
+}
+
+int
+ofs_buf_read_file(struct ofs_buf *b, const char *path, struct ofs_error *err)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, r = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return ofs_err_sys(err, errno == ENOENT ? OFS_ERR_NOTFOUND : OFS_ERR_IO,
+		    errno, "cannot open '%s'", path);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if (b->max != 0 && (uint64_t)st.st_size > b->max) {
+			r = ofs_err_set(err, OFS_ERR_CORRUPT,
+			    "'%s' is too large (%lld bytes, at most %zu expected)", path,
+			    (long long)st.st_size, b->max);
+			goto out;
+		}
+		if (ofs_buf_reserve(b, (size_t)st.st_size) != 0) {
+			r = ofs_err_set(err, OFS_ERR_CORRUPT, "'%s' is too large", path);
+			goto out;
+		}
+	}
+	for (;;) {
+		if (ofs_buf_reserve(b, 65536) != 0 && b->cap - b->len <= 1) {
+			r = ofs_err_set(err, OFS_ERR_CORRUPT,
+			    "'%s' is too large (at most %zu bytes expected)", path, b->max);
+			goto out;
+		}
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot read '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	b->data[b->len] = '\0';
+out:
+	close(fd);
+	return r;
+}
+
+void
+ofs_rd_init(struct ofs_rd *r, const void *p, size_t len)
+{
+	r->p = p;
+	r->len = len;
+	r->off = 0;
+	r->bad = 0;
+}
+
+const uint8_t *
+ofs_rd_ptr(struct ofs_rd *r, size_t n)
+{
+	const uint8_t *q;
+
+	if (r->bad || n > r->len - r->off) {
+		r->bad = 1;
+		return NULL;
+	}
+	q = r->p + r->off;
+	r->off += n;
+	return q;
+}
+
+void
+ofs_rd_skip(struct ofs_rd *r, size_t n)
+{
+	(void)ofs_rd_ptr(r, n);
+}
+
+void
+ofs_rd_bytes(struct ofs_rd *r, void *out, size_t n)
+{
+	const uint8_t *q = ofs_rd_ptr(r, n);
+
+	if (q == NULL)
+		memset(out, 0, n);
+	else
+		memcpy(out, q, n);
+}
+
+uint8_t
+ofs_rd_u8(struct ofs_rd *r)
+{
+	const uint8_t *q = ofs_rd_ptr(r, 1);
+
+	return q ? q[0] : 0;
+}
+
+uint16_t
+ofs_rd_u16le(struct ofs_rd *r)
+{
+	const uint8_t *q = ofs_rd_ptr(r, 2);
+
+	return q ? ofs_get_u16le(q) : 0;
+}
+
+uint32_t
+ofs_rd_u32le(struct ofs_rd *r)
+{
+	const uint8_t *q = ofs_rd_ptr(r, 4);
+
+	return q ? ofs_get_u32le(q) : 0;
+}
+
+uint64_t
+ofs_rd_u64le(struct ofs_rd *r)
+{
+	const uint8_t *q = ofs_rd_ptr(r, 8);
+
+	return q ? ofs_get_u64le(q) : 0;
+}
+
+uint32_t
+ofs_rd_u32be(struct ofs_rd *r)
+{
+	const uint8_t *q = ofs_rd_ptr(r, 4);
+
+	return q ? ofs_get_u32be(q) : 0;
+}
+
+uint64_t
+ofs_rd_u64be(struct ofs_rd *r)
+{
+	const uint8_t *q = ofs_rd_ptr(r, 8);
+
+	return q ? ofs_get_u64be(q) : 0;
+}
+
+void ofs_put_u16le(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+void ofs_put_u32le(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+void ofs_put_u64le(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+void ofs_put_u16be(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+void ofs_put_u32be(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * (3 - i))); }
+void ofs_put_u64be(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * (7 - i))); }
+uint16_t ofs_get_u16le(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+uint16_t ofs_get_u16be(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+uint32_t
+ofs_get_u32le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint32_t
+ofs_get_u32be(const uint8_t *p)
+{
+	return (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+}
+
+uint64_t
+ofs_get_u64le(const uint8_t *p)
+{
+	return (uint64_t)ofs_get_u32le(p) | (uint64_t)ofs_get_u32le(p + 4) << 32;
+}
+
+uint64_t
+ofs_get_u64be(const uint8_t *p)
+{
+	return (uint64_t)ofs_get_u32be(p) << 32 | (uint64_t)ofs_get_u32be(p + 4);
+}

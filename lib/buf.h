@@ -1,0 +1,86 @@
+/* Growable byte buffer with a hard maximum (so a hostile length cannot make us allocate
+ * gigabytes), little/big-endian appenders, and a bounds-checked reader for outside bytes. */
+#ifndef OFS_BUF_H
+#define OFS_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct ofs_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t max;	/* 0 = unbounded */
+};
+
+#define OFS_BUF_INIT(maxbytes) { NULL, 0, 0, (maxbytes) }
+
+void ofs_buf_init(struct ofs_buf *b, size_t max);
+/* Free the storage; the buffer is reusable (empty) afterwards. */
+void ofs_buf_release(struct ofs_buf *b);
+/* Wipe contents with OPENSSL_cleanse-equivalent, then release. */
+void ofs_buf_release_secret(struct ofs_buf *b);
+void ofs_buf_reset(struct ofs_buf *b);	/* len = 0, keeps storage */
+
+/* Make room for n more bytes. Returns 0, or OFS_ERR_CORRUPT when the result would pass max
+ * (the caller names the object). Out of memory aborts. */
+int ofs_buf_reserve(struct ofs_buf *b, size_t n);
+/* Append; returns 0 or OFS_ERR_CORRUPT past max. */
+int ofs_buf_add(struct ofs_buf *b, const void *p, size_t n);
+int ofs_buf_addc(struct ofs_buf *b, uint8_t c);
+int ofs_buf_adds(struct ofs_buf *b, const char *s);
+int ofs_buf_addf(struct ofs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ofs_buf_add_zeros(struct ofs_buf *b, size_t n);
+int ofs_buf_add_u16le(struct ofs_buf *b, uint16_t v);
+int ofs_buf_add_u32le(struct ofs_buf *b, uint32_t v);
+int ofs_buf_add_u64le(struct ofs_buf *b, uint64_t v);
+/* NUL-terminate without counting the NUL in len (for using data as a C string). */
+int ofs_buf_cstr(struct ofs_buf *b);
+/* Hand the storage to the caller (returns owned pointer, buffer becomes empty). */
+uint8_t *ofs_buf_detach(struct ofs_buf *b, size_t *len);
+
+/* Read a whole file into b (appending). Fails with OFS_ERR_CORRUPT naming the path when it
+ * is larger than b->max, OFS_ERR_NOTFOUND when absent, OFS_ERR_IO otherwise. */
+int ofs_buf_read_file(struct ofs_buf *b, const char *path, struct ofs_error *err);
+
+/* Bounds-checked reader. Any read past the end sets bad and yields zeros; check
+ * ofs_rd_ok() once after a group of reads. */
+struct ofs_rd {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+	int bad;
+};
+
+void ofs_rd_init(struct ofs_rd *r, const void *p, size_t len);
+uint8_t ofs_rd_u8(struct ofs_rd *r);
+uint16_t ofs_rd_u16le(struct ofs_rd *r);
+uint32_t ofs_rd_u32le(struct ofs_rd *r);
+uint64_t ofs_rd_u64le(struct ofs_rd *r);
+uint32_t ofs_rd_u32be(struct ofs_rd *r);
+uint64_t ofs_rd_u64be(struct ofs_rd *r);
+/* Copy n bytes to out (zero-filled on overrun). */
+void ofs_rd_bytes(struct ofs_rd *r, void *out, size_t n);
+/* Return a pointer to the next n bytes and advance, or NULL (and bad) on overrun. */
+const uint8_t *ofs_rd_ptr(struct ofs_rd *r, size_t n);
+void ofs_rd_skip(struct ofs_rd *r, size_t n);
+static inline int ofs_rd_ok(const struct ofs_rd *r) { return !r->bad; }
+static inline size_t ofs_rd_left(const struct ofs_rd *r) { return r->bad ? 0 : r->len - r->off; }
+
+/* Fixed-position big/little-endian stores for building on-disk structures. */
+void ofs_put_u16le(uint8_t *p, uint16_t v);
+void ofs_put_u32le(uint8_t *p, uint32_t v);
+void ofs_put_u64le(uint8_t *p, uint64_t v);
+void ofs_put_u16be(uint8_t *p, uint16_t v);
+void ofs_put_u32be(uint8_t *p, uint32_t v);
+void ofs_put_u64be(uint8_t *p, uint64_t v);
+uint16_t ofs_get_u16le(const uint8_t *p);
+uint32_t ofs_get_u32le(const uint8_t *p);
+uint64_t ofs_get_u64le(const uint8_t *p);
+uint16_t ofs_get_u16be(const uint8_t *p);
+uint32_t ofs_get_u32be(const uint8_t *p);
+uint64_t ofs_get_u64be(const uint8_t *p);
+
+#endif

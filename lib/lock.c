@@ -1,0 +1,130 @@
+/* Repository lock: an exclusively created lock file with its holder, plus stale takeover. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lock.h"
+#include "out.h"
+#include "util.h"
+
+struct ofs_lock {
+	char *path;
+};
+
+static json_t *
+holder_json(const char *command)
+{
+	char host[256] = "", when[32];
+
+	gethostname(host, sizeof(host) - 1);
+	ofs_fmt_time(ofs_now_ns() / 1000000000LL, when, sizeof(when));
+	return json_pack("{s:s, s:i, s:s, s:s}", "host", host, "pid", (int)getpid(), "started",
+	    when, "command", command);
+}
+
+/* 1 if the holder described in j is gone. */
+static int
+holder_gone(json_t *j, const struct stat *st, char *desc, size_t descsz)
+{
+	char host[256] = "";
+	const char *h = json_string_value(json_object_get(j, "host"));
+	const char *cmd = json_string_value(json_object_get(j, "command"));
+	const char *since = json_string_value(json_object_get(j, "started"));
+	json_int_t pid = json_integer_value(json_object_get(j, "pid"));
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(desc, descsz, "%s (host %s, pid %lld, since %s)", cmd ? cmd : "?", h ? h : "?",
+	    (long long)pid, since ? since : "?");
+	if (h != NULL && strcmp(h, host) == 0 && pid > 0 && kill((pid_t)pid, 0) == -1 &&
+	    errno == ESRCH)
+		return 1;
+	return time(NULL) - st->st_mtime > OFS_LOCK_STALE_SECONDS;
+}
+
+int
+ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
+    struct ofs_error *err)
+{
+	char *path = r->be->ops->path(r->be, "locks/lock"), *dir, *s = NULL, desc[512];
+	json_t *me = holder_json(command), *j;
+	struct stat st;
+	int fd, rc = 0, tries;
+
+	*out = NULL;
+	if (path == NULL) {
+		json_decref(me);
+		return 0;	/* backends without local paths lock elsewhere */
+	}
+	dir = r->be->ops->path(r->be, "locks");
+	if ((rc = ofs_mkdir_p(dir, 0755, err)) != 0)
+		goto out;
+	s = json_dumps(me, JSON_COMPACT);
+	for (tries = 0; tries < 3; tries++) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd != -1) {
+			if (ofs_write_all(fd, s, strlen(s)) != 0 || fsync(fd) != 0) {
+				rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot write lock '%s'", path);
+				close(fd);
+				unlink(path);
+				goto out;
+			}
+			close(fd);
+			*out = ofs_xcalloc(1, sizeof(**out));
+			(*out)->path = path;
+			path = NULL;
+			goto out;
+		}
+		if (errno != EEXIST) {
+			rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot create lock '%s'", path);
+			goto out;
+		}
+		if (stat(path, &st) == -1)
+			continue;	/* released meanwhile */
+		j = json_load_file(path, 0, NULL);
+		if (j == NULL) {
+			/* half-written by a crashed holder: stale if old enough */
+			j = json_object();
+		}
+		if (!holder_gone(j, &st, desc, sizeof(desc))) {
+			rc = ofs_err_set(err, OFS_ERR_LOCKED,
+			    "repository '%s' is locked by %s", r->be->loc, desc);
+			json_decref(j);
+			goto out;
+		}
+		json_decref(j);
+		ofs_warn("taking over the lock of '%s' from %s, which is gone", r->be->loc, desc);
+		unlink(path);
+	}
+	rc = ofs_err_set(err, OFS_ERR_LOCKED, "cannot take the lock of repository '%s'",
+	    r->be->loc);
+out:
+	free(s);
+	free(dir);
+	free(path);
+	json_decref(me);
+	return rc;
+}
+
+void
+ofs_lock_refresh(struct ofs_lock *l)
+{
+	if (l != NULL)
+		utimensat(AT_FDCWD, l->path, NULL, 0);
+}
+
+void
+ofs_lock_release(struct ofs_lock *l)
+{
+	if (l == NULL)
+		return;
+	unlink(l->path);
+	free(l->path);
+	free(l);
+}

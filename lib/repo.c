@@ -1,0 +1,518 @@
+/* Repository: open/init, unlock with a key slot, the index, encrypted objects, blob reads
+ * and snapshot lookup. Storage goes through struct ofs_backend. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "container.h"
+#include "repo.h"
+#include "util.h"
+
+char *ofs_state_default(const char *opt);
+
+char *
+ofs_state_default(const char *opt)
+{
+	const char *x, *home;
+
+	if (opt != NULL && *opt)
+		return ofs_xstrdup(opt);
+	if ((x = getenv("XDG_STATE_HOME")) != NULL && *x)
+		return ofs_path_join(x, "offseed");
+	home = getenv("HOME");
+	return ofs_path_join(home && *home ? home : "/tmp", ".local/state/offseed");
+}
+
+static int
+open_state(struct ofs_repo *r, const char *state, struct ofs_error *err)
+{
+	char *base = ofs_state_default(state);
+	int rc;
+
+	r->state_dir = ofs_path_join(base, r->id_hex);
+	free(base);
+	if ((rc = ofs_mkdir_p(r->state_dir, 0700, err)) != 0)
+		return ofs_err_wrap(err, "cannot set up the state dir");
+	return 0;
+}
+
+int
+ofs_repo_open(const char *loc, const char *state, struct ofs_repo **out, struct ofs_error *err)
+{
+	struct ofs_repo *r = ofs_xcalloc(1, sizeof(*r));
+	int rc;
+
+	*out = NULL;
+	ofs_buf_init(&r->config_raw, OFS_CONFIG_MAX);
+	if ((rc = ofs_backend_open(loc, &r->be, err)) != 0)
+		goto fail;
+	if ((rc = r->be->ops->get(r->be, "config", 0, 0, &r->config_raw, err)) != 0) {
+		if (rc == OFS_ERR_NOTFOUND)
+			rc = ofs_err_set(err, OFS_ERR_USAGE,
+			    "'%s' is not an offseed repository (no config; create one with "
+			    "'offseed init')", loc);
+		goto fail;
+	}
+	if ((rc = ofs_config_parse(r->config_raw.data, r->config_raw.len, "config", &r->cfg,
+	    err)) != 0)
+		goto fail;
+	ofs_hex(r->cfg.repo_id, sizeof(r->cfg.repo_id), r->id_hex);
+	if ((rc = open_state(r, state, err)) != 0)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	ofs_repo_close(r);
+	return rc;
+}
+
+int
+ofs_repo_unlock(struct ofs_repo *r, const char *pass, size_t passlen, struct ofs_error *err)
+{
+	struct ofs_buf slot = OFS_BUF_INIT(OFS_KEYSLOT_MAX);
+	char **names = NULL, *name;
+	size_t n = 0;
+	int rc, opened = 0, auth_failed = 0;
+
+	if ((rc = r->be->ops->list(r->be, "keys", &names, &n, err)) != 0)
+		return rc;
+	for (size_t i = 0; i < n && !opened; i++) {
+		ofs_buf_reset(&slot);
+		name = ofs_path_join("keys", names[i]);
+		rc = r->be->ops->get(r->be, name, 0, 0, &slot, err);
+		if (rc == 0)
+			rc = ofs_keyslot_open(slot.data, slot.len, name, pass, passlen,
+			    r->keys.master, err);
+		free(name);
+		if (rc == 0)
+			opened = 1;
+		else if (rc == OFS_ERR_AUTH)
+			auth_failed = 1;
+		else if (rc == OFS_ERR_VERSION)
+			goto out;
+	}
+	if (!opened) {
+		rc = auth_failed || n == 0 ? ofs_err_set(err, OFS_ERR_AUTH, "wrong passphrase")
+		    : rc;
+		goto out;
+	}
+	if ((rc = ofs_keys_derive(&r->keys, err)) != 0)
+		goto out;
+	if ((rc = ofs_config_authenticate(r->config_raw.data, r->config_raw.len, "config",
+	    &r->keys, err)) != 0)
+		goto out;
+	r->ctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
+	r->unlocked = 1;
+	rc = 0;
+out:
+	if (!r->unlocked)
+		ofs_keys_wipe(&r->keys);
+	ofs_buf_release_secret(&slot);
+	ofs_names_free(names, n);
+	return rc;
+}
+
+void
+ofs_repo_close(struct ofs_repo *r)
+{
+	if (r == NULL)
+		return;
+	ofs_keys_wipe(&r->keys);
+	ofs_blob_ctx_free(r->ctx);
+	ofs_idx_free(r->idx);
+	ofs_config_release(&r->cfg);
+	ofs_buf_release(&r->config_raw);
+	ofs_backend_free(r->be);
+	free(r->state_dir);
+	free(r);
+}
+
+static int
+dir_empty_or_absent(const char *path)
+{
+	char **names = NULL;
+	size_t n = 0;
+	struct ofs_backend *b = NULL;
+	int empty;
+
+	if (ofs_backend_open(path, &b, NULL) != 0)
+		return 0;
+	if (b->ops->list(b, "", &names, &n, NULL) != 0)
+		n = 1;
+	empty = n == 0;
+	ofs_names_free(names, n);
+	ofs_backend_free(b);
+	return empty;
+}
+
+int
+ofs_repo_init(const char *loc, const char *dest, const char *pass, size_t passlen,
+    struct ofs_kdf_params kdf, struct ofs_repo **out, struct ofs_error *err)
+{
+	static const char *dirs[] = { "keys", "index", "snapshots", "containers", "data", "locks" };
+	struct ofs_buf cfg = OFS_BUF_INIT(OFS_CONFIG_MAX), slot = OFS_BUF_INIT(OFS_KEYSLOT_MAX);
+	struct ofs_repo *r = ofs_xcalloc(1, sizeof(*r));
+	uint8_t slot_id[16];
+	char hex[33], *name = NULL, *root = NULL;
+	int rc;
+
+	*out = NULL;
+	ofs_buf_init(&r->config_raw, OFS_CONFIG_MAX);
+	if (passlen < OFS_PASSPHRASE_MIN) {
+		rc = ofs_err_set(err, OFS_ERR_USAGE,
+		    "the passphrase is too short (%zu characters; at least %d needed)", passlen,
+		    OFS_PASSPHRASE_MIN);
+		goto out;
+	}
+	if ((rc = ofs_backend_open(loc, &r->be, err)) != 0)
+		goto out;
+	if (!dir_empty_or_absent(loc)) {
+		rc = ofs_err_set(err, OFS_ERR_USAGE,
+		    "cannot create a repository in '%s': the folder is not empty", loc);
+		goto out;
+	}
+	if ((root = r->be->ops->path(r->be, "")) != NULL) {
+		for (size_t i = 0; i < OFS_ARRAY_LEN(dirs); i++) {
+			char *d = ofs_path_join(root, dirs[i]);
+
+			rc = ofs_mkdir_p(d, 0755, err);
+			free(d);
+			if (rc != 0)
+				goto out;
+		}
+	}
+	ofs_random(r->keys.master, sizeof(r->keys.master));
+	if ((rc = ofs_keys_derive(&r->keys, err)) != 0)
+		goto out;
+	r->cfg.version = OFS_REPO_VERSION;
+	ofs_random(r->cfg.repo_id, sizeof(r->cfg.repo_id));
+	r->cfg.destination = ofs_xstrdup(dest ? dest : "");
+	r->cfg.chunk_min = 512u << 10;
+	r->cfg.chunk_avg = 1u << 20;
+	r->cfg.chunk_max = 8u << 20;
+	r->cfg.zstd_level = 3;
+	r->cfg.created = ofs_now_ns() / 1000000000LL;
+	if ((rc = ofs_config_encode(&r->cfg, &r->keys, &cfg, err)) != 0)
+		goto out;
+	if ((rc = ofs_keyslot_create(pass, passlen, r->keys.master, kdf, &slot, err)) != 0)
+		goto out;
+	ofs_random(slot_id, sizeof(slot_id));
+	ofs_hex(slot_id, sizeof(slot_id), hex);
+	name = ofs_path_join("keys", hex);
+	/* Key slot first: a config without a key would be a repository nobody can open. */
+	if ((rc = r->be->ops->put(r->be, name, slot.data, slot.len, err)) != 0)
+		goto out;
+	if ((rc = r->be->ops->put(r->be, "config", cfg.data, cfg.len, err)) != 0)
+		goto out;
+	if ((rc = ofs_buf_add(&r->config_raw, cfg.data, cfg.len)) != 0)
+		goto out;
+	ofs_hex(r->cfg.repo_id, sizeof(r->cfg.repo_id), r->id_hex);
+	r->ctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
+	r->unlocked = 1;
+	*out = r;
+	r = NULL;	/* transferred */
+out:
+	free(name);
+	free(root);
+	ofs_buf_release(&cfg);
+	ofs_buf_release_secret(&slot);
+	ofs_repo_close(r);
+	return rc;
+}
+
+int
+ofs_repo_put_object(struct ofs_repo *r, const char *dir, uint8_t type,
+    const uint8_t id[OFS_ID_LEN], const void *raw, size_t len, struct ofs_error *err)
+{
+	struct ofs_buf sealed = OFS_BUF_INIT(0);
+	char hex[2 * OFS_ID_LEN + 1], *name;
+	int rc;
+
+	ofs_hex(id, OFS_ID_LEN, hex);
+	name = ofs_path_join(dir, hex);
+	if ((rc = ofs_blob_seal(r->ctx, type, id, raw, len, 1, &sealed, err)) == 0)
+		rc = r->be->ops->put(r->be, name, sealed.data, sealed.len, err);
+	free(name);
+	ofs_buf_release(&sealed);
+	return rc;
+}
+
+int
+ofs_repo_get_object(struct ofs_repo *r, const char *dir, uint8_t type,
+    const uint8_t id[OFS_ID_LEN], size_t max, struct ofs_buf *out, struct ofs_error *err)
+{
+	struct ofs_buf sealed = OFS_BUF_INIT(max + 4096);
+	char hex[2 * OFS_ID_LEN + 1], *name;
+	int rc;
+
+	ofs_hex(id, OFS_ID_LEN, hex);
+	name = ofs_path_join(dir, hex);
+	if ((rc = r->be->ops->get(r->be, name, 0, 0, &sealed, err)) == 0 &&
+	    (rc = ofs_blob_open(r->ctx, type, id, sealed.data, sealed.len, max, out, err)) != 0)
+		ofs_err_wrap(err, "'%s'", name);
+	free(name);
+	ofs_buf_release(&sealed);
+	return rc;
+}
+
+/* Containers are found either through index files or, for a container whose index file
+ * was never written (crash right after sealing), through its own container index. */
+static int
+load_container_index(struct ofs_repo *r, const char *fname, struct ofs_error *err)
+{
+	struct ofs_container *c = NULL;
+	struct ofs_buf sealed = OFS_BUF_INIT(1u << 30), plain = OFS_BUF_INIT(1u << 30);
+	struct ofs_index_pack *packs = NULL;
+	uint8_t id[OFS_ID_LEN];
+	size_t n = 0;
+	char *name = ofs_path_join("containers", fname), *path = r->be->ops->path(r->be, name);
+	int rc;
+
+	if (path == NULL) {
+		rc = ofs_err_set(err, OFS_ERR_IO, "cannot read container '%s' here", name);
+		goto out;
+	}
+	if ((rc = ofs_container_open(path, &c, err)) != 0)
+		goto out;
+	if ((rc = ofs_container_read_index(c, &sealed, err)) != 0)
+		goto out;
+	ofs_container_index_id(c->sb.set_id, c->sb.seq, id);
+	if ((rc = ofs_blob_open(r->ctx, OFS_OBJ_CONTAINER_INDEX, id, sealed.data, sealed.len,
+	    1u << 30, &plain, err)) != 0) {
+		ofs_err_wrap(err, "container '%s' index", path);
+		goto out;
+	}
+	if ((rc = ofs_index_decode(plain.data, plain.len, path, &packs, &n, err)) != 0)
+		goto out;
+	ofs_idx_add_index(r->idx, packs, n);
+out:
+	ofs_index_packs_free(packs, n);
+	ofs_container_close(c);
+	ofs_buf_release(&sealed);
+	ofs_buf_release(&plain);
+	free(path);
+	free(name);
+	return rc;
+}
+
+struct seen_ctr {
+	char (*names)[64];
+	size_t n, cap;
+};
+
+static void
+seen_add(struct seen_ctr *s, const uint8_t set[OFS_SET_ID_LEN], uint32_t seq)
+{
+	char name[64];
+
+	ofs_container_name(set, seq, name, sizeof(name));
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], name) == 0)
+			return;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 16;
+		s->names = ofs_xreallocarray(s->names, s->cap, sizeof(*s->names));
+	}
+	memcpy(s->names[s->n++], name, sizeof(name));
+}
+
+int
+ofs_repo_load_index(struct ofs_repo *r, struct ofs_error *err)
+{
+	struct ofs_buf plain = OFS_BUF_INIT(1u << 30);
+	struct ofs_index_pack *packs = NULL;
+	struct seen_ctr seen = { NULL, 0, 0 };
+	char **names = NULL, **ctrs = NULL;
+	size_t n = 0, nctr = 0, np = 0;
+	uint8_t id[OFS_ID_LEN];
+	int rc;
+
+	ofs_idx_free(r->idx);
+	r->idx = ofs_idx_new();
+	if ((rc = r->be->ops->list(r->be, "index", &names, &n, err)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (ofs_unhex(names[i], id, sizeof(id)) != 0)
+			continue;
+		ofs_buf_reset(&plain);
+		if ((rc = ofs_repo_get_object(r, "index", OFS_OBJ_INDEX, id, 1u << 30, &plain,
+		    err)) != 0)
+			goto out;
+		if ((rc = ofs_index_decode(plain.data, plain.len, names[i], &packs, &np,
+		    err)) != 0)
+			goto out;
+		for (size_t j = 0; j < np; j++)
+			if (packs[j].loc.kind == OFS_LOC_CONTAINER)
+				seen_add(&seen, packs[j].loc.set, packs[j].loc.seq);
+		ofs_idx_add_index(r->idx, packs, np);
+		ofs_index_packs_free(packs, np);
+		packs = NULL;
+		np = 0;
+	}
+	if ((rc = r->be->ops->list(r->be, "containers", &ctrs, &nctr, err)) != 0)
+		goto out;
+	for (size_t i = 0; i < nctr; i++) {
+		size_t l = strlen(ctrs[i]);
+		int known = 0;
+
+		if (l < 4 || strcmp(ctrs[i] + l - 4, ".vhd") != 0)
+			continue;
+		for (size_t j = 0; j < seen.n && !known; j++)
+			known = strcmp(seen.names[j], ctrs[i]) == 0;
+		if (!known && (rc = load_container_index(r, ctrs[i], err)) != 0)
+			goto out;
+	}
+out:
+	ofs_index_packs_free(packs, np);
+	ofs_names_free(names, n);
+	ofs_names_free(ctrs, nctr);
+	free(seen.names);
+	ofs_buf_release(&plain);
+	return rc;
+}
+
+int
+ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_buf *out, struct ofs_error *err)
+{
+	struct ofs_buf stored = OFS_BUF_INIT(0);
+	const struct ofs_idx_pack *p;
+	struct ofs_blob_ref ref;
+	char name[128], cname[64], hex[2 * OFS_ID_LEN + 1];
+	uint64_t off;
+	int rc;
+
+	if (r->idx == NULL || !ofs_idx_lookup(r->idx, id, &ref)) {
+		ofs_hex(id, OFS_ID_LEN, hex);
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… is not in the index", hex);
+	}
+	p = ofs_idx_pack(r->idx, ref.pack);
+	if (p->loc.kind == OFS_LOC_CONTAINER) {
+		ofs_container_name(p->loc.set, p->loc.seq, cname, sizeof(cname));
+		snprintf(name, sizeof(name), "containers/%s", cname);
+		off = p->loc.offset + ref.offset;
+	} else {
+		ofs_loose_name(p->id, name, sizeof(name));
+		off = ref.offset;
+	}
+	if ((rc = r->be->ops->get(r->be, name, off, ref.stored_len, &stored, err)) != 0)
+		goto out;
+	if ((rc = ofs_blob_open(ctx ? ctx : r->ctx, ref.type, id, stored.data, stored.len,
+	    ref.raw_len, out, err)) != 0)
+		ofs_err_wrap(err, "'%s' at offset %llu", name, (unsigned long long)off);
+out:
+	ofs_buf_release(&stored);
+	return rc;
+}
+
+static int
+snapcmp(const void *a, const void *b)
+{
+	const struct ofs_snapshot *x = a, *y = b;
+
+	return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns;
+}
+
+int
+ofs_repo_list_snapshots(struct ofs_repo *r, struct ofs_snapshot **out, size_t *nout,
+    struct ofs_error *err)
+{
+	struct ofs_buf plain = OFS_BUF_INIT(16u << 20);
+	struct ofs_snapshot *s = NULL;
+	char **names = NULL;
+	size_t n = 0, k = 0;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = r->be->ops->list(r->be, "snapshots", &names, &n, err)) != 0)
+		return rc;
+	s = ofs_xcalloc(n ? n : 1, sizeof(*s));
+	for (size_t i = 0; i < n; i++) {
+		uint8_t id[OFS_ID_LEN];
+
+		if (ofs_unhex(names[i], id, sizeof(id)) != 0)
+			continue;
+		ofs_buf_reset(&plain);
+		if ((rc = ofs_repo_get_object(r, "snapshots", OFS_OBJ_SNAPSHOT, id, 16u << 20,
+		    &plain, err)) != 0)
+			goto fail;
+		if ((rc = ofs_snapshot_decode(plain.data, plain.len, names[i], &s[k], err)) != 0)
+			goto fail;
+		memcpy(s[k].id, id, sizeof(id));
+		k++;
+	}
+	qsort(s, k, sizeof(*s), snapcmp);
+	*out = s;
+	*nout = k;
+	ofs_names_free(names, n);
+	ofs_buf_release(&plain);
+	return 0;
+fail:
+	for (size_t i = 0; i < k; i++)
+		ofs_snapshot_release(&s[i]);
+	free(s);
+	ofs_names_free(names, n);
+	ofs_buf_release(&plain);
+	return rc;
+}
+
+int
+ofs_repo_find_snapshot(struct ofs_repo *r, const char *spec, struct ofs_snapshot *out,
+    struct ofs_error *err)
+{
+	struct ofs_snapshot *s = NULL;
+	size_t n = 0, match = SIZE_MAX, hits = 0;
+	char hex[2 * OFS_ID_LEN + 1];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = ofs_repo_list_snapshots(r, &s, &n, err)) != 0)
+		return rc;
+	if (strcmp(spec, "latest") == 0) {
+		if (n > 0) {
+			match = n - 1;
+			hits = 1;
+		}
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			ofs_hex(s[i].id, OFS_ID_LEN, hex);
+			if (*spec && strncmp(hex, spec, strlen(spec)) == 0) {
+				match = i;
+				hits++;
+			}
+		}
+	}
+	if (hits == 0)
+		rc = ofs_err_set(err, OFS_ERR_NOTFOUND, "no snapshot '%s' in the repository", spec);
+	else if (hits > 1)
+		rc = ofs_err_set(err, OFS_ERR_USAGE,
+		    "snapshot prefix '%s' is ambiguous (%zu matches)", spec, hits);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0 && i == match)
+			*out = s[i];
+		else
+			ofs_snapshot_release(&s[i]);
+	}
+	free(s);
+	return rc;
+}
+
+int
+ofs_repo_load_tree(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_tree *t, struct ofs_error *err)
+{
+	struct ofs_buf raw = OFS_BUF_INIT(OFS_TREE_MAX);
+	char hex[2 * OFS_ID_LEN + 1];
+	int rc;
+
+	ofs_tree_init(t);
+	if ((rc = ofs_repo_read_blob(r, ctx, id, &raw, err)) == 0) {
+		ofs_hex(id, OFS_ID_LEN, hex);
+		rc = ofs_tree_decode(raw.data, raw.len, hex, t, err);
+	}
+	ofs_buf_release(&raw);
+	return rc;
+}

@@ -1,0 +1,91 @@
+/* A repository wherever it lives: the storage backend (local folder now; disk sets and Azure
+ * Blob later), config and keys, the index, encrypted objects, and blob reads. */
+#ifndef OFS_REPO_H
+#define OFS_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob.h"
+#include "buf.h"
+#include "config.h"
+#include "crypto.h"
+#include "error.h"
+#include "index.h"
+#include "tree.h"
+
+/* Storage backend: names are repository-relative ('config', 'keys/<id>', 'index/<id>',
+ * 'snapshots/<id>', 'containers/<file>.vhd', 'data/xx/<id>'). */
+struct ofs_backend {
+	const struct ofs_backend_ops *ops;
+	char *loc;	/* as given, for messages */
+};
+
+struct ofs_backend_ops {
+	/* Read len bytes at off (len 0: to the end), appended to out. Missing → NOTFOUND. */
+	int (*get)(struct ofs_backend *b, const char *name, uint64_t off, uint64_t len,
+	    struct ofs_buf *out, struct ofs_error *err);
+	/* Durable, atomic create-or-replace. */
+	int (*put)(struct ofs_backend *b, const char *name, const void *p, size_t n,
+	    struct ofs_error *err);
+	/* Names (without the dir prefix) of the objects in dir; owned array of owned strings. */
+	int (*list)(struct ofs_backend *b, const char *dir, char ***names, size_t *n,
+	    struct ofs_error *err);
+	int (*remove)(struct ofs_backend *b, const char *name, struct ofs_error *err);
+	int (*size)(struct ofs_backend *b, const char *name, uint64_t *size, struct ofs_error *err);
+	/* Local path of an object, or NULL if the backend has none (owned). */
+	char *(*path)(struct ofs_backend *b, const char *name);
+	void (*free)(struct ofs_backend *b);
+};
+
+/* Open a backend for LOC: a path or file:PATH (local folder). Others: OFS_ERR_USAGE for now. */
+int ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error *err);
+void ofs_backend_free(struct ofs_backend *b);
+void ofs_names_free(char **names, size_t n);
+
+struct ofs_repo {
+	struct ofs_backend *be;
+	struct ofs_config cfg;
+	struct ofs_buf config_raw;
+	struct ofs_keys keys;
+	int unlocked;
+	struct ofs_idx *idx;
+	struct ofs_blob_ctx *ctx;	/* for the calling thread; workers make their own */
+	char *state_dir;		/* STATE/<repo id hex>, created on open */
+	char id_hex[33];
+};
+
+/* Open: read and parse config (OFS_ERR_VERSION if newer). state may be NULL (default). */
+int ofs_repo_open(const char *loc, const char *state, struct ofs_repo **out, struct ofs_error *err);
+/* Try every key slot with the passphrase; OFS_ERR_AUTH "wrong passphrase" if none opens.
+ * Authenticates the config. */
+int ofs_repo_unlock(struct ofs_repo *r, const char *pass, size_t passlen, struct ofs_error *err);
+void ofs_repo_close(struct ofs_repo *r);
+
+/* Create a new repository at loc (must be empty or absent). */
+int ofs_repo_init(const char *loc, const char *dest, const char *pass, size_t passlen,
+    struct ofs_kdf_params kdf, struct ofs_repo **out, struct ofs_error *err);
+
+/* Load index/ files and the indexes of sealed containers not covered by them. */
+int ofs_repo_load_index(struct ofs_repo *r, struct ofs_error *err);
+
+/* Seal raw with (type, id) and store it as dir/<id hex>. */
+int ofs_repo_put_object(struct ofs_repo *r, const char *dir, uint8_t type,
+    const uint8_t id[OFS_ID_LEN], const void *raw, size_t len, struct ofs_error *err);
+/* Read and open dir/<id hex>; raw appended to out. */
+int ofs_repo_get_object(struct ofs_repo *r, const char *dir, uint8_t type,
+    const uint8_t id[OFS_ID_LEN], size_t max, struct ofs_buf *out, struct ofs_error *err);
+
+/* Read one blob by id through the index (with ctx for the calling thread). */
+int ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_buf *out, struct ofs_error *err);
+
+/* Snapshots: list ids (sorted by time), load one, resolve "latest" or an id prefix. */
+int ofs_repo_list_snapshots(struct ofs_repo *r, struct ofs_snapshot **out, size_t *n,
+    struct ofs_error *err);
+int ofs_repo_find_snapshot(struct ofs_repo *r, const char *spec, struct ofs_snapshot *out,
+    struct ofs_error *err);
+int ofs_repo_load_tree(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_tree *t, struct ofs_error *err);
+
+#endif

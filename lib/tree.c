@@ -1,0 +1,1009 @@
+/* Tree blobs (one JSON object per directory, nodes sorted by name bytes, deterministic
+ * encoding so identical directories get identical ids) and snapshot records; strict
+ * decoders that name the offending field. docs/FORMAT-tree.md is the format. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "tree.h"
+#include "util.h"
+
+#define TREE_VERSION 1
+#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_MAX (16u << 20)
+#define XATTR_NAME_MAX 255
+#define XATTR_VALUE_MAX (64u << 10)
+
+/* ---- names, UTF-8, base64 ---- */
+
+int
+ofs_name_ok(const uint8_t *name, size_t len)
+{
+	if (name == NULL || len == 0 || len > 4096)
+		return 0;
+	if (memchr(name, '/', len) != NULL || memchr(name, '\0', len) != NULL)
+		return 0;
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	return 1;
+}
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+static int
+utf8_ok(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = p[i];
+		uint32_t cp;
+		size_t k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i <= k)
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Standard base64 with padding; returns owned NUL-terminated text. */
+static char *
+b64_encode(const uint8_t *p, size_t n)
+{
+	char *out = ofs_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = b64chars[(v >> 6) & 63];
+		*o++ = b64chars[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+b64val(char c)
+{
+	const char *q;
+
+	if (c == '\0' || (q = strchr(b64chars, c)) == NULL)
+		return -1;
+	return (int)(q - b64chars);
+}
+
+/* Strict canonical decode (padding required, unused bits zero). Returns 0 and an owned
+ * buffer, or -1. */
+static int
+b64_decode(const char *s, size_t slen, uint8_t **out, size_t *outlen)
+{
+	uint8_t *buf, *o;
+	size_t i;
+
+	*out = NULL;
+	*outlen = 0;
+	if (slen % 4 != 0)
+		return -1;
+	buf = o = ofs_xmalloc(slen / 4 * 3 + 1);
+	for (i = 0; i < slen; i += 4) {
+		int a = b64val(s[i]), b = b64val(s[i + 1]), c, d;
+		int last = i + 4 == slen;
+
+		if (a < 0 || b < 0)
+			goto bad;
+		if (last && s[i + 2] == '=' && s[i + 3] == '=') {
+			if (b & 15)
+				goto bad;
+			*o++ = (uint8_t)(a << 2 | b >> 4);
+			break;
+		}
+		c = b64val(s[i + 2]);
+		if (c < 0)
+			goto bad;
+		if (last && s[i + 3] == '=') {
+			if (c & 3)
+				goto bad;
+			*o++ = (uint8_t)(a << 2 | b >> 4);
+			*o++ = (uint8_t)((b & 15) << 4 | c >> 2);
+			break;
+		}
+		if ((d = b64val(s[i + 3])) < 0)
+			goto bad;
+		*o++ = (uint8_t)(a << 2 | b >> 4);
+		*o++ = (uint8_t)((b & 15) << 4 | c >> 2);
+		*o++ = (uint8_t)((c & 3) << 6 | d);
+	}
+	*out = buf;
+	*outlen = (size_t)(o - buf);
+	return 0;
+bad:
+	free(buf);
+	return -1;
+}
+
+/* Printable rendering of a name for messages (escapes bytes outside ASCII graphics). */
+static void
+name_for_msg(const uint8_t *p, size_t n, char *buf, size_t bufsz)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 5 < bufsz; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			buf[o++] = (char)p[i];
+		else
+			o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", p[i]);
+	}
+	buf[o] = '\0';
+}
+
+/* ---- tree lifecycle ---- */
+
+void
+ofs_tree_init(struct ofs_tree *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void
+ofs_node_release(struct ofs_node *n)
+{
+	if (n == NULL)
+		return;
+	free(n->name);
+	free(n->user);
+	free(n->group);
+	free(n->target);
+	for (size_t i = 0; i < n->nxattrs; i++) {
+		free(n->xattrs[i].name);
+		free(n->xattrs[i].value);
+	}
+	free(n->xattrs);
+	free(n->chunks);
+	free(n->extents);
+	memset(n, 0, sizeof(*n));
+}
+
+void
+ofs_tree_release(struct ofs_tree *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		ofs_node_release(&t->nodes[i]);
+	free(t->nodes);
+	memset(t, 0, sizeof(*t));
+}
+
+struct ofs_node *
+ofs_tree_add(struct ofs_tree *t)
+{
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->nodes = ofs_xreallocarray(t->nodes, t->cap, sizeof(*t->nodes));
+	}
+	memset(&t->nodes[t->n], 0, sizeof(t->nodes[0]));
+	return &t->nodes[t->n++];
+}
+
+static int
+namecmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	if (c != 0)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+static int
+node_cmp(const void *a, const void *b)
+{
+	const struct ofs_node *x = a, *y = b;
+
+	return namecmp(x->name, x->namelen, y->name, y->namelen);
+}
+
+static const char *const type_names[] = {
+	[OFS_NODE_FILE] = "file",
+	[OFS_NODE_DIR] = "dir",
+	[OFS_NODE_SYMLINK] = "symlink",
+	[OFS_NODE_FIFO] = "fifo",
+	[OFS_NODE_CHR] = "chardev",
+	[OFS_NODE_BLK] = "blockdev",
+	[OFS_NODE_SOCK] = "socket",
+};
+
+const char *
+ofs_node_type_name(int type)
+{
+	if (type < OFS_NODE_FILE || type > OFS_NODE_SOCK)
+		return "unknown";
+	return type_names[type];
+}
+
+static int
+type_from_name(const char *s)
+{
+	for (int i = OFS_NODE_FILE; i <= OFS_NODE_SOCK; i++)
+		if (strcmp(s, type_names[i]) == 0)
+			return i;
+	return 0;
+}
+
+/* ---- encoding ---- */
+
+/* Bytes as "key" (valid UTF-8) or "key_b64". */
+static void
+set_bytes(json_t *o, const char *key, const uint8_t *p, size_t n)
+{
+	char k64[32];
+	char *s;
+
+	if (utf8_ok(p, n) && memchr(p, '\0', n) == NULL) {
+		json_object_set_new(o, key, json_stringn((const char *)p, n));
+	} else {
+		snprintf(k64, sizeof(k64), "%s_b64", key);
+		s = b64_encode(p, n);
+		json_object_set_new(o, k64, json_string(s));
+		free(s);
+	}
+}
+
+static json_t *
+jint(uint64_t v)
+{
+	return json_integer((json_int_t)v);	/* > INT64_MAX: two's complement (FORMAT) */
+}
+
+static json_t *
+hex_id(const uint8_t *id, size_t n)
+{
+	char hex[2 * OFS_ID_LEN + 1];
+
+	ofs_hex(id, n, hex);
+	return json_string(hex);
+}
+
+static json_t *
+node_to_json(const struct ofs_node *n)
+{
+	json_t *o = json_object(), *a;
+
+	set_bytes(o, "name", n->name, n->namelen);
+	json_object_set_new(o, "type", json_string(ofs_node_type_name(n->type)));
+	json_object_set_new(o, "mode", json_integer(n->mode));
+	json_object_set_new(o, "uid", json_integer(n->uid));
+	json_object_set_new(o, "gid", json_integer(n->gid));
+	if (n->user != NULL)
+		json_object_set_new(o, "user", json_string(n->user));
+	if (n->group != NULL)
+		json_object_set_new(o, "group", json_string(n->group));
+	json_object_set_new(o, "size", jint(n->size));
+	json_object_set_new(o, "mtime", json_integer(n->mtime_ns));
+	json_object_set_new(o, "atime", json_integer(n->atime_ns));
+	json_object_set_new(o, "ctime", json_integer(n->ctime_ns));
+	json_object_set_new(o, "inode", jint(n->ino));
+	json_object_set_new(o, "device", jint(n->dev));
+	json_object_set_new(o, "links", jint(n->nlink));
+	if (n->type == OFS_NODE_SYMLINK)
+		set_bytes(o, "target", n->target, n->targetlen);
+	if (n->type == OFS_NODE_CHR || n->type == OFS_NODE_BLK)
+		json_object_set_new(o, "rdev", jint(n->rdev));
+	if (n->nxattrs > 0) {
+		a = json_array();
+		for (size_t i = 0; i < n->nxattrs; i++) {
+			char *v = b64_encode(n->xattrs[i].value, n->xattrs[i].len);
+			json_array_append_new(a, json_pack("{s:s, s:s}", "name",
+			    n->xattrs[i].name, "value_b64", v));
+			free(v);
+		}
+		json_object_set_new(o, "xattrs", a);
+	}
+	if (n->type == OFS_NODE_FILE) {
+		a = json_array();
+		for (size_t i = 0; i < n->nchunks; i++)
+			json_array_append_new(a, hex_id(n->chunks[i], OFS_ID_LEN));
+		json_object_set_new(o, "content", a);
+		if (n->sparse) {
+			a = json_array();
+			for (size_t i = 0; i < n->nextents; i++)
+				json_array_append_new(a, json_pack("[I, I]",
+				    (json_int_t)n->extents[i].off, (json_int_t)n->extents[i].len));
+			json_object_set_new(o, "sparse", a);
+		}
+	}
+	if (n->type == OFS_NODE_DIR && n->has_subtree)
+		json_object_set_new(o, "subtree", hex_id(n->subtree, OFS_ID_LEN));
+	if (n->flags != 0)
+		json_object_set_new(o, "flags", json_integer(n->flags));
+	return o;
+}
+
+/* What the decoder would refuse, checked before writing. */
+static int
+node_check(const struct ofs_node *n, char *why, size_t whysz)
+{
+	if (!ofs_name_ok(n->name, n->namelen))
+		return snprintf(why, whysz, "invalid name"), -1;
+	if (n->type < OFS_NODE_FILE || n->type > OFS_NODE_SOCK)
+		return snprintf(why, whysz, "unknown type %d", n->type), -1;
+	if (n->mode > 07777)
+		return snprintf(why, whysz, "mode %o has type bits", n->mode), -1;
+	if (n->type == OFS_NODE_DIR && !n->has_subtree)
+		return snprintf(why, whysz, "directory without subtree"), -1;
+	if (n->type == OFS_NODE_SYMLINK && (n->target == NULL || n->targetlen == 0 ||
+	    memchr(n->target, '\0', n->targetlen) != NULL))
+		return snprintf(why, whysz, "symlink target missing or contains NUL"), -1;
+	if (n->size > INT64_MAX)
+		return snprintf(why, whysz, "size too large"), -1;
+	for (size_t i = 0; i < n->nxattrs; i++) {
+		const char *xn = n->xattrs[i].name;
+		if (xn == NULL || *xn == '\0' || strlen(xn) > XATTR_NAME_MAX ||
+		    !utf8_ok((const uint8_t *)xn, strlen(xn)) ||
+		    n->xattrs[i].len > XATTR_VALUE_MAX)
+			return snprintf(why, whysz, "invalid xattr %zu", i), -1;
+	}
+	if (n->sparse) {
+		uint64_t end = 0;
+		for (size_t i = 0; i < n->nextents; i++) {
+			const struct ofs_extent *e = &n->extents[i];
+			if (e->len == 0 || e->off < end || e->off > n->size ||
+			    e->len > n->size - e->off)
+				return snprintf(why, whysz, "bad sparse extent %zu", i), -1;
+			end = e->off + e->len;
+		}
+	}
+	return 0;
+}
+
+int
+ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err)
+{
+	json_t *root = NULL, *nodes;
+	char *s = NULL, why[128], nm[128];
+	int r = 0;
+
+	if (t->n > 1)
+		qsort(t->nodes, t->n, sizeof(t->nodes[0]), node_cmp);
+	nodes = json_array();
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ofs_node *n = &t->nodes[i];
+		if (node_check(n, why, sizeof(why)) != 0 ||
+		    (i > 0 && node_cmp(&t->nodes[i - 1], n) == 0 &&
+		    snprintf(why, sizeof(why), "duplicate name") > 0)) {
+			name_for_msg(n->name, n->namelen, nm, sizeof(nm));
+			r = ofs_err_set(err, OFS_ERR_IO, "cannot encode tree node '%s': %s", nm,
+			    why);
+			json_decref(nodes);
+			goto out;
+		}
+		json_array_append_new(nodes, node_to_json(n));
+	}
+	root = json_pack("{s:i, s:o}", "version", TREE_VERSION, "nodes", nodes);
+	if (root == NULL || (s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		r = ofs_err_set(err, OFS_ERR_IO, "cannot encode tree");
+		goto out;
+	}
+	if ((r = ofs_buf_add(out, s, strlen(s))) != 0)
+		r = ofs_err_set(err, OFS_ERR_IO, "tree of %zu nodes is too large", t->n);
+out:
+	free(s);
+	json_decref(root);
+	return r;
+}
+
+/* ---- decoding ---- */
+
+struct dctx {
+	const char *what;
+	size_t idx;
+	char name[96];
+	struct ofs_error *err;
+};
+
+static int
+bad(struct dctx *d, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+bad(struct dctx *d, const char *field, const char *fmt, ...)
+{
+	char detail[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (d->idx == (size_t)-1)
+		return ofs_err_set(d->err, OFS_ERR_CORRUPT, "malformed %s: field '%s': %s", d->what,
+		    field, detail);
+	return ofs_err_set(d->err, OFS_ERR_CORRUPT, "malformed %s: node %zu%s%s%s: field '%s': %s",
+	    d->what, d->idx, d->name[0] ? " ('" : "", d->name, d->name[0] ? "')" : "", field,
+	    detail);
+}
+
+static int
+get_int(struct dctx *d, json_t *o, const char *key, int required, int64_t lo, int64_t hi,
+    int64_t *v)
+{
+	json_t *j = json_object_get(o, key);
+
+	*v = 0;
+	if (j == NULL) {
+		if (required)
+			return bad(d, key, "missing");
+		return 0;
+	}
+	if (!json_is_integer(j))
+		return bad(d, key, "not an integer");
+	*v = json_integer_value(j);
+	if (*v < lo || *v > hi)
+		return bad(d, key, "%lld out of range", (long long)*v);
+	return 0;
+}
+
+/* "key" (UTF-8 string) or "key_b64". Exactly one unless optional. */
+static int
+get_bytes(struct dctx *d, json_t *o, const char *key, int required, uint8_t **p, size_t *n)
+{
+	char k64[32];
+	json_t *s, *b;
+
+	*p = NULL;
+	*n = 0;
+	snprintf(k64, sizeof(k64), "%s_b64", key);
+	s = json_object_get(o, key);
+	b = json_object_get(o, k64);
+	if (s != NULL && b != NULL)
+		return bad(d, key, "both '%s' and '%s'", key, k64);
+	if (s == NULL && b == NULL)
+		return required ? bad(d, key, "missing") : 0;
+	if (s != NULL) {
+		if (!json_is_string(s))
+			return bad(d, key, "not a string");
+		*n = json_string_length(s);
+		*p = ofs_xmalloc(*n + 1);
+		memcpy(*p, json_string_value(s), *n);
+		(*p)[*n] = 0;
+		return 0;
+	}
+	if (!json_is_string(b) || b64_decode(json_string_value(b), json_string_length(b), p,
+	    n) != 0)
+		return bad(d, k64, "not valid base64");
+	return 0;
+}
+
+static int
+get_id(struct dctx *d, json_t *j, const char *field, uint8_t *id, size_t n)
+{
+	if (!json_is_string(j) || json_string_length(j) != 2 * n ||
+	    ofs_unhex(json_string_value(j), id, n) != 0)
+		return bad(d, field, "not a %zu-character hex id", 2 * n);
+	return 0;
+}
+
+static int
+get_str(struct dctx *d, json_t *o, const char *key, char **out)
+{
+	json_t *j = json_object_get(o, key);
+
+	*out = NULL;
+	if (j == NULL)
+		return 0;
+	if (!json_is_string(j))
+		return bad(d, key, "not a string");
+	if (strlen(json_string_value(j)) != json_string_length(j))
+		return bad(d, key, "contains NUL");
+	*out = ofs_xstrdup(json_string_value(j));
+	return 0;
+}
+
+static const char *const node_keys[] = {
+	"name", "name_b64", "type", "mode", "uid", "gid", "user", "group", "size", "mtime",
+	"atime", "ctime", "inode", "device", "links", "target", "target_b64", "rdev", "xattrs",
+	"content", "sparse", "subtree", "flags", NULL
+};
+
+static int
+known_keys(struct dctx *d, json_t *o, const char *const *keys)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v) {
+		size_t i;
+		for (i = 0; keys[i] != NULL; i++)
+			if (strcmp(k, keys[i]) == 0)
+				break;
+		if (keys[i] == NULL)
+			return bad(d, k, "unknown field");
+	}
+	return 0;
+}
+
+static int
+node_from_json(struct dctx *d, json_t *o, struct ofs_node *n)
+{
+	json_t *j, *e;
+	int64_t v;
+	size_t i;
+	int r;
+
+	if (!json_is_object(o))
+		return bad(d, "node", "not an object");
+	if ((r = get_bytes(d, o, "name", 1, &n->name, &n->namelen)) != 0)
+		return r;
+	name_for_msg(n->name, n->namelen, d->name, sizeof(d->name));
+	if (!ofs_name_ok(n->name, n->namelen))
+		return bad(d, "name", "not an acceptable file name");
+	if ((r = known_keys(d, o, node_keys)) != 0)
+		return r;
+	j = json_object_get(o, "type");
+	if (!json_is_string(j) || (n->type = type_from_name(json_string_value(j))) == 0)
+		return bad(d, "type", "missing or unknown");
+	if ((r = get_int(d, o, "mode", 1, 0, 07777, &v)) != 0)
+		return r;
+	n->mode = (uint32_t)v;
+	if ((r = get_int(d, o, "uid", 0, 0, UINT32_MAX, &v)) != 0)
+		return r;
+	n->uid = (uint32_t)v;
+	if ((r = get_int(d, o, "gid", 0, 0, UINT32_MAX, &v)) != 0)
+		return r;
+	n->gid = (uint32_t)v;
+	if ((r = get_str(d, o, "user", &n->user)) != 0 ||
+	    (r = get_str(d, o, "group", &n->group)) != 0)
+		return r;
+	if ((r = get_int(d, o, "size", 0, 0, INT64_MAX, &v)) != 0)
+		return r;
+	n->size = (uint64_t)v;
+	if ((r = get_int(d, o, "mtime", 0, INT64_MIN, INT64_MAX, &n->mtime_ns)) != 0 ||
+	    (r = get_int(d, o, "atime", 0, INT64_MIN, INT64_MAX, &n->atime_ns)) != 0 ||
+	    (r = get_int(d, o, "ctime", 0, INT64_MIN, INT64_MAX, &n->ctime_ns)) != 0)
+		return r;
+	if ((r = get_int(d, o, "inode", 0, INT64_MIN, INT64_MAX, &v)) != 0)
+		return r;
+	n->ino = (uint64_t)v;
+	if ((r = get_int(d, o, "device", 0, INT64_MIN, INT64_MAX, &v)) != 0)
+		return r;
+	n->dev = (uint64_t)v;
+	if ((r = get_int(d, o, "links", 0, 0, INT64_MAX, &v)) != 0)
+		return r;
+	n->nlink = (uint64_t)v;
+	if ((r = get_int(d, o, "flags", 0, 0, OFS_NODE_CHANGED, &v)) != 0)
+		return r;
+	n->flags = (uint32_t)v;
+
+	if (n->type == OFS_NODE_SYMLINK) {
+		if ((r = get_bytes(d, o, "target", 1, &n->target, &n->targetlen)) != 0)
+			return r;
+		if (n->targetlen == 0 || memchr(n->target, '\0', n->targetlen) != NULL)
+			return bad(d, "target", "empty or contains NUL");
+	} else if (json_object_get(o, "target") || json_object_get(o, "target_b64")) {
+		return bad(d, "target", "only symlinks have a target");
+	}
+	if (n->type == OFS_NODE_CHR || n->type == OFS_NODE_BLK) {
+		if ((r = get_int(d, o, "rdev", 1, INT64_MIN, INT64_MAX, &v)) != 0)
+			return r;
+		n->rdev = (uint64_t)v;
+	} else if (json_object_get(o, "rdev") != NULL) {
+		return bad(d, "rdev", "only device nodes have rdev");
+	}
+
+	if ((j = json_object_get(o, "xattrs")) != NULL) {
+		if (!json_is_array(j))
+			return bad(d, "xattrs", "not an array");
+		n->xattrs = ofs_xcalloc(json_array_size(j) + 1, sizeof(*n->xattrs));
+		json_array_foreach(j, i, e) {
+			json_t *xn = json_object_get(e, "name"), *xv = json_object_get(e, "value_b64");
+			struct ofs_xattr *x = &n->xattrs[i];
+
+			if (!json_is_object(e) || json_object_size(e) != 2 || !json_is_string(xn) ||
+			    !json_is_string(xv))
+				return bad(d, "xattrs", "entry %zu is not {name, value_b64}", i);
+			if (json_string_length(xn) == 0 || json_string_length(xn) > XATTR_NAME_MAX ||
+			    strlen(json_string_value(xn)) != json_string_length(xn))
+				return bad(d, "xattrs", "entry %zu has a bad name", i);
+			x->name = ofs_xstrdup(json_string_value(xn));
+			n->nxattrs = i + 1;
+			if (b64_decode(json_string_value(xv), json_string_length(xv), &x->value,
+			    &x->len) != 0 || x->len > XATTR_VALUE_MAX)
+				return bad(d, "xattrs", "entry %zu value is not valid base64", i);
+			for (size_t k = 0; k < i; k++)
+				if (strcmp(n->xattrs[k].name, x->name) == 0)
+					return bad(d, "xattrs", "duplicate name '%s'", x->name);
+		}
+	}
+
+	j = json_object_get(o, "content");
+	if (n->type == OFS_NODE_FILE) {
+		if (j != NULL) {
+			if (!json_is_array(j))
+				return bad(d, "content", "not an array");
+			n->nchunks = json_array_size(j);
+			n->chunks = ofs_xcalloc(n->nchunks + 1, OFS_ID_LEN);
+			json_array_foreach(j, i, e)
+				if ((r = get_id(d, e, "content", n->chunks[i], OFS_ID_LEN)) != 0)
+					return r;
+		}
+	} else if (j != NULL) {
+		return bad(d, "content", "only files have content");
+	}
+
+	j = json_object_get(o, "sparse");
+	if (j != NULL) {
+		uint64_t end = 0;
+
+		if (n->type != OFS_NODE_FILE)
+			return bad(d, "sparse", "only files are sparse");
+		if (!json_is_array(j))
+			return bad(d, "sparse", "not an array");
+		n->sparse = 1;
+		n->nextents = json_array_size(j);
+		n->extents = ofs_xcalloc(n->nextents + 1, sizeof(*n->extents));
+		json_array_foreach(j, i, e) {
+			json_t *a = json_array_get(e, 0), *b = json_array_get(e, 1);
+			json_int_t off, len;
+
+			if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_integer(a) ||
+			    !json_is_integer(b))
+				return bad(d, "sparse", "extent %zu is not [offset, length]", i);
+			off = json_integer_value(a);
+			len = json_integer_value(b);
+			if (off < 0 || len <= 0 || (uint64_t)off < end || (uint64_t)off > n->size ||
+			    (uint64_t)len > n->size - (uint64_t)off)
+				return bad(d, "sparse", "extent %zu [%lld, %lld] overlaps, is "
+				    "unsorted, empty or outside size %" PRIu64, i, (long long)off,
+				    (long long)len, n->size);
+			n->extents[i].off = (uint64_t)off;
+			n->extents[i].len = (uint64_t)len;
+			end = (uint64_t)off + (uint64_t)len;
+		}
+	}
+
+	j = json_object_get(o, "subtree");
+	if (n->type == OFS_NODE_DIR) {
+		if (j == NULL)
+			return bad(d, "subtree", "missing");
+		if ((r = get_id(d, j, "subtree", n->subtree, OFS_ID_LEN)) != 0)
+			return r;
+		n->has_subtree = 1;
+	} else if (j != NULL) {
+		return bad(d, "subtree", "only directories have a subtree");
+	}
+	return 0;
+}
+
+int
+ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
+    struct ofs_error *err)
+{
+	struct dctx d = { what ? what : "tree", (size_t)-1, "", err };
+	json_error_t jerr;
+	json_t *root = NULL, *nodes, *e;
+	int64_t v;
+	size_t i;
+	int r = 0;
+
+	ofs_tree_init(t);
+	if (len > OFS_TREE_MAX)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "malformed %s: %zu bytes is too large",
+		    d.what, len);
+	if ((root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "malformed %s: byte %d: %s", d.what,
+		    jerr.position, jerr.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		r = bad(&d, "(top)", "not an object");
+		goto out;
+	}
+	if ((r = get_int(&d, root, "version", 1, 0, INT64_MAX, &v)) != 0)
+		goto out;
+	if (v != TREE_VERSION) {
+		r = ofs_err_set(err, OFS_ERR_VERSION, "%s has tree format version %lld, this "
+		    "offseed reads version %d", d.what, (long long)v, TREE_VERSION);
+		goto out;
+	}
+	nodes = json_object_get(root, "nodes");
+	if (!json_is_array(nodes) || json_object_size(root) != 2) {
+		r = bad(&d, "nodes", "missing, not an array, or extra top-level fields");
+		goto out;
+	}
+	t->cap = json_array_size(nodes);
+	t->nodes = ofs_xcalloc(t->cap + 1, sizeof(*t->nodes));
+	json_array_foreach(nodes, i, e) {
+		d.idx = i;
+		d.name[0] = '\0';
+		t->n = i + 1;
+		if ((r = node_from_json(&d, e, &t->nodes[i])) != 0)
+			goto out;
+		if (i > 0) {
+			int c = node_cmp(&t->nodes[i - 1], &t->nodes[i]);
+			if (c == 0) {
+				r = bad(&d, "name", "duplicate name");
+				goto out;
+			}
+			if (c > 0) {
+				r = bad(&d, "name", "nodes not sorted by name");
+				goto out;
+			}
+		}
+	}
+out:
+	json_decref(root);
+	if (r != 0)
+		ofs_tree_release(t);
+	return r;
+}
+
+/* ---- snapshots ---- */
+
+void
+ofs_snapshot_release(struct ofs_snapshot *s)
+{
+	if (s == NULL)
+		return;
+	free(s->host);
+	free(s->user);
+	free(s->version);
+	for (size_t i = 0; i < s->npaths; i++)
+		free(s->paths[i]);
+	free(s->paths);
+	for (size_t i = 0; i < s->ntags; i++)
+		free(s->tags[i]);
+	free(s->tags);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+ofs_fmt_time_ns(int64_t ns, char *buf, size_t bufsz)
+{
+	int64_t sec = ns / 1000000000LL, frac = ns % 1000000000LL;
+	time_t t;
+	struct tm tm;
+	char base[48];
+
+	if (frac < 0) {
+		frac += 1000000000LL;
+		sec--;
+	}
+	t = (time_t)sec;
+	gmtime_r(&t, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, bufsz, "%s.%09lldZ", base, (long long)frac);
+}
+
+int
+ofs_parse_time_ns(const char *s, int64_t *ns)
+{
+	struct tm tm;
+	const char *p;
+	int64_t frac = 0;
+	int digits = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || strlen(s) < 20 || (p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (digits++ >= 9)
+				return -1;
+			frac = frac * 10 + (*p++ - '0');
+		}
+		if (digits == 0)
+			return -1;
+		for (int i = digits; i < 9; i++)
+			frac *= 10;
+	}
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	*ns = (int64_t)timegm(&tm) * 1000000000LL + frac;
+	return 0;
+}
+
+static json_t *
+str_array(char **v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+int
+ofs_snapshot_encode(const struct ofs_snapshot *s, struct ofs_buf *out, struct ofs_error *err)
+{
+	char tbuf[64], *txt = NULL;
+	json_t *o;
+	int r = 0;
+
+	ofs_fmt_time_ns(s->time_ns, tbuf, sizeof(tbuf));
+	o = json_object();
+	json_object_set_new(o, "version", json_integer(SNAPSHOT_VERSION));
+	json_object_set_new(o, "time", json_string(tbuf));
+	json_object_set_new(o, "host", json_string(s->host ? s->host : ""));
+	json_object_set_new(o, "user", json_string(s->user ? s->user : ""));
+	json_object_set_new(o, "program_version", json_string(s->version ? s->version :
+	    OFS_VERSION));
+	json_object_set_new(o, "paths", str_array(s->paths, s->npaths));
+	json_object_set_new(o, "tags", str_array(s->tags, s->ntags));
+	json_object_set_new(o, "tree", hex_id(s->tree, OFS_ID_LEN));
+	if (s->has_parent)
+		json_object_set_new(o, "parent", hex_id(s->parent, OFS_ID_LEN));
+	if (s->has_seed_set)
+		json_object_set_new(o, "seed_set", hex_id(s->seed_set, sizeof(s->seed_set)));
+	json_object_set_new(o, "stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "files", (json_int_t)s->files, "dirs", (json_int_t)s->dirs, "bytes",
+	    (json_int_t)s->bytes, "bytes_new", (json_int_t)s->bytes_new, "bytes_stored",
+	    (json_int_t)s->bytes_stored, "skipped", (json_int_t)s->skipped));
+	/* json_string() returns NULL for invalid UTF-8, which then leaves the key out. */
+	if (json_object_size(o) < 10 || (txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) ==
+	    NULL || json_array_size(json_object_get(o, "paths")) != s->npaths ||
+	    json_array_size(json_object_get(o, "tags")) != s->ntags) {
+		r = ofs_err_set(err, OFS_ERR_IO, "cannot encode snapshot (strings must be UTF-8)");
+		goto out;
+	}
+	if ((r = ofs_buf_add(out, txt, strlen(txt))) != 0)
+		r = ofs_err_set(err, OFS_ERR_IO, "snapshot record is too large");
+out:
+	free(txt);
+	json_decref(o);
+	return r;
+}
+
+static int
+get_str_array(struct dctx *d, json_t *o, const char *key, int required, char ***out, size_t *n)
+{
+	json_t *a = json_object_get(o, key), *e;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (a == NULL)
+		return required ? bad(d, key, "missing") : 0;
+	if (!json_is_array(a))
+		return bad(d, key, "not an array");
+	*out = ofs_xcalloc(json_array_size(a) + 1, sizeof(char *));
+	json_array_foreach(a, i, e) {
+		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e))
+			return bad(d, key, "item %zu is not a string", i);
+		(*out)[i] = ofs_xstrdup(json_string_value(e));
+		*n = i + 1;
+	}
+	return 0;
+}
+
+static const char *const snap_keys[] = {
+	"version", "time", "host", "user", "program_version", "paths", "tags", "tree", "parent",
+	"seed_set", "stats", NULL
+};
+
+static const char *const stat_keys[] = {
+	"files", "dirs", "bytes", "bytes_new", "bytes_stored", "skipped", NULL
+};
+
+int
+ofs_snapshot_decode(const uint8_t *p, size_t len, const char *what, struct ofs_snapshot *s,
+    struct ofs_error *err)
+{
+	struct dctx d = { what ? what : "snapshot", (size_t)-1, "", err };
+	json_error_t jerr;
+	json_t *root = NULL, *j;
+	int64_t v;
+	int r = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (len > SNAPSHOT_MAX)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "malformed %s: too large", d.what);
+	if ((root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "malformed %s: byte %d: %s", d.what,
+		    jerr.position, jerr.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		r = bad(&d, "(top)", "not an object");
+		goto out;
+	}
+	if ((r = get_int(&d, root, "version", 1, 0, INT64_MAX, &v)) != 0)
+		goto out;
+	if (v != SNAPSHOT_VERSION) {
+		r = ofs_err_set(err, OFS_ERR_VERSION, "%s has snapshot format version %lld, this "
+		    "offseed reads version %d", d.what, (long long)v, SNAPSHOT_VERSION);
+		goto out;
+	}
+	if ((r = known_keys(&d, root, snap_keys)) != 0)
+		goto out;
+	j = json_object_get(root, "time");
+	if (!json_is_string(j) || ofs_parse_time_ns(json_string_value(j), &s->time_ns) != 0) {
+		r = bad(&d, "time", "missing or not RFC 3339 UTC");
+		goto out;
+	}
+	if ((r = get_str(&d, root, "host", &s->host)) != 0 ||
+	    (r = get_str(&d, root, "user", &s->user)) != 0 ||
+	    (r = get_str(&d, root, "program_version", &s->version)) != 0 ||
+	    (r = get_str_array(&d, root, "paths", 1, &s->paths, &s->npaths)) != 0 ||
+	    (r = get_str_array(&d, root, "tags", 0, &s->tags, &s->ntags)) != 0)
+		goto out;
+	if ((j = json_object_get(root, "tree")) == NULL) {
+		r = bad(&d, "tree", "missing");
+		goto out;
+	}
+	if ((r = get_id(&d, j, "tree", s->tree, OFS_ID_LEN)) != 0)
+		goto out;
+	if ((j = json_object_get(root, "parent")) != NULL) {
+		if ((r = get_id(&d, j, "parent", s->parent, OFS_ID_LEN)) != 0)
+			goto out;
+		s->has_parent = 1;
+	}
+	if ((j = json_object_get(root, "seed_set")) != NULL) {
+		if ((r = get_id(&d, j, "seed_set", s->seed_set, sizeof(s->seed_set))) != 0)
+			goto out;
+		s->has_seed_set = 1;
+	}
+	if ((j = json_object_get(root, "stats")) != NULL) {
+		int64_t st[6];
+
+		if (!json_is_object(j)) {
+			r = bad(&d, "stats", "not an object");
+			goto out;
+		}
+		if ((r = known_keys(&d, j, stat_keys)) != 0)
+			goto out;
+		for (int i = 0; i < 6; i++)
+			if ((r = get_int(&d, j, stat_keys[i], 0, 0, INT64_MAX, &st[i])) != 0)
+				goto out;
+		s->files = (uint64_t)st[0];
+		s->dirs = (uint64_t)st[1];
+		s->bytes = (uint64_t)st[2];
+		s->bytes_new = (uint64_t)st[3];
+		s->bytes_stored = (uint64_t)st[4];
+		s->skipped = (uint64_t)st[5];
+	}
+out:
+	json_decref(root);
+	if (r != 0)
+		ofs_snapshot_release(s);
+	return r;
+}

@@ -1,0 +1,115 @@
+/* Snapshot trees: one blob per directory, a list of nodes sorted by name bytes, and the
+ * snapshot record that points at the root tree. Both are JSON (FORMAT.md); names and link
+ * targets are bytes (base64 when not valid UTF-8). */
+#ifndef OFS_TREE_H
+#define OFS_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "error.h"
+
+#define OFS_TREE_MAX (256u << 20)	/* largest tree blob a reader accepts */
+
+enum ofs_node_type {
+	OFS_NODE_FILE = 1,
+	OFS_NODE_DIR,
+	OFS_NODE_SYMLINK,
+	OFS_NODE_FIFO,
+	OFS_NODE_CHR,
+	OFS_NODE_BLK,
+	OFS_NODE_SOCK,
+};
+
+enum ofs_node_flags {
+	OFS_NODE_CHANGED = 1,	/* file changed while it was read: content may be inconsistent */
+};
+
+struct ofs_xattr {
+	char *name;
+	uint8_t *value;
+	size_t len;
+};
+
+struct ofs_extent {	/* a data region of a sparse file; everything else is a hole */
+	uint64_t off, len;
+};
+
+struct ofs_node {
+	uint8_t *name;		/* raw bytes, owned; never contains '/' or NUL */
+	size_t namelen;
+	int type;		/* enum ofs_node_type */
+	uint32_t mode;		/* permission bits incl. suid/sgid/sticky (no type bits) */
+	uint32_t uid, gid;
+	char *user, *group;	/* may be NULL */
+	uint64_t size;
+	int64_t mtime_ns, atime_ns, ctime_ns;
+	uint64_t ino, dev, nlink;
+	uint8_t *target;	/* symlink target bytes, owned */
+	size_t targetlen;
+	uint64_t rdev;		/* device nodes */
+	struct ofs_xattr *xattrs;
+	size_t nxattrs;
+	uint8_t (*chunks)[OFS_ID_LEN];	/* file content, in order; owned */
+	size_t nchunks;
+	struct ofs_extent *extents;	/* NULL: the whole file is data; else data regions */
+	size_t nextents;
+	int sparse;		/* extents are meaningful */
+	uint8_t subtree[OFS_ID_LEN];	/* directories */
+	int has_subtree;
+	uint32_t flags;		/* enum ofs_node_flags */
+};
+
+struct ofs_tree {
+	struct ofs_node *nodes;
+	size_t n, cap;
+};
+
+void ofs_tree_init(struct ofs_tree *t);
+void ofs_tree_release(struct ofs_tree *t);
+void ofs_node_release(struct ofs_node *n);
+/* Append a zeroed node and return it (pointer valid until the next add). */
+struct ofs_node *ofs_tree_add(struct ofs_tree *t);
+/* Sort by name bytes and serialize (deterministic: same tree → same bytes → same id). */
+int ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err);
+/* Parse and validate: names non-empty, no '/', no NUL, not "." or "..", no duplicates; types
+ * and field ranges known. Malformed → OFS_ERR_CORRUPT naming `what` and the field. */
+int ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
+    struct ofs_error *err);
+/* Is this a name we will create on restore? (same rules as decode) */
+int ofs_name_ok(const uint8_t *name, size_t len);
+/* "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" ("unknown" otherwise). */
+const char *ofs_node_type_name(int type);
+
+struct ofs_snapshot {
+	uint8_t id[OFS_ID_LEN];		/* not serialized: the object name */
+	int64_t time_ns;
+	char *host, *user, *version;
+	char **paths;
+	size_t npaths;
+	char **tags;
+	size_t ntags;
+	uint8_t tree[OFS_ID_LEN];
+	int has_parent;
+	uint8_t parent[OFS_ID_LEN];
+	int has_seed_set;
+	uint8_t seed_set[16];
+	uint64_t files, dirs, bytes, bytes_new, bytes_stored, skipped;
+};
+
+void ofs_snapshot_release(struct ofs_snapshot *s);
+/* Snapshot JSON (FORMAT-tree.md): encode appends to out; decode validates every field and
+ * fills *s (owned; release with ofs_snapshot_release). Malformed → OFS_ERR_CORRUPT naming
+ * `what` and the field; another format version → OFS_ERR_VERSION. */
+int ofs_snapshot_encode(const struct ofs_snapshot *s, struct ofs_buf *out, struct ofs_error *err);
+int ofs_snapshot_decode(const uint8_t *p, size_t len, const char *what, struct ofs_snapshot *s,
+    struct ofs_error *err);
+
+/* RFC 3339 UTC with nanoseconds ("2026-01-02T03:04:05.000000123Z") and its parser (UTC 'Z'
+ * only, up to 9 fraction digits). Parse returns 0 or -1. */
+void ofs_fmt_time_ns(int64_t ns, char *buf, size_t bufsz);
+int ofs_parse_time_ns(const char *s, int64_t *ns);
+
+#endif

@@ -1,0 +1,71 @@
+/* Small shared helpers: allocation that aborts on exhaustion, hex, durable atomic writes,
+ * directories, sizes and times. */
+#ifndef OFS_UTIL_H
+#define OFS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define OFS_VERSION "0.1.0"
+#define OFS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Out of memory aborts with a message: every output is atomic, so nothing is half-written. */
+void *ofs_xmalloc(size_t n);
+void *ofs_xcalloc(size_t n, size_t m);
+void *ofs_xrealloc(void *p, size_t n);
+/* n elements of size m, checked for overflow. */
+void *ofs_xreallocarray(void *p, size_t n, size_t m);
+char *ofs_xstrdup(const char *s);
+char *ofs_xstrndup(const char *s, size_t n);
+char *ofs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Lower-case hex of n bytes into out (2n+1 bytes incl. NUL). */
+void ofs_hex(const uint8_t *p, size_t n, char *out);
+/* Parse exactly 2n hex chars into out. Returns 0 or -1. */
+int ofs_unhex(const char *s, uint8_t *out, size_t n);
+
+/* Cryptographically random bytes (aborts if the RNG fails). */
+void ofs_random(void *p, size_t n);
+
+/* Write data to path durably and atomically: PATH.tmp-XXXX, write, fsync, rename, fsync
+ * the folder. mode is the final mode. ENOSPC gives OFS_ERR_NOSPACE naming the folder. */
+int ofs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+    struct ofs_error *err);
+/* fsync a directory by path. */
+int ofs_fsync_dir(const char *dir, struct ofs_error *err);
+/* Write all of buf at fd (handles short writes and EINTR). Returns 0 or -errno. */
+int ofs_write_all(int fd, const void *buf, size_t len);
+int ofs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Read exactly len bytes at off. Returns 0, -errno, or -EIO if the file is shorter. */
+int ofs_pread_all(int fd, void *buf, size_t len, uint64_t off);
+/* mkdir -p; existing directories are fine. */
+int ofs_mkdir_p(const char *path, mode_t mode, struct ofs_error *err);
+/* rm -rf (used for temporary files of our own only). */
+int ofs_rm_rf(const char *path);
+/* Join two path parts with exactly one '/'. Returns owned string. */
+char *ofs_path_join(const char *a, const char *b);
+int ofs_path_exists(const char *path);
+/* Free bytes on the filesystem holding path, or -1. */
+int64_t ofs_free_space(const char *path);
+
+/* Parse "16G", "512K", "1024" (powers of 1024). Returns 0 or -1. */
+int ofs_parse_size(const char *s, uint64_t *out);
+/* "1.5 GiB" style into buf. */
+void ofs_fmt_size(uint64_t n, char *buf, size_t bufsz);
+
+/* Current time in nanoseconds (CLOCK_REALTIME) and monotonic seconds. */
+int64_t ofs_now_ns(void);
+double ofs_mono(void);
+/* RFC 3339 UTC with seconds, "2026-11-22T06:00:00Z". */
+void ofs_fmt_time(int64_t unix_sec, char *buf, size_t bufsz);
+/* Parse RFC 3339 (Z or ±hh:mm offset). Returns 0 or -1. */
+int ofs_parse_time(const char *s, int64_t *unix_sec);
+
+/* Number of worker threads to use (online CPUs, at least 1). */
+int ofs_ncpu(void);
+
+#endif

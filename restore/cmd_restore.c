@@ -1,0 +1,13 @@
+/* offseed restore (not yet implemented). */
+#include "cli.h"
+#include "out.h"
+
+int
+cmd_restore(int argc, char **argv, struct ofs_cli *g)
+{
+	(void)argc;
+	(void)argv;
+	(void)g;
+	ofs_error("'restore' is not implemented yet");
+	return 1;
+}

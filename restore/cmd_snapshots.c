@@ -1,0 +1,13 @@
+/* offseed snapshots (not yet implemented). */
+#include "cli.h"
+#include "out.h"
+
+int
+cmd_snapshots(int argc, char **argv, struct ofs_cli *g)
+{
+	(void)argc;
+	(void)argv;
+	(void)g;
+	ofs_error("'snapshots' is not implemented yet");
+	return 1;
+}

@@ -1,0 +1,1184 @@
+/* The stage pipeline: one thread walks and reads sources into chunks, a pool of workers
+ * computes ids, deduplicates and seals them, and one writer consumes the results in order,
+ * building trees, packs and containers, with checkpoints a killed run resumes from. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blob.h"
+#include "chunker.h"
+#include "container.h"
+#include "index.h"
+#include "manifest.h"
+#include "pack.h"
+#include "stage.h"
+#include "tree.h"
+#include "util.h"
+
+#define READ_BUF (2 * OFS_CHUNK_MAX)
+#define INFLIGHT_BYTES (96u << 20)
+#define RING_SLOTS 8192
+#define JOURNAL_NAME "stage.journal"
+#define JOURNAL_MAX (1u << 30)
+
+enum item_kind { IT_CHUNK = 1, IT_DIR_ENTER, IT_DIR_LEAVE, IT_ENTRY, IT_FILE_START, IT_FILE_END };
+
+struct item {
+	int kind;
+	int done;		/* chunk processed by a worker */
+	uint8_t *data;		/* chunk: raw bytes (owned until processed) */
+	size_t len;
+	uint8_t id[OFS_ID_LEN];
+	struct ofs_buf stored;	/* chunk: sealed bytes when new */
+	int is_new;
+	struct ofs_node node;	/* DIR_ENTER, ENTRY, FILE_START */
+	char *path;		/* FILE_START: absolute source path (catalog key) */
+	int reused;		/* FILE_START: node.chunks already filled from the catalog */
+	int drop;		/* FILE_END: the file could not be read: leave it out */
+	int changed;		/* FILE_END: changed while read */
+};
+
+/* Catalog of files completed so far: lets a resumed run skip files it already stored. */
+struct cat_entry {
+	char *path;
+	uint64_t size, ino;
+	int64_t mtime, ctime;
+	uint8_t (*chunks)[OFS_ID_LEN];
+	uint32_t nchunks;
+};
+
+struct catalog {
+	struct cat_entry *e;
+	size_t n, cap;
+	int sorted;
+};
+
+struct level {
+	struct ofs_tree tree;
+	struct ofs_node dir;	/* the directory node (unused for the root level) */
+};
+
+struct stage {
+	struct ofs_repo *repo;
+	const struct ofs_stage_opts *o;
+	struct ofs_progress *pr;
+	struct ofs_stage_result *res;
+	struct ofs_chunker chunker;
+
+	/* ring of items, consumed in order by the writer */
+	pthread_mutex_t mu;
+	pthread_cond_t cv_space, cv_work, cv_done;
+	struct item **ring;
+	uint64_t head;		/* next slot the producer fills */
+	uint64_t tail;		/* next slot the writer consumes */
+	uint64_t work_next;	/* next slot workers look at */
+	size_t inflight;
+	int stop;		/* set on failure: everyone winds down */
+	int producer_done;
+	int failed_code;
+	struct ofs_error failed;
+
+	struct ofs_idx *pending;	/* ids accepted for storage, not yet in a written pack */
+
+	/* writer state */
+	struct ofs_blob_ctx *wctx;
+	struct level *levels;
+	size_t nlevels, caplevels;
+	struct ofs_node cur;	/* file being assembled */
+	int have_cur;
+	char *cur_path;
+	struct ofs_pack_writer pw;
+	struct ofs_cw *cw;
+	uint32_t seq;		/* current container's sequence number (0: none open) */
+	uint32_t next_seq;
+	struct ofs_index_pack *cpacks;	/* packs in the open container */
+	size_t ncpacks, capcpacks;
+	uint64_t pack_target;
+	uint64_t since_ckpt;
+	double last_ckpt;
+	struct catalog done_files;	/* files completed in this run (and resumed ones) */
+	struct catalog prev;		/* catalog from the journal of an interrupted run */
+	uint8_t root_tree[OFS_ID_LEN];
+	uint8_t set_id[16];
+};
+
+/* ---- catalog ------------------------------------------------------------------------- */
+
+static void
+cat_add(struct catalog *c, const char *path, const struct ofs_node *n)
+{
+	struct cat_entry *e;
+
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 256;
+		c->e = ofs_xreallocarray(c->e, c->cap, sizeof(*c->e));
+	}
+	e = &c->e[c->n++];
+	e->path = ofs_xstrdup(path);
+	e->size = n->size;
+	e->ino = n->ino;
+	e->mtime = n->mtime_ns;
+	e->ctime = n->ctime_ns;
+	e->nchunks = (uint32_t)n->nchunks;
+	e->chunks = ofs_xreallocarray(NULL, n->nchunks ? n->nchunks : 1, OFS_ID_LEN);
+	memcpy(e->chunks, n->chunks, n->nchunks * OFS_ID_LEN);
+	c->sorted = 0;
+}
+
+static void
+cat_release(struct catalog *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->e[i].path);
+		free(c->e[i].chunks);
+	}
+	free(c->e);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cat_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cat_entry *)a)->path, ((const struct cat_entry *)b)->path);
+}
+
+static const struct cat_entry *
+cat_find(struct catalog *c, const char *path)
+{
+	struct cat_entry key;
+
+	if (c->n == 0)
+		return NULL;
+	if (!c->sorted) {
+		qsort(c->e, c->n, sizeof(*c->e), cat_cmp);
+		c->sorted = 1;
+	}
+	key.path = (char *)path;
+	return bsearch(&key, c->e, c->n, sizeof(*c->e), cat_cmp);
+}
+
+/* ---- failure ------------------------------------------------------------------------- */
+
+static void
+fail_locked(struct stage *s, int code, const struct ofs_error *err)
+{
+	if (!s->stop) {
+		s->stop = 1;
+		s->failed_code = code;
+		if (err != NULL)
+			s->failed = *err;
+	}
+	pthread_cond_broadcast(&s->cv_space);
+	pthread_cond_broadcast(&s->cv_work);
+	pthread_cond_broadcast(&s->cv_done);
+}
+
+static void
+fail(struct stage *s, int code, const struct ofs_error *err)
+{
+	pthread_mutex_lock(&s->mu);
+	fail_locked(s, code, err);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- producer side ------------------------------------------------------------------- */
+
+static struct item *
+item_new(int kind)
+{
+	struct item *it = ofs_xcalloc(1, sizeof(*it));
+
+	it->kind = kind;
+	ofs_buf_init(&it->stored, 0);
+	return it;
+}
+
+static void
+item_free(struct item *it)
+{
+	if (it == NULL)
+		return;
+	free(it->data);
+	ofs_buf_release(&it->stored);
+	ofs_node_release(&it->node);
+	free(it->path);
+	free(it);
+}
+
+/* Queue an item; blocks while the ring or the in-flight budget is full. */
+static int
+push(struct stage *s, struct item *it)
+{
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop && (s->head - s->tail >= RING_SLOTS ||
+	    (it->kind == IT_CHUNK && s->inflight + it->len > INFLIGHT_BYTES && s->inflight > 0)))
+		pthread_cond_wait(&s->cv_space, &s->mu);
+	if (s->stop) {
+		pthread_mutex_unlock(&s->mu);
+		item_free(it);
+		return -1;
+	}
+	if (it->kind == IT_CHUNK)
+		s->inflight += it->len;
+	else
+		it->done = 1;
+	s->ring[s->head % RING_SLOTS] = it;
+	s->head++;
+	if (it->kind == IT_CHUNK)
+		pthread_cond_signal(&s->cv_work);
+	else
+		pthread_cond_signal(&s->cv_done);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+static int
+push_chunk(struct stage *s, const uint8_t *p, size_t n)
+{
+	struct item *it = item_new(IT_CHUNK);
+
+	it->data = ofs_xmalloc(n);
+	memcpy(it->data, p, n);
+	it->len = n;
+	return push(s, it);
+}
+
+static void
+skipped(struct stage *s, const char *path, const char *reason)
+{
+	if (s->o->walk.skipped != NULL)
+		fprintf(s->o->walk.skipped, "%s\t%s\n", path, reason);
+	ofs_warn("skipped '%s': %s", path, reason);
+}
+
+/* Read one regular file (its data extents when sparse) and queue its chunks. Returns 0,
+ * 1 when the file was dropped (unreadable), -1 when the pipeline stopped. */
+static int
+read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_t *buf,
+    int *changed)
+{
+	struct ofs_extent whole = { 0, node->size };
+	const struct ofs_extent *ext = node->sparse ? node->extents : &whole;
+	size_t next = node->sparse ? node->nextents : 1, have = 0, cut;
+	struct stat st;
+	char reason[256];
+	int fd, rc = 0;
+
+	*changed = 0;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME)) == -1 &&
+	    (errno != EPERM || (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)) {
+		snprintf(reason, sizeof(reason), "cannot open: %s", strerror(errno));
+		skipped(s, path, reason);
+		return 1;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (size_t e = 0; e < next; e++) {
+		uint64_t off = ext[e].off, end = ext[e].off + ext[e].len;
+
+		while (off < end) {
+			size_t want = READ_BUF - have;
+			ssize_t got;
+
+			if (want > end - off)
+				want = (size_t)(end - off);
+			got = pread(fd, buf + have, want, (off_t)off);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0) {
+				snprintf(reason, sizeof(reason), "read error at offset %llu: %s",
+				    (unsigned long long)off, strerror(errno));
+				skipped(s, path, reason);
+				rc = 1;
+				goto out;
+			}
+			if (got == 0) {	/* shrank while reading */
+				*changed = 1;
+				end = off;
+				break;
+			}
+			off += (uint64_t)got;
+			have += (size_t)got;
+			ofs_progress_add(s->pr, (uint64_t)got, 0, NULL);
+			s->res->bytes_read += (uint64_t)got;
+			while (have >= OFS_CHUNK_MAX || (have > 0 && have == READ_BUF)) {
+				cut = ofs_chunker_next(&s->chunker, buf, have, 0);
+				if (cut == 0)
+					break;
+				if (push_chunk(s, buf, cut) != 0) {
+					rc = -1;
+					goto out;
+				}
+				memmove(buf, buf + cut, have - cut);
+				have -= cut;
+			}
+		}
+	}
+	while (have > 0) {
+		cut = ofs_chunker_next(&s->chunker, buf, have, 1);
+		if (push_chunk(s, buf, cut) != 0) {
+			rc = -1;
+			goto out;
+		}
+		memmove(buf, buf + cut, have - cut);
+		have -= cut;
+	}
+	if (fstat(fd, &st) == 0 && ((uint64_t)st.st_size != node->size ||
+	    (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != node->mtime_ns ||
+	    (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != node->ctime_ns))
+		*changed = 1;
+out:
+	close(fd);
+	return rc;
+}
+
+/* Files the catalog of an interrupted run already stored: reuse their chunks if every one
+ * is in the index (a chunk of an unsealed, uncommitted pack is not). */
+static int
+try_reuse(struct stage *s, const char *path, struct ofs_node *n)
+{
+	const struct cat_entry *e = cat_find(&s->prev, path);
+	struct ofs_blob_ref ref;
+
+	if (e == NULL || e->size != n->size || e->ino != n->ino || e->mtime != n->mtime_ns ||
+	    e->ctime != n->ctime_ns)
+		return 0;
+	for (uint32_t i = 0; i < e->nchunks; i++)
+		if (!ofs_idx_lookup(s->repo->idx, e->chunks[i], &ref))
+			return 0;
+	n->chunks = ofs_xreallocarray(NULL, e->nchunks ? e->nchunks : 1, OFS_ID_LEN);
+	memcpy(n->chunks, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
+	n->nchunks = e->nchunks;
+	return 1;
+}
+
+static int
+produce(struct stage *s, struct ofs_walk *w)
+{
+	struct ofs_walk_item wi;
+	struct ofs_error err = { 0 };
+	uint8_t *buf = ofs_xmalloc(READ_BUF);
+	struct item *it;
+	int rc = 0, changed, r;
+
+	for (;;) {
+		memset(&wi, 0, sizeof(wi));
+		if ((rc = ofs_walk_next(w, &wi, &err)) != 0) {
+			fail(s, rc, &err);
+			break;
+		}
+		if (wi.ev == OFS_WALK_END)
+			break;
+		if (wi.ev == OFS_WALK_SKIP) {
+			s->res->skipped++;
+			continue;
+		}
+		if (wi.ev == OFS_WALK_DIR_LEAVE) {
+			if (push(s, item_new(IT_DIR_LEAVE)) != 0)
+				break;
+			continue;
+		}
+		if (wi.ev == OFS_WALK_DIR_ENTER) {
+			it = item_new(IT_DIR_ENTER);
+			ofs_walk_take_node(&wi, &it->node);
+			if (push(s, it) != 0)
+				break;
+			continue;
+		}
+		if (wi.node.type != OFS_NODE_FILE || wi.node.size == 0) {
+			it = item_new(IT_ENTRY);
+			ofs_walk_take_node(&wi, &it->node);
+			ofs_progress_add(s->pr, 0, 1, wi.path);
+			if (push(s, it) != 0)
+				break;
+			continue;
+		}
+		it = item_new(IT_FILE_START);
+		ofs_walk_take_node(&wi, &it->node);
+		it->path = ofs_xstrdup(wi.path);
+		it->reused = try_reuse(s, wi.path, &it->node);
+		if (it->reused) {
+			ofs_progress_add(s->pr, it->node.size, 1, wi.path);
+			s->res->bytes_reused += it->node.size;
+			if (push(s, it) != 0 || push(s, item_new(IT_FILE_END)) != 0)
+				break;
+			continue;
+		}
+		{
+			struct ofs_node copy = it->node;
+			char *path = ofs_xstrdup(wi.path);
+
+			if (push(s, it) != 0) {
+				free(path);
+				break;
+			}
+			/* the writer owns it now; copy is only read for size/extents/times,
+			 * which the writer does not touch until FILE_END */
+			r = read_file(s, path, &copy, buf, &changed);
+			ofs_progress_add(s->pr, 0, 1, path);
+			if (r < 0) {
+				free(path);
+				break;
+			}
+			it = item_new(IT_FILE_END);
+			it->drop = r == 1;
+			it->changed = changed;
+			if (changed) {
+				skipped(s, path, "changed while being read (stored, marked changed)");
+				s->res->changed++;
+			}
+			if (r == 1)
+				s->res->skipped++;
+			free(path);
+			if (push(s, it) != 0)
+				break;
+		}
+	}
+	free(buf);
+	pthread_mutex_lock(&s->mu);
+	s->producer_done = 1;
+	pthread_cond_broadcast(&s->cv_done);
+	pthread_cond_broadcast(&s->cv_work);
+	pthread_mutex_unlock(&s->mu);
+	return s->stop ? -1 : 0;
+}
+
+/* ---- workers ------------------------------------------------------------------------- */
+
+static void *
+worker(void *arg)
+{
+	struct stage *s = arg;
+	struct ofs_blob_ctx *ctx = ofs_blob_ctx_new(&s->repo->keys, s->repo->cfg.zstd_level);
+	struct ofs_blob_ref ref, dummy = { 0, 0, 0, 0, OFS_BLOB_DATA };
+	struct ofs_error err = { 0 };
+	struct item *it;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		if (s->work_next < s->tail)
+			s->work_next = s->tail;	/* consumed slots are gone (NULL) */
+		while (!s->stop && s->work_next < s->head &&
+		    s->ring[s->work_next % RING_SLOTS]->kind != IT_CHUNK)
+			s->work_next++;
+		if (s->stop || (s->producer_done && s->work_next >= s->head))
+			break;
+		if (s->work_next >= s->head) {
+			pthread_cond_wait(&s->cv_work, &s->mu);
+			continue;
+		}
+		it = s->ring[s->work_next++ % RING_SLOTS];
+		pthread_mutex_unlock(&s->mu);
+
+		ofs_blob_id(ctx, it->data, it->len, it->id);
+		pthread_mutex_lock(&s->mu);
+		it->is_new = !ofs_idx_lookup(s->repo->idx, it->id, &ref) &&
+		    ofs_idx_add_blob(s->pending, it->id, &dummy) == 0;
+		pthread_mutex_unlock(&s->mu);
+		if (it->is_new && ofs_blob_seal(ctx, OFS_BLOB_DATA, it->id, it->data, it->len, 1,
+		    &it->stored, &err) != 0) {
+			fail(s, OFS_ERR_IO, &err);
+			pthread_mutex_lock(&s->mu);
+			break;
+		}
+		free(it->data);
+		it->data = NULL;
+
+		pthread_mutex_lock(&s->mu);
+		it->done = 1;
+		pthread_cond_broadcast(&s->cv_done);
+	}
+	pthread_mutex_unlock(&s->mu);
+	ofs_blob_ctx_free(ctx);
+	return NULL;
+}
+
+/* ---- writer: packs and containers -------------------------------------------------- */
+
+static void
+set_err(struct stage *s, int code, struct ofs_error *err)
+{
+	fail(s, code, err);
+}
+
+static int
+open_container(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_superblock sb;
+	char name[64], *rel, *path;
+	int rc;
+
+	memset(&sb, 0, sizeof(sb));
+	sb.version = OFS_CONTAINER_VERSION;
+	memcpy(sb.repo_id, s->repo->cfg.repo_id, 16);
+	memcpy(sb.set_id, s->set_id, 16);
+	sb.seq = s->next_seq;
+	sb.created = ofs_now_ns() / 1000000000LL;
+	ofs_container_name(s->set_id, sb.seq, name, sizeof(name));
+	rel = ofs_xasprintf("containers/.%s.partial", name);
+	path = s->repo->be->ops->path(s->repo->be, rel);
+	rc = ofs_cw_create(path, &sb, OFS_REGION_SIZE, &s->cw, err);
+	free(path);
+	free(rel);
+	if (rc == 0) {
+		s->seq = sb.seq;
+		s->next_seq++;
+		s->res->containers++;
+	}
+	return rc;
+}
+
+/* Write an index file for the packs of the open container (or of a checkpoint). */
+static int
+write_index_file(struct stage *s, const struct ofs_index_pack *packs, size_t n,
+    struct ofs_error *err)
+{
+	struct ofs_buf plain = OFS_BUF_INIT(0);
+	uint8_t id[OFS_ID_LEN];
+	int rc;
+
+	ofs_random(id, sizeof(id));
+	if ((rc = ofs_index_encode(packs, n, &plain)) == 0)
+		rc = ofs_repo_put_object(s->repo, "index", OFS_OBJ_INDEX, id, plain.data,
+		    plain.len, err);
+	ofs_buf_release(&plain);
+	return rc;
+}
+
+static void
+cpacks_clear(struct stage *s)
+{
+	for (size_t i = 0; i < s->ncpacks; i++)
+		free(s->cpacks[i].blobs);
+	s->ncpacks = 0;
+}
+
+static int
+seal_container(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_buf plain = OFS_BUF_INIT(0), sealed = OFS_BUF_INIT(0);
+	struct ofs_file_hashes h = { 0 };
+	uint8_t id[OFS_ID_LEN];
+	char name[64], *rel, *path;
+	int rc;
+
+	if (s->cw == NULL)
+		return 0;
+	ofs_container_index_id(s->set_id, s->seq, id);
+	if ((rc = ofs_index_encode(s->cpacks, s->ncpacks, &plain)) != 0 ||
+	    (rc = ofs_blob_seal(s->wctx, OFS_OBJ_CONTAINER_INDEX, id, plain.data, plain.len, 1,
+	    &sealed, err)) != 0)
+		goto out;
+	ofs_container_name(s->set_id, s->seq, name, sizeof(name));
+	rel = ofs_path_join("containers", name);
+	path = s->repo->be->ops->path(s->repo->be, rel);
+	free(rel);
+	rc = ofs_cw_seal(s->cw, sealed.data, sealed.len, (uint32_t)s->ncpacks, path, &h, err);
+	s->cw = NULL;
+	free(path);
+	if (rc != 0) {
+		ofs_file_hashes_release(&h);
+		goto out;
+	}
+	rel = ofs_path_join("containers", name);
+	ofs_manifest_add(s->res->sealed, rel, &h);	/* takes h's arrays */
+	free(rel);
+	/* The container is sealed; its index file makes it known without opening it. */
+	if ((rc = write_index_file(s, s->cpacks, s->ncpacks, err)) != 0)
+		goto out;
+	cpacks_clear(s);
+	s->seq = 0;
+out:
+	ofs_buf_release(&plain);
+	ofs_buf_release(&sealed);
+	return rc;
+}
+
+static uint64_t
+index_estimate(const struct stage *s, size_t extra_blobs)
+{
+	uint64_t n = 64 + OFS_AEAD_OVERHEAD + 1;
+
+	for (size_t i = 0; i < s->ncpacks; i++)
+		n += 100 + (uint64_t)s->cpacks[i].nblobs * 48;
+	return n + 100 + (uint64_t)extra_blobs * 48 + 64;
+}
+
+static int
+flush_pack(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_index_pack *ip;
+	uint8_t pid[OFS_ID_LEN];
+	uint64_t off;
+	int rc;
+
+	if (s->pw.n == 0)
+		return 0;
+	if ((rc = ofs_pack_writer_finish(&s->pw, s->wctx, pid, err)) != 0)
+		return rc;
+	if (s->cw != NULL && ofs_cw_sealed_size(s->cw, s->pw.data.len,
+	    index_estimate(s, s->pw.n)) > s->o->container_size) {
+		if ((rc = seal_container(s, err)) != 0)
+			return rc;
+	}
+	if (s->cw == NULL && (rc = open_container(s, err)) != 0)
+		return rc;
+	if ((rc = ofs_cw_append(s->cw, s->pw.data.data, s->pw.data.len, &off, err)) != 0)
+		return rc;
+	if (s->ncpacks == s->capcpacks) {
+		s->capcpacks = s->capcpacks ? 2 * s->capcpacks : 64;
+		s->cpacks = ofs_xreallocarray(s->cpacks, s->capcpacks, sizeof(*s->cpacks));
+	}
+	ip = &s->cpacks[s->ncpacks++];
+	memset(ip, 0, sizeof(*ip));
+	memcpy(ip->id, pid, OFS_ID_LEN);
+	ip->loc.kind = OFS_LOC_CONTAINER;
+	memcpy(ip->loc.set, s->set_id, 16);
+	ip->loc.seq = s->seq;
+	ip->loc.offset = off;
+	ip->length = s->pw.data.len;
+	ofs_xxh128(s->pw.data.data, s->pw.data.len, ip->xxh);
+	ip->nblobs = s->pw.n;
+	ip->blobs = ofs_xreallocarray(NULL, s->pw.n, sizeof(*ip->blobs));
+	memcpy(ip->blobs, s->pw.entries, s->pw.n * sizeof(*ip->blobs));
+	pthread_mutex_lock(&s->mu);
+	ofs_idx_add_index(s->repo->idx, ip, 1);
+	pthread_mutex_unlock(&s->mu);
+	s->res->packs++;
+	s->since_ckpt += s->pw.data.len;
+	ofs_pack_writer_reset(&s->pw);
+	return 0;
+}
+
+static int
+add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const struct ofs_buf *stored,
+    uint32_t rawlen, struct ofs_error *err)
+{
+	ofs_pack_writer_add(&s->pw, type, id, stored->data, stored->len, rawlen);
+	s->res->bytes_stored += stored->len;
+	if (ofs_pack_writer_size(&s->pw) >= s->pack_target)
+		return flush_pack(s, err);
+	return 0;
+}
+
+/* ---- writer: journal (checkpoints) ------------------------------------------------- */
+
+static char *
+journal_path(struct stage *s)
+{
+	return ofs_path_join(s->repo->state_dir, JOURNAL_NAME);
+}
+
+static void
+journal_id(struct stage *s, uint8_t id[OFS_ID_LEN])
+{
+	memset(id, 0, OFS_ID_LEN);
+	memcpy(id, s->repo->cfg.repo_id, 16);
+}
+
+static int
+write_journal(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_buf j = OFS_BUF_INIT(0), sealed = OFS_BUF_INIT(0), packs = OFS_BUF_INIT(0);
+	uint8_t id[OFS_ID_LEN];
+	char *path;
+	int rc;
+
+	ofs_buf_add(&j, "OFSJRNL1", 8);
+	ofs_buf_add(&j, s->set_id, 16);
+	ofs_buf_add_u32le(&j, s->next_seq);
+	ofs_buf_add_u32le(&j, s->seq);
+	ofs_buf_add_u64le(&j, s->cw != NULL ? ofs_cw_length(s->cw) : 0);
+	if ((rc = ofs_index_encode(s->cpacks, s->ncpacks, &packs)) != 0)
+		goto out;
+	ofs_buf_add_u64le(&j, packs.len);
+	ofs_buf_add(&j, packs.data, packs.len);
+	ofs_buf_add_u64le(&j, s->done_files.n);
+	for (size_t i = 0; i < s->done_files.n; i++) {
+		const struct cat_entry *e = &s->done_files.e[i];
+		size_t pl = strlen(e->path);
+
+		ofs_buf_add_u32le(&j, (uint32_t)pl);
+		ofs_buf_add(&j, e->path, pl);
+		ofs_buf_add_u64le(&j, e->size);
+		ofs_buf_add_u64le(&j, e->ino);
+		ofs_buf_add_u64le(&j, (uint64_t)e->mtime);
+		ofs_buf_add_u64le(&j, (uint64_t)e->ctime);
+		ofs_buf_add_u32le(&j, e->nchunks);
+		ofs_buf_add(&j, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
+	}
+	journal_id(s, id);
+	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, &sealed,
+	    err)) != 0)
+		goto out;
+	path = journal_path(s);
+	rc = ofs_write_file_atomic(path, sealed.data, sealed.len, 0600, err);
+	free(path);
+out:
+	ofs_buf_release(&j);
+	ofs_buf_release(&packs);
+	ofs_buf_release(&sealed);
+	return rc;
+}
+
+static int
+checkpoint(struct stage *s, struct ofs_error *err)
+{
+	int rc;
+
+	if ((rc = flush_pack(s, err)) != 0)
+		return rc;
+	if (s->cw != NULL && (rc = ofs_cw_sync(s->cw, err)) != 0)
+		return rc;
+	if ((rc = write_journal(s, err)) != 0)
+		return rc;
+	s->since_ckpt = 0;
+	s->last_ckpt = ofs_mono();
+	ofs_verbose("checkpoint: %zu files done", s->done_files.n);
+	return 0;
+}
+
+/* Load the journal of an interrupted run: the open container's committed prefix and packs,
+ * and the catalog of files already stored. Returns 1 if resumed, 0 if there was none. */
+static int
+load_journal(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_buf sealed = OFS_BUF_INIT(JOURNAL_MAX), j = OFS_BUF_INIT(JOURNAL_MAX);
+	struct ofs_index_pack *packs = NULL;
+	struct ofs_superblock sb;
+	struct ofs_rd rd;
+	uint8_t id[OFS_ID_LEN];
+	char *path = journal_path(s), name[64], *rel = NULL, *cpath = NULL, *fpath = NULL;
+	uint64_t committed, plen, nfiles;
+	uint32_t openseq;
+	size_t np = 0;
+	int rc;
+
+	rc = ofs_buf_read_file(&sealed, path, err);
+	if (rc == OFS_ERR_NOTFOUND) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	journal_id(s, id);
+	if ((rc = ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, sealed.data, sealed.len,
+	    JOURNAL_MAX, &j, err)) != 0) {
+		ofs_err_wrap(err, "stage journal '%s' (delete it to start over)", path);
+		goto out;
+	}
+	ofs_rd_init(&rd, j.data, j.len);
+	if (memcmp(ofs_rd_ptr(&rd, 8) ?: (const uint8_t *)"", "OFSJRNL1", 8) != 0) {
+		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is not valid", path);
+		goto out;
+	}
+	ofs_rd_bytes(&rd, s->set_id, 16);
+	s->next_seq = ofs_rd_u32le(&rd);
+	openseq = ofs_rd_u32le(&rd);
+	committed = ofs_rd_u64le(&rd);
+	plen = ofs_rd_u64le(&rd);
+	if (!ofs_rd_ok(&rd) || plen > ofs_rd_left(&rd)) {
+		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated", path);
+		goto out;
+	}
+	if ((rc = ofs_index_decode(ofs_rd_ptr(&rd, (size_t)plen), (size_t)plen, path, &packs, &np,
+	    err)) != 0)
+		goto out;
+	nfiles = ofs_rd_u64le(&rd);
+	for (uint64_t i = 0; i < nfiles && ofs_rd_ok(&rd); i++) {
+		struct ofs_node n;
+		uint32_t pl = ofs_rd_u32le(&rd);
+		const uint8_t *p = ofs_rd_ptr(&rd, pl);
+		char *fp;
+
+		memset(&n, 0, sizeof(n));
+		n.size = ofs_rd_u64le(&rd);
+		n.ino = ofs_rd_u64le(&rd);
+		n.mtime_ns = (int64_t)ofs_rd_u64le(&rd);
+		n.ctime_ns = (int64_t)ofs_rd_u64le(&rd);
+		n.nchunks = ofs_rd_u32le(&rd);
+		if (!ofs_rd_ok(&rd) || n.nchunks > ofs_rd_left(&rd) / OFS_ID_LEN)
+			break;
+		n.chunks = (uint8_t (*)[OFS_ID_LEN])ofs_rd_ptr(&rd, n.nchunks * OFS_ID_LEN);
+		fp = ofs_xstrndup((const char *)p, pl);
+		cat_add(&s->prev, fp, &n);
+		free(fp);
+	}
+	if (!ofs_rd_ok(&rd)) {
+		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated", path);
+		goto out;
+	}
+	/* Reopen the open container at its committed length, unless it got sealed. */
+	if (openseq != 0) {
+		ofs_container_name(s->set_id, openseq, name, sizeof(name));
+		rel = ofs_path_join("containers", name);
+		fpath = s->repo->be->ops->path(s->repo->be, rel);
+		free(rel);
+		rel = ofs_xasprintf("containers/.%s.partial", name);
+		cpath = s->repo->be->ops->path(s->repo->be, rel);
+		if (!ofs_path_exists(fpath) && ofs_path_exists(cpath)) {
+			memset(&sb, 0, sizeof(sb));
+			sb.version = OFS_CONTAINER_VERSION;
+			memcpy(sb.repo_id, s->repo->cfg.repo_id, 16);
+			memcpy(sb.set_id, s->set_id, 16);
+			sb.seq = openseq;
+			if ((rc = ofs_cw_resume(cpath, &sb, committed, OFS_REGION_SIZE, &s->cw,
+			    err)) != 0)
+				goto out;
+			s->seq = openseq;
+			s->cpacks = packs;
+			s->ncpacks = s->capcpacks = np;
+			ofs_idx_add_index(s->repo->idx, packs, np);
+			packs = NULL;
+			np = 0;
+		}
+	}
+	rc = 1;
+out:
+	ofs_index_packs_free(packs, np);
+	ofs_buf_release(&sealed);
+	ofs_buf_release_secret(&j);
+	free(rel);
+	free(cpath);
+	free(fpath);
+	free(path);
+	return rc;
+}
+
+/* ---- writer: trees ------------------------------------------------------------------- */
+
+static struct level *
+push_level(struct stage *s)
+{
+	struct level *l;
+
+	if (s->nlevels == s->caplevels) {
+		s->caplevels = s->caplevels ? 2 * s->caplevels : 16;
+		s->levels = ofs_xreallocarray(s->levels, s->caplevels, sizeof(*s->levels));
+	}
+	l = &s->levels[s->nlevels++];
+	memset(l, 0, sizeof(*l));
+	ofs_tree_init(&l->tree);
+	return l;
+}
+
+/* Encode a finished tree, store it if new, and return its id. */
+static int
+store_tree(struct stage *s, struct ofs_tree *t, uint8_t id[OFS_ID_LEN], struct ofs_error *err)
+{
+	struct ofs_buf raw = OFS_BUF_INIT(0), stored = OFS_BUF_INIT(0);
+	struct ofs_blob_ref ref, dummy = { 0, 0, 0, 0, OFS_BLOB_TREE };
+	int rc, is_new;
+
+	if ((rc = ofs_tree_encode(t, &raw, err)) != 0)
+		goto out;
+	ofs_blob_id(s->wctx, raw.data, raw.len, id);
+	pthread_mutex_lock(&s->mu);
+	is_new = !ofs_idx_lookup(s->repo->idx, id, &ref) &&
+	    ofs_idx_add_blob(s->pending, id, &dummy) == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (!is_new)
+		goto out;
+	if ((rc = ofs_blob_seal(s->wctx, OFS_BLOB_TREE, id, raw.data, raw.len, 1, &stored,
+	    err)) != 0)
+		goto out;
+	rc = add_blob(s, OFS_BLOB_TREE, id, &stored, (uint32_t)raw.len, err);
+out:
+	ofs_buf_release(&raw);
+	ofs_buf_release(&stored);
+	return rc;
+}
+
+static void
+tree_take(struct ofs_tree *t, struct ofs_node *n)
+{
+	struct ofs_node *dst = ofs_tree_add(t);
+
+	*dst = *n;
+	memset(n, 0, sizeof(*n));
+}
+
+static int
+consume(struct stage *s, struct item *it, struct ofs_error *err)
+{
+	struct level *l;
+	int rc = 0;
+
+	switch (it->kind) {
+	case IT_CHUNK:
+		if (it->is_new) {
+			s->res->bytes_new += it->len;
+			s->res->blobs_new++;
+			if ((rc = add_blob(s, OFS_BLOB_DATA, it->id, &it->stored,
+			    (uint32_t)it->len, err)) != 0)
+				return rc;
+		} else {
+			s->res->blobs_dup++;
+		}
+		if (s->have_cur) {
+			s->cur.chunks = ofs_xreallocarray(s->cur.chunks, s->cur.nchunks + 1,
+			    OFS_ID_LEN);
+			memcpy(s->cur.chunks[s->cur.nchunks++], it->id, OFS_ID_LEN);
+		}
+		break;
+	case IT_DIR_ENTER:
+		l = push_level(s);
+		l->dir = it->node;
+		memset(&it->node, 0, sizeof(it->node));
+		s->res->dirs++;
+		break;
+	case IT_DIR_LEAVE:
+		if (s->nlevels < 2)
+			return ofs_err_set(err, OFS_ERR_IO, "internal error: unbalanced walk");
+		l = &s->levels[s->nlevels - 1];
+		if ((rc = store_tree(s, &l->tree, l->dir.subtree, err)) != 0)
+			return rc;
+		l->dir.has_subtree = 1;
+		ofs_tree_release(&l->tree);
+		s->nlevels--;
+		tree_take(&s->levels[s->nlevels - 1].tree, &s->levels[s->nlevels].dir);
+		break;
+	case IT_ENTRY:
+		if (it->node.type == OFS_NODE_FILE)
+			s->res->files++;
+		tree_take(&s->levels[s->nlevels - 1].tree, &it->node);
+		break;
+	case IT_FILE_START:
+		s->cur = it->node;
+		memset(&it->node, 0, sizeof(it->node));
+		s->have_cur = 1;
+		free(s->cur_path);
+		s->cur_path = it->path;
+		it->path = NULL;
+		if (!it->reused) {
+			free(s->cur.chunks);
+			s->cur.chunks = NULL;
+			s->cur.nchunks = 0;
+		}
+		break;
+	case IT_FILE_END:
+		if (!s->have_cur)
+			break;
+		s->have_cur = 0;
+		if (it->drop) {
+			ofs_node_release(&s->cur);
+			break;
+		}
+		if (it->changed)
+			s->cur.flags |= OFS_NODE_CHANGED;
+		else
+			cat_add(&s->done_files, s->cur_path, &s->cur);
+		s->res->files++;
+		tree_take(&s->levels[s->nlevels - 1].tree, &s->cur);
+		break;
+	}
+	if (s->since_ckpt >= s->o->checkpoint_bytes ||
+	    ofs_mono() - s->last_ckpt >= s->o->checkpoint_seconds)
+		rc = checkpoint(s, err);
+	return rc;
+}
+
+static void *
+writer(void *arg)
+{
+	struct stage *s = arg;
+	struct ofs_error err = { 0 };
+	struct item *it;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stop && (s->tail >= s->head || !s->ring[s->tail % RING_SLOTS]->done) &&
+		    !(s->producer_done && s->tail >= s->head))
+			pthread_cond_wait(&s->cv_done, &s->mu);
+		if (s->stop || (s->producer_done && s->tail >= s->head))
+			break;
+		it = s->ring[s->tail % RING_SLOTS];
+		s->ring[s->tail % RING_SLOTS] = NULL;
+		s->tail++;
+		if (it->kind == IT_CHUNK)
+			s->inflight -= it->len;
+		pthread_cond_broadcast(&s->cv_space);
+		pthread_mutex_unlock(&s->mu);
+
+		rc = consume(s, it, &err);
+		item_free(it);
+		if (rc != 0) {
+			set_err(s, rc, &err);
+			pthread_mutex_lock(&s->mu);
+			break;
+		}
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- driver ------------------------------------------------------------------------- */
+
+static int
+finish(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_snapshot snap;
+	struct ofs_buf raw = OFS_BUF_INIT(0);
+	char host[256] = "", *user = getenv("USER");
+	int rc;
+
+	if (s->nlevels != 1)
+		return ofs_err_set(err, OFS_ERR_IO, "internal error: unbalanced walk at the end");
+	if ((rc = store_tree(s, &s->levels[0].tree, s->root_tree, err)) != 0)
+		return rc;
+	if ((rc = flush_pack(s, err)) != 0 || (rc = seal_container(s, err)) != 0)
+		return rc;
+	memset(&snap, 0, sizeof(snap));
+	ofs_random(snap.id, sizeof(snap.id));
+	snap.time_ns = ofs_now_ns();
+	gethostname(host, sizeof(host) - 1);
+	snap.host = host;
+	snap.user = user ? user : "";
+	snap.version = "offseed " OFS_VERSION;
+	snap.paths = (char **)s->o->srcs;
+	snap.npaths = s->o->nsrcs;
+	snap.tags = (char **)s->o->tags;
+	snap.ntags = s->o->ntags;
+	memcpy(snap.tree, s->root_tree, OFS_ID_LEN);
+	snap.has_seed_set = 1;
+	memcpy(snap.seed_set, s->set_id, 16);
+	snap.files = s->res->files;
+	snap.dirs = s->res->dirs;
+	snap.bytes = s->res->bytes_read + s->res->bytes_reused;
+	snap.bytes_new = s->res->bytes_new;
+	snap.bytes_stored = s->res->bytes_stored;
+	snap.skipped = s->res->skipped + s->res->changed;
+	if ((rc = ofs_snapshot_encode(&snap, &raw, err)) == 0)
+		rc = ofs_repo_put_object(s->repo, "snapshots", OFS_OBJ_SNAPSHOT, snap.id, raw.data,
+		    raw.len, err);
+	if (rc == 0)
+		memcpy(s->res->snapshot_id, snap.id, OFS_ID_LEN);
+	ofs_buf_release(&raw);
+	return rc;
+}
+
+int
+ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_progress *pr,
+    struct ofs_stage_result *res, struct ofs_error *err)
+{
+	struct stage s;
+	struct ofs_walk *w = NULL;
+	pthread_t *workers = NULL, wr;
+	int nthreads = o->threads > 0 ? o->threads : ofs_ncpu(), rc, started = 0;
+	double t0 = ofs_mono();
+	char *jpath;
+
+	memset(&s, 0, sizeof(s));
+	{
+		struct ofs_manifest *keep = res->sealed;
+
+		memset(res, 0, sizeof(*res));
+		res->sealed = keep;
+	}
+	s.repo = r;
+	s.o = o;
+	s.pr = pr;
+	s.res = res;
+	s.next_seq = 1;
+	s.last_ckpt = ofs_mono();
+	pthread_mutex_init(&s.mu, NULL);
+	pthread_cond_init(&s.cv_space, NULL);
+	pthread_cond_init(&s.cv_work, NULL);
+	pthread_cond_init(&s.cv_done, NULL);
+	s.ring = ofs_xcalloc(RING_SLOTS, sizeof(*s.ring));
+	s.pending = ofs_idx_new();
+	s.wctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
+	ofs_pack_writer_init(&s.pw);
+	s.pack_target = OFS_PACK_TARGET;
+	if (s.pack_target > o->container_size / 4)
+		s.pack_target = o->container_size / 4;
+	if (ofs_chunker_init(&s.chunker, r->keys.chunker_seed, r->cfg.chunk_min, r->cfg.chunk_avg,
+	    r->cfg.chunk_max) != 0) {
+		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "config: unusable chunker parameters");
+		goto out;
+	}
+	if ((rc = load_journal(&s, err)) < 0)
+		goto out;
+	res->resumed = rc == 1;
+	if (!res->resumed) {
+		ofs_random(s.set_id, sizeof(s.set_id));
+	} else {
+		/* containers sealed before the crash are in the index already; continue the
+		 * sequence after the last one */
+		for (size_t i = 0; i < ofs_idx_npacks(r->idx); i++) {
+			const struct ofs_idx_pack *p = ofs_idx_pack(r->idx, (uint32_t)i);
+
+			if (p->loc.kind == OFS_LOC_CONTAINER && memcmp(p->loc.set, s.set_id, 16) == 0 &&
+			    p->loc.seq >= s.next_seq && p->loc.seq != s.seq)
+				s.next_seq = p->loc.seq + 1;
+		}
+		ofs_info("resuming an interrupted stage (%zu files already stored)", s.prev.n);
+	}
+	memcpy(res->set_id, s.set_id, 16);
+	push_level(&s);	/* the snapshot root */
+	if ((rc = ofs_walk_open(o->srcs, o->nsrcs, &o->walk, &w, err)) != 0)
+		goto out;
+	workers = ofs_xcalloc((size_t)nthreads, sizeof(*workers));
+	for (started = 0; started < nthreads; started++)
+		pthread_create(&workers[started], NULL, worker, &s);
+	pthread_create(&wr, NULL, writer, &s);
+	produce(&s, w);
+	pthread_join(wr, NULL);
+	pthread_mutex_lock(&s.mu);
+	s.stop = s.stop ? s.stop : 2;	/* let idle workers go */
+	pthread_cond_broadcast(&s.cv_work);
+	pthread_mutex_unlock(&s.mu);
+	for (int i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	if (s.failed_code != 0) {
+		rc = s.failed_code;
+		*err = s.failed;
+		goto out;
+	}
+	if ((rc = finish(&s, err)) != 0)
+		goto out;
+	jpath = journal_path(&s);
+	unlink(jpath);
+	free(jpath);
+	rc = res->skipped + res->changed > 0 ? OFS_ERR_SKIPPED : 0;
+out:
+	if (rc != 0 && rc != OFS_ERR_SKIPPED && s.cw != NULL) {
+		ofs_cw_abort(s.cw);	/* the partial container stays for a resume */
+		s.cw = NULL;
+	}
+	while (s.tail < s.head) {
+		item_free(s.ring[s.tail % RING_SLOTS]);
+		s.tail++;
+	}
+	for (size_t i = 0; i < s.nlevels; i++) {
+		ofs_tree_release(&s.levels[i].tree);
+		ofs_node_release(&s.levels[i].dir);
+	}
+	free(s.levels);
+	if (s.have_cur)
+		ofs_node_release(&s.cur);
+	free(s.cur_path);
+	cpacks_clear(&s);
+	free(s.cpacks);
+	cat_release(&s.done_files);
+	cat_release(&s.prev);
+	ofs_pack_writer_release(&s.pw);
+	ofs_blob_ctx_free(s.wctx);
+	ofs_idx_free(s.pending);
+	ofs_walk_free(w);
+	free(workers);
+	free(s.ring);
+	pthread_mutex_destroy(&s.mu);
+	pthread_cond_destroy(&s.cv_space);
+	pthread_cond_destroy(&s.cv_work);
+	pthread_cond_destroy(&s.cv_done);
+	res->seconds = ofs_mono() - t0;
+	return rc;
+}

@@ -1,0 +1,47 @@
+/* The write path shared by stage (and later backup): walk → read → chunk → id → dedup →
+ * compress → encrypt → pack → container, in parallel with ordered output, checkpoints and
+ * resume. */
+#ifndef OFS_STAGE_H
+#define OFS_STAGE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "manifest.h"
+#include "out.h"
+#include "repo.h"
+#include "walk.h"
+
+struct ofs_stage_opts {
+	const char **srcs;
+	size_t nsrcs;
+	struct ofs_walk_opts walk;
+	const char **tags;
+	size_t ntags;
+	uint64_t container_size;
+	uint64_t checkpoint_bytes;	/* default 1 GiB */
+	double checkpoint_seconds;	/* default 60 */
+	int threads;			/* 0 = number of CPUs */
+	const char *skipped_path;	/* where the skipped-entries TSV is written */
+};
+
+struct ofs_stage_result {
+	uint8_t snapshot_id[OFS_ID_LEN];
+	uint8_t set_id[16];
+	uint64_t files, dirs, bytes_read, bytes_new, bytes_stored, bytes_reused;
+	uint64_t blobs_new, blobs_dup, packs, containers;
+	uint64_t skipped, changed;
+	int resumed;
+	double seconds;
+	struct ofs_manifest *sealed;	/* hashes of the containers sealed by this run (owned
+					 * by the caller: create it before, free it after) */
+};
+
+/* Run a stage into the repository's containers/. r must be unlocked with its index loaded.
+ * Returns 0, OFS_ERR_SKIPPED when entries were skipped or changed while read (the snapshot
+ * is complete otherwise), or an error (the last checkpoint stays for a resume). */
+int ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_progress *pr,
+    struct ofs_stage_result *res, struct ofs_error *err);
+
+#endif

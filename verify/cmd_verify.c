@@ -1,0 +1,13 @@
+/* offseed verify (not yet implemented). */
+#include "cli.h"
+#include "out.h"
+
+int
+cmd_verify(int argc, char **argv, struct ofs_cli *g)
+{
+	(void)argc;
+	(void)argv;
+	(void)g;
+	ofs_error("'verify' is not implemented yet");
+	return 1;
+}
