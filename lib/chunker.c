@@ -72,62 +72,79 @@ ofs_chunker_init(struct ofs_chunker *c, const uint8_t seed[32], uint32_t min, ui
 	return 0;
 }
 
-/* First i in [from, to) whose hash passes mask, continuing hash *hp; to if none.
- * The hash step (h << 1) + g compiles to one LEA, so the loop is bound by loads; four
- * bytes per iteration keep the branch and loop overhead down. */
-static inline size_t
-scan(const uint64_t *gear, const uint8_t *d, size_t from, size_t to, uint64_t mask, uint64_t *hp)
-{
-	uint64_t h = *hp;
-	size_t i = from;
+/* The gear hash at byte i depends only on bytes (i-63)…i (older ones are shifted out), so
+ * hashing may restart anywhere: warm() rebuilds the exact hash a sequential pass from
+ * origin would hold just before byte s. That lets find() run LANES independent hash
+ * chains over consecutive blocks in lockstep; the hash step is latency-bound, so the
+ * chains overlap in the CPU. The first hit in any lane is resolved by a sequential rescan,
+ * so cut points are exactly those of the one-byte-at-a-time definition in chunker.h. */
+#define LANES 4
+#define BLOCK 8192
 
-	for (; i + 4 <= to; i += 4) {
+static inline uint64_t
+warm(const uint64_t *gear, const uint8_t *d, size_t origin, size_t s)
+{
+	uint64_t h = 0;
+
+	for (size_t i = s - origin > 64 ? s - 64 : origin; i < s; i++)
 		h = (h << 1) + gear[d[i]];
-		if (__builtin_expect((h & mask) == 0, 0))
-			goto hit0;
-		h = (h << 1) + gear[d[i + 1]];
-		if (__builtin_expect((h & mask) == 0, 0))
-			goto hit1;
-		h = (h << 1) + gear[d[i + 2]];
-		if (__builtin_expect((h & mask) == 0, 0))
-			goto hit2;
-		h = (h << 1) + gear[d[i + 3]];
-		if (__builtin_expect((h & mask) == 0, 0))
-			goto hit3;
-	}
-	for (; i < to; i++) {
+	return h;
+}
+
+/* Sequential: first i in [s, to) whose hash passes mask, or to. */
+static size_t
+seq(const uint64_t *gear, const uint8_t *d, size_t origin, size_t s, size_t to, uint64_t mask)
+{
+	uint64_t h = warm(gear, d, origin, s);
+
+	for (size_t i = s; i < to; i++) {
 		h = (h << 1) + gear[d[i]];
 		if ((h & mask) == 0)
-			goto hit0;
+			return i;
 	}
-	*hp = h;
 	return to;
-hit3:
-	i++;
-hit2:
-	i++;
-hit1:
-	i++;
-hit0:
-	*hp = h;
-	return i;
+}
+
+static size_t
+find(const uint64_t *gear, const uint8_t *d, size_t origin, size_t from, size_t to,
+    uint64_t mask)
+{
+	size_t p = from;
+
+	while (to - p >= LANES * BLOCK) {
+		const uint8_t *d0 = d + p, *d1 = d0 + BLOCK, *d2 = d1 + BLOCK, *d3 = d2 + BLOCK;
+		uint64_t h0 = warm(gear, d, origin, p), h1 = warm(gear, d, origin, p + BLOCK),
+		    h2 = warm(gear, d, origin, p + 2 * BLOCK), h3 = warm(gear, d, origin,
+		    p + 3 * BLOCK);
+
+		for (size_t k = 0; k < BLOCK; k++) {
+			h0 = (h0 << 1) + gear[d0[k]];
+			h1 = (h1 << 1) + gear[d1[k]];
+			h2 = (h2 << 1) + gear[d2[k]];
+			h3 = (h3 << 1) + gear[d3[k]];
+			if (__builtin_expect(((h0 & mask) == 0) | ((h1 & mask) == 0) |
+			    ((h2 & mask) == 0) | ((h3 & mask) == 0), 0))
+				return seq(gear, d, origin, p + k, to, mask);
+		}
+		p += LANES * BLOCK;
+	}
+	return seq(gear, d, origin, p, to, mask);
 }
 
 size_t
 ofs_chunker_next(const struct ofs_chunker *c, const uint8_t *data, size_t len, int eof)
 {
 	size_t n, normal, i;
-	uint64_t h = 0;
 
 	if (len <= c->min)
 		return eof ? len : 0;
 	n = len < c->max ? len : c->max;
 	normal = n < c->avg ? n : c->avg;
 	/* Sub-minimum skipping: the hash starts at zero at min. */
-	i = scan(c->gear, data, c->min, normal, c->mask_s, &h);
+	i = find(c->gear, data, c->min, c->min, normal, c->mask_s);
 	if (i < normal)
 		return i + 1;
-	i = scan(c->gear, data, normal, n, c->mask_l, &h);
+	i = find(c->gear, data, c->min, normal, n, c->mask_l);
 	if (i < n)
 		return i + 1;
 	if (n == c->max)

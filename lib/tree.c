@@ -33,9 +33,8 @@ ofs_name_ok(const uint8_t *name, size_t len)
 	return 1;
 }
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-static int
-utf8_ok(const uint8_t *p, size_t n)
+int
+ofs_utf8_ok(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 
@@ -77,9 +76,8 @@ utf8_ok(const uint8_t *p, size_t n)
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Standard base64 with padding; returns owned NUL-terminated text. */
-static char *
-b64_encode(const uint8_t *p, size_t n)
+char *
+ofs_b64_encode(const uint8_t *p, size_t n)
 {
 	char *out = ofs_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
 	size_t i;
@@ -153,6 +151,7 @@ b64_decode(const char *s, size_t slen, uint8_t **out, size_t *outlen)
 		*o++ = (uint8_t)((b & 15) << 4 | c >> 2);
 		*o++ = (uint8_t)((c & 3) << 6 | d);
 	}
+	*o = 0;		/* callers use names and targets as C strings too */
 	*out = buf;
 	*outlen = (size_t)(o - buf);
 	return 0;
@@ -279,11 +278,11 @@ set_bytes(json_t *o, const char *key, const uint8_t *p, size_t n)
 	char k64[32];
 	char *s;
 
-	if (utf8_ok(p, n) && memchr(p, '\0', n) == NULL) {
+	if (ofs_utf8_ok(p, n) && memchr(p, '\0', n) == NULL) {
 		json_object_set_new(o, key, json_stringn((const char *)p, n));
 	} else {
 		snprintf(k64, sizeof(k64), "%s_b64", key);
-		s = b64_encode(p, n);
+		s = ofs_b64_encode(p, n);
 		json_object_set_new(o, k64, json_string(s));
 		free(s);
 	}
@@ -332,7 +331,7 @@ node_to_json(const struct ofs_node *n)
 	if (n->nxattrs > 0) {
 		a = json_array();
 		for (size_t i = 0; i < n->nxattrs; i++) {
-			char *v = b64_encode(n->xattrs[i].value, n->xattrs[i].len);
+			char *v = ofs_b64_encode(n->xattrs[i].value, n->xattrs[i].len);
 			json_array_append_new(a, json_pack("{s:s, s:s}", "name",
 			    n->xattrs[i].name, "value_b64", v));
 			free(v);
@@ -379,7 +378,7 @@ node_check(const struct ofs_node *n, char *why, size_t whysz)
 	for (size_t i = 0; i < n->nxattrs; i++) {
 		const char *xn = n->xattrs[i].name;
 		if (xn == NULL || *xn == '\0' || strlen(xn) > XATTR_NAME_MAX ||
-		    !utf8_ok((const uint8_t *)xn, strlen(xn)) ||
+		    !ofs_utf8_ok((const uint8_t *)xn, strlen(xn)) ||
 		    n->xattrs[i].len > XATTR_VALUE_MAX)
 			return snprintf(why, whysz, "invalid xattr %zu", i), -1;
 	}
@@ -818,7 +817,7 @@ ofs_parse_time_ns(const char *s, int64_t *ns)
 {
 	struct tm tm;
 	const char *p;
-	int64_t frac = 0;
+	int64_t frac = 0, sec;
 	int digits = 0;
 
 	memset(&tm, 0, sizeof(tm));
@@ -838,7 +837,10 @@ ofs_parse_time_ns(const char *s, int64_t *ns)
 	}
 	if (strcmp(p, "Z") != 0)
 		return -1;
-	*ns = (int64_t)timegm(&tm) * 1000000000LL + frac;
+	sec = (int64_t)timegm(&tm);
+	if (sec < -9223372035LL || sec > 9223372035LL)	/* int64 nanoseconds: 1677..2262 */
+		return -1;
+	*ns = sec * 1000000000LL + frac;
 	return 0;
 }
 
@@ -879,9 +881,10 @@ ofs_snapshot_encode(const struct ofs_snapshot *s, struct ofs_buf *out, struct of
 	    (json_int_t)s->bytes, "bytes_new", (json_int_t)s->bytes_new, "bytes_stored",
 	    (json_int_t)s->bytes_stored, "skipped", (json_int_t)s->skipped));
 	/* json_string() returns NULL for invalid UTF-8, which then leaves the key out. */
-	if (json_object_size(o) < 10 || (txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) ==
-	    NULL || json_array_size(json_object_get(o, "paths")) != s->npaths ||
-	    json_array_size(json_object_get(o, "tags")) != s->ntags) {
+	if (json_object_size(o) != 9u + (s->has_parent ? 1 : 0) + (s->has_seed_set ? 1 : 0) ||
+	    json_array_size(json_object_get(o, "paths")) != s->npaths ||
+	    json_array_size(json_object_get(o, "tags")) != s->ntags ||
+	    (txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
 		r = ofs_err_set(err, OFS_ERR_IO, "cannot encode snapshot (strings must be UTF-8)");
 		goto out;
 	}

@@ -38,7 +38,8 @@ struct ofs_extent {	/* a data region of a sparse file; everything else is a hole
 };
 
 struct ofs_node {
-	uint8_t *name;		/* raw bytes, owned; never contains '/' or NUL */
+	uint8_t *name;		/* raw bytes, owned; never contains '/' or NUL; decoded and
+				 * walked names are also NUL-terminated */
 	size_t namelen;
 	int type;		/* enum ofs_node_type */
 	uint32_t mode;		/* permission bits incl. suid/sgid/sticky (no type bits) */
@@ -47,7 +48,7 @@ struct ofs_node {
 	uint64_t size;
 	int64_t mtime_ns, atime_ns, ctime_ns;
 	uint64_t ino, dev, nlink;
-	uint8_t *target;	/* symlink target bytes, owned */
+	uint8_t *target;	/* symlink target bytes, owned (NUL-terminated when decoded) */
 	size_t targetlen;
 	uint64_t rdev;		/* device nodes */
 	struct ofs_xattr *xattrs;
@@ -80,6 +81,10 @@ int ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_t
     struct ofs_error *err);
 /* Is this a name we will create on restore? (same rules as decode) */
 int ofs_name_ok(const uint8_t *name, size_t len);
+/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF): 1 or 0. */
+int ofs_utf8_ok(const uint8_t *p, size_t n);
+/* Standard base64 with padding; returns an owned NUL-terminated string. */
+char *ofs_b64_encode(const uint8_t *p, size_t n);
 /* "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" ("unknown" otherwise). */
 const char *ofs_node_type_name(int type);
 

@@ -220,6 +220,7 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 	struct ofs_repo *repo = NULL;
 	struct ofs_lock *lock = NULL;
 	const char **ex = NULL, **tags = NULL;
+	char **abs = NULL;
 	size_t nex = 0, ntags = 0;
 	char when[32], *logdir = NULL, *skpath = NULL, idhex[65], sethex[33];
 	uint64_t total_bytes = 0, total_files = 0;
@@ -275,7 +276,21 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 		ofs_error("no source given");
 		return ofs_cli_usage(usage, 0);
 	}
-	o.srcs = (const char **)argv + optind;
+	/* Snapshots record absolute source paths (symlinks in them are not resolved). */
+	abs = ofs_xcalloc((size_t)(argc - optind), sizeof(char *));
+	for (int i = optind; i < argc; i++) {
+		char cwd[4096];
+		size_t l;
+
+		if (argv[i][0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+			abs[i - optind] = ofs_xstrdup(argv[i]);
+		else
+			abs[i - optind] = ofs_path_join(cwd, argv[i]);
+		l = strlen(abs[i - optind]);
+		while (l > 1 && abs[i - optind][l - 1] == '/')
+			abs[i - optind][--l] = '\0';
+	}
+	o.srcs = (const char **)abs;
 	o.nsrcs = (size_t)(argc - optind);
 	o.walk.excludes = ex;
 	o.walk.nexcludes = nex;
@@ -379,6 +394,9 @@ out:
 	free(skpath);
 	free(ex);
 	free(tags);
+	for (size_t i = 0; abs != NULL && i < o.nsrcs; i++)
+		free(abs[i]);
+	free(abs);
 	if (rc == OFS_ERR_SKIPPED)
 		return 3;
 	return ofs_cli_fail(rc, &err);

@@ -21,9 +21,10 @@
 #include "tree.h"
 #include "util.h"
 
-#define READ_BUF (2 * OFS_CHUNK_MAX)
-#define INFLIGHT_BYTES (96u << 20)
-#define RING_SLOTS 8192
+#define READ_BUF (3 * OFS_CHUNK_MAX)	/* data in [start, have); compacted rarely */
+#define INFLIGHT_BYTES (16u << 20)
+#define RING_SLOTS 4096
+#define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
 #define JOURNAL_NAME "stage.journal"
 #define JOURNAL_MAX (1u << 30)
 
@@ -83,6 +84,7 @@ struct stage {
 	int producer_done;
 	int failed_code;
 	struct ofs_error failed;
+	double wait_producer, wait_writer, wait_workers;	/* seconds blocked (-v) */
 
 	struct ofs_idx *pending;	/* ids accepted for storage, not yet in a written pack */
 
@@ -127,7 +129,8 @@ cat_add(struct catalog *c, const char *path, const struct ofs_node *n)
 	e->ctime = n->ctime_ns;
 	e->nchunks = (uint32_t)n->nchunks;
 	e->chunks = ofs_xreallocarray(NULL, n->nchunks ? n->nchunks : 1, OFS_ID_LEN);
-	memcpy(e->chunks, n->chunks, n->nchunks * OFS_ID_LEN);
+	if (n->nchunks > 0)
+		memcpy(e->chunks, n->chunks, n->nchunks * OFS_ID_LEN);
 	c->sorted = 0;
 }
 
@@ -217,8 +220,12 @@ push(struct stage *s, struct item *it)
 {
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop && (s->head - s->tail >= RING_SLOTS ||
-	    (it->kind == IT_CHUNK && s->inflight + it->len > INFLIGHT_BYTES && s->inflight > 0)))
+	    (it->kind == IT_CHUNK && s->inflight + it->len > INFLIGHT_BYTES && s->inflight > 0))) {
+		double t = ofs_mono();
+
 		pthread_cond_wait(&s->cv_space, &s->mu);
+		s->wait_producer += ofs_mono() - t;
+	}
 	if (s->stop) {
 		pthread_mutex_unlock(&s->mu);
 		item_free(it);
@@ -265,7 +272,7 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 {
 	struct ofs_extent whole = { 0, node->size };
 	const struct ofs_extent *ext = node->sparse ? node->extents : &whole;
-	size_t next = node->sparse ? node->nextents : 1, have = 0, cut;
+	size_t next = node->sparse ? node->nextents : 1, have = 0, start = 0, cut;
 	struct stat st;
 	char reason[256];
 	int fd, rc = 0;
@@ -282,8 +289,15 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 		uint64_t off = ext[e].off, end = ext[e].off + ext[e].len;
 
 		while (off < end) {
-			size_t want = READ_BUF - have;
+			size_t want;
 			ssize_t got;
+
+			if (READ_BUF - have < OFS_CHUNK_MAX) {
+				memmove(buf, buf + start, have - start);
+				have -= start;
+				start = 0;
+			}
+			want = READ_BUF - have;
 
 			if (want > end - off)
 				want = (size_t)(end - off);
@@ -306,27 +320,25 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 			have += (size_t)got;
 			ofs_progress_add(s->pr, (uint64_t)got, 0, NULL);
 			s->res->bytes_read += (uint64_t)got;
-			while (have >= OFS_CHUNK_MAX || (have > 0 && have == READ_BUF)) {
-				cut = ofs_chunker_next(&s->chunker, buf, have, 0);
+			while (have - start >= OFS_CHUNK_MAX) {
+				cut = ofs_chunker_next(&s->chunker, buf + start, have - start, 0);
 				if (cut == 0)
 					break;
-				if (push_chunk(s, buf, cut) != 0) {
+				if (push_chunk(s, buf + start, cut) != 0) {
 					rc = -1;
 					goto out;
 				}
-				memmove(buf, buf + cut, have - cut);
-				have -= cut;
+				start += cut;
 			}
 		}
 	}
-	while (have > 0) {
-		cut = ofs_chunker_next(&s->chunker, buf, have, 1);
-		if (push_chunk(s, buf, cut) != 0) {
+	while (have > start) {
+		cut = ofs_chunker_next(&s->chunker, buf + start, have - start, 1);
+		if (push_chunk(s, buf + start, cut) != 0) {
 			rc = -1;
 			goto out;
 		}
-		memmove(buf, buf + cut, have - cut);
-		have -= cut;
+		start += cut;
 	}
 	if (fstat(fd, &st) == 0 && ((uint64_t)st.st_size != node->size ||
 	    (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != node->mtime_ns ||
@@ -469,7 +481,10 @@ worker(void *arg)
 		if (s->stop || (s->producer_done && s->work_next >= s->head))
 			break;
 		if (s->work_next >= s->head) {
+			double t = ofs_mono();
+
 			pthread_cond_wait(&s->cv_work, &s->mu);
+			s->wait_workers += ofs_mono() - t;
 			continue;
 		}
 		it = s->ring[s->work_next++ % RING_SLOTS];
@@ -994,8 +1009,12 @@ writer(void *arg)
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->stop && (s->tail >= s->head || !s->ring[s->tail % RING_SLOTS]->done) &&
-		    !(s->producer_done && s->tail >= s->head))
+		    !(s->producer_done && s->tail >= s->head)) {
+			double t = ofs_mono();
+
 			pthread_cond_wait(&s->cv_done, &s->mu);
+			s->wait_writer += ofs_mono() - t;
+		}
 		if (s->stop || (s->producer_done && s->tail >= s->head))
 			break;
 		it = s->ring[s->tail % RING_SLOTS];
@@ -1096,7 +1115,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	s.pending = ofs_idx_new();
 	s.wctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
 	ofs_pack_writer_init(&s.pw);
-	s.pack_target = OFS_PACK_TARGET;
+	s.pack_target = CONTAINER_PACK_TARGET;
 	if (s.pack_target > o->container_size / 4)
 		s.pack_target = o->container_size / 4;
 	if (ofs_chunker_init(&s.chunker, r->keys.chunker_seed, r->cfg.chunk_min, r->cfg.chunk_avg,
@@ -1142,6 +1161,8 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 		*err = s.failed;
 		goto out;
 	}
+	ofs_verbose("pipeline: producer waited %.2fs, workers %.2fs, writer %.2fs",
+	    s.wait_producer, s.wait_workers, s.wait_writer);
 	if ((rc = finish(&s, err)) != 0)
 		goto out;
 	jpath = journal_path(&s);

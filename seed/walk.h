@@ -20,7 +20,11 @@ enum ofs_walk_ev {
 };
 
 struct ofs_walk_opts {
-	const char **excludes;		/* gitignore-style patterns matched against the path */
+	const char **excludes;		/* fnmatch(3) patterns: without '/' matched against the
+					 * name; with '/' against the path relative to the SRC
+					 * and the absolute path (FNM_PATHNAME; a leading '/'
+					 * anchors to the absolute path); a trailing '/' matches
+					 * directories only. Excluded directories are not entered. */
 	size_t nexcludes;
 	int one_file_system;
 	FILE *skipped;			/* TSV "path\treason\n" of skipped entries (may be NULL) */
@@ -35,6 +39,7 @@ struct ofs_walk_item {
 	const char *path;	/* absolute path for open(), valid until the next call */
 	const char *reason;	/* OFS_WALK_SKIP */
 	struct stat st;
+	struct ofs_walk *walker_;	/* private: set by ofs_walk_next */
 };
 
 struct ofs_walk;
@@ -48,7 +53,8 @@ int ofs_walk_next(struct ofs_walk *w, struct ofs_walk_item *it, struct ofs_error
 size_t ofs_walk_skipped(const struct ofs_walk *w);
 void ofs_walk_free(struct ofs_walk *w);
 
-/* Steal the node out of the item (so the caller keeps it past the next call). */
+/* Steal the node out of the item (so the caller keeps it past the next call; release it
+ * with ofs_node_release). */
 void ofs_walk_take_node(struct ofs_walk_item *it, struct ofs_node *dst);
 
 #endif

@@ -72,7 +72,7 @@ header "offseed init: create the staging repository and a generated passphrase"
 run "$OFFSEED" --no-progress init --repo "$REPO" --generate-passphrase "$PASSFILE"
 [ -s "$PASSFILE" ] || die "no passphrase written to $PASSFILE"
 [ "$(stat -c %a "$PASSFILE")" = 600 ] || die "$PASSFILE is not mode 0600"
-echo "passphrase in $PASSFILE (mode 0600) — keep a copy offline: losing it loses the data"
+echo "passphrase file: $PASSFILE (mode 0600)"
 
 header "offseed stage: first full backup into sealed VHD containers"
 run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" stage --repo "$REPO" "$SRC"

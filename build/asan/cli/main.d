@@ -1,0 +1,21 @@
+build/asan/cli/main.o: cli/main.c cli/cli.h lib/buf.h lib/error.h \
+ lib/error.h lib/repo.h lib/blob.h lib/buf.h lib/crypto.h lib/config.h \
+ lib/index.h lib/pack.h lib/tree.h lib/config.h lib/container.h \
+ lib/manifest.h lib/out.h lib/util.h
+cli/cli.h:
+lib/buf.h:
+lib/error.h:
+lib/error.h:
+lib/repo.h:
+lib/blob.h:
+lib/buf.h:
+lib/crypto.h:
+lib/config.h:
+lib/index.h:
+lib/pack.h:
+lib/tree.h:
+lib/config.h:
+lib/container.h:
+lib/manifest.h:
+lib/out.h:
+lib/util.h:

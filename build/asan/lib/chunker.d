@@ -1,0 +1,2 @@
+build/asan/lib/chunker.o: lib/chunker.c lib/chunker.h
+lib/chunker.h:

@@ -1,0 +1,18 @@
+build/asan/restore/cmd_snapshots.o: restore/cmd_snapshots.c cli/cli.h \
+ lib/buf.h lib/error.h lib/error.h lib/repo.h lib/blob.h lib/buf.h \
+ lib/crypto.h lib/config.h lib/index.h lib/pack.h lib/tree.h lib/out.h \
+ lib/util.h
+cli/cli.h:
+lib/buf.h:
+lib/error.h:
+lib/error.h:
+lib/repo.h:
+lib/blob.h:
+lib/buf.h:
+lib/crypto.h:
+lib/config.h:
+lib/index.h:
+lib/pack.h:
+lib/tree.h:
+lib/out.h:
+lib/util.h:

@@ -1,0 +1,2 @@
+build/lib/chunker.o: lib/chunker.c lib/chunker.h
+lib/chunker.h:

@@ -1,0 +1,23 @@
+build/verify/cmd_verify.o: verify/cmd_verify.c lib/check.h lib/crypto.h \
+ lib/error.h lib/manifest.h lib/buf.h lib/out.h cli/cli.h lib/buf.h \
+ lib/error.h lib/repo.h lib/blob.h lib/config.h lib/index.h lib/pack.h \
+ lib/tree.h verify/deep.h lib/manifest.h lib/out.h lib/util.h
+lib/check.h:
+lib/crypto.h:
+lib/error.h:
+lib/manifest.h:
+lib/buf.h:
+lib/out.h:
+cli/cli.h:
+lib/buf.h:
+lib/error.h:
+lib/repo.h:
+lib/blob.h:
+lib/config.h:
+lib/index.h:
+lib/pack.h:
+lib/tree.h:
+verify/deep.h:
+lib/manifest.h:
+lib/out.h:
+lib/util.h:

@@ -1,0 +1,587 @@
+/* Keyless verification engine: hashes the files a manifest lists with a small thread pool
+ * and large sequential reads, compares sizes and XXH3-128 per region and per file, finds
+ * unlisted files and checks container structure; problems go out as findings. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "container.h"
+#include "util.h"
+
+/* 1 MiB reads: the buffer stays in cache while it is hashed twice (measured fastest). */
+#define READ_SIZE (1u << 20)
+
+enum task_mode {
+	T_BOTH,		/* whole-file and region hashes in one pass */
+	T_SAMPLE,	/* the chosen regions only */
+};
+
+struct fstate {
+	const struct ofs_manifest_file *mf;
+	char *abs;
+	int hash;		/* present with the right size: hash it */
+	int whole_done;
+	uint8_t whole[OFS_XXH_LEN];
+	uint8_t (*regions)[OFS_XXH_LEN];
+	uint8_t *region_done;	/* per region: 1 hashed */
+	char *error;		/* unreadable: message */
+	int short_read;		/* the file shrank while being read */
+	pthread_mutex_t mu;
+};
+
+struct task {
+	struct fstate *fs;
+	enum task_mode mode;
+};
+
+struct ctx {
+	const struct ofs_check_opts *o;
+	uint64_t region_size;
+	struct ofs_check_stats *st;
+	struct task *tasks;
+	size_t ntasks;
+	size_t next;
+	pthread_mutex_t mu;
+};
+
+const char *
+ofs_finding_name(const struct ofs_finding *f)
+{
+	switch (f->kind) {
+	case OFS_FINDING_MISSING: return "missing";
+	case OFS_FINDING_SIZE:
+		return f->has_sizes && f->found_size < f->expected_size ? "truncated" :
+		    "size_mismatch";
+	case OFS_FINDING_REGION: return "region_mismatch";
+	case OFS_FINDING_HASH: return "hash_mismatch";
+	case OFS_FINDING_UNLISTED: return "unlisted";
+	case OFS_FINDING_STRUCTURE: return "bad_structure";
+	case OFS_FINDING_UNREADABLE: return "unreadable";
+	case OFS_FINDING_VERSION: return "version_too_new";
+	case OFS_FINDING_MANIFEST_HASH: return "manifest_hash_mismatch";
+	case OFS_FINDING_DISK_MISSING: return "disk_missing";
+	case OFS_FINDING_DEEP: return "deep";
+	}
+	return "unknown";
+}
+
+int
+ofs_check_ignored(const char *p)
+{
+	return strcmp(p, OFS_MANIFEST_NAME) == 0 || strcmp(p, OFS_SET_MANIFEST_NAME) == 0 ||
+	    strcmp(p, "jobs") == 0 || strncmp(p, "jobs/", 5) == 0 ||
+	    strcmp(p, "locks") == 0 || strncmp(p, "locks/", 6) == 0;
+}
+
+static void
+report(struct ctx *c, struct ofs_finding *f)
+{
+	c->st->findings++;
+	if (f->kind > 0 && f->kind < OFS_FINDING_NKINDS)
+		c->st->by_kind[f->kind]++;
+	if (c->o->on_finding != NULL)
+		c->o->on_finding(f, c->o->arg);
+}
+
+static void
+finding_init(struct ofs_finding *f, enum ofs_finding_kind kind, const char *path)
+{
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->path = path;
+	f->region = -1;
+}
+
+static uint64_t
+nregions_of(const struct fstate *fs)
+{
+	return fs->mf->h.nregions;
+}
+
+/* ---- hashing workers ------------------------------------------------------------------- */
+
+/* Record the first read problem of a file: "cannot read at offset N: reason". */
+static void
+set_error(struct fstate *fs, int e, const char *what, uint64_t off)
+{
+	pthread_mutex_lock(&fs->mu);
+	if (fs->error == NULL)
+		fs->error = ofs_xasprintf("cannot %s at offset %llu: %s", what,
+		    (unsigned long long)off, strerror(e));
+	pthread_mutex_unlock(&fs->mu);
+}
+
+/* Feed n bytes at file offset off to the region hashes, closing each finished region. */
+static void
+feed_regions(struct fstate *fs, uint64_t rs, struct ofs_xxh *reg, uint64_t off,
+    const uint8_t *buf, size_t n)
+{
+	size_t done = 0, k;
+
+	while (done < n) {
+		uint64_t pos = off + done, ri = pos / rs, rend = (ri + 1) * rs;
+
+		k = rend - pos < n - done ? (size_t)(rend - pos) : n - done;
+		ofs_xxh_update(reg, buf + done, k);
+		done += k;
+		if (pos + k == rend || pos + k == fs->mf->h.size) {
+			ofs_xxh_digest(reg, fs->regions[ri]);
+			fs->region_done[ri] = 1;
+			ofs_xxh_reset(reg);
+		}
+	}
+}
+
+static void
+count_bytes(struct ctx *c, struct fstate *fs, size_t n)
+{
+	if (c->o->progress != NULL)
+		ofs_progress_add(c->o->progress, (uint64_t)n, 0, fs->mf->path);
+	pthread_mutex_lock(&c->mu);
+	c->st->bytes_hashed += (uint64_t)n;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* One read at off into buf: bytes read, or -1 (error recorded, or the file shrank). */
+static ssize_t
+read_at(struct fstate *fs, int fd, uint8_t *buf, size_t want, uint64_t off)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, want, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		set_error(fs, errno, "read", off);
+		return -1;
+	}
+	if (n == 0) {
+		fs->short_read = 1;
+		return -1;
+	}
+	return n;
+}
+
+/* Hash [start, end) of fd sequentially; whole and/or region hashes. */
+static int
+hash_range(struct ctx *c, struct fstate *fs, int fd, uint8_t *buf, uint64_t start,
+    uint64_t end, struct ofs_xxh *whole, struct ofs_xxh *reg)
+{
+	uint64_t off = start;
+	size_t want;
+	ssize_t n;
+
+	while (off < end) {
+		want = end - off < READ_SIZE ? (size_t)(end - off) : READ_SIZE;
+		if ((n = read_at(fs, fd, buf, want, off)) < 0)
+			return -1;
+		if (whole != NULL)
+			ofs_xxh_update(whole, buf, (size_t)n);
+		if (reg != NULL)
+			feed_regions(fs, c->region_size, reg, off, buf, (size_t)n);
+		off += (uint64_t)n;
+		count_bytes(c, fs, (size_t)n);
+	}
+	return 0;
+}
+
+static void
+run_task(struct ctx *c, struct task *t, uint8_t *buf, struct ofs_xxh *whole, struct ofs_xxh *reg)
+{
+	struct fstate *fs = t->fs;
+	uint64_t size = fs->mf->h.size, nreg = nregions_of(fs);
+	int fd;
+
+	if ((fd = open(fs->abs, O_RDONLY | O_CLOEXEC)) == -1) {
+		set_error(fs, errno, "open", 0);
+		return;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	ofs_xxh_reset(whole);
+	ofs_xxh_reset(reg);
+	switch (t->mode) {
+	case T_BOTH:
+		if (hash_range(c, fs, fd, buf, 0, size, whole, nreg == 0 ? NULL : reg) == 0) {
+			ofs_xxh_digest(whole, fs->whole);
+			fs->whole_done = 1;
+		}
+		break;
+	case T_SAMPLE:
+		for (uint64_t i = 0; i < nreg; i++) {
+			uint64_t s = i * c->region_size, e = s + c->region_size;
+
+			if (!fs->region_done[i])	/* 1 marks a region chosen for the sample */
+				continue;
+			fs->region_done[i] = 0;
+			ofs_xxh_reset(reg);
+			if (hash_range(c, fs, fd, buf, s, e < size ? e : size, NULL, reg) != 0)
+				break;
+		}
+		break;
+	}
+	close(fd);
+}
+
+static void *
+worker(void *arg)
+{
+	struct ctx *c = arg;
+	uint8_t *buf = ofs_xmalloc(READ_SIZE);
+	struct ofs_xxh *whole = ofs_xxh_new(), *reg = ofs_xxh_new();
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		i = c->next++;
+		pthread_mutex_unlock(&c->mu);
+		if (i >= c->ntasks)
+			break;
+		run_task(c, &c->tasks[i], buf, whole, reg);
+		if (c->o->progress != NULL)
+			ofs_progress_add(c->o->progress, 0, 1, NULL);
+	}
+	ofs_xxh_free(whole);
+	ofs_xxh_free(reg);
+	free(buf);
+	return NULL;
+}
+
+static int
+cmp_task(const void *a, const void *b)
+{
+	const struct task *x = a, *y = b;
+	uint64_t sx = x->fs->mf->h.size, sy = y->fs->mf->h.size;
+
+	if (sx != sy)
+		return sx > sy ? -1 : 1;
+	return (int)x->mode - (int)y->mode;
+}
+
+/* ---- unlisted scan --------------------------------------------------------------------- */
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+cmp_path_file(const void *key, const void *elem)
+{
+	return strcmp(key, (*(const struct ofs_manifest_file *const *)elem)->path);
+}
+
+static void
+scan(const char *abs, const char *rel, const struct ofs_manifest_file **sorted, size_t n,
+    struct names *out, struct names *errs)
+{
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if ((d = opendir(abs)) == NULL) {
+		if (errs->n == errs->cap) {
+			errs->cap = errs->cap ? errs->cap * 2 : 8;
+			errs->v = ofs_xreallocarray(errs->v, errs->cap, sizeof(char *));
+		}
+		errs->v[errs->n++] = ofs_xasprintf("%s\t%s", *rel ? rel : ".", strerror(errno));
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char *a, *r;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		a = ofs_path_join(abs, e->d_name);
+		r = *rel ? ofs_xasprintf("%s/%s", rel, e->d_name) : ofs_xstrdup(e->d_name);
+		if (ofs_check_ignored(r)) {
+			/* skip */
+		} else if (lstat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
+			scan(a, r, sorted, n, out, errs);
+		} else if (bsearch(r, sorted, n, sizeof(*sorted), cmp_path_file) == NULL) {
+			if (out->n == out->cap) {
+				out->cap = out->cap ? out->cap * 2 : 16;
+				out->v = ofs_xreallocarray(out->v, out->cap, sizeof(char *));
+			}
+			out->v[out->n++] = r;
+			r = NULL;	/* transferred */
+		}
+		free(a);
+		free(r);
+	}
+	closedir(d);
+}
+
+/* ---- the check ------------------------------------------------------------------------- */
+
+static int
+cmp_mf_ptr(const void *a, const void *b)
+{
+	return strcmp((*(const struct ofs_manifest_file *const *)a)->path,
+	    (*(const struct ofs_manifest_file *const *)b)->path);
+}
+
+static int
+ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static void
+report_file(struct ctx *c, struct fstate *fs, int sample)
+{
+	const struct ofs_manifest_file *mf = fs->mf;
+	uint64_t rs = c->region_size, nreg = mf->h.nregions, bad = 0;
+	struct ofs_finding f;
+
+	if (fs->error != NULL || fs->short_read) {
+		finding_init(&f, fs->short_read && fs->error == NULL ? OFS_FINDING_SIZE :
+		    OFS_FINDING_UNREADABLE, mf->path);
+		f.detail = fs->error != NULL ? fs->error : "the file shrank while being read";
+		if (f.kind == OFS_FINDING_SIZE) {
+			struct stat st;
+
+			f.has_sizes = 1;
+			f.expected_size = mf->h.size;
+			f.found_size = stat(fs->abs, &st) == 0 ? (uint64_t)st.st_size : 0;
+		}
+		report(c, &f);
+		return;
+	}
+	c->st->files_checked++;
+	for (uint64_t i = 0; i < nreg; i++) {
+		if (!fs->region_done[i])
+			continue;
+		c->st->regions_checked++;
+		if (memcmp(fs->regions[i], mf->h.regions[i], OFS_XXH_LEN) == 0)
+			continue;
+		finding_init(&f, OFS_FINDING_REGION, mf->path);
+		f.region = (int64_t)i;
+		f.has_range = 1;
+		f.start = i * rs;
+		f.end = (i + 1) * rs < mf->h.size ? (i + 1) * rs : mf->h.size;
+		f.has_hashes = 1;
+		memcpy(f.expected, mf->h.regions[i], OFS_XXH_LEN);
+		memcpy(f.found, fs->regions[i], OFS_XXH_LEN);
+		report(c, &f);
+		bad++;
+	}
+	/* The whole-file hash adds nothing when a region already pinpoints the damage. */
+	if (fs->whole_done && bad == 0 && memcmp(fs->whole, mf->h.xxh, OFS_XXH_LEN) != 0) {
+		finding_init(&f, OFS_FINDING_HASH, mf->path);
+		f.has_range = 1;
+		f.start = 0;
+		f.end = mf->h.size;
+		f.has_hashes = 1;
+		memcpy(f.expected, mf->h.xxh, OFS_XXH_LEN);
+		memcpy(f.found, fs->whole, OFS_XXH_LEN);
+		report(c, &f);
+	}
+	(void)sample;
+}
+
+static void
+check_structure(struct ctx *c, struct fstate *fs)
+{
+	struct ofs_container *ct = NULL;
+	struct ofs_error e;
+	struct ofs_finding f;
+	int r;
+
+	ofs_err_clear(&e);
+	if ((r = ofs_container_open(fs->abs, &ct, &e)) == 0) {
+		c->st->containers_checked++;
+		ofs_container_close(ct);
+		return;
+	}
+	finding_init(&f, r == OFS_ERR_VERSION ? OFS_FINDING_VERSION :
+	    r == OFS_ERR_CORRUPT ? OFS_FINDING_STRUCTURE : OFS_FINDING_UNREADABLE, fs->mf->path);
+	f.detail = e.msg;
+	report(c, &f);
+}
+
+int
+ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_check_opts *o,
+    struct ofs_check_stats *st, struct ofs_error *err)
+{
+	struct ctx c;
+	struct fstate *fs = NULL;
+	const struct ofs_manifest_file **sorted = NULL;
+	struct names unl = { NULL, 0, 0 }, errs = { NULL, 0, 0 };
+	pthread_t *th = NULL;
+	struct ofs_finding f;
+	struct stat sb;
+	uint64_t total = 0;
+	size_t nf = m->nfiles, nt = 0;
+	int sample = o->sample_pct > 0 && o->sample_pct < 100, nthreads, started = 0, r = 0;
+	double t0 = ofs_mono();
+
+	memset(st, 0, sizeof(*st));
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.st = st;
+	c.region_size = m->region_size;
+	pthread_mutex_init(&c.mu, NULL);
+	if (stat(root, &sb) != 0) {
+		r = ofs_err_sys(err, errno == ENOENT ? OFS_ERR_NOTFOUND : OFS_ERR_IO, errno,
+		    "cannot check '%s'", root);
+		goto out;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		r = ofs_err_sys(err, OFS_ERR_IO, ENOTDIR, "cannot check '%s'", root);
+		goto out;
+	}
+
+	/* Presence and sizes, in path order. */
+	sorted = ofs_xreallocarray(NULL, nf ? nf : 1, sizeof(*sorted));
+	for (size_t i = 0; i < nf; i++)
+		sorted[i] = &m->files[i];
+	if (nf > 1)
+		qsort(sorted, nf, sizeof(*sorted), cmp_mf_ptr);
+	fs = ofs_xcalloc(nf ? nf : 1, sizeof(*fs));
+	c.tasks = ofs_xreallocarray(NULL, nf + 1, sizeof(*c.tasks));
+	st->files_listed = nf;
+	for (size_t i = 0; i < nf; i++) {
+		const struct ofs_manifest_file *mf = sorted[i];
+		uint64_t nreg = mf->h.nregions;
+
+		fs[i].mf = mf;
+		fs[i].abs = ofs_path_join(root, mf->path);
+		pthread_mutex_init(&fs[i].mu, NULL);
+		st->bytes_listed += mf->h.size;
+		if (lstat(fs[i].abs, &sb) != 0) {
+			finding_init(&f, errno == ENOENT || errno == ENOTDIR ? OFS_FINDING_MISSING :
+			    OFS_FINDING_UNREADABLE, mf->path);
+			f.has_sizes = 1;
+			f.expected_size = mf->h.size;
+			f.detail = strerror(errno);
+			report(&c, &f);
+			continue;
+		}
+		if (!S_ISREG(sb.st_mode)) {
+			finding_init(&f, OFS_FINDING_UNREADABLE, mf->path);
+			f.detail = "not a regular file";
+			report(&c, &f);
+			continue;
+		}
+		if ((uint64_t)sb.st_size != mf->h.size) {
+			finding_init(&f, OFS_FINDING_SIZE, mf->path);
+			f.has_sizes = 1;
+			f.expected_size = mf->h.size;
+			f.found_size = (uint64_t)sb.st_size;
+			report(&c, &f);
+			continue;
+		}
+		fs[i].hash = 1;
+		if (nreg > 0) {
+			fs[i].regions = ofs_xreallocarray(NULL, nreg, OFS_XXH_LEN);
+			fs[i].region_done = ofs_xcalloc(nreg, 1);
+		}
+		if (sample && nreg > 0) {
+			uint64_t chosen = 0, pick;
+			uint32_t rnd;
+
+			for (uint64_t k = 0; k < nreg; k++) {
+				ofs_random(&rnd, sizeof(rnd));
+				if ((double)rnd / 4294967296.0 * 100.0 < o->sample_pct) {
+					fs[i].region_done[k] = 1;
+					chosen++;
+				}
+			}
+			if (chosen == 0) {
+				ofs_random(&pick, sizeof(pick));
+				fs[i].region_done[pick % nreg] = 1;
+			}
+			c.tasks[nt++] = (struct task){ &fs[i], T_SAMPLE };
+		} else {
+			c.tasks[nt++] = (struct task){ &fs[i], T_BOTH };
+			total += mf->h.size;
+		}
+	}
+
+	/* Threads: one per CPU, capped by the number of files; biggest files first. One
+	 * thread per file: each byte is read (copied) once and hashed twice while it is still
+	 * in cache. Splitting one file over two threads (two readers, or a reader handing
+	 * buffers to a region hasher) measured slower on a 2-CPU machine. */
+	nthreads = o->threads > 0 ? o->threads : ofs_ncpu();
+	if (nthreads > 64)
+		nthreads = 64;
+	if (nt > 1)
+		qsort(c.tasks, nt, sizeof(*c.tasks), cmp_task);
+	c.ntasks = nt;
+	if ((size_t)nthreads > nt)
+		nthreads = nt > 0 ? (int)nt : 1;
+	th = ofs_xcalloc((size_t)nthreads, sizeof(*th));
+	if (o->progress != NULL)
+		ofs_progress_set_total(o->progress, sample ? 0 : total, nf);
+	for (int i = 1; i < nthreads; i++) {
+		if (pthread_create(&th[i], NULL, worker, &c) != 0)
+			break;
+		started = i;
+	}
+	worker(&c);
+	for (int i = 1; i <= started; i++)
+		pthread_join(th[i], NULL);
+
+	for (size_t i = 0; i < nf; i++) {
+		if (!fs[i].hash)
+			continue;
+		report_file(&c, &fs[i], sample);
+		if (!o->no_structure && ends_with(fs[i].mf->path, ".vhd") && fs[i].error == NULL)
+			check_structure(&c, &fs[i]);
+	}
+
+	if (!o->no_unlisted) {
+		scan(root, "", sorted, nf, &unl, &errs);
+		if (unl.n > 1)
+			qsort(unl.v, unl.n, sizeof(char *), cmp_str);
+		for (size_t i = 0; i < unl.n; i++) {
+			finding_init(&f, OFS_FINDING_UNLISTED, unl.v[i]);
+			report(&c, &f);
+		}
+		for (size_t i = 0; i < errs.n; i++) {
+			char *tab = strchr(errs.v[i], '\t');
+
+			*tab = '\0';
+			finding_init(&f, OFS_FINDING_UNREADABLE, errs.v[i]);
+			f.detail = tab + 1;
+			report(&c, &f);
+		}
+	}
+out:
+	st->seconds = ofs_mono() - t0;
+	for (size_t i = 0; fs != NULL && i < nf; i++) {
+		free(fs[i].abs);
+		free(fs[i].regions);
+		free(fs[i].region_done);
+		free(fs[i].error);
+		if (fs[i].mf != NULL)
+			pthread_mutex_destroy(&fs[i].mu);
+	}
+	for (size_t i = 0; i < unl.n; i++)
+		free(unl.v[i]);
+	for (size_t i = 0; i < errs.n; i++)
+		free(errs.v[i]);
+	free(unl.v);
+	free(errs.v);
+	free(fs);
+	free(sorted);
+	free(c.tasks);
+	free(th);
+	pthread_mutex_destroy(&c.mu);
+	return r;
+}

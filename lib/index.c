@@ -1,0 +1,461 @@
+/* Index plaintext encoding/decoding and the compact in-memory blob table: 48-byte entries in
+ * fixed pages plus an open-addressing array of 32-bit entry numbers keyed by the id. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "util.h"
+
+#define INDEX_MAGIC "OFSINDEX"
+#define INDEX_VERSION 1
+#define INDEX_HEAD_LEN (8 + 4 + 4)
+#define PACK_REC_LEN (OFS_ID_LEN + 1 + OFS_SET_ID_LEN + 4 + 8 + 8 + OFS_XXH_LEN + 4)
+#define BLOB_REC_LEN (1 + OFS_ID_LEN + 4 + 4 + 4)
+
+int
+ofs_index_encode(const struct ofs_index_pack *packs, size_t n, struct ofs_buf *out)
+{
+	int r = 0;
+
+	if (n > UINT32_MAX)
+		return OFS_ERR_IO;
+	r |= ofs_buf_add(out, INDEX_MAGIC, 8);
+	r |= ofs_buf_add_u32le(out, INDEX_VERSION);
+	r |= ofs_buf_add_u32le(out, (uint32_t)n);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct ofs_index_pack *p = &packs[i];
+
+		if (p->nblobs > UINT32_MAX)
+			return OFS_ERR_IO;
+		r |= ofs_buf_add(out, p->id, OFS_ID_LEN);
+		r |= ofs_buf_addc(out, p->loc.kind);
+		r |= ofs_buf_add(out, p->loc.set, OFS_SET_ID_LEN);
+		r |= ofs_buf_add_u32le(out, p->loc.seq);
+		r |= ofs_buf_add_u64le(out, p->loc.offset);
+		r |= ofs_buf_add_u64le(out, p->length);
+		r |= ofs_buf_add(out, p->xxh, OFS_XXH_LEN);
+		r |= ofs_buf_add_u32le(out, (uint32_t)p->nblobs);
+		for (size_t j = 0; j < p->nblobs && r == 0; j++) {
+			const struct ofs_pack_entry *e = &p->blobs[j];
+
+			r |= ofs_buf_addc(out, e->type);
+			r |= ofs_buf_add(out, e->id, OFS_ID_LEN);
+			r |= ofs_buf_add_u32le(out, e->offset);
+			r |= ofs_buf_add_u32le(out, e->stored_len);
+			r |= ofs_buf_add_u32le(out, e->raw_len);
+		}
+	}
+	return r ? OFS_ERR_CORRUPT : 0;
+}
+
+void
+ofs_index_packs_free(struct ofs_index_pack *packs, size_t n)
+{
+	if (packs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(packs[i].blobs);
+	free(packs);
+}
+
+static int
+idx_corrupt(struct ofs_error *err, const char *what, size_t off, const char *why)
+{
+	return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: %s (at offset %zu)", what, why, off);
+}
+
+int
+ofs_index_decode(const uint8_t *p, size_t len, const char *what,
+    struct ofs_index_pack **packs, size_t *n, struct ofs_error *err)
+{
+	struct ofs_index_pack *ps = NULL;
+	struct ofs_rd rd;
+	uint32_t version, npacks, done = 0;
+	uint8_t magic[8];
+	int r;
+
+	*packs = NULL;
+	*n = 0;
+	ofs_rd_init(&rd, p, len);
+	ofs_rd_bytes(&rd, magic, 8);
+	version = ofs_rd_u32le(&rd);
+	npacks = ofs_rd_u32le(&rd);
+	if (!ofs_rd_ok(&rd)) {
+		r = idx_corrupt(err, what, 0, "too short to be an index");
+		goto out;
+	}
+	if (memcmp(magic, INDEX_MAGIC, 8) != 0) {
+		r = idx_corrupt(err, what, 0, "not an index (bad magic)");
+		goto out;
+	}
+	if (version > INDEX_VERSION) {
+		r = ofs_err_set(err, OFS_ERR_VERSION,
+		    "%s: index format version %u is newer than this offseed supports (%u)", what,
+		    version, INDEX_VERSION);
+		goto out;
+	}
+	if (version == 0) {
+		r = idx_corrupt(err, what, 8, "bad version 0");
+		goto out;
+	}
+	if (npacks > ofs_rd_left(&rd) / PACK_REC_LEN) {
+		r = idx_corrupt(err, what, 12, "pack count larger than the data");
+		goto out;
+	}
+	ps = ofs_xcalloc(npacks ? npacks : 1, sizeof(*ps));
+	for (done = 0; done < npacks; done++) {
+		struct ofs_index_pack *q = &ps[done];
+		size_t at = rd.off;
+		uint32_t nb;
+
+		ofs_rd_bytes(&rd, q->id, OFS_ID_LEN);
+		q->loc.kind = ofs_rd_u8(&rd);
+		ofs_rd_bytes(&rd, q->loc.set, OFS_SET_ID_LEN);
+		q->loc.seq = ofs_rd_u32le(&rd);
+		q->loc.offset = ofs_rd_u64le(&rd);
+		q->length = ofs_rd_u64le(&rd);
+		ofs_rd_bytes(&rd, q->xxh, OFS_XXH_LEN);
+		nb = ofs_rd_u32le(&rd);
+		if (!ofs_rd_ok(&rd)) {
+			r = idx_corrupt(err, what, at, "truncated pack record");
+			goto out;
+		}
+		if (q->loc.kind != OFS_LOC_LOOSE && q->loc.kind != OFS_LOC_CONTAINER) {
+			r = idx_corrupt(err, what, at + OFS_ID_LEN, "unknown pack location kind");
+			goto out;
+		}
+		if (nb > ofs_rd_left(&rd) / BLOB_REC_LEN) {
+			r = idx_corrupt(err, what, rd.off - 4, "blob count larger than the data");
+			goto out;
+		}
+		q->blobs = ofs_xcalloc(nb ? nb : 1, sizeof(*q->blobs));
+		q->nblobs = nb;
+		for (uint32_t j = 0; j < nb; j++) {
+			struct ofs_pack_entry *e = &q->blobs[j];
+
+			at = rd.off;
+			e->type = ofs_rd_u8(&rd);
+			ofs_rd_bytes(&rd, e->id, OFS_ID_LEN);
+			e->offset = ofs_rd_u32le(&rd);
+			e->stored_len = ofs_rd_u32le(&rd);
+			e->raw_len = ofs_rd_u32le(&rd);
+			if ((uint64_t)e->offset + e->stored_len > q->length) {
+				r = idx_corrupt(err, what, at, "blob lies outside its pack");
+				goto out;
+			}
+		}
+	}
+	if (!ofs_rd_ok(&rd)) {
+		r = idx_corrupt(err, what, len, "truncated");
+		goto out;
+	}
+	if (ofs_rd_left(&rd) != 0) {
+		r = idx_corrupt(err, what, rd.off, "trailing bytes after the last pack");
+		goto out;
+	}
+	*packs = ps;
+	*n = npacks;
+	ps = NULL;	/* transferred */
+	r = 0;
+out:
+	ofs_index_packs_free(ps, npacks);	/* calloc'd: unfilled records hold NULL */
+	return r;
+}
+
+void
+ofs_container_name(const uint8_t set[OFS_SET_ID_LEN], uint32_t seq, char *buf, size_t bufsz)
+{
+	char hex[2 * OFS_SET_ID_LEN + 1];
+
+	ofs_hex(set, OFS_SET_ID_LEN, hex);
+	snprintf(buf, bufsz, "%s-%06u.vhd", hex, seq);
+}
+
+void
+ofs_loose_name(const uint8_t id[OFS_ID_LEN], char *buf, size_t bufsz)
+{
+	char hex[2 * OFS_ID_LEN + 1];
+
+	ofs_hex(id, OFS_ID_LEN, hex);
+	snprintf(buf, bufsz, "data/%.2s/%s", hex, hex);
+}
+
+/* --- in-memory table --- */
+
+/* 48 bytes: the pack number (24 bits) shares a word with the type (8 bits). */
+struct ent {
+	uint8_t id[OFS_ID_LEN];
+	uint32_t pack_type;
+	uint32_t offset;
+	uint32_t stored_len;
+	uint32_t raw_len;
+};
+
+_Static_assert(sizeof(struct ent) == 48, "index table entry must stay 48 bytes");
+
+#define PAGE_SHIFT 13
+#define PAGE_ENTS (1u << PAGE_SHIFT)
+#define MAX_PACKS (1u << 24)
+/* Slot array load stays between LOAD_MIN and LOAD_MAX percent, so it costs 5.3–7.7 bytes per
+ * blob: with the 48-byte entries, under 56 bytes per blob. */
+#define LOAD_MAX 75
+#define LOAD_MIN 53
+
+struct ofs_idx {
+	struct ent **pages;
+	size_t npages, pages_cap;
+	size_t nblobs;
+	uint32_t *slots;	/* entry number + 1; 0 = empty */
+	size_t nslots;
+	struct ofs_idx_pack *packs;
+	size_t npacks, packs_cap;
+	uint32_t *pslots;	/* pack number + 1; power-of-two size */
+	size_t npslots;
+};
+
+static inline uint64_t
+id_hash(const uint8_t id[OFS_ID_LEN])
+{
+	return ofs_get_u64le(id);	/* ids are HMAC/random outputs: already uniform */
+}
+
+/* Map a hash onto [0, n) without division. */
+static inline size_t
+home(uint64_t h, size_t n)
+{
+	return (size_t)(((unsigned __int128)h * n) >> 64);
+}
+
+static inline struct ent *
+ent_at(const struct ofs_idx *x, size_t i)
+{
+	return &x->pages[i >> PAGE_SHIFT][i & (PAGE_ENTS - 1)];
+}
+
+struct ofs_idx *
+ofs_idx_new(void)
+{
+	return ofs_xcalloc(1, sizeof(struct ofs_idx));
+}
+
+void
+ofs_idx_free(struct ofs_idx *x)
+{
+	if (x == NULL)
+		return;
+	for (size_t i = 0; i < x->npages; i++)
+		free(x->pages[i]);
+	free(x->pages);
+	free(x->slots);
+	free(x->packs);
+	free(x->pslots);
+	free(x);
+}
+
+static void
+slot_put(uint32_t *slots, size_t nslots, const uint8_t id[OFS_ID_LEN], uint32_t v)
+{
+	size_t s = home(id_hash(id), nslots);
+
+	while (slots[s] != 0)
+		if (++s == nslots)
+			s = 0;
+	slots[s] = v;
+}
+
+static void
+grow_slots(struct ofs_idx *x)
+{
+	size_t want = (x->nblobs + 1) * 100 / LOAD_MIN + 16;
+
+	free(x->slots);
+	x->slots = ofs_xcalloc(want, sizeof(uint32_t));
+	x->nslots = want;
+	for (size_t i = 0; i < x->nblobs; i++)
+		slot_put(x->slots, want, ent_at(x, i)->id, (uint32_t)(i + 1));
+}
+
+/* Slot holding id, or the empty slot where it would go. */
+static size_t
+slot_find(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], int *found)
+{
+	size_t s = home(id_hash(id), x->nslots);
+	uint32_t v;
+
+	while ((v = x->slots[s]) != 0) {
+		if (memcmp(ent_at(x, v - 1)->id, id, OFS_ID_LEN) == 0) {
+			*found = 1;
+			return s;
+		}
+		if (++s == x->nslots)
+			s = 0;
+	}
+	*found = 0;
+	return s;
+}
+
+int
+ofs_idx_add_blob(struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r)
+{
+	struct ent *e;
+	size_t s;
+	int found;
+
+	if ((x->nblobs + 1) * 100 > x->nslots * LOAD_MAX)
+		grow_slots(x);
+	s = slot_find(x, id, &found);
+	if (found)
+		return 1;
+	if (x->nblobs >= UINT32_MAX - 1) {
+		fprintf(stderr, "offseed: index table full\n");
+		abort();
+	}
+	if ((x->nblobs >> PAGE_SHIFT) == x->npages) {
+		if (x->npages == x->pages_cap) {
+			x->pages_cap = x->pages_cap ? x->pages_cap * 2 : 16;
+			x->pages = ofs_xreallocarray(x->pages, x->pages_cap, sizeof(*x->pages));
+		}
+		x->pages[x->npages++] = ofs_xmalloc(PAGE_ENTS * sizeof(struct ent));
+	}
+	e = ent_at(x, x->nblobs);
+	memcpy(e->id, id, OFS_ID_LEN);
+	e->pack_type = (r->pack << 8) | r->type;
+	e->offset = r->offset;
+	e->stored_len = r->stored_len;
+	e->raw_len = r->raw_len;
+	x->slots[s] = (uint32_t)(++x->nblobs);
+	return 0;
+}
+
+static void
+fill_ref(const struct ent *e, struct ofs_blob_ref *r)
+{
+	r->pack = e->pack_type >> 8;
+	r->type = e->pack_type & 0xff;
+	r->offset = e->offset;
+	r->stored_len = e->stored_len;
+	r->raw_len = e->raw_len;
+}
+
+int
+ofs_idx_lookup(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], struct ofs_blob_ref *r)
+{
+	size_t s;
+	int found;
+
+	if (x->nslots == 0)
+		return 0;
+	s = slot_find(x, id, &found);
+	if (!found)
+		return 0;
+	if (r != NULL)
+		fill_ref(ent_at(x, x->slots[s] - 1), r);
+	return 1;
+}
+
+uint32_t
+ofs_idx_add_pack(struct ofs_idx *x, const struct ofs_idx_pack *p)
+{
+	size_t s, mask;
+	uint32_t v;
+
+	if ((x->npacks + 1) * 2 > x->npslots) {
+		size_t n = x->npslots ? x->npslots * 2 : 64;
+
+		free(x->pslots);
+		x->pslots = ofs_xcalloc(n, sizeof(uint32_t));
+		x->npslots = n;
+		for (size_t i = 0; i < x->npacks; i++) {
+			s = id_hash(x->packs[i].id) & (n - 1);
+			while (x->pslots[s] != 0)
+				s = (s + 1) & (n - 1);
+			x->pslots[s] = (uint32_t)(i + 1);
+		}
+	}
+	mask = x->npslots - 1;
+	s = id_hash(p->id) & mask;
+	while ((v = x->pslots[s]) != 0) {
+		if (memcmp(x->packs[v - 1].id, p->id, OFS_ID_LEN) == 0)
+			return v - 1;
+		s = (s + 1) & mask;
+	}
+	if (x->npacks >= MAX_PACKS - 1) {
+		fprintf(stderr, "offseed: too many packs in the index\n");
+		abort();
+	}
+	if (x->npacks == x->packs_cap) {
+		x->packs_cap = x->packs_cap ? x->packs_cap * 2 : 64;
+		x->packs = ofs_xreallocarray(x->packs, x->packs_cap, sizeof(*x->packs));
+	}
+	x->packs[x->npacks] = *p;
+	x->pslots[s] = (uint32_t)(x->npacks + 1);
+	return (uint32_t)x->npacks++;
+}
+
+void
+ofs_idx_add_index(struct ofs_idx *x, const struct ofs_index_pack *packs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct ofs_idx_pack ip;
+		uint32_t num;
+
+		memcpy(ip.id, packs[i].id, OFS_ID_LEN);
+		ip.loc = packs[i].loc;
+		ip.length = packs[i].length;
+		memcpy(ip.xxh, packs[i].xxh, OFS_XXH_LEN);
+		num = ofs_idx_add_pack(x, &ip);
+		for (size_t j = 0; j < packs[i].nblobs; j++) {
+			const struct ofs_pack_entry *e = &packs[i].blobs[j];
+			struct ofs_blob_ref r = {
+				.pack = num, .offset = e->offset, .stored_len = e->stored_len,
+				.raw_len = e->raw_len, .type = e->type,
+			};
+
+			ofs_idx_add_blob(x, e->id, &r);
+		}
+	}
+}
+
+const struct ofs_idx_pack *
+ofs_idx_pack(const struct ofs_idx *x, uint32_t n)
+{
+	return n < x->npacks ? &x->packs[n] : NULL;
+}
+
+size_t
+ofs_idx_npacks(const struct ofs_idx *x)
+{
+	return x->npacks;
+}
+
+size_t
+ofs_idx_nblobs(const struct ofs_idx *x)
+{
+	return x->nblobs;
+}
+
+int
+ofs_idx_foreach(const struct ofs_idx *x,
+    int (*fn)(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r, void *ud), void *ud)
+{
+	struct ofs_blob_ref r;
+	int rc;
+
+	for (size_t i = 0; i < x->nblobs; i++) {
+		const struct ent *e = ent_at(x, i);
+
+		fill_ref(e, &r);
+		if ((rc = fn(e->id, &r, ud)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+size_t
+ofs_idx_memory(const struct ofs_idx *x)
+{
+	return sizeof(*x) + x->npages * PAGE_ENTS * sizeof(struct ent) +
+	    x->pages_cap * sizeof(*x->pages) + x->nslots * sizeof(uint32_t) +
+	    x->packs_cap * sizeof(*x->packs) + x->npslots * sizeof(uint32_t);
+}

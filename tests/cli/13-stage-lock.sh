@@ -1,0 +1,26 @@
+#!/bin/bash
+# One writer per repository: a live holder gives exit 6 naming host, pid and command; a
+# holder that is gone (dead pid on this host) is taken over with a warning.
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$T/src"; echo hello >"$T/src/f"
+expect_exit 0 ofs init --repo "$T/repo"
+sleep 300 & holder=$!
+printf '{"host":"%s","pid":%d,"started":"2026-11-22T06:00:00Z","command":"stage"}' \
+    "$(hostname)" "$holder" >"$T/repo/locks/lock"
+expect_exit 6 ofs stage --repo "$T/repo" "$T/src"
+assert_contains "$T/err" "locked"
+assert_contains "$T/err" "pid $holder"
+assert_contains "$T/err" "$(hostname)"
+kill $holder; wait $holder 2>/dev/null
+expect_exit 0 ofs stage --repo "$T/repo" "$T/src"
+assert_contains "$T/err" "taking over the lock"
+[ ! -e "$T/repo/locks/lock" ] || fail "lock not released"
+
+# two real stages at once: the second one is refused while the first runs
+for i in 1 2 3 4; do head -c $((32 * 1048576)) /dev/urandom >"$T/src/big$i"; done
+ofs stage --repo "$T/repo" "$T/src" >/dev/null 2>&1 & first=$!
+for _ in $(seq 1 100); do [ -e "$T/repo/locks/lock" ] && break; sleep 0.05; done
+expect_exit 6 ofs stage --repo "$T/repo" "$T/src"
+assert_contains "$T/err" "pid $first"
+wait $first || fail "the first stage failed"
+echo ok

@@ -1,0 +1,32 @@
+/* Fuzz target: manifest JSON parser; whatever parses must encode, and the encoding must
+ * parse back to the same bytes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manifest.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ofs_manifest *m = NULL, *m2 = NULL;
+	struct ofs_buf a = OFS_BUF_INIT(0), b = OFS_BUF_INIT(0);
+	struct ofs_error err;
+
+	if (ofs_manifest_parse(data, size, "fuzz", &m, &err) != 0)
+		return 0;
+	if (ofs_manifest_encode(m, &a, &err) != 0)
+		abort();
+	if (ofs_manifest_parse(a.data, a.len, "fuzz-again", &m2, &err) != 0)
+		abort();
+	if (ofs_manifest_encode(m2, &b, &err) != 0 || a.len != b.len ||
+	    memcmp(a.data, b.data, a.len) != 0)
+		abort();
+	ofs_manifest_free(m);
+	ofs_manifest_free(m2);
+	ofs_buf_release(&a);
+	ofs_buf_release(&b);
+	return 0;
+}

@@ -1,0 +1,404 @@
+#!/bin/bash
+# make bench: offseed beside restic and borg in one run, on the same data and machine, and
+# the ratios of SPEC §13 (stage, verify, verify --deep, backup, restore, peak memory).
+# Usage: tools/bench.sh [BUILD_DIR]
+#   BENCH_DIR   work folder (default /tmp/offseed-bench); generated data is kept for reuse
+#   BENCH_QUICK=1  small sizes (256 MiB file, ~5k files / 80 MB) for a smoke test
+#   BENCH_KEEP=1   keep the repositories afterwards
+# Exit 0 when every tool ran (missed goals are reported, not fatal); 1 when a tool failed
+# or a restore came back different; 2 when a required tool is missing.
+set -uo pipefail
+BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "bench: no build folder '${1:-build}'" >&2; exit 2; }
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+OFFSEED=$BUILD/offseed
+B=${BENCH_DIR:-/tmp/offseed-bench}
+QUICK=${BENCH_QUICK:-0}
+RESULTS=$BUILD/bench-results.txt
+if [ "$QUICK" = 1 ]; then
+	BIG_MIB=256 TREE_FILES=5000 TREE_BYTES=80000000
+else
+	BIG_MIB=4096 TREE_FILES=50000 TREE_BYTES=800000000
+fi
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+[ -x "$OFFSEED" ] || { say "no offseed binary at $OFFSEED (run make)"; exit 2; }
+for t in restic borg xxhsum python3; do
+	command -v "$t" >/dev/null 2>&1 || { say "'$t' is missing (run make deps)"; exit 2; }
+done
+TIME=/usr/bin/time
+if [ ! -x "$TIME" ]; then
+	say "GNU time missing, installing it for peak-RSS figures"
+	"$TOP/tools/deps.sh" time >&2 || true
+	[ -x "$TIME" ] || { say "no /usr/bin/time: peak memory not measured"; TIME=""; }
+fi
+
+# Only ever delete a folder this script made.
+if [ -e "$B" ] && [ ! -f "$B/.offseed-bench" ]; then
+	say "$B exists and is not a bench folder; set BENCH_DIR"; exit 2
+fi
+mkdir -p "$B/data" && touch "$B/.offseed-bench" || exit 2
+R=$B/run L=$B/run/logs
+rm -rf "$R"
+mkdir -p "$L" || exit 2
+
+# ---------------------------------------------------------------------------------------
+# Data: (a) one incompressible file, (b) a real tree (a copy of /usr/share, trimmed and
+# topped up to the target count and size with deterministic generated files). Kept between
+# runs when the parameters match.
+params="v1 big=$BIG_MIB files=$TREE_FILES bytes=$TREE_BYTES"
+BIG=$B/data/big.bin TREE=$B/data/tree
+if [ "$(cat "$B/data/.params" 2>/dev/null)" != "$params" ]; then
+	rm -rf "$BIG" "$TREE" "$B/data/.params" "$B/data/.tree-stats"
+	avail=$(df -Pk "$B" | awk 'NR == 2 {print $4}')
+	need=$(( (BIG_MIB * 1024 + TREE_BYTES / 1024) * 5 ))
+	[ "$avail" -ge "$need" ] || say "warning: $B has $((avail / 1024)) MiB free, the run needs about $((need / 1024)) MiB"
+	say "generating ${BIG_MIB} MiB incompressible file"
+	if command -v openssl >/dev/null 2>&1; then
+		# AES-CTR keystream under a fixed key: incompressible, deterministic, fast.
+		openssl enc -aes-128-ctr -nosalt -K 0123456789abcdef0123456789abcdef \
+		    -iv 00000000000000000000000000000000 -in /dev/zero 2>/dev/null |
+		    head -c $((BIG_MIB * 1048576)) >"$BIG"
+	else
+		head -c $((BIG_MIB * 1048576)) /dev/urandom >"$BIG"
+	fi
+	[ "$(stat -c %s "$BIG")" = $((BIG_MIB * 1048576)) ] || { say "cannot write $BIG"; exit 2; }
+	say "generating the tree (~$TREE_FILES files, ~$((TREE_BYTES / 1000000)) MB) from /usr/share"
+	python3 - "$TREE" "$TREE_FILES" "$TREE_BYTES" >"$B/data/.tree-stats" <<'EOF' || { say "tree generation failed"; exit 2; }
+import os, random, shutil, stat, sys
+dst, want_files, want_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+src = "/usr/share"
+rng = random.Random(20261122)
+files = nbytes = links = 0
+cap_files, cap_bytes = int(want_files * 0.9), int(want_bytes * 0.8)
+full = False
+os.makedirs(dst)
+# Phase 1: real files in sorted walk order until 90% of the files or 80% of the bytes.
+for root, dirs, names in os.walk(src):
+    dirs.sort()
+    names.sort()
+    rel = os.path.relpath(root, src)
+    outdir = os.path.normpath(os.path.join(dst, "usr-share", rel))
+    os.makedirs(outdir, exist_ok=True)
+    for d in [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+        dirs.remove(d)
+        names.append(d)
+    for name in names:
+        p, q = os.path.join(root, name), os.path.join(outdir, name)
+        try:
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(p), q)
+                links += 1
+                continue
+            if not stat.S_ISREG(st.st_mode) or st.st_size > (16 << 20):
+                continue
+            if files >= cap_files or nbytes + st.st_size > cap_bytes:
+                full = True
+                break
+            shutil.copy2(p, q)
+        except OSError:
+            continue
+        files += 1
+        nbytes += st.st_size
+    if full:
+        break
+# Phase 2: generated files for the rest, sizes log-uniform (1 KiB..4 MiB) scaled to fill
+# the bytes; half incompressible, half text-like (4 bits of entropy per byte).
+n = max(want_files - files, 16)
+left = max(want_bytes - nbytes, n)
+w = [2 ** rng.uniform(10, 22) for _ in range(n)]
+scale = left / sum(w)
+sizes = [max(1, int(x * scale)) for x in w]
+alphabet = bytes(range(256)).translate(bytes((b" etaoinsrhdlucm\n")[i % 16] for i in range(256)))
+for i, size in enumerate(sizes):
+    d = os.path.join(dst, "generated", "d%03d" % (i // 200))
+    os.makedirs(d, exist_ok=True)
+    data = rng.randbytes(size)
+    name = "file-%05d.%s" % (i, "bin" if i % 2 else "txt")
+    if i % 2 == 0:
+        data = data.translate(alphabet)
+    q = os.path.join(d, name)
+    with open(q, "wb") as f:
+        f.write(data)
+    os.utime(q, (1700000000 + i, 1700000000 + i))
+    files += 1
+    nbytes += size
+print(files, nbytes, links)
+EOF
+	echo "$params" >"$B/data/.params"
+fi
+read -r TREE_NFILES TREE_NBYTES TREE_NLINKS <"$B/data/.tree-stats"
+BIG_NBYTES=$(stat -c %s "$BIG")
+
+# ---------------------------------------------------------------------------------------
+# Tools and their environments: fresh repositories per tool and dataset, isolated caches.
+PASSFILE=$B/run/passphrase
+(umask 077; echo "offseed-bench-passphrase-$$-0123456789" >"$PASSFILE")
+export RESTIC_PASSWORD
+RESTIC_PASSWORD=$(cat "$PASSFILE")
+export BORG_PASSPHRASE=$RESTIC_PASSWORD RESTIC_CACHE_DIR=$R/restic-cache BORG_BASE_DIR=$R/borg-home
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+export BORG_DISPLAY_PASSPHRASE=no
+export OFFSEED_STATE=$R/state
+unset OFFSEED_REPO OFFSEED_PASSPHRASE OFFSEED_PASSPHRASE_FILE OFFSEED_TEST_KDF_FAST
+OFS=("$OFFSEED" --no-progress -q --passphrase-file "$PASSFILE")	# an array: /usr/bin/time runs it
+
+declare -A T RSS ST	# seconds, peak RSS KiB, status ("ok", "FAILED (exit N)", reason)
+declare -A REPO_BYTES	# bytes of the staging repo, per dataset
+tool_failed=0
+
+# Read a file set once so every tool starts with it in the page cache.
+warm() { find "$@" -type f -print0 | xargs -0 -r cat >/dev/null; }
+
+# measure KEY OKCODES CMD…: flush earlier writes, run CMD timed (wall clock including a
+# final sync, so buffered writes count) with its peak RSS; logs in $L/KEY.{out,err}.
+measure() {
+	local key=$1 okcodes=$2 t0 t1 rc
+	shift 2
+	sync
+	t0=$EPOCHREALTIME
+	if [ -n "$TIME" ]; then
+		"$TIME" -f %M -o "$L/$key.rss" "$@" >"$L/$key.out" 2>"$L/$key.err"
+	else
+		"$@" >"$L/$key.out" 2>"$L/$key.err"
+	fi
+	rc=$?
+	sync
+	t1=$EPOCHREALTIME
+	T[$key]=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+	[ -n "$TIME" ] && RSS[$key]=$(tail -n1 "$L/$key.rss" 2>/dev/null)
+	if [[ " $okcodes " == *" $rc "* ]]; then
+		ST[$key]=ok
+		say "$(printf '%-26s %8.2f s' "$key" "${T[$key]}")$([ "$rc" = 0 ] || echo " (exit $rc: warnings)")"
+		return 0
+	fi
+	ST[$key]="FAILED (exit $rc)"
+	tool_failed=1
+	say "$key FAILED (exit $rc): $*"
+	tail -n 5 "$L/$key.err" | sed 's/^/    | /' >&2
+	return 1
+}
+
+# setup KEY CMD…: an untimed step (init); failure marks KEY and everything after it.
+setup() {
+	local key=$1
+	shift
+	if "$@" >"$L/$key.out" 2>"$L/$key.err"; then return 0; fi
+	ST[$key]="FAILED (setup)"
+	tool_failed=1
+	say "$key setup FAILED: $*"
+	tail -n 5 "$L/$key.err" | sed 's/^/    | /' >&2
+	return 1
+}
+skip() { ST[$1]=$2; }	# KEY REASON
+
+# Where a restore put the copy of SRC: TARGET/SRC-without-slash, TARGET/basename, TARGET.
+restored_copy() {	# TARGET SRC
+	local c
+	for c in "$1/${2#/}" "$1/$(basename "$2")" "$1"; do
+		if [ -f "$2" ] && [ -f "$c" ]; then echo "$c"; return 0; fi
+		if [ -d "$2" ] && [ -d "$c/$(ls "$2" | head -n1)" ]; then echo "$c"; return 0; fi
+	done
+	find "$1" -maxdepth 3 -name "$(basename "$2")" -print -quit
+}
+
+have_backup=0
+"$OFFSEED" backup --help >/dev/null 2>&1 && have_backup=1
+
+# ---------------------------------------------------------------------------------------
+bench_dataset() {	# NAME SRC BYTES
+	local ds=$1 src=$2 bytes=$3 o=$R/ofs-$1 r=$R/restic-$1 g=$R/borg-$1 out copy files
+	say "=== dataset $ds: $src ($((bytes / 1000000)) MB)"
+
+	# Initial backup: offseed stage, restic backup, borg create.
+	if setup "ofs_stage_$ds" "${OFS[@]}" init --repo "$o"; then
+		warm "$src"
+		measure "ofs_stage_$ds" "0 3" "${OFS[@]}" stage --repo "$o" "$src"
+	fi
+	if setup "restic_backup_$ds" restic -r "$r" init; then
+		warm "$src"
+		measure "restic_backup_$ds" "0 3" restic -r "$r" backup -q "$src"
+	fi
+	if setup "borg_create_$ds" borg init --encryption=repokey-blake2 "$g"; then
+		warm "$src"
+		measure "borg_create_$ds" "0 1" borg create "$g::bench" "$src"
+	fi
+
+	# Later steps of a tool whose first backup failed are shown as skipped.
+	for k in ofs_verify ofs_deep ofs_restore xxhsum; do
+		[ "${ST[ofs_stage_$ds]}" = ok ] || skip "${k}_$ds" "n/a (no stage)"
+	done
+	for k in restic_check restic_restore restic_backup0; do
+		[ "${ST[restic_backup_$ds]}" = ok ] || skip "${k}_$ds" "n/a (no backup)"
+	done
+	for k in borg_check borg_extract borg_create0; do
+		[ "${ST[borg_create_$ds]}" = ok ] || skip "${k}_$ds" "n/a (no backup)"
+	done
+
+	# Backup with nothing changed (the seed / first backup is the parent).
+	if [ "$ds" = tree ]; then
+		if [ $have_backup = 0 ]; then
+			skip ofs_backup0_tree "not implemented"
+		elif [ "${ST[ofs_stage_$ds]}" = ok ]; then
+			warm "$src"
+			measure ofs_backup0_tree "0 3" "${OFS[@]}" backup --repo "$o" "$src"
+		fi
+		if [ "${ST[restic_backup_$ds]}" = ok ]; then
+			warm "$src"
+			measure restic_backup0_tree "0 3" restic -r "$r" backup -q "$src"
+		fi
+		if [ "${ST[borg_create_$ds]}" = ok ]; then
+			warm "$src"
+			measure borg_create0_tree "0 1" borg create "$g::bench2" "$src"
+		fi
+	fi
+
+	# Keyless verify against xxhsum -H2 over the very same files (the whole staging repo).
+	if [ "${ST[ofs_stage_$ds]}" = ok ]; then
+		# The files the manifest lists (else every file but manifests, locks/, jobs/, hidden).
+		mapfile -t files < <(python3 -c '
+import json, os, sys
+m = json.load(open(os.path.join(sys.argv[1], "offseed-manifest.json")))
+for f in m["files"]:
+    print(os.path.join(sys.argv[1], f["path"]))' "$o" 2>/dev/null ||
+		    find "$o" -type f ! -name '.*' ! -name 'offseed-*.json' ! -path "$o/locks/*" \
+		    ! -path "$o/jobs/*" | LC_ALL=C sort)
+		REPO_BYTES[$ds]=$(stat -c %s "${files[@]}" | awk '{s += $1} END {print s + 0}')
+		warm "$o"
+		measure "ofs_verify_$ds" 0 "$OFFSEED" --no-progress -q verify "$o"
+		warm "$o"
+		measure "xxhsum_$ds" 0 xxhsum -H2 "${files[@]}"
+	fi
+
+	# Deep verification: offseed verify --deep, restic check --read-data, borg check --verify-data.
+	if [ "${ST[ofs_stage_$ds]}" = ok ]; then
+		warm "$o"
+		measure "ofs_deep_$ds" 0 "${OFS[@]}" verify --deep --repo "$o" "$o"
+	fi
+	if [ "${ST[restic_backup_$ds]}" = ok ]; then
+		warm "$r"
+		measure "restic_check_$ds" 0 restic -r "$r" check -q --read-data
+	fi
+	if [ "${ST[borg_create_$ds]}" = ok ]; then
+		warm "$g"
+		measure "borg_check_$ds" 0 borg check --verify-data "$g"
+	fi
+
+	# Restore of the whole snapshot; offseed's copy must equal the source.
+	if [ "${ST[ofs_stage_$ds]}" = ok ]; then
+		out=$R/out-ofs-$ds
+		warm "$o"
+		if measure "ofs_restore_$ds" 0 "${OFS[@]}" restore latest --repo "$o" --target "$out"; then
+			copy=$(restored_copy "$out" "$src")
+			if [ -f "$src" ]; then cmp -s "$src" "$copy"
+			else diff -r --no-dereference -q "$src" "$copy" >"$L/ofs_restore_$ds.diff" 2>&1; fi ||
+			    { ST[ofs_restore_$ds]="WRONG DATA"; tool_failed=1; say "offseed restore of $ds differs from the source (copy: ${copy:-none})"; }
+		fi
+		rm -rf "$out"
+	fi
+	if [ "${ST[restic_backup_$ds]}" = ok ]; then
+		out=$R/out-restic-$ds
+		warm "$r"
+		measure "restic_restore_$ds" 0 restic -r "$r" restore -q latest --target "$out"
+		rm -rf "$out"
+	fi
+	if [ "${ST[borg_create_$ds]}" = ok ]; then
+		out=$R/out-borg-$ds
+		mkdir -p "$out"
+		warm "$g"
+		measure "borg_extract_$ds" 0 env -C "$out" borg extract "$g::bench"
+		rm -rf "$out"
+	fi
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$o" "$r" "$g"
+}
+
+start=$EPOCHREALTIME
+bench_dataset big "$BIG" "$BIG_NBYTES"
+bench_dataset tree "$TREE" "$TREE_NBYTES"
+total=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b - a}')
+
+# ---------------------------------------------------------------------------------------
+# Table.
+rows=() met=0 goals=0
+cell_tp() {	# KEY BYTES [PREFIX]: "1234.5 MB/s (3.40 s)", or the status
+	local k=$1
+	[ -n "${ST[$k]:-}" ] || { echo "-"; return; }
+	[ "${ST[$k]}" = ok ] || { echo "${ST[$k]}"; return; }
+	awk -v b="$2" -v t="${T[$k]}" -v p="${3:-}" 'BEGIN {printf "%s%.1f MB/s (%.2f s)", p, b / 1e6 / t, t}'
+}
+cell_t() { [ "${ST[$1]:-}" = ok ] && printf '%.2f s' "${T[$1]}" || echo "${ST[$1]:--}"; }
+cell_rss() { [ "${ST[$1]:-}" = ok ] && [ -n "${RSS[$1]:-}" ] && awk -v k="${RSS[$1]}" 'BEGIN {printf "%.0f MiB", k / 1024}' || echo "-"; }
+# judge A B OP GOAL LABEL: ratio = A/B, compared with GOAL; sets RATIO and RESULT.
+judge() {
+	if [ -z "$1" ] || [ -z "$2" ]; then RATIO="-" RESULT="n/a"; return; fi
+	goals=$((goals + 1))
+	RATIO=$(awk -v a="$1" -v b="$2" -v l="$5" 'BEGIN {printf "%.2fx %s", a / b, l}')
+	if awk -v a="$1" -v b="$2" -v op="$3" -v g="$4" 'BEGIN {r = a / b; exit !(op == ">=" ? r >= g : r <= g)}'; then
+		RESULT=PASS met=$((met + 1))
+	else
+		RESULT=FAIL
+	fi
+}
+okt() { [ "${ST[$1]:-}" = ok ] && echo "${T[$1]}"; }	# time when the run succeeded
+okr() { [ "${ST[$1]:-}" = ok ] && echo "${RSS[$1]:-}"; }
+row() { local IFS='|'; rows+=("$*"); }
+
+for ds in big tree; do
+	if [ $ds = big ]; then label="$BIG_MIB MiB file" bytes=$BIG_NBYTES
+	else label="tree $TREE_NFILES files" bytes=$TREE_NBYTES; fi
+	if [ $ds = big ]; then want_r=4 want_b=3; else want_r=2 want_b=2; fi
+	judge "$(okt restic_backup_$ds)" "$(okt ofs_stage_$ds)" ">=" "$want_r" restic
+	row "stage, $label" "$(cell_tp ofs_stage_$ds "$bytes")" "$(cell_tp restic_backup_$ds "$bytes")" \
+	    "$(cell_tp borg_create_$ds "$bytes")" "$RATIO" ">= ${want_r}x restic" "$RESULT"
+	judge "$(okt borg_create_$ds)" "$(okt ofs_stage_$ds)" ">=" "$want_b" borg
+	row "" "" "" "" "$RATIO" ">= ${want_b}x borg" "$RESULT"
+	judge "$(okr ofs_stage_$ds)" "$(okr restic_backup_$ds)" "<=" 0.5 restic
+	row "peak RSS, stage $label" "$(cell_rss ofs_stage_$ds)" "$(cell_rss restic_backup_$ds)" \
+	    "$(cell_rss borg_create_$ds)" "$RATIO" "<= 0.5x restic" "$RESULT"
+	if [ $ds = tree ]; then
+		judge "$(okt ofs_backup0_tree)" "$(okt restic_backup0_tree)" "<=" 0.5 restic
+		row "backup, nothing changed, $TREE_NFILES files" "$(cell_t ofs_backup0_tree)" \
+		    "$(cell_t restic_backup0_tree)" "$(cell_t borg_create0_tree)" "$RATIO" "<= 0.5x restic time" "$RESULT"
+	fi
+	rb=${REPO_BYTES[$ds]:-0}
+	judge "$(okt xxhsum_$ds)" "$(okt ofs_verify_$ds)" ">=" 0.9 xxhsum
+	row "verify (keyless), $label repo" "$(cell_tp ofs_verify_$ds "$rb")" "$(cell_tp xxhsum_$ds "$rb" "xxhsum -H2 ")" \
+	    "" "$RATIO" ">= 0.9x xxhsum -H2" "$RESULT"
+	judge "$(okt restic_check_$ds)" "$(okt ofs_deep_$ds)" ">=" 3 restic
+	row "verify --deep / check --read-data, $label" "$(cell_tp ofs_deep_$ds "$bytes")" \
+	    "$(cell_tp restic_check_$ds "$bytes")" "$(cell_tp borg_check_$ds "$bytes")" "$RATIO" ">= 3x restic" "$RESULT"
+	judge "$(okt restic_restore_$ds)" "$(okt ofs_restore_$ds)" ">=" 2 restic
+	row "restore, $label" "$(cell_tp ofs_restore_$ds "$bytes")" "$(cell_tp restic_restore_$ds "$bytes")" \
+	    "$(cell_tp borg_extract_$ds "$bytes")" "$RATIO" ">= 2x restic" "$RESULT"
+done
+row "backup after seed, 1% changed: upload" "not measured" "" "" "-" "<= 1.05x changed + meta" "n/a"
+
+{
+	echo "offseed benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo ' — QUICK (smoke-test sizes)')"
+	echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(df -PT "$B" | awk 'NR == 2 {print $2}') at $B, kernel $(uname -r)"
+	echo "tools: $("$OFFSEED" --version 2>/dev/null | head -n1), $(restic version | cut -d' ' -f1-2), $(borg --version), $(xxhsum --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
+	echo "data: $BIG_MIB MiB incompressible file; tree of $TREE_NFILES files + $TREE_NLINKS symlinks, $((TREE_NBYTES / 1000000)) MB (copy of /usr/share topped up with generated files)"
+	echo
+	printf '%s\n' "what|offseed|restic|borg|ratio|goal|result" "${rows[@]}" | awk -F'|' '
+	    { n = NR; for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } nf = NF }
+	    END {
+		for (r = 1; r <= n; r++) {
+			line = ""
+			for (i = 1; i <= nf; i++) line = line sprintf("%-*s  ", w[i], c[r, i])
+			sub(/ +$/, "", line); print line
+			if (r == 1) { s = ""; for (i = 1; i <= nf; i++) { s = s sprintf("%*s", w[i], "") "  " } gsub(/ /, "-", s); print s }
+		}
+	    }'
+	echo
+	echo "$met of $goals goals met$([ $tool_failed = 1 ] && echo '; SOME RUNS FAILED (see above)'). Total time ${total}s."
+	echo "Method: one run per tool on a fresh repository; input (and, for verify/restore, the"
+	echo "repository) read once untimed before each run so all tools start from the page cache;"
+	echo "times are wall clock including a final sync; MB = 10^6 bytes of source data (verify:"
+	echo "of the staging repo). restic defaults (repo v2, compression auto), borg repokey-blake2"
+	echo "with its default lz4. Ratios: throughput offseed/peer; time and RSS offseed/peer."
+	[ $have_backup = 1 ] || echo "Note: 'offseed backup' is not implemented yet; its row is skipped."
+	echo "Logs: $L"
+} | tee "$RESULTS"
+echo "bench: results written to $RESULTS" >&2
+[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$R/restic-cache" "$R/borg-home" "$R/state"
+exit $tool_failed
