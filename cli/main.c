@@ -113,7 +113,7 @@ main(int argc, char **argv)
 
 	/* Chunk buffers (0.5–8 MiB) come and go at disk speed: keep them in the heap instead of
 	 * fresh mmaps whose every page faults in again. */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);	/* the largest value glibc accepts */
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	memset(&g, 0, sizeof(g));
 	g.progress = 1;

@@ -502,6 +502,23 @@ ofs_cw_append(struct ofs_cw *w, const void *pack, size_t len, uint64_t *offset,
 }
 
 int
+ofs_cw_align(struct ofs_cw *w, uint64_t *offset, struct ofs_error *err)
+{
+	int r;
+
+	if ((r = cw_pad(w, OFS_TRAILER_SIZE + OFS_VHD_FOOTER_SIZE, err)) != 0)
+		return r;
+	*offset = w->len;
+	return 0;
+}
+
+int
+ofs_cw_write(struct ofs_cw *w, const void *p, size_t n, struct ofs_error *err)
+{
+	return cw_write(w, p, n, OFS_TRAILER_SIZE + OFS_VHD_FOOTER_SIZE, err);
+}
+
+int
 ofs_cw_sync(struct ofs_cw *w, struct ofs_error *err)
 {
 	if (fdatasync(w->fd) == -1)

@@ -79,6 +79,11 @@ uint64_t ofs_cw_sealed_size(const struct ofs_cw *w, uint64_t pack_len, uint64_t 
 /* Pad to OFS_PACK_ALIGN, append the pack, return its offset. ENOSPC → OFS_ERR_NOSPACE. */
 int ofs_cw_append(struct ofs_cw *w, const void *pack, size_t len, uint64_t *offset,
     struct ofs_error *err);
+/* Streaming form of ofs_cw_append for writers that send a pack blob by blob: pad to
+ * OFS_PACK_ALIGN and return the offset where the next pack starts … */
+int ofs_cw_align(struct ofs_cw *w, uint64_t *offset, struct ofs_error *err);
+/* … then append bytes with no padding. ENOSPC → OFS_ERR_NOSPACE. */
+int ofs_cw_write(struct ofs_cw *w, const void *p, size_t n, struct ofs_error *err);
 /* fdatasync: everything appended so far is durable (a checkpoint). */
 int ofs_cw_sync(struct ofs_cw *w, struct ofs_error *err);
 /* Append the sealed index, trailer, zero padding and VHD footer; fsync; rename to

@@ -52,31 +52,40 @@ ofs_pack_writer_add(struct ofs_pack_writer *w, uint8_t type, const uint8_t id[OF
 }
 
 int
-ofs_pack_writer_finish(struct ofs_pack_writer *w, struct ofs_blob_ctx *c,
-    uint8_t pack_id[OFS_ID_LEN], struct ofs_error *err)
+ofs_pack_tail_build(struct ofs_blob_ctx *c, const struct ofs_pack_entry *entries, size_t n,
+    uint8_t pack_id[OFS_ID_LEN], struct ofs_buf *out, struct ofs_error *err)
 {
 	struct ofs_buf hdr = OFS_BUF_INIT(0);
-	size_t before = w->data.len;
+	size_t before = out->len;
 	int r;
 
-	if (w->n > OFS_PACK_MAX_BLOBS || w->data.len > UINT32_MAX)
-		return ofs_err_set(err, OFS_ERR_IO, "pack too large (%zu blobs, %zu bytes)", w->n,
-		    w->data.len);
+	if (n > OFS_PACK_MAX_BLOBS)
+		return ofs_err_set(err, OFS_ERR_IO, "pack too large (%zu blobs)", n);
 	ofs_random(pack_id, OFS_ID_LEN);
-	ofs_buf_add_u32le(&hdr, (uint32_t)w->n);
-	for (size_t i = 0; i < w->n; i++) {
-		const struct ofs_pack_entry *e = &w->entries[i];
+	ofs_buf_add_u32le(&hdr, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		const struct ofs_pack_entry *e = &entries[i];
 
 		ofs_buf_addc(&hdr, e->type);
 		ofs_buf_add(&hdr, e->id, OFS_ID_LEN);
 		ofs_buf_add_u32le(&hdr, e->stored_len);
 		ofs_buf_add_u32le(&hdr, e->raw_len);
 	}
-	r = ofs_blob_seal(c, OFS_OBJ_PACK_HEADER, pack_id, hdr.data, hdr.len, 1, &w->data, err);
+	r = ofs_blob_seal(c, OFS_OBJ_PACK_HEADER, pack_id, hdr.data, hdr.len, 1, out, err);
 	if (r == 0)
-		ofs_buf_add_u32le(&w->data, (uint32_t)(w->data.len - before));
+		ofs_buf_add_u32le(out, (uint32_t)(out->len - before));
 	ofs_buf_release(&hdr);
 	return r;
+}
+
+int
+ofs_pack_writer_finish(struct ofs_pack_writer *w, struct ofs_blob_ctx *c,
+    uint8_t pack_id[OFS_ID_LEN], struct ofs_error *err)
+{
+	if (w->data.len > UINT32_MAX)
+		return ofs_err_set(err, OFS_ERR_IO, "pack too large (%zu blobs, %zu bytes)", w->n,
+		    w->data.len);
+	return ofs_pack_tail_build(c, w->entries, w->n, pack_id, &w->data, err);
 }
 
 static int

@@ -41,6 +41,12 @@ static inline size_t ofs_pack_writer_size(const struct ofs_pack_writer *w) { ret
 int ofs_pack_writer_finish(struct ofs_pack_writer *w, struct ofs_blob_ctx *c,
     uint8_t pack_id[OFS_ID_LEN], struct ofs_error *err);
 
+/* Build the tail of a pack from its entries: draw a random pack id, append the sealed header
+ * and its u32le length to out. For writers that stream blobs straight to their destination
+ * (entries' offsets are the running sum of stored lengths). */
+int ofs_pack_tail_build(struct ofs_blob_ctx *c, const struct ofs_pack_entry *entries, size_t n,
+    uint8_t pack_id[OFS_ID_LEN], struct ofs_buf *out, struct ofs_error *err);
+
 /* Parse a pack whose last tail_len bytes are in tail (tail_len ≥ 4; pass the whole pack to
  * be sure). pack_len is the full pack length. Returns entries (owned) with offsets, checking
  * that blobs and header exactly tile the pack. Malformed → OFS_ERR_CORRUPT naming the pack id

@@ -21,8 +21,8 @@
 #include "tree.h"
 #include "util.h"
 
-#define READ_BUF (3 * OFS_CHUNK_MAX)	/* data in [start, have); compacted rarely */
-#define INFLIGHT_BYTES (16u << 20)
+#define READ_BUF (2 * OFS_CHUNK_MAX)	/* data in [start, have); compacted rarely */
+#define INFLIGHT_BYTES (8u << 20)
 #define RING_SLOTS 4096
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
 #define JOURNAL_NAME "stage.journal"
@@ -95,7 +95,10 @@ struct stage {
 	struct ofs_node cur;	/* file being assembled */
 	int have_cur;
 	char *cur_path;
-	struct ofs_pack_writer pw;
+	struct ofs_pack_writer pw;	/* only its entries are used: blobs stream to the file */
+	int pack_open;
+	uint64_t pack_off, pack_len;
+	struct ofs_xxh *pack_h;
 	struct ofs_cw *cw;
 	uint32_t seq;		/* current container's sequence number (0: none open) */
 	uint32_t next_seq;
@@ -624,27 +627,22 @@ index_estimate(const struct stage *s, size_t extra_blobs)
 	return n + 100 + (uint64_t)extra_blobs * 48 + 64;
 }
 
+/* Blobs stream straight into the open container; a pack is closed by writing its sealed
+ * header. Only the entries are kept in memory. */
 static int
-flush_pack(struct stage *s, struct ofs_error *err)
+close_pack(struct stage *s, struct ofs_error *err)
 {
+	struct ofs_buf tail = OFS_BUF_INIT(0);
 	struct ofs_index_pack *ip;
 	uint8_t pid[OFS_ID_LEN];
-	uint64_t off;
 	int rc;
 
-	if (s->pw.n == 0)
+	if (!s->pack_open)
 		return 0;
-	if ((rc = ofs_pack_writer_finish(&s->pw, s->wctx, pid, err)) != 0)
-		return rc;
-	if (s->cw != NULL && ofs_cw_sealed_size(s->cw, s->pw.data.len,
-	    index_estimate(s, s->pw.n)) > s->o->container_size) {
-		if ((rc = seal_container(s, err)) != 0)
-			return rc;
-	}
-	if (s->cw == NULL && (rc = open_container(s, err)) != 0)
-		return rc;
-	if ((rc = ofs_cw_append(s->cw, s->pw.data.data, s->pw.data.len, &off, err)) != 0)
-		return rc;
+	if ((rc = ofs_pack_tail_build(s->wctx, s->pw.entries, s->pw.n, pid, &tail, err)) != 0 ||
+	    (rc = ofs_cw_write(s->cw, tail.data, tail.len, err)) != 0)
+		goto out;
+	ofs_xxh_update(s->pack_h, tail.data, tail.len);
 	if (s->ncpacks == s->capcpacks) {
 		s->capcpacks = s->capcpacks ? 2 * s->capcpacks : 64;
 		s->cpacks = ofs_xreallocarray(s->cpacks, s->capcpacks, sizeof(*s->cpacks));
@@ -655,9 +653,9 @@ flush_pack(struct stage *s, struct ofs_error *err)
 	ip->loc.kind = OFS_LOC_CONTAINER;
 	memcpy(ip->loc.set, s->set_id, 16);
 	ip->loc.seq = s->seq;
-	ip->loc.offset = off;
-	ip->length = s->pw.data.len;
-	ofs_xxh128(s->pw.data.data, s->pw.data.len, ip->xxh);
+	ip->loc.offset = s->pack_off;
+	ip->length = s->pack_len + tail.len;
+	ofs_xxh_digest(s->pack_h, ip->xxh);
 	ip->nblobs = s->pw.n;
 	ip->blobs = ofs_xreallocarray(NULL, s->pw.n, sizeof(*ip->blobs));
 	memcpy(ip->blobs, s->pw.entries, s->pw.n * sizeof(*ip->blobs));
@@ -665,19 +663,61 @@ flush_pack(struct stage *s, struct ofs_error *err)
 	ofs_idx_add_index(s->repo->idx, ip, 1);
 	pthread_mutex_unlock(&s->mu);
 	s->res->packs++;
-	s->since_ckpt += s->pw.data.len;
-	ofs_pack_writer_reset(&s->pw);
-	return 0;
+	s->since_ckpt += ip->length;
+	s->pw.n = 0;
+	s->pack_open = 0;
+out:
+	ofs_buf_release(&tail);
+	return rc;
+}
+
+static int
+flush_pack(struct stage *s, struct ofs_error *err)
+{
+	return close_pack(s, err);
 }
 
 static int
 add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const struct ofs_buf *stored,
     uint32_t rawlen, struct ofs_error *err)
 {
-	ofs_pack_writer_add(&s->pw, type, id, stored->data, stored->len, rawlen);
+	struct ofs_pack_entry *e;
+	uint64_t header = (uint64_t)(s->pw.n + 1) * OFS_PACK_ENTRY_SIZE + 64 + OFS_AEAD_OVERHEAD;
+	int rc;
+
+	/* Would this blob (plus the pack header and container index it implies) still fit? */
+	if (s->cw != NULL && ofs_cw_sealed_size(s->cw, stored->len + header,
+	    index_estimate(s, s->pw.n + 1)) > s->o->container_size) {
+		if ((rc = close_pack(s, err)) != 0 || (rc = seal_container(s, err)) != 0)
+			return rc;
+	}
+	if (s->cw == NULL && (rc = open_container(s, err)) != 0)
+		return rc;
+	if (!s->pack_open) {
+		if ((rc = ofs_cw_align(s->cw, &s->pack_off, err)) != 0)
+			return rc;
+		ofs_xxh_reset(s->pack_h);
+		s->pack_len = 0;
+		s->pw.n = 0;
+		s->pack_open = 1;
+	}
+	if ((rc = ofs_cw_write(s->cw, stored->data, stored->len, err)) != 0)
+		return rc;
+	ofs_xxh_update(s->pack_h, stored->data, stored->len);
+	if (s->pw.n == s->pw.cap) {
+		s->pw.cap = s->pw.cap ? 2 * s->pw.cap : 256;
+		s->pw.entries = ofs_xreallocarray(s->pw.entries, s->pw.cap, sizeof(*s->pw.entries));
+	}
+	e = &s->pw.entries[s->pw.n++];
+	e->type = type;
+	memcpy(e->id, id, OFS_ID_LEN);
+	e->offset = (uint32_t)s->pack_len;
+	e->stored_len = (uint32_t)stored->len;
+	e->raw_len = rawlen;
+	s->pack_len += stored->len;
 	s->res->bytes_stored += stored->len;
-	if (ofs_pack_writer_size(&s->pw) >= s->pack_target)
-		return flush_pack(s, err);
+	if (s->pack_len >= s->pack_target)
+		return close_pack(s, err);
 	return 0;
 }
 
@@ -1115,6 +1155,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	s.pending = ofs_idx_new();
 	s.wctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
 	ofs_pack_writer_init(&s.pw);
+	s.pack_h = ofs_xxh_new();
 	s.pack_target = CONTAINER_PACK_TARGET;
 	if (s.pack_target > o->container_size / 4)
 		s.pack_target = o->container_size / 4;
@@ -1191,6 +1232,7 @@ out:
 	cat_release(&s.done_files);
 	cat_release(&s.prev);
 	ofs_pack_writer_release(&s.pw);
+	ofs_xxh_free(s.pack_h);
 	ofs_blob_ctx_free(s.wctx);
 	ofs_idx_free(s.pending);
 	ofs_walk_free(w);

@@ -55,6 +55,7 @@ struct vctx {
 	uint64_t findings, serious;	/* serious: anything but version findings */
 	uint64_t by_kind[OFS_FINDING_NKINDS];
 	uint64_t names[16];
+	json_t *list;		/* --json: findings, carried in the one summary object */
 };
 
 static const char *const kind_names[] = { "missing", "truncated", "size_mismatch",
@@ -84,8 +85,7 @@ on_finding(const struct ofs_finding *f, void *arg)
 		ofs_hex(f->found, OFS_XXH_LEN, fh);
 	}
 	if (ofs_out_is_json()) {
-		o = json_pack("{s:s, s:s, s:s}", "type", "finding", "kind", name, "target",
-		    v->target);
+		o = json_pack("{s:s, s:s}", "kind", name, "target", v->target);
 		if (f->path != NULL)
 			json_object_set_new(o, "path", json_string(f->path));
 		if (f->region >= 0)
@@ -107,7 +107,9 @@ on_finding(const struct ofs_finding *f, void *arg)
 		}
 		if (f->detail != NULL && f->kind != OFS_FINDING_MISSING)
 			json_object_set_new(o, "detail", json_string(f->detail));
-		ofs_emit(o);
+		if (v->list == NULL)
+			v->list = json_array();
+		json_array_append_new(v->list, o);
 		free(shown);
 		return;
 	}
@@ -395,7 +397,7 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 				json_object_set_new(kinds, kind_names[i],
 				    json_integer((json_int_t)v.names[i]));
 		ofs_emit(json_pack("{s:s, s:s, s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:o, s:f, s:f, s:b, s:f}",
+		    "s:I, s:o, s:f, s:f, s:b, s:f, s:o}",
 		    "type", "summary", "command", "verify", "ok", rc == 0, "exit_code", rc,
 		    "targets", (json_int_t)ntg, "files_listed", (json_int_t)total.files_listed,
 		    "files_checked", (json_int_t)total.files_checked,
@@ -406,7 +408,9 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 		    "findings", (json_int_t)v.findings, "by_kind", kinds,
 		    "seconds", secs, "bytes_per_second",
 		    secs > 0 ? (double)total.bytes_hashed / secs : 0.0,
-		    "deep", deep, "sample_pct", sample < 100 ? sample : 0.0));
+		    "deep", deep, "sample_pct", sample < 100 ? sample : 0.0,
+		    "problems", v.list ? v.list : json_array()));
+		v.list = NULL;	/* transferred */
 	} else {
 		char sz[32], rate[32], kinds[512] = "";
 		size_t kl = 0;
@@ -426,6 +430,7 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 		    sample > 0 && sample < 100 ? " (sampled)" : "", deep ? " (deep)" : "");
 	}
 done:
+	json_decref(v.list);
 	for (size_t i = 0; i < nex; i++)
 		free(ex[i].serial);
 	free(ex);

@@ -1,0 +1,11 @@
+build/asan/tests/fuzz/fuzz_superblock.o: tests/fuzz/fuzz_superblock.c \
+ lib/container.h lib/buf.h lib/error.h lib/crypto.h lib/index.h \
+ lib/pack.h lib/blob.h lib/manifest.h
+lib/container.h:
+lib/buf.h:
+lib/error.h:
+lib/crypto.h:
+lib/index.h:
+lib/pack.h:
+lib/blob.h:
+lib/manifest.h:
