@@ -3,12 +3,13 @@
 # reads less than everything again), and the result verifies and restores identically.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/src"
-for i in $(seq 1 24); do head -c $((16 * 1048576)) /dev/urandom >"$T/src/f$i"; done
+for i in $(seq 1 40); do head -c $((16 * 1048576)) /dev/urandom >"$T/src/f$i"; done
 expect_exit 0 ofs init --repo "$T/repo"
 total=$(du -sb "$T/src" | cut -f1)
 
-ofs stage --repo "$T/repo" --container-size 96M --checkpoint-bytes 32M "$T/src" \
-    >"$T/run1.out" 2>&1 &
+# run the binary itself in the background, so $! is the process we kill
+"$OFFSEED" --passphrase-file "$PASS" --no-progress stage --threads 1 --repo "$T/repo" \
+    --container-size 96M --checkpoint-bytes 32M "$T/src" >"$T/run1.out" 2>&1 &
 pid=$!
 # wait until at least one checkpoint exists, then a random extra moment
 for _ in $(seq 1 200); do

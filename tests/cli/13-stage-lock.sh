@@ -18,9 +18,12 @@ assert_contains "$T/err" "taking over the lock"
 
 # two real stages at once: the second one is refused while the first runs
 for i in 1 2 3 4; do head -c $((32 * 1048576)) /dev/urandom >"$T/src/big$i"; done
-ofs stage --repo "$T/repo" "$T/src" >/dev/null 2>&1 & first=$!
-for _ in $(seq 1 100); do [ -e "$T/repo/locks/lock" ] && break; sleep 0.05; done
+"$OFFSEED" --passphrase-file "$PASS" --no-progress stage --repo "$T/repo" "$T/src" \
+    >/dev/null 2>&1 & first=$!
+for _ in $(seq 1 200); do [ -e "$T/repo/locks/lock" ] && break; sleep 0.02; done
+kill -STOP $first	# hold it mid-run, so the check below cannot race its end
 expect_exit 6 ofs stage --repo "$T/repo" "$T/src"
 assert_contains "$T/err" "pid $first"
+kill -CONT $first
 wait $first || fail "the first stage failed"
 echo ok

@@ -72,13 +72,14 @@ expect_exit 0 ofs restore latest --repo "$T/repo" --target "$T/r4"
 [ ! -L "$f" ] || fail "a symlink in the target was not replaced"
 assert_contains "$T/victim" "keep"
 
-# --json: ls entries then one summary; snapshots one summary
+# --json: exactly one summary line carrying the entries (SPEC 4.3); snapshots likewise
 expect_exit 0 ofs --json ls --repo "$T/repo" latest
 python3 - "$T/out" "$T/src" <<'PY' || fail "ls --json output is wrong"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-assert lines[-1]["type"] == "summary" and lines[-1]["entries"] == len(lines) - 1, lines[-1]
-paths = {l["path"]: l for l in lines[:-1]}
+assert len(lines) == 1 and lines[0]["type"] == "summary", lines
+assert lines[0]["count"] == len(lines[0]["entries"]), lines[0]
+paths = {l["path"]: l for l in lines[0]["entries"]}
 p = sys.argv[2] + "/docs/a.txt"
 assert paths[p]["node_type"] == "file" and paths[p]["size"] == 6, paths[p]
 PY
