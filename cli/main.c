@@ -115,6 +115,9 @@ main(int argc, char **argv)
 	 * fresh mmaps whose every page faults in again. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);	/* the largest value glibc accepts */
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
+	/* One arena: buffers move between threads (read → seal → write), and per-thread arenas
+	 * would each keep their own peak. The lock is taken a few thousand times a second. */
+	mallopt(M_ARENA_MAX, 1);
 	memset(&g, 0, sizeof(g));
 	g.progress = 1;
 	g.progress_interval = 10.0;

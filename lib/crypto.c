@@ -280,6 +280,7 @@ ofs_mac_compute(struct ofs_mac *m, const void *p, size_t n, uint8_t out[32])
 
 /* --- scrypt, SHA-256 --- */
 
+#define SCRYPT_LOWMEM (16ULL << 20)	/* ROMix memory kept at most */
 #define SCRYPT_MAXMEM (2ull << 30)
 
 int
@@ -296,6 +297,15 @@ ofs_scrypt(const char *pass, size_t passlen, const uint8_t *salt, size_t saltlen
 		return ofs_err_set(err, OFS_ERR_USAGE,
 		    "bad scrypt parameters N=%llu r=%u p=%u (N a power of two, memory at most 2 GiB)",
 		    (unsigned long long)N, r, p);
+	/* Above 16 MiB, trade time for memory so unlocking does not dominate peak RSS. */
+	if ((uint64_t)128 * r * N > SCRYPT_LOWMEM) {
+		uint32_t k = (uint32_t)(((uint64_t)128 * r * N + SCRYPT_LOWMEM - 1) / SCRYPT_LOWMEM);
+
+		if (ofs_scrypt_lowmem(pass, passlen, salt, saltlen, N, r, p, k, out, outlen) != 0)
+			return ofs_err_set(err, OFS_ERR_IO, "scrypt failed (N=%llu r=%u p=%u)",
+			    (unsigned long long)N, r, p);
+		return 0;
+	}
 	fetch();
 	if ((kc = EVP_KDF_CTX_new(alg_scrypt)) == NULL)
 		return ofs_err_set(err, OFS_ERR_IO, "cannot set up scrypt");

@@ -73,6 +73,12 @@ int ofs_open_once(const uint8_t key[OFS_KEY_LEN], const void *aad, size_t aadlen
 int ofs_scrypt(const char *pass, size_t passlen, const uint8_t *salt, size_t saltlen,
     uint64_t N, uint32_t r, uint32_t p, uint8_t *out, size_t outlen, struct ofs_error *err);
 
+/* scrypt with the time-memory trade-off: keeps every k-th ROMix block (memory 128·r·N/k,
+ * about 1 + (k-1)/4 times the work). Same output as standard scrypt for every k ≥ 1.
+ * Parameters must already be valid (ofs_scrypt checks them). Returns 0 or -1. */
+int ofs_scrypt_lowmem(const char *pass, size_t passlen, const uint8_t *salt, size_t saltlen,
+    uint64_t N, uint32_t r, uint32_t p, uint32_t k, uint8_t *out, size_t outlen);
+
 void ofs_sha256(const void *p, size_t n, uint8_t out[32]);
 /* XXH3-128 in canonical big-endian byte order (what xxhsum -H2 prints). */
 void ofs_xxh128(const void *p, size_t n, uint8_t out[OFS_XXH_LEN]);

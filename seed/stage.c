@@ -498,6 +498,8 @@ worker(void *arg)
 		it->is_new = !ofs_idx_lookup(s->repo->idx, it->id, &ref) &&
 		    ofs_idx_add_blob(s->pending, it->id, &dummy) == 0;
 		pthread_mutex_unlock(&s->mu);
+		if (it->is_new)	/* exact size: doubling growth would hold up to 2x per chunk */
+			ofs_buf_reserve(&it->stored, it->len + OFS_AEAD_OVERHEAD + 64);
 		if (it->is_new && ofs_blob_seal(ctx, OFS_BLOB_DATA, it->id, it->data, it->len, 1,
 		    &it->stored, &err) != 0) {
 			fail(s, OFS_ERR_IO, &err);
