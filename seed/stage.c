@@ -85,6 +85,9 @@ struct stage {
 	int failed_code;
 	struct ofs_error failed;
 	double wait_producer, wait_writer, wait_workers;	/* seconds blocked (-v) */
+	/* Who sleeps, so wake-ups can be batched: with many small files, waking a thread per
+	 * item costs more than the work (a context switch per file). */
+	int writer_waiting, workers_waiting;
 
 	struct ofs_idx *pending;	/* ids accepted for storage, not yet in a written pack */
 
@@ -226,6 +229,9 @@ push(struct stage *s, struct item *it)
 	    (it->kind == IT_CHUNK && s->inflight + it->len > INFLIGHT_BYTES && s->inflight > 0))) {
 		double t = ofs_mono();
 
+		/* about to sleep: make sure nobody waits for a batch that will not fill */
+		pthread_cond_broadcast(&s->cv_work);
+		pthread_cond_signal(&s->cv_done);
 		pthread_cond_wait(&s->cv_space, &s->mu);
 		s->wait_producer += ofs_mono() - t;
 	}
@@ -240,9 +246,10 @@ push(struct stage *s, struct item *it)
 		it->done = 1;
 	s->ring[s->head % RING_SLOTS] = it;
 	s->head++;
-	if (it->kind == IT_CHUNK)
+	if (it->kind == IT_CHUNK && s->workers_waiting > 0 &&
+	    (it->len >= (256u << 10) || s->head - s->work_next >= 8))
 		pthread_cond_signal(&s->cv_work);
-	else
+	if (s->writer_waiting && s->head - s->tail >= 64)
 		pthread_cond_signal(&s->cv_done);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
@@ -473,6 +480,7 @@ worker(void *arg)
 	struct ofs_blob_ref ref, dummy = { 0, 0, 0, 0, OFS_BLOB_DATA };
 	struct ofs_error err = { 0 };
 	struct item *it;
+	uint64_t slot;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -486,10 +494,13 @@ worker(void *arg)
 		if (s->work_next >= s->head) {
 			double t = ofs_mono();
 
+			s->workers_waiting++;
 			pthread_cond_wait(&s->cv_work, &s->mu);
+			s->workers_waiting--;
 			s->wait_workers += ofs_mono() - t;
 			continue;
 		}
+		slot = s->work_next;
 		it = s->ring[s->work_next++ % RING_SLOTS];
 		pthread_mutex_unlock(&s->mu);
 
@@ -511,7 +522,9 @@ worker(void *arg)
 
 		pthread_mutex_lock(&s->mu);
 		it->done = 1;
-		pthread_cond_broadcast(&s->cv_done);
+		/* only the item at the head of the queue can unblock the writer */
+		if (s->writer_waiting && slot == s->tail)
+			pthread_cond_signal(&s->cv_done);
 	}
 	pthread_mutex_unlock(&s->mu);
 	ofs_blob_ctx_free(ctx);
@@ -1054,7 +1067,9 @@ writer(void *arg)
 		    !(s->producer_done && s->tail >= s->head)) {
 			double t = ofs_mono();
 
+			s->writer_waiting = 1;
 			pthread_cond_wait(&s->cv_done, &s->mu);
+			s->writer_waiting = 0;
 			s->wait_writer += ofs_mono() - t;
 		}
 		if (s->stop || (s->producer_done && s->tail >= s->head))
