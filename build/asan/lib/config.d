@@ -1,7 +1,0 @@
-build/asan/lib/config.o: lib/config.c lib/config.h lib/buf.h lib/error.h \
- lib/crypto.h lib/util.h
-lib/config.h:
-lib/buf.h:
-lib/error.h:
-lib/crypto.h:
-lib/util.h:

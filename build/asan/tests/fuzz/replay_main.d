@@ -1,4 +1,0 @@
-build/asan/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c lib/buf.h \
- lib/error.h
-lib/buf.h:
-lib/error.h:

@@ -1,7 +1,0 @@
-build/asan/tests/unit/test_blob.o: tests/unit/test_blob.c lib/blob.h \
- lib/buf.h lib/error.h lib/crypto.h lib/util.h
-lib/blob.h:
-lib/buf.h:
-lib/error.h:
-lib/crypto.h:
-lib/util.h:

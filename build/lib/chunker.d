@@ -1,2 +1,0 @@
-build/lib/chunker.o: lib/chunker.c lib/chunker.h
-lib/chunker.h:

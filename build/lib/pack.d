@@ -1,8 +1,0 @@
-build/lib/pack.o: lib/pack.c lib/pack.h lib/blob.h lib/buf.h lib/error.h \
- lib/crypto.h lib/util.h
-lib/pack.h:
-lib/blob.h:
-lib/buf.h:
-lib/error.h:
-lib/crypto.h:
-lib/util.h:
