@@ -22,6 +22,7 @@ typedef int (*ofs_cmd_fn)(int argc, char **argv, struct ofs_cli *g);
 
 int cmd_init(int argc, char **argv, struct ofs_cli *g);
 int cmd_stage(int argc, char **argv, struct ofs_cli *g);
+int cmd_backup(int argc, char **argv, struct ofs_cli *g);
 int cmd_verify(int argc, char **argv, struct ofs_cli *g);
 int cmd_snapshots(int argc, char **argv, struct ofs_cli *g);
 int cmd_ls(int argc, char **argv, struct ofs_cli *g);

@@ -19,6 +19,7 @@ static const struct {
 } commands[] = {
 	{ "init", cmd_init, "create a repository (config and first key slot)" },
 	{ "stage", cmd_stage, "initial backup into sealed VHD containers" },
+	{ "backup", cmd_backup, "incremental backup: only what the repository lacks" },
 	{ "verify", cmd_verify, "check a staging repo or disks against their manifests" },
 	{ "check", cmd_check, "repository integrity (index, packs, containers, snapshots)" },
 	{ "snapshots", cmd_snapshots, "list recovery points" },

@@ -17,6 +17,16 @@
 #include "stage.h"
 #include "util.h"
 
+static const char backup_usage[] =
+    "usage: offseed backup --repo LOC [--limit-upload RATE] [--exclude PAT]…\n"
+    "                      [--exclude-file F] [--one-file-system] [--tag T]… SRC…\n"
+    "\n"
+    "Incremental backup: files whose size, mtime, ctime and inode match the last run's\n"
+    "catalog are not read; everything else is chunked and deduplicated against the whole\n"
+    "repository (the seed included), and only new chunks are stored, as packs in data/.\n"
+    "--limit-upload RATE (K, M, G per second) caps the pack upload rate. Re-running after an\n"
+    "interruption resumes without storing finished packs again.\n";
+
 static const char usage[] =
     "usage: offseed stage --repo DIR [--container-size SIZE] [--exclude PAT]…\n"
     "                     [--exclude-file F] [--one-file-system] [--tag T]… SRC…\n"
@@ -116,8 +126,12 @@ write_manifest(struct ofs_repo *r, const struct ofs_manifest *sealed, const uint
 	ofs_fmt_time(ofs_now_ns() / 1000000000LL, when, sizeof(when));
 	m->created = ofs_xstrdup(when);
 	m->repository = ofs_xstrdup(r->id_hex);
-	ofs_hex(set, 16, sethex);
-	m->seed_set = ofs_xstrdup(sethex);
+	if (set != NULL) {
+		ofs_hex(set, 16, sethex);
+		m->seed_set = ofs_xstrdup(sethex);
+	} else if (old != NULL && old->seed_set != NULL) {
+		m->seed_set = ofs_xstrdup(old->seed_set);
+	}
 	m->region_size = OFS_REGION_SIZE;
 	for (size_t i = 0; i < n; i++) {
 		const struct ofs_manifest_file *f = find_file(sealed, files[i]);
@@ -200,6 +214,12 @@ read_exclude_file(const char *path, const char ***ex, size_t *n, struct ofs_erro
 int
 cmd_stage(int argc, char **argv, struct ofs_cli *g)
 {
+	return ofs_stage_command(argc, argv, g, 0);
+}
+
+int
+ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
+{
 	static const struct option opts[] = {
 		{ "container-size", required_argument, NULL, 'C' },
 		{ "exclude", required_argument, NULL, 'e' },
@@ -210,6 +230,7 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 		{ "checkpoint-bytes", required_argument, NULL, 'B' },
 		{ "checkpoint-seconds", required_argument, NULL, 'S' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "limit-upload", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -268,14 +289,30 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 			break;
 		case 'S': o.checkpoint_seconds = atof(optarg); break;
 		case 'j': o.threads = atoi(optarg); break;
-		case 'h': return ofs_cli_usage(usage, 1);
-		default: return ofs_cli_usage(usage, 0);
+		case 'L': {
+			char *rate = ofs_xstrdup(optarg), *sl = strchr(rate, '/');
+
+			if (sl != NULL && strcmp(sl, "/s") == 0)
+				*sl = '\0';
+			if (!backup || ofs_parse_size(rate, &o.limit_upload) != 0 ||
+			    o.limit_upload == 0) {
+				free(rate);
+				ofs_error("invalid --limit-upload '%s' (a rate like 20M: bytes per "
+				    "second, K/M/G)", optarg);
+				return 2;
+			}
+			free(rate);
+			break;
+		}
+		case 'h': return ofs_cli_usage(backup ? backup_usage : usage, 1);
+		default: return ofs_cli_usage(backup ? backup_usage : usage, 0);
 		}
 	}
 	if (optind >= argc) {
 		ofs_error("no source given");
-		return ofs_cli_usage(usage, 0);
+		return ofs_cli_usage(backup ? backup_usage : usage, 0);
 	}
+	o.loose = backup;
 	/* Snapshots record absolute source paths (symlinks in them are not resolved). */
 	abs = ofs_xcalloc((size_t)(argc - optind), sizeof(char *));
 	for (int i = optind; i < argc; i++) {
@@ -308,7 +345,7 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 
 	if ((rc = ofs_cli_open_repo(g, 1, 1, &repo, &err)) != 0)
 		goto out;
-	if ((rc = ofs_lock_acquire(repo, "stage", &lock, &err)) != 0)
+	if ((rc = ofs_lock_acquire(repo, g->cmd, &lock, &err)) != 0)
 		goto out;
 	freebytes = ofs_free_space(repo->state_dir);
 	if (freebytes >= 0 && freebytes < (64 << 20)) {
@@ -321,7 +358,7 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 	if ((rc = ofs_mkdir_p(logdir, 0700, &err)) != 0)
 		goto out;
 	ofs_fmt_time(ofs_now_ns() / 1000000000LL, when, sizeof(when));
-	skpath = ofs_xasprintf("%s/stage-%s-skipped.tsv", logdir, when);
+	skpath = ofs_xasprintf("%s/%s-%s-skipped.tsv", logdir, g->cmd, when);
 	if ((sk = fopen(skpath, "w")) == NULL) {
 		rc = ofs_err_sys(&err, OFS_ERR_IO, errno, "cannot create '%s'", skpath);
 		goto out;
@@ -332,7 +369,7 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 
 	pre_scan(&o, &total_bytes, &total_files);
 	res.sealed = ofs_manifest_new();
-	ofs_progress_start(&pr, "stage", total_bytes, total_files);
+	ofs_progress_start(&pr, g->cmd, total_bytes, total_files);
 	rc = ofs_stage_run(repo, &o, &pr, &res, &err);
 	ofs_progress_end(&pr);
 	fclose(sk);
@@ -352,7 +389,14 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 	}
 	{
 		struct ofs_error merr = { 0 };
-		int mrc = write_manifest(repo, res.sealed, res.set_id, &merr);
+		/* A backup into a local staging repo keeps its manifest current; elsewhere
+		 * (no manifest) there is none to keep. */
+		char *mp = repo->be->ops->path(repo->be, OFS_MANIFEST_NAME);
+		int mrc = 0;
+
+		if (!backup || (mp != NULL && ofs_path_exists(mp)))
+			mrc = write_manifest(repo, res.sealed, backup ? NULL : res.set_id, &merr);
+		free(mp);
 
 		if (mrc != 0) {
 			rc = mrc;
@@ -365,8 +409,12 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 	if (res.skipped + res.changed == 0) {
 		unlink(skpath);
 	}
-	ofs_result("snapshot %.8s saved (seed set %s)%s\n", idhex, sethex,
-	    res.resumed ? ", resumed after an interruption" : "");
+	if (backup)
+		ofs_result("snapshot %.8s saved%s\n", idhex,
+		    res.resumed ? ", resumed after an interruption" : "");
+	else
+		ofs_result("snapshot %.8s saved (seed set %s)%s\n", idhex, sethex,
+		    res.resumed ? ", resumed after an interruption" : "");
 	ofs_result("%llu files, %llu dirs, %llu bytes read, %llu new, %llu stored in %llu "
 	    "containers (%llu packs), %.1fs\n", (unsigned long long)res.files,
 	    (unsigned long long)res.dirs, (unsigned long long)res.bytes_read,
@@ -376,7 +424,7 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 		ofs_warn("%llu entries skipped or changed while read: see '%s'",
 		    (unsigned long long)(res.skipped + res.changed), skpath);
 	ofs_emit(json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:f, s:s?}", "type", "summary", "command", "stage", "snapshot", idhex,
+	    "s:I, s:I, s:f, s:s?}", "type", "summary", "command", g->cmd, "snapshot", idhex,
 	    "seed_set", sethex, "resumed", res.resumed, "files", (json_int_t)res.files, "dirs",
 	    (json_int_t)res.dirs, "bytes_read", (json_int_t)res.bytes_read, "bytes_reused",
 	    (json_int_t)res.bytes_reused, "bytes_new", (json_int_t)res.bytes_new,

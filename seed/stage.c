@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -25,7 +26,7 @@
 #define INFLIGHT_BYTES (8u << 20)
 #define RING_SLOTS 4096
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
-#define JOURNAL_NAME "stage.journal"
+#define CATALOG_NAME "catalog"
 #define JOURNAL_MAX (1u << 30)
 
 enum item_kind { IT_CHUNK = 1, IT_DIR_ENTER, IT_DIR_LEAVE, IT_ENTRY, IT_FILE_START, IT_FILE_END };
@@ -114,6 +115,10 @@ struct stage {
 	struct catalog prev;		/* catalog from the journal of an interrupted run */
 	uint8_t root_tree[OFS_ID_LEN];
 	uint8_t set_id[16];
+	int has_parent;
+	uint8_t parent[OFS_ID_LEN];	/* snapshot the catalog came from */
+	uint64_t uploaded;		/* loose pack bytes sent (rate limit) */
+	double upload_start;
 };
 
 /* ---- catalog ------------------------------------------------------------------------- */
@@ -686,10 +691,63 @@ out:
 	return rc;
 }
 
+/* Backup: packs are built in memory and stored whole as data/<xx>/<id>. */
+static int
+close_loose_pack(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_index_pack *ip;
+	uint8_t pid[OFS_ID_LEN];
+	char name[128];
+	int rc;
+
+	if (s->pw.n == 0)
+		return 0;
+	if ((rc = ofs_pack_writer_finish(&s->pw, s->wctx, pid, err)) != 0)
+		return rc;
+	ofs_loose_name(pid, name, sizeof(name));
+	s->uploaded += s->pw.data.len;
+	if (s->o->limit_upload > 0) {
+		/* one global rate: this pack goes out once the bytes sent so far, it included,
+		 * fit the limit */
+		double due = (double)s->uploaded / (double)s->o->limit_upload,
+		    el = ofs_mono() - s->upload_start;
+
+		if (due > el) {
+			double d = due - el;
+			struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	if ((rc = s->repo->be->ops->put(s->repo->be, name, s->pw.data.data, s->pw.data.len,
+	    err)) != 0)
+		return rc;
+	if (s->ncpacks == s->capcpacks) {
+		s->capcpacks = s->capcpacks ? 2 * s->capcpacks : 64;
+		s->cpacks = ofs_xreallocarray(s->cpacks, s->capcpacks, sizeof(*s->cpacks));
+	}
+	ip = &s->cpacks[s->ncpacks++];
+	memset(ip, 0, sizeof(*ip));
+	memcpy(ip->id, pid, OFS_ID_LEN);
+	ip->loc.kind = OFS_LOC_LOOSE;
+	ip->length = s->pw.data.len;
+	ofs_xxh128(s->pw.data.data, s->pw.data.len, ip->xxh);
+	ip->nblobs = s->pw.n;
+	ip->blobs = ofs_xreallocarray(NULL, s->pw.n, sizeof(*ip->blobs));
+	memcpy(ip->blobs, s->pw.entries, s->pw.n * sizeof(*ip->blobs));
+	pthread_mutex_lock(&s->mu);
+	ofs_idx_add_index(s->repo->idx, ip, 1);
+	pthread_mutex_unlock(&s->mu);
+	s->res->packs++;
+	s->since_ckpt += ip->length;
+	ofs_pack_writer_reset(&s->pw);
+	return 0;
+}
+
 static int
 flush_pack(struct stage *s, struct ofs_error *err)
 {
-	return close_pack(s, err);
+	return s->o->loose ? close_loose_pack(s, err) : close_pack(s, err);
 }
 
 static int
@@ -700,6 +758,11 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
 	uint64_t header = (uint64_t)(s->pw.n + 1) * OFS_PACK_ENTRY_SIZE + 64 + OFS_AEAD_OVERHEAD;
 	int rc;
 
+	if (s->o->loose) {
+		ofs_pack_writer_add(&s->pw, type, id, stored->data, stored->len, rawlen);
+		s->res->bytes_stored += stored->len;
+		return ofs_pack_writer_size(&s->pw) >= s->pack_target ? close_loose_pack(s, err) : 0;
+	}
 	/* Would this blob (plus the pack header and container index it implies) still fit? */
 	if (s->cw != NULL && ofs_cw_sealed_size(s->cw, stored->len + header,
 	    index_estimate(s, s->pw.n + 1)) > s->o->container_size) {
@@ -736,12 +799,193 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
 	return 0;
 }
 
+/* Catalog records: u64 count, then per file: u32 path length, path, u64 size, u64 inode,
+ * i64 mtime ns, i64 ctime ns, u32 chunk count, chunk ids. */
+static void
+cat_encode(const struct catalog *c, struct ofs_buf *b)
+{
+	ofs_buf_add_u64le(b, c->n);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cat_entry *e = &c->e[i];
+		size_t pl = strlen(e->path);
+
+		ofs_buf_add_u32le(b, (uint32_t)pl);
+		ofs_buf_add(b, e->path, pl);
+		ofs_buf_add_u64le(b, e->size);
+		ofs_buf_add_u64le(b, e->ino);
+		ofs_buf_add_u64le(b, (uint64_t)e->mtime);
+		ofs_buf_add_u64le(b, (uint64_t)e->ctime);
+		ofs_buf_add_u32le(b, e->nchunks);
+		ofs_buf_add(b, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
+	}
+}
+
+static int
+cat_decode(struct ofs_rd *rd, struct catalog *c)
+{
+	uint64_t n = ofs_rd_u64le(rd);
+
+	for (uint64_t i = 0; i < n && ofs_rd_ok(rd); i++) {
+		struct ofs_node node;
+		uint32_t pl = ofs_rd_u32le(rd);
+		const uint8_t *p = ofs_rd_ptr(rd, pl);
+		char *fp;
+
+		memset(&node, 0, sizeof(node));
+		node.size = ofs_rd_u64le(rd);
+		node.ino = ofs_rd_u64le(rd);
+		node.mtime_ns = (int64_t)ofs_rd_u64le(rd);
+		node.ctime_ns = (int64_t)ofs_rd_u64le(rd);
+		node.nchunks = ofs_rd_u32le(rd);
+		if (!ofs_rd_ok(rd) || node.nchunks > ofs_rd_left(rd) / OFS_ID_LEN) {
+			rd->bad = 1;
+			break;
+		}
+		node.chunks = (uint8_t (*)[OFS_ID_LEN])ofs_rd_ptr(rd, node.nchunks * OFS_ID_LEN);
+		fp = ofs_xstrndup((const char *)p, pl);
+		cat_add(c, fp, &node);
+		free(fp);
+	}
+	return ofs_rd_ok(rd) ? 0 : -1;
+}
+
+static void
+catalog_id(struct stage *s, uint8_t id[OFS_ID_LEN])
+{
+	memset(id, 0, OFS_ID_LEN);
+	memcpy(id, s->repo->cfg.repo_id, 16);
+	id[OFS_ID_LEN - 1] = 1;	/* not the journal's id */
+}
+
+/* After a complete run: the files of this snapshot, for the next run's change detection. */
+static int
+save_catalog(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_buf c = OFS_BUF_INIT(0), sealed = OFS_BUF_INIT(0);
+	uint8_t id[OFS_ID_LEN];
+	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME);
+	int rc;
+
+	ofs_buf_add(&c, "OFSCAT01", 8);
+	ofs_buf_add(&c, s->res->snapshot_id, OFS_ID_LEN);
+	cat_encode(&s->done_files, &c);
+	catalog_id(s, id);
+	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, 1, &sealed, err)) == 0)
+		rc = ofs_write_file_atomic(path, sealed.data, sealed.len, 0600, err);
+	ofs_buf_release(&c);
+	ofs_buf_release(&sealed);
+	free(path);
+	return rc;
+}
+
+/* The catalog of the last run, if its snapshot is still in the repository. A missing or
+ * unreadable catalog only means every file is read. */
+static void
+load_catalog(struct stage *s)
+{
+	struct ofs_buf sealed = OFS_BUF_INIT(JOURNAL_MAX), c = OFS_BUF_INIT(JOURNAL_MAX);
+	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME), hex[2 * OFS_ID_LEN + 1];
+	char *name = NULL;
+	uint8_t id[OFS_ID_LEN], snap[OFS_ID_LEN];
+	uint64_t size;
+	struct ofs_rd rd;
+
+	catalog_id(s, id);
+	if (ofs_buf_read_file(&sealed, path, NULL) != 0 ||
+	    ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, sealed.data, sealed.len, JOURNAL_MAX, &c,
+	    NULL) != 0)
+		goto out;
+	ofs_rd_init(&rd, c.data, c.len);
+	if (memcmp(ofs_rd_ptr(&rd, 8) ?: (const uint8_t *)"", "OFSCAT01", 8) != 0)
+		goto out;
+	ofs_rd_bytes(&rd, snap, OFS_ID_LEN);
+	ofs_hex(snap, OFS_ID_LEN, hex);
+	name = ofs_path_join("snapshots", hex);
+	if (!ofs_rd_ok(&rd) || s->repo->be->ops->size(s->repo->be, name, &size, NULL) != 0)
+		goto out;
+	if (cat_decode(&rd, &s->prev) != 0) {
+		cat_release(&s->prev);
+		goto out;
+	}
+	s->has_parent = 1;
+	memcpy(s->parent, snap, OFS_ID_LEN);
+out:
+	free(name);
+	free(path);
+	ofs_buf_release(&sealed);
+	ofs_buf_release_secret(&c);
+}
+
+/* A backup killed after uploading packs but before listing them in an index file: find
+ * those packs (in data/, unknown to the index) and index them from their own headers, so
+ * they are not uploaded again. */
+static void
+adopt_orphan_packs(struct stage *s)
+{
+	char **dirs = NULL, **files = NULL;
+	size_t nd = 0, nf = 0;
+
+	if (s->repo->be->ops->list(s->repo->be, "data", &dirs, &nd, NULL) != 0)
+		return;
+	for (size_t i = 0; i < nd; i++) {
+		char *sub = ofs_path_join("data", dirs[i]);
+
+		if (s->repo->be->ops->list(s->repo->be, sub, &files, &nf, NULL) == 0) {
+			for (size_t j = 0; j < nf; j++) {
+				struct ofs_index_pack ip;
+				struct ofs_buf data = OFS_BUF_INIT(1u << 30);
+				struct ofs_pack_entry *ents = NULL;
+				size_t nents = 0, need = 0, k;
+				char *name = ofs_path_join(sub, files[j]);
+				struct ofs_blob_ref ref;
+				int known = 0;
+
+				memset(&ip, 0, sizeof(ip));
+				if (ofs_unhex(files[j], ip.id, OFS_ID_LEN) != 0)
+					goto next;
+				for (k = 0; k < ofs_idx_npacks(s->repo->idx) && !known; k++)
+					known = memcmp(ofs_idx_pack(s->repo->idx, (uint32_t)k)->id, ip.id,
+					    OFS_ID_LEN) == 0;
+				if (known || s->repo->be->ops->get(s->repo->be, name, 0, 0, &data,
+				    NULL) != 0 || ofs_pack_parse(s->wctx, ip.id, data.data, data.len,
+				    data.len, &ents, &nents, &need, NULL) != 0)
+					goto next;
+				(void)ref;
+				ip.loc.kind = OFS_LOC_LOOSE;
+				ip.length = data.len;
+				ofs_xxh128(data.data, data.len, ip.xxh);
+				ip.blobs = ents;
+				ip.nblobs = nents;
+				ents = NULL;
+				ofs_idx_add_index(s->repo->idx, &ip, 1);
+				/* list it in the next index file */
+				if (s->ncpacks == s->capcpacks) {
+					s->capcpacks = s->capcpacks ? 2 * s->capcpacks : 64;
+					s->cpacks = ofs_xreallocarray(s->cpacks, s->capcpacks,
+					    sizeof(*s->cpacks));
+				}
+				s->cpacks[s->ncpacks++] = ip;
+				ofs_verbose("adopted pack %s from an interrupted backup", files[j]);
+next:
+				free(ents);
+				free(name);
+				ofs_buf_release(&data);
+			}
+			ofs_names_free(files, nf);
+			files = NULL;
+			nf = 0;
+		}
+		free(sub);
+	}
+	ofs_names_free(dirs, nd);
+}
+
 /* ---- writer: journal (checkpoints) ------------------------------------------------- */
 
 static char *
 journal_path(struct stage *s)
 {
-	return ofs_path_join(s->repo->state_dir, JOURNAL_NAME);
+	return ofs_path_join(s->repo->state_dir, s->o->loose ? "backup.journal" : "stage.journal");
 }
 
 static void
@@ -768,20 +1012,7 @@ write_journal(struct stage *s, struct ofs_error *err)
 		goto out;
 	ofs_buf_add_u64le(&j, packs.len);
 	ofs_buf_add(&j, packs.data, packs.len);
-	ofs_buf_add_u64le(&j, s->done_files.n);
-	for (size_t i = 0; i < s->done_files.n; i++) {
-		const struct cat_entry *e = &s->done_files.e[i];
-		size_t pl = strlen(e->path);
-
-		ofs_buf_add_u32le(&j, (uint32_t)pl);
-		ofs_buf_add(&j, e->path, pl);
-		ofs_buf_add_u64le(&j, e->size);
-		ofs_buf_add_u64le(&j, e->ino);
-		ofs_buf_add_u64le(&j, (uint64_t)e->mtime);
-		ofs_buf_add_u64le(&j, (uint64_t)e->ctime);
-		ofs_buf_add_u32le(&j, e->nchunks);
-		ofs_buf_add(&j, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
-	}
+	cat_encode(&s->done_files, &j);
 	journal_id(s, id);
 	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, &sealed,
 	    err)) != 0)
@@ -805,6 +1036,12 @@ checkpoint(struct stage *s, struct ofs_error *err)
 		return rc;
 	if (s->cw != NULL && (rc = ofs_cw_sync(s->cw, err)) != 0)
 		return rc;
+	/* Loose packs are made known in steps, so a resumed backup never uploads them again. */
+	if (s->o->loose && s->ncpacks > 0) {
+		if ((rc = write_index_file(s, s->cpacks, s->ncpacks, err)) != 0)
+			return rc;
+		cpacks_clear(s);
+	}
 	if ((rc = write_journal(s, err)) != 0)
 		return rc;
 	s->since_ckpt = 0;
@@ -824,7 +1061,7 @@ load_journal(struct stage *s, struct ofs_error *err)
 	struct ofs_rd rd;
 	uint8_t id[OFS_ID_LEN];
 	char *path = journal_path(s), name[64], *rel = NULL, *cpath = NULL, *fpath = NULL;
-	uint64_t committed, plen, nfiles;
+	uint64_t committed, plen;
 	uint32_t openseq;
 	size_t np = 0;
 	int rc;
@@ -859,27 +1096,7 @@ load_journal(struct stage *s, struct ofs_error *err)
 	if ((rc = ofs_index_decode(ofs_rd_ptr(&rd, (size_t)plen), (size_t)plen, path, &packs, &np,
 	    err)) != 0)
 		goto out;
-	nfiles = ofs_rd_u64le(&rd);
-	for (uint64_t i = 0; i < nfiles && ofs_rd_ok(&rd); i++) {
-		struct ofs_node n;
-		uint32_t pl = ofs_rd_u32le(&rd);
-		const uint8_t *p = ofs_rd_ptr(&rd, pl);
-		char *fp;
-
-		memset(&n, 0, sizeof(n));
-		n.size = ofs_rd_u64le(&rd);
-		n.ino = ofs_rd_u64le(&rd);
-		n.mtime_ns = (int64_t)ofs_rd_u64le(&rd);
-		n.ctime_ns = (int64_t)ofs_rd_u64le(&rd);
-		n.nchunks = ofs_rd_u32le(&rd);
-		if (!ofs_rd_ok(&rd) || n.nchunks > ofs_rd_left(&rd) / OFS_ID_LEN)
-			break;
-		n.chunks = (uint8_t (*)[OFS_ID_LEN])ofs_rd_ptr(&rd, n.nchunks * OFS_ID_LEN);
-		fp = ofs_xstrndup((const char *)p, pl);
-		cat_add(&s->prev, fp, &n);
-		free(fp);
-	}
-	if (!ofs_rd_ok(&rd)) {
+	if (cat_decode(&rd, &s->prev) != 0) {
 		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated", path);
 		goto out;
 	}
@@ -1111,6 +1328,11 @@ finish(struct stage *s, struct ofs_error *err)
 		return rc;
 	if ((rc = flush_pack(s, err)) != 0 || (rc = seal_container(s, err)) != 0)
 		return rc;
+	if (s->o->loose && s->ncpacks > 0) {
+		if ((rc = write_index_file(s, s->cpacks, s->ncpacks, err)) != 0)
+			return rc;
+		cpacks_clear(s);
+	}
 	memset(&snap, 0, sizeof(snap));
 	ofs_random(snap.id, sizeof(snap.id));
 	snap.time_ns = ofs_now_ns();
@@ -1123,8 +1345,14 @@ finish(struct stage *s, struct ofs_error *err)
 	snap.tags = (char **)s->o->tags;
 	snap.ntags = s->o->ntags;
 	memcpy(snap.tree, s->root_tree, OFS_ID_LEN);
-	snap.has_seed_set = 1;
-	memcpy(snap.seed_set, s->set_id, 16);
+	if (!s->o->loose) {
+		snap.has_seed_set = 1;
+		memcpy(snap.seed_set, s->set_id, 16);
+	}
+	if (s->has_parent) {
+		snap.has_parent = 1;
+		memcpy(snap.parent, s->parent, OFS_ID_LEN);
+	}
 	snap.files = s->res->files;
 	snap.dirs = s->res->dirs;
 	snap.bytes = s->res->bytes_read + s->res->bytes_reused;
@@ -1164,6 +1392,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	s.res = res;
 	s.next_seq = 1;
 	s.last_ckpt = ofs_mono();
+	s.upload_start = ofs_mono();
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.cv_space, NULL);
 	pthread_cond_init(&s.cv_work, NULL);
@@ -1173,8 +1402,8 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	s.wctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
 	ofs_pack_writer_init(&s.pw);
 	s.pack_h = ofs_xxh_new();
-	s.pack_target = CONTAINER_PACK_TARGET;
-	if (s.pack_target > o->container_size / 4)
+	s.pack_target = o->loose ? OFS_PACK_TARGET : CONTAINER_PACK_TARGET;
+	if (!o->loose && s.pack_target > o->container_size / 4)
 		s.pack_target = o->container_size / 4;
 	if (ofs_chunker_init(&s.chunker, r->keys.chunker_seed, r->cfg.chunk_min, r->cfg.chunk_avg,
 	    r->cfg.chunk_max) != 0) {
@@ -1184,6 +1413,9 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	if ((rc = load_journal(&s, err)) < 0)
 		goto out;
 	res->resumed = rc == 1;
+	if (o->loose && res->resumed)
+		adopt_orphan_packs(&s);
+	load_catalog(&s);	/* a resumed run reuses both its journal and the last catalog */
 	if (!res->resumed) {
 		ofs_random(s.set_id, sizeof(s.set_id));
 	} else {
@@ -1223,6 +1455,12 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	    s.wait_producer, s.wait_workers, s.wait_writer);
 	if ((rc = finish(&s, err)) != 0)
 		goto out;
+	{
+		struct ofs_error cerr = { 0 };
+
+		if (save_catalog(&s, &cerr) != 0)
+			ofs_warn("cannot save the catalog for the next run: %s", cerr.msg);
+	}
 	jpath = journal_path(&s);
 	unlink(jpath);
 	free(jpath);

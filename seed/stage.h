@@ -24,6 +24,8 @@ struct ofs_stage_opts {
 	double checkpoint_seconds;	/* default 60 */
 	int threads;			/* 0 = number of CPUs */
 	const char *skipped_path;	/* where the skipped-entries TSV is written */
+	int loose;			/* backup: loose packs in data/ instead of containers */
+	uint64_t limit_upload;		/* backup: bytes per second for pack uploads, 0 = none */
 };
 
 struct ofs_stage_result {
@@ -38,10 +40,17 @@ struct ofs_stage_result {
 					 * by the caller: create it before, free it after) */
 };
 
+/* Change detection: the catalog of the last completed run (STATE/<repo>/catalog) lists each
+ * file's size, times, inode and chunks; a file that matches is not read again. */
+
 /* Run a stage into the repository's containers/. r must be unlocked with its index loaded.
  * Returns 0, OFS_ERR_SKIPPED when entries were skipped or changed while read (the snapshot
  * is complete otherwise), or an error (the last checkpoint stays for a resume). */
 int ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_progress *pr,
     struct ofs_stage_result *res, struct ofs_error *err);
+
+/* The stage and backup commands share their command line (seed/cmd_stage.c). */
+struct ofs_cli;
+int ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup);
 
 #endif
