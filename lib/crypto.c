@@ -280,7 +280,7 @@ ofs_mac_compute(struct ofs_mac *m, const void *p, size_t n, uint8_t out[32])
 
 /* --- scrypt, SHA-256 --- */
 
-#define SCRYPT_LOWMEM (16ULL << 20)	/* ROMix memory kept at most */
+#define SCRYPT_LOWMEM (32ULL << 20)	/* ROMix memory kept at most (k=2 at the default) */
 #define SCRYPT_MAXMEM (2ull << 30)
 
 int

@@ -223,55 +223,31 @@ have_backup=0
 "$OFFSEED" backup --help >/dev/null 2>&1 && have_backup=1
 
 # ---------------------------------------------------------------------------------------
+# One tool at a time, start to finish (first backup, unchanged backup, verify, deep check,
+# restore), then its repository is deleted: at most one repository and one restored copy
+# exist at once, so they fit on the RAM disk.
 bench_dataset() {	# NAME SRC BYTES
 	local ds=$1 src=$2 bytes=$3 o=$R/ofs-$1 r=$R/restic-$1 g=$R/borg-$1 out copy files
 	say "=== dataset $ds: $src ($((bytes / 1000000)) MB)"
 
-	# Initial backup: offseed stage, restic backup, borg create.
+	# offseed: stage, backup with nothing changed, verify (and xxhsum over the same files),
+	# verify --deep, restore.
 	if setup "ofs_stage_$ds" "${OFS[@]}" init --repo "$o"; then
 		warm "$src"
 		measure "ofs_stage_$ds" "0 3" "${OFS[@]}" stage --repo "$o" "$src"
 	fi
-	if setup "restic_backup_$ds" restic -r "$r" init; then
-		warm "$src"
-		measure "restic_backup_$ds" "0 3" restic -r "$r" backup -q "$src"
-	fi
-	if setup "borg_create_$ds" borg init --encryption=repokey-blake2 "$g"; then
-		warm "$src"
-		measure "borg_create_$ds" "0 1" borg create "$g::bench" "$src"
-	fi
-
-	# Later steps of a tool whose first backup failed are shown as skipped.
 	for k in ofs_verify ofs_deep ofs_restore xxhsum; do
 		[ "${ST[ofs_stage_$ds]}" = ok ] || skip "${k}_$ds" "n/a (no stage)"
 	done
-	for k in restic_check restic_restore restic_backup0; do
-		[ "${ST[restic_backup_$ds]}" = ok ] || skip "${k}_$ds" "n/a (no backup)"
-	done
-	for k in borg_check borg_extract borg_create0; do
-		[ "${ST[borg_create_$ds]}" = ok ] || skip "${k}_$ds" "n/a (no backup)"
-	done
-
-	# Backup with nothing changed (the seed / first backup is the parent).
-	if [ "$ds" = tree ]; then
-		if [ $have_backup = 0 ]; then
-			skip ofs_backup0_tree "not implemented"
-		elif [ "${ST[ofs_stage_$ds]}" = ok ]; then
-			warm "$src"
-			measure ofs_backup0_tree "0 3" "${OFS[@]}" backup --repo "$o" "$src"
-		fi
-		if [ "${ST[restic_backup_$ds]}" = ok ]; then
-			warm "$src"
-			measure restic_backup0_tree "0 3" restic -r "$r" backup -q "$src"
-		fi
-		if [ "${ST[borg_create_$ds]}" = ok ]; then
-			warm "$src"
-			measure borg_create0_tree "0 1" borg create "$g::bench2" "$src"
-		fi
-	fi
-
-	# Keyless verify against xxhsum -H2 over the very same files (the whole staging repo).
 	if [ "${ST[ofs_stage_$ds]}" = ok ]; then
+		if [ "$ds" = tree ]; then
+			if [ $have_backup = 0 ]; then
+				skip ofs_backup0_tree "not implemented"
+			else
+				warm "$src"
+				measure ofs_backup0_tree "0 3" "${OFS[@]}" backup --repo "$o" "$src"
+			fi
+		fi
 		# The files the manifest lists (else every file but manifests, locks/, jobs/, hidden).
 		mapfile -t files < <(python3 -c '
 import json, os, sys
@@ -285,24 +261,8 @@ for f in m["files"]:
 		measure "ofs_verify_$ds" 0 "$OFFSEED" --no-progress -q verify "$o"
 		warm "$o"
 		measure "xxhsum_$ds" 0 xxhsum -H2 "${files[@]}"
-	fi
-
-	# Deep verification: offseed verify --deep, restic check --read-data, borg check --verify-data.
-	if [ "${ST[ofs_stage_$ds]}" = ok ]; then
 		warm "$o"
 		measure "ofs_deep_$ds" 0 "${OFS[@]}" verify --deep --repo "$o" "$o"
-	fi
-	if [ "${ST[restic_backup_$ds]}" = ok ]; then
-		warm "$r"
-		measure "restic_check_$ds" 0 restic -r "$r" check -q --read-data
-	fi
-	if [ "${ST[borg_create_$ds]}" = ok ]; then
-		warm "$g"
-		measure "borg_check_$ds" 0 borg check --verify-data "$g"
-	fi
-
-	# Restore of the whole snapshot; offseed's copy must equal the source.
-	if [ "${ST[ofs_stage_$ds]}" = ok ]; then
 		out=$R/out-ofs-$ds
 		warm "$o"
 		if measure "ofs_restore_$ds" 0 "${OFS[@]}" restore latest --repo "$o" --target "$out"; then
@@ -313,20 +273,52 @@ for f in m["files"]:
 		fi
 		rm -rf "$out"
 	fi
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$o"
+
+	# restic: backup, unchanged backup, check --read-data, restore.
+	if setup "restic_backup_$ds" restic -r "$r" init; then
+		warm "$src"
+		measure "restic_backup_$ds" "0 3" restic -r "$r" backup -q "$src"
+	fi
+	for k in restic_check restic_restore restic_backup0; do
+		[ "${ST[restic_backup_$ds]}" = ok ] || skip "${k}_$ds" "n/a (no backup)"
+	done
 	if [ "${ST[restic_backup_$ds]}" = ok ]; then
+		if [ "$ds" = tree ]; then
+			warm "$src"
+			measure restic_backup0_tree "0 3" restic -r "$r" backup -q "$src"
+		fi
+		warm "$r"
+		measure "restic_check_$ds" 0 restic -r "$r" check -q --read-data
 		out=$R/out-restic-$ds
 		warm "$r"
 		measure "restic_restore_$ds" 0 restic -r "$r" restore -q latest --target "$out"
 		rm -rf "$out"
 	fi
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$r"
+
+	# borg: create, unchanged create, check --verify-data, extract.
+	if setup "borg_create_$ds" borg init --encryption=repokey-blake2 "$g"; then
+		warm "$src"
+		measure "borg_create_$ds" "0 1" borg create "$g::bench" "$src"
+	fi
+	for k in borg_check borg_extract borg_create0; do
+		[ "${ST[borg_create_$ds]}" = ok ] || skip "${k}_$ds" "n/a (no backup)"
+	done
 	if [ "${ST[borg_create_$ds]}" = ok ]; then
+		if [ "$ds" = tree ]; then
+			warm "$src"
+			measure borg_create0_tree "0 1" borg create "$g::bench2" "$src"
+		fi
+		warm "$g"
+		measure "borg_check_$ds" 0 borg check --verify-data "$g"
 		out=$R/out-borg-$ds
 		mkdir -p "$out"
 		warm "$g"
 		measure "borg_extract_$ds" 0 env -C "$out" borg extract "$g::bench"
 		rm -rf "$out"
 	fi
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$o" "$r" "$g"
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$g"
 }
 
 start=$EPOCHREALTIME

@@ -21,6 +21,14 @@ struct bucket {
 	size_t n, cap;
 };
 
+/* Tree blobs decrypted during the data pass, kept for the snapshot walk (trees are small;
+ * reading them a second time from the repository cost as much as the whole data pass). */
+struct tree_ent {
+	uint8_t id[OFS_ID_LEN];
+	uint8_t *raw;
+	size_t len;
+};
+
 struct deep {
 	struct ofs_repo *r;
 	struct ofs_progress *pr;
@@ -32,6 +40,8 @@ struct deep {
 	size_t next_pack;
 	struct ofs_idx *bad;	/* ids of blobs found damaged */
 	struct bucket *buckets;	/* blobs grouped by pack */
+	struct tree_ent *trees;	/* sorted by id after the data pass */
+	size_t ntrees, captrees;
 	int fatal;
 	struct ofs_error fatal_err;
 };
@@ -138,7 +148,24 @@ check_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *u
 		if (memcmp(again, id, OFS_ID_LEN) != 0) {
 			report(a->d, OFS_DEEP_BLOB, obj, NULL, "content does not match its id");
 			mark_bad(a->d, id);
+			return 0;
 		}
+	}
+	if (ref->type == OFS_BLOB_TREE) {
+		struct deep *d = a->d;
+		struct tree_ent *t;
+
+		pthread_mutex_lock(&d->mu);
+		if (d->ntrees == d->captrees) {
+			d->captrees = d->captrees ? 2 * d->captrees : 256;
+			d->trees = ofs_xreallocarray(d->trees, d->captrees, sizeof(*d->trees));
+		}
+		t = &d->trees[d->ntrees++];
+		memcpy(t->id, id, OFS_ID_LEN);
+		t->len = a->raw.len;
+		t->raw = ofs_xmalloc(a->raw.len ? a->raw.len : 1);
+		memcpy(t->raw, a->raw.data, a->raw.len);
+		pthread_mutex_unlock(&d->mu);
 	}
 	return 0;
 }
@@ -229,6 +256,29 @@ pack_worker(void *arg)
 	return NULL;
 }
 
+static int
+tree_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct tree_ent *)a)->id, ((const struct tree_ent *)b)->id,
+	    OFS_ID_LEN);
+}
+
+static int
+load_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_tree *t, struct ofs_error *err)
+{
+	struct tree_ent key, *hit;
+	char hex[2 * OFS_ID_LEN + 1];
+
+	memcpy(key.id, id, OFS_ID_LEN);
+	hit = d->ntrees ? bsearch(&key, d->trees, d->ntrees, sizeof(*d->trees), tree_cmp) : NULL;
+	if (hit == NULL)
+		return ofs_repo_load_tree(d->r, ctx, id, t, err);
+	ofs_hex(id, OFS_ID_LEN, hex);
+	ofs_tree_init(t);
+	return ofs_tree_decode(hit->raw, hit->len, hex, t, err);
+}
+
 /* Walk one tree; report every file whose chunks are damaged or missing. */
 static int
 walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
@@ -249,8 +299,7 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 		report(d, OFS_DEEP_MISSING, obj, prefix[0] ? prefix : "/", "tree blob not in the index");
 		return 0;
 	}
-	if (ofs_idx_lookup(d->bad, id, &ref) ||
-	    ofs_repo_load_tree(d->r, ctx, id, &t, &err) != 0) {
+	if (ofs_idx_lookup(d->bad, id, &ref) || load_tree(d, ctx, id, &t, &err) != 0) {
 		report(d, OFS_DEEP_PATH, obj, prefix[0] ? prefix : "/",
 		    err.msg[0] ? err.msg : "directory listing is damaged");
 		return 0;
@@ -320,6 +369,8 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 			pthread_join(th[i], NULL);
 		free(th);
 	}
+	if (d.ntrees > 1)
+		qsort(d.trees, d.ntrees, sizeof(*d.trees), tree_cmp);
 	if ((rc = ofs_repo_list_snapshots(r, &snaps, &nsnaps, err)) != 0)
 		goto out;
 	for (size_t i = 0; i < nsnaps; i++) {
@@ -335,6 +386,9 @@ out:
 		for (size_t i = 0; i < ofs_idx_npacks(r->idx); i++)
 			free(d.buckets[i].e);
 	free(d.buckets);
+	for (size_t i = 0; i < d.ntrees; i++)
+		free(d.trees[i].raw);
+	free(d.trees);
 	ofs_idx_free(d.bad);
 	pthread_mutex_destroy(&d.mu);
 	return rc;
