@@ -283,6 +283,8 @@ do_chunk(struct rs *R, void *ctx, struct fjob *j, size_t i, uint64_t soff, uint6
 		return 0;
 	ofs_err_clear(&e);
 	if ((r = R->src->read_blob(R->src->ud, ctx, j->node.chunks[i], buf, &e)) != 0) {
+		if (r == OFS_ERR_VERSION || r == OFS_ERR_AUTH)
+			set_fatal(R, &e);	/* not damage: nothing here can be read */
 		job_damage(R, j, e.msg[0] ? e.msg : "chunk cannot be read");
 		return 0;
 	}
@@ -868,9 +870,14 @@ restore_tree(struct rs *R, const uint8_t id[OFS_ID_LEN])
 	struct ofs_error e;
 	size_t slen = R->fr[R->depth - 1].slen;
 	char *path;
+	int r;
 
 	ofs_err_clear(&e);
-	if (R->src->load_tree(R->src->ud, R->ctx, id, &t, &e) != 0) {
+	if ((r = R->src->load_tree(R->src->ud, R->ctx, id, &t, &e)) != 0) {
+		if (r == OFS_ERR_VERSION || r == OFS_ERR_AUTH) {
+			set_fatal(R, &e);	/* not damage: nothing here can be read */
+			return -1;
+		}
 		path = ofs_xstrndup(slen ? (char *)R->spath.data : "/", slen ? slen : 1);
 		note(R, path, e.msg[0] ? e.msg : "tree cannot be read", 1);
 		free(path);

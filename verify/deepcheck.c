@@ -212,6 +212,20 @@ pack_worker(void *arg)
 			continue;
 		pack_location(p, name, sizeof(name), &off);
 		snprintf(object, sizeof(object), "%s @ %llu", name, (unsigned long long)off);
+		{
+			struct ofs_error verr = { 0 };
+
+			if (ofs_repo_check_container(d->r, &p->loc, &verr) == OFS_ERR_VERSION) {
+				/* a format we cannot read: stop, it is not damage */
+				pthread_mutex_lock(&d->mu);
+				if (!d->fatal) {
+					d->fatal = OFS_ERR_VERSION;
+					d->fatal_err = verr;
+				}
+				pthread_mutex_unlock(&d->mu);
+				break;
+			}
+		}
 		ofs_buf_reset(&data);
 		if (p->length > MAX_PACK || d->r->be->ops->get(d->r->be, name, off, p->length,
 		    &data, &err) != 0) {
@@ -368,6 +382,11 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 		for (int i = 0; i < nthreads; i++)
 			pthread_join(th[i], NULL);
 		free(th);
+	}
+	if (d.fatal) {
+		rc = d.fatal;
+		*err = d.fatal_err;
+		goto out;
 	}
 	if (d.ntrees > 1)
 		qsort(d.trees, d.ntrees, sizeof(*d.trees), tree_cmp);
