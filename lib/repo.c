@@ -46,6 +46,7 @@ ofs_repo_open(const char *loc, const char *state, struct ofs_repo **out, struct 
 
 	*out = NULL;
 	ofs_buf_init(&r->config_raw, OFS_CONFIG_MAX);
+	pthread_mutex_init(&r->ctr_mu, NULL);
 	if ((rc = ofs_backend_open(loc, &r->be, err)) != 0)
 		goto fail;
 	if ((rc = r->be->ops->get(r->be, "config", 0, 0, &r->config_raw, err)) != 0) {
@@ -126,6 +127,8 @@ ofs_repo_close(struct ofs_repo *r)
 	ofs_buf_release(&r->config_raw);
 	ofs_backend_free(r->be);
 	free(r->state_dir);
+	free(r->ctr_ok);
+	pthread_mutex_destroy(&r->ctr_mu);
 	free(r);
 }
 
@@ -160,6 +163,7 @@ ofs_repo_init(const char *loc, const char *dest, const char *pass, size_t passle
 
 	*out = NULL;
 	ofs_buf_init(&r->config_raw, OFS_CONFIG_MAX);
+	pthread_mutex_init(&r->ctr_mu, NULL);
 	if (passlen < OFS_PASSPHRASE_MIN) {
 		rc = ofs_err_set(err, OFS_ERR_USAGE,
 		    "the passphrase is too short (%zu characters; at least %d needed)", passlen,
@@ -374,6 +378,40 @@ out:
 }
 
 int
+ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
+    struct ofs_error *err)
+{
+	struct ofs_buf head = OFS_BUF_INIT(OFS_SUPERBLOCK_SIZE);
+	struct ofs_superblock sb;
+	char cname[64], *name;
+	int rc = 0, known = 0;
+
+	if (loc->kind != OFS_LOC_CONTAINER)
+		return 0;
+	ofs_container_name(loc->set, loc->seq, cname, sizeof(cname));
+	pthread_mutex_lock(&r->ctr_mu);
+	for (size_t i = 0; i < r->nctr_ok && !known; i++)
+		known = strcmp(r->ctr_ok[i], cname) == 0;
+	pthread_mutex_unlock(&r->ctr_mu);
+	if (known)
+		return 0;
+	name = ofs_path_join("containers", cname);
+	if ((rc = r->be->ops->get(r->be, name, 0, OFS_SUPERBLOCK_SIZE, &head, err)) == 0 &&
+	    (rc = ofs_superblock_parse(head.data, head.len, name, &sb, err)) == 0) {
+		pthread_mutex_lock(&r->ctr_mu);
+		if (r->nctr_ok == r->capctr_ok) {
+			r->capctr_ok = r->capctr_ok ? 2 * r->capctr_ok : 16;
+			r->ctr_ok = ofs_xreallocarray(r->ctr_ok, r->capctr_ok, sizeof(*r->ctr_ok));
+		}
+		memcpy(r->ctr_ok[r->nctr_ok++], cname, sizeof(cname));
+		pthread_mutex_unlock(&r->ctr_mu);
+	}
+	free(name);
+	ofs_buf_release(&head);
+	return rc;
+}
+
+int
 ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
     struct ofs_buf *out, struct ofs_error *err)
 {
@@ -389,6 +427,8 @@ ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t i
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… is not in the index", hex);
 	}
 	p = ofs_idx_pack(r->idx, ref.pack);
+	if ((rc = ofs_repo_check_container(r, &p->loc, err)) != 0)
+		return rc;
 	if (p->loc.kind == OFS_LOC_CONTAINER) {
 		ofs_container_name(p->loc.set, p->loc.seq, cname, sizeof(cname));
 		snprintf(name, sizeof(name), "containers/%s", cname);

@@ -4,6 +4,7 @@
 #define OFS_REPO_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "blob.h"
@@ -40,6 +41,13 @@ struct ofs_backend_ops {
 
 /* Open a backend for LOC: a path or file:PATH (local folder). Others: OFS_ERR_USAGE for now. */
 int ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error *err);
+/* Open the read-only disk set "disks:MNT[,MNT…]" (prepared disks, SPEC §7): containers/X
+ * from the disk whose PageBlob/C/P/containers/X exists, other names from BlockBlob/C/P/ on
+ * the first disk that has them, list() the union; put/remove → OFS_ERR_IO; path() is NULL
+ * for names on no disk (so no lock is attempted). A container on a disk that was not given
+ * → OFS_ERR_UNAVAILABLE naming that disk's index and serial. A disk without
+ * offseed-set.json or of another set (repository or seed set) → OFS_ERR_USAGE. */
+int ofs_backend_disks_open(const char *loc, struct ofs_backend **out, struct ofs_error *err);
 void ofs_backend_free(struct ofs_backend *b);
 void ofs_names_free(char **names, size_t n);
 
@@ -53,6 +61,9 @@ struct ofs_repo {
 	struct ofs_blob_ctx *ctx;	/* for the calling thread; workers make their own */
 	char *state_dir;		/* STATE/<repo id hex>, created on open */
 	char id_hex[33];
+	pthread_mutex_t ctr_mu;		/* guards the containers checked so far */
+	char (*ctr_ok)[64];		/* container names whose superblock was checked */
+	size_t nctr_ok, capctr_ok;
 };
 
 /* Open: read and parse config (OFS_ERR_VERSION if newer). state may be NULL (default). */
@@ -75,6 +86,12 @@ int ofs_repo_put_object(struct ofs_repo *r, const char *dir, uint8_t type,
 /* Read and open dir/<id hex>; raw appended to out. */
 int ofs_repo_get_object(struct ofs_repo *r, const char *dir, uint8_t type,
     const uint8_t id[OFS_ID_LEN], size_t max, struct ofs_buf *out, struct ofs_error *err);
+
+/* Before the first read from a container (through index files, which skip its structure),
+ * check its superblock: a newer container format → OFS_ERR_VERSION naming both versions.
+ * Thread-safe; remembers the containers already checked. */
+int ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
+    struct ofs_error *err);
 
 /* Read one blob by id through the index (with ctx for the calling thread). */
 int ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
