@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,8 +16,52 @@
 #include "util.h"
 
 struct ofs_lock {
-	char *path;
+	char *path;	/* locks/lock in the repository, NULL for backends without paths */
+	int local_fd;	/* STATE/<repo>/lock, held with flock: freed by the kernel on exit */
 };
+
+static void describe(json_t *j, char *desc, size_t descsz);
+
+/* The local lock: a flock on a file in the state dir, so jobs on this host exclude each other
+ * whatever the repository's backend, and a killed holder never leaves it stale. */
+static int
+local_lock(struct ofs_repo *r, const char *holder, int *fdp, struct ofs_error *err)
+{
+	char *path = ofs_path_join(r->state_dir, "lock"), desc[512] = "";
+	int fd, rc = 0;
+	ssize_t n;
+
+	*fdp = -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open lock '%s'", path);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			char raw[512];
+			json_t *j;
+
+			n = pread(fd, raw, sizeof(raw) - 1, 0);
+			raw[n > 0 ? n : 0] = '\0';
+			if ((j = json_loads(raw, 0, NULL)) != NULL) {
+				describe(j, desc, sizeof(desc));
+				json_decref(j);
+			}
+			rc = ofs_err_set(err, OFS_ERR_LOCKED, "repository '%s' is locked by %s",
+			    r->be->loc, desc[0] ? desc : "another job on this host");
+		} else {
+			rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot lock '%s'", path);
+		}
+		close(fd);
+		goto out;
+	}
+	if (ftruncate(fd, 0) == 0 && ofs_pwrite_all(fd, holder, strlen(holder), 0) == 0)
+		fsync(fd);
+	*fdp = fd;
+out:
+	free(path);
+	return rc;
+}
 
 static json_t *
 holder_json(const char *command)
@@ -29,19 +74,29 @@ holder_json(const char *command)
 	    when, "command", command);
 }
 
+/* "stage (host H, pid P, since T)" */
+static void
+describe(json_t *j, char *desc, size_t descsz)
+{
+	const char *h = json_string_value(json_object_get(j, "host"));
+	const char *cmd = json_string_value(json_object_get(j, "command"));
+	const char *since = json_string_value(json_object_get(j, "started"));
+	json_int_t pid = json_integer_value(json_object_get(j, "pid"));
+
+	snprintf(desc, descsz, "%s (host %s, pid %lld, since %s)", cmd ? cmd : "?", h ? h : "?",
+	    (long long)pid, since ? since : "?");
+}
+
 /* 1 if the holder described in j is gone. */
 static int
 holder_gone(json_t *j, const struct stat *st, char *desc, size_t descsz)
 {
 	char host[256] = "";
 	const char *h = json_string_value(json_object_get(j, "host"));
-	const char *cmd = json_string_value(json_object_get(j, "command"));
-	const char *since = json_string_value(json_object_get(j, "started"));
 	json_int_t pid = json_integer_value(json_object_get(j, "pid"));
 
 	gethostname(host, sizeof(host) - 1);
-	snprintf(desc, descsz, "%s (host %s, pid %lld, since %s)", cmd ? cmd : "?", h ? h : "?",
-	    (long long)pid, since ? since : "?");
+	describe(j, desc, descsz);
 	if (h != NULL && strcmp(h, host) == 0 && pid > 0 && kill((pid_t)pid, 0) == -1 &&
 	    errno == ESRCH)
 		return 1;
@@ -52,20 +107,26 @@ int
 ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
     struct ofs_error *err)
 {
-	char *path = r->be->ops->path(r->be, "locks/lock"), *dir, *s = NULL, desc[512];
+	char *path = r->be->ops->path(r->be, "locks/lock"), *dir = NULL, *s = NULL, desc[512];
 	json_t *me = holder_json(command), *j;
 	struct stat st;
 	int fd, rc = 0, tries;
 
+	int local_fd = -1;
+
 	*out = NULL;
-	if (path == NULL) {
-		json_decref(me);
-		return 0;	/* backends without local paths lock elsewhere */
+	s = json_dumps(me, JSON_COMPACT);
+	if ((rc = local_lock(r, s, &local_fd, err)) != 0)
+		goto out;
+	if (path == NULL) {	/* a read-only or remote backend: the local lock is all we hold */
+		*out = ofs_xcalloc(1, sizeof(**out));
+		(*out)->local_fd = local_fd;
+		local_fd = -1;
+		goto out;
 	}
 	dir = r->be->ops->path(r->be, "locks");
 	if ((rc = ofs_mkdir_p(dir, 0755, err)) != 0)
 		goto out;
-	s = json_dumps(me, JSON_COMPACT);
 	for (tries = 0; tries < 3; tries++) {
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd != -1) {
@@ -78,7 +139,9 @@ ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
 			close(fd);
 			*out = ofs_xcalloc(1, sizeof(**out));
 			(*out)->path = path;
+			(*out)->local_fd = local_fd;
 			path = NULL;
+			local_fd = -1;
 			goto out;
 		}
 		if (errno != EEXIST) {
@@ -105,6 +168,8 @@ ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
 	rc = ofs_err_set(err, OFS_ERR_LOCKED, "cannot take the lock of repository '%s'",
 	    r->be->loc);
 out:
+	if (local_fd != -1)
+		close(local_fd);
 	free(s);
 	free(dir);
 	free(path);
@@ -115,7 +180,7 @@ out:
 void
 ofs_lock_refresh(struct ofs_lock *l)
 {
-	if (l != NULL)
+	if (l != NULL && l->path != NULL)
 		utimensat(AT_FDCWD, l->path, NULL, 0);
 }
 
@@ -124,7 +189,10 @@ ofs_lock_release(struct ofs_lock *l)
 {
 	if (l == NULL)
 		return;
-	unlink(l->path);
+	if (l->path != NULL)
+		unlink(l->path);
+	if (l->local_fd != -1)
+		close(l->local_fd);
 	free(l->path);
 	free(l);
 }
