@@ -22,12 +22,14 @@ typedef int (*ofs_cmd_fn)(int argc, char **argv, struct ofs_cli *g);
 
 int cmd_init(int argc, char **argv, struct ofs_cli *g);
 int cmd_stage(int argc, char **argv, struct ofs_cli *g);
+int cmd_prep(int argc, char **argv, struct ofs_cli *g);
 int cmd_backup(int argc, char **argv, struct ofs_cli *g);
 int cmd_verify(int argc, char **argv, struct ofs_cli *g);
 int cmd_snapshots(int argc, char **argv, struct ofs_cli *g);
 int cmd_ls(int argc, char **argv, struct ofs_cli *g);
 int cmd_restore(int argc, char **argv, struct ofs_cli *g);
 int cmd_check(int argc, char **argv, struct ofs_cli *g);
+int cmd_import(int argc, char **argv, struct ofs_cli *g);
 
 /* Get the passphrase: --passphrase-file, OFFSEED_PASSPHRASE_FILE, OFFSEED_PASSPHRASE, else a
  * prompt on the tty (confirm: ask twice). A trailing newline in a file is dropped.

@@ -19,12 +19,14 @@ static const struct {
 } commands[] = {
 	{ "init", cmd_init, "create a repository (config and first key slot)" },
 	{ "stage", cmd_stage, "initial backup into sealed VHD containers" },
+	{ "prep", cmd_prep, "copy staged containers onto disks with manifests and a job draft" },
 	{ "backup", cmd_backup, "incremental backup: only what the repository lacks" },
 	{ "verify", cmd_verify, "check a staging repo or disks against their manifests" },
 	{ "check", cmd_check, "repository integrity (index, packs, containers, snapshots)" },
 	{ "snapshots", cmd_snapshots, "list recovery points" },
 	{ "ls", cmd_ls, "list a snapshot's tree" },
 	{ "restore", cmd_restore, "restore files and folders with their metadata" },
+	{ "import", cmd_import, "submit and follow the import job (create, ship, status, ...)" },
 };
 
 static const char global_help[] =

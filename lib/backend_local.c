@@ -174,9 +174,11 @@ ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error *er
 	const char *path = loc;
 
 	*out = NULL;
+	if (strncmp(loc, "disks:", 6) == 0)
+		return ofs_backend_disks_open(loc, out, err);
 	if (strncmp(loc, "file:", 5) == 0)
 		path = loc + 5;
-	else if (strstr(loc, "://") != NULL || strncmp(loc, "disks:", 6) == 0)
+	else if (strstr(loc, "://") != NULL)
 		return ofs_err_set(err, OFS_ERR_USAGE,
 		    "repository location '%s' is not supported by this build yet", loc);
 	if (*path == '\0')

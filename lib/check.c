@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "container.h"
+#include "disk.h"
 #include "util.h"
 
 /* 1 MiB reads: the buffer stays in cache while it is hashed twice (measured fastest). */
@@ -68,6 +69,8 @@ ofs_finding_name(const struct ofs_finding *f)
 	case OFS_FINDING_MANIFEST_HASH: return "manifest_hash_mismatch";
 	case OFS_FINDING_DISK_MISSING: return "disk_missing";
 	case OFS_FINDING_DEEP: return "deep";
+	case OFS_FINDING_FOREIGN_DISK: return "foreign_disk";
+	case OFS_FINDING_SET_MISMATCH: return "set_mismatch";
 	}
 	return "unknown";
 }
@@ -76,6 +79,7 @@ int
 ofs_check_ignored(const char *p)
 {
 	return strcmp(p, OFS_MANIFEST_NAME) == 0 || strcmp(p, OFS_SET_MANIFEST_NAME) == 0 ||
+	    strcmp(p, OFS_DISK_ID_NAME) == 0 ||
 	    strcmp(p, "jobs") == 0 || strncmp(p, "jobs/", 5) == 0 ||
 	    strcmp(p, "locks") == 0 || strncmp(p, "locks/", 6) == 0;
 }
@@ -526,7 +530,7 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 	if ((size_t)nthreads > nt)
 		nthreads = nt > 0 ? (int)nt : 1;
 	th = ofs_xcalloc((size_t)nthreads, sizeof(*th));
-	if (o->progress != NULL)
+	if (o->progress != NULL && !o->keep_total)
 		ofs_progress_set_total(o->progress, sample ? 0 : total, nf);
 	for (int i = 1; i < nthreads; i++) {
 		if (pthread_create(&th[i], NULL, worker, &c) != 0)

@@ -26,8 +26,11 @@ enum ofs_finding_kind {
 	OFS_FINDING_MANIFEST_HASH = 9,	/* manifest SHA-256 differs from the expected one */
 	OFS_FINDING_DISK_MISSING = 10,	/* an expected disk (serial) is not among the targets */
 	OFS_FINDING_DEEP = 11,		/* --deep: blob/tree/snapshot problem (detail says) */
+	OFS_FINDING_FOREIGN_DISK = 12,	/* a target disk of another set (repository/seed set) */
+	OFS_FINDING_SET_MISMATCH = 13,	/* disk and set manifests disagree (set manifests
+					 * differ, serial/index/count not the set's) */
 };
-#define OFS_FINDING_NKINDS 12
+#define OFS_FINDING_NKINDS 14
 
 /* One problem. Pointers are valid only during the callback. */
 struct ofs_finding {
@@ -41,11 +44,14 @@ struct ofs_finding {
 	int has_hashes;
 	uint8_t expected[OFS_XXH_LEN], found[OFS_XXH_LEN];
 	const char *detail;		/* human detail (structure, unreadable, …) or NULL */
+	uint32_t disk_index, disk_count;	/* the set disk concerned (disk findings), or 0 */
+	const char *serial;		/* its serial, or NULL */
 };
 
 /* Stable snake_case name of a finding for reports: "missing", "truncated",
  * "size_mismatch", "region_mismatch", "hash_mismatch", "unlisted", "bad_structure",
- * "unreadable", "version_too_new", "manifest_hash_mismatch", "disk_missing", "deep". */
+ * "unreadable", "version_too_new", "manifest_hash_mismatch", "disk_missing", "deep",
+ * "foreign_disk", "set_mismatch". */
 const char *ofs_finding_name(const struct ofs_finding *f);
 
 /* Called once per finding, serialized (never concurrently), in a deterministic order:
@@ -60,6 +66,8 @@ struct ofs_check_opts {
 	int no_unlisted;		/* skip the unlisted-file scan */
 	int no_structure;		/* skip the container structure check */
 	struct ofs_progress *progress;	/* may be NULL; bytes and files are added */
+	int keep_total;			/* the caller sets the progress totals (several roots
+					 * checked at once into one progress) */
 	ofs_finding_fn on_finding;	/* may be NULL */
 	void *arg;
 };
@@ -73,8 +81,9 @@ struct ofs_check_stats {
 };
 
 /* Check the folder root against manifest m. Ignored while looking for unlisted files: the
- * manifest itself and offseed-set.json at the root, and the root folders jobs/ and locks/
- * (staging-repo bookkeeping). Every *.vhd listed and present with its size is opened with
+ * manifest itself, offseed-set.json and .offseed-disk-id (prep's disk id file) at the root,
+ * and the root folders jobs/ and locks/ (staging-repo bookkeeping). Several roots may be
+ * checked at once from different threads (each call is independent). Every *.vhd listed and present with its size is opened with
  * ofs_container_open. Returns 0 when the check ran to the end (st->findings > 0 means
  * problems were found and reported), or OFS_ERR_IO / OFS_ERR_NOTFOUND when root cannot be
  * read at all. st is always filled. */

@@ -1,6 +1,6 @@
 /* Containers: the superblock, trailer and fixed-VHD footer codecs, the streaming container
  * writer (append packs, checkpoint, resume, seal by rename) and the checked reader.
- * Byte layout: docs/FORMAT-container.md. */
+ * Byte layout: docs/FORMAT.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>

@@ -1,6 +1,6 @@
 /* Manifests: the streaming whole-file + per-region XXH3-128 hasher, file hashing with large
  * sequential reads, and the manifest JSON codec (strict parser, deterministic encoder).
- * Format: docs/FORMAT-container.md "Manifest". */
+ * Format: docs/FORMAT.md "Manifest". */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* Tree blobs (one JSON object per directory, nodes sorted by name bytes, deterministic
  * encoding so identical directories get identical ids) and snapshot records; strict
- * decoders that name the offending field. docs/FORMAT-tree.md is the format. */
+ * decoders that name the offending field. docs/FORMAT.md is the format. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

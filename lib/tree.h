@@ -105,7 +105,7 @@ struct ofs_snapshot {
 };
 
 void ofs_snapshot_release(struct ofs_snapshot *s);
-/* Snapshot JSON (FORMAT-tree.md): encode appends to out; decode validates every field and
+/* Snapshot JSON (FORMAT.md): encode appends to out; decode validates every field and
  * fills *s (owned; release with ofs_snapshot_release). Malformed → OFS_ERR_CORRUPT naming
  * `what` and the field; another format version → OFS_ERR_VERSION. */
 int ofs_snapshot_encode(const struct ofs_snapshot *s, struct ofs_buf *out, struct ofs_error *err);

@@ -108,6 +108,12 @@ struct stage {
 	uint32_t next_seq;
 	struct ofs_index_pack *cpacks;	/* packs in the open container */
 	size_t ncpacks, capcpacks;
+	/* Loose packs (data/<xx>/<id>) stored but not yet listed in an index file: every pack
+	 * of a backup, and the tree packs of a stage. Trees stay out of containers so that they
+	 * are metadata, copied to every disk: a lost disk then loses only its own file data. */
+	struct ofs_index_pack *loose;
+	size_t nloose, caploose;
+	struct ofs_pack_writer tw;	/* stage: tree blobs */
 	uint64_t pack_target;
 	uint64_t since_ckpt;
 	double last_ckpt;
@@ -691,21 +697,21 @@ out:
 	return rc;
 }
 
-/* Backup: packs are built in memory and stored whole as data/<xx>/<id>. */
+/* Loose packs are built in memory and stored whole as data/<xx>/<id>. */
 static int
-close_loose_pack(struct stage *s, struct ofs_error *err)
+close_loose_pack(struct stage *s, struct ofs_pack_writer *w, struct ofs_error *err)
 {
 	struct ofs_index_pack *ip;
 	uint8_t pid[OFS_ID_LEN];
 	char name[128];
 	int rc;
 
-	if (s->pw.n == 0)
+	if (w->n == 0)
 		return 0;
-	if ((rc = ofs_pack_writer_finish(&s->pw, s->wctx, pid, err)) != 0)
+	if ((rc = ofs_pack_writer_finish(w, s->wctx, pid, err)) != 0)
 		return rc;
 	ofs_loose_name(pid, name, sizeof(name));
-	s->uploaded += s->pw.data.len;
+	s->uploaded += w->data.len;
 	if (s->o->limit_upload > 0) {
 		/* one global rate: this pack goes out once the bytes sent so far, it included,
 		 * fit the limit */
@@ -719,35 +725,56 @@ close_loose_pack(struct stage *s, struct ofs_error *err)
 			nanosleep(&ts, NULL);
 		}
 	}
-	if ((rc = s->repo->be->ops->put(s->repo->be, name, s->pw.data.data, s->pw.data.len,
-	    err)) != 0)
+	if ((rc = s->repo->be->ops->put(s->repo->be, name, w->data.data, w->data.len, err)) != 0)
 		return rc;
-	if (s->ncpacks == s->capcpacks) {
-		s->capcpacks = s->capcpacks ? 2 * s->capcpacks : 64;
-		s->cpacks = ofs_xreallocarray(s->cpacks, s->capcpacks, sizeof(*s->cpacks));
+	if (s->nloose == s->caploose) {
+		s->caploose = s->caploose ? 2 * s->caploose : 64;
+		s->loose = ofs_xreallocarray(s->loose, s->caploose, sizeof(*s->loose));
 	}
-	ip = &s->cpacks[s->ncpacks++];
+	ip = &s->loose[s->nloose++];
 	memset(ip, 0, sizeof(*ip));
 	memcpy(ip->id, pid, OFS_ID_LEN);
 	ip->loc.kind = OFS_LOC_LOOSE;
-	ip->length = s->pw.data.len;
-	ofs_xxh128(s->pw.data.data, s->pw.data.len, ip->xxh);
-	ip->nblobs = s->pw.n;
-	ip->blobs = ofs_xreallocarray(NULL, s->pw.n, sizeof(*ip->blobs));
-	memcpy(ip->blobs, s->pw.entries, s->pw.n * sizeof(*ip->blobs));
+	ip->length = w->data.len;
+	ofs_xxh128(w->data.data, w->data.len, ip->xxh);
+	ip->nblobs = w->n;
+	ip->blobs = ofs_xreallocarray(NULL, w->n, sizeof(*ip->blobs));
+	memcpy(ip->blobs, w->entries, w->n * sizeof(*ip->blobs));
 	pthread_mutex_lock(&s->mu);
 	ofs_idx_add_index(s->repo->idx, ip, 1);
 	pthread_mutex_unlock(&s->mu);
 	s->res->packs++;
 	s->since_ckpt += ip->length;
-	ofs_pack_writer_reset(&s->pw);
+	ofs_pack_writer_reset(w);
+	return 0;
+}
+
+/* List the loose packs stored so far in an index file (at checkpoints and at the end). */
+static int
+index_loose(struct stage *s, struct ofs_error *err)
+{
+	int rc;
+
+	if (s->nloose == 0)
+		return 0;
+	if ((rc = write_index_file(s, s->loose, s->nloose, err)) != 0)
+		return rc;
+	for (size_t i = 0; i < s->nloose; i++)
+		free(s->loose[i].blobs);
+	s->nloose = 0;
 	return 0;
 }
 
 static int
 flush_pack(struct stage *s, struct ofs_error *err)
 {
-	return s->o->loose ? close_loose_pack(s, err) : close_pack(s, err);
+	int rc;
+
+	if (s->o->loose)
+		return close_loose_pack(s, &s->pw, err);
+	if ((rc = close_pack(s, err)) != 0)
+		return rc;
+	return close_loose_pack(s, &s->tw, err);
 }
 
 static int
@@ -758,10 +785,12 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
 	uint64_t header = (uint64_t)(s->pw.n + 1) * OFS_PACK_ENTRY_SIZE + 64 + OFS_AEAD_OVERHEAD;
 	int rc;
 
-	if (s->o->loose) {
-		ofs_pack_writer_add(&s->pw, type, id, stored->data, stored->len, rawlen);
+	if (s->o->loose || type == OFS_BLOB_TREE) {
+		struct ofs_pack_writer *w = s->o->loose ? &s->pw : &s->tw;
+
+		ofs_pack_writer_add(w, type, id, stored->data, stored->len, rawlen);
 		s->res->bytes_stored += stored->len;
-		return ofs_pack_writer_size(&s->pw) >= s->pack_target ? close_loose_pack(s, err) : 0;
+		return ofs_pack_writer_size(w) >= OFS_PACK_TARGET ? close_loose_pack(s, w, err) : 0;
 	}
 	/* Would this blob (plus the pack header and container index it implies) still fit? */
 	if (s->cw != NULL && ofs_cw_sealed_size(s->cw, stored->len + header,
@@ -959,12 +988,12 @@ adopt_orphan_packs(struct stage *s)
 				ents = NULL;
 				ofs_idx_add_index(s->repo->idx, &ip, 1);
 				/* list it in the next index file */
-				if (s->ncpacks == s->capcpacks) {
-					s->capcpacks = s->capcpacks ? 2 * s->capcpacks : 64;
-					s->cpacks = ofs_xreallocarray(s->cpacks, s->capcpacks,
-					    sizeof(*s->cpacks));
+				if (s->nloose == s->caploose) {
+					s->caploose = s->caploose ? 2 * s->caploose : 64;
+					s->loose = ofs_xreallocarray(s->loose, s->caploose,
+					    sizeof(*s->loose));
 				}
-				s->cpacks[s->ncpacks++] = ip;
+				s->loose[s->nloose++] = ip;
 				ofs_verbose("adopted pack %s from an interrupted backup", files[j]);
 next:
 				free(ents);
@@ -1036,12 +1065,9 @@ checkpoint(struct stage *s, struct ofs_error *err)
 		return rc;
 	if (s->cw != NULL && (rc = ofs_cw_sync(s->cw, err)) != 0)
 		return rc;
-	/* Loose packs are made known in steps, so a resumed backup never uploads them again. */
-	if (s->o->loose && s->ncpacks > 0) {
-		if ((rc = write_index_file(s, s->cpacks, s->ncpacks, err)) != 0)
-			return rc;
-		cpacks_clear(s);
-	}
+	/* Loose packs are made known in steps, so a resumed run never stores them again. */
+	if ((rc = index_loose(s, err)) != 0)
+		return rc;
 	if ((rc = write_journal(s, err)) != 0)
 		return rc;
 	s->since_ckpt = 0;
@@ -1328,11 +1354,8 @@ finish(struct stage *s, struct ofs_error *err)
 		return rc;
 	if ((rc = flush_pack(s, err)) != 0 || (rc = seal_container(s, err)) != 0)
 		return rc;
-	if (s->o->loose && s->ncpacks > 0) {
-		if ((rc = write_index_file(s, s->cpacks, s->ncpacks, err)) != 0)
-			return rc;
-		cpacks_clear(s);
-	}
+	if ((rc = index_loose(s, err)) != 0)
+		return rc;
 	memset(&snap, 0, sizeof(snap));
 	ofs_random(snap.id, sizeof(snap.id));
 	snap.time_ns = ofs_now_ns();
@@ -1401,6 +1424,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	s.pending = ofs_idx_new();
 	s.wctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
 	ofs_pack_writer_init(&s.pw);
+	ofs_pack_writer_init(&s.tw);
 	s.pack_h = ofs_xxh_new();
 	s.pack_target = o->loose ? OFS_PACK_TARGET : CONTAINER_PACK_TARGET;
 	if (!o->loose && s.pack_target > o->container_size / 4)
@@ -1413,7 +1437,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	if ((rc = load_journal(&s, err)) < 0)
 		goto out;
 	res->resumed = rc == 1;
-	if (o->loose && res->resumed)
+	if (res->resumed)
 		adopt_orphan_packs(&s);
 	load_catalog(&s);	/* a resumed run reuses both its journal and the last catalog */
 	if (!res->resumed) {
@@ -1487,6 +1511,10 @@ out:
 	cat_release(&s.done_files);
 	cat_release(&s.prev);
 	ofs_pack_writer_release(&s.pw);
+	ofs_pack_writer_release(&s.tw);
+	for (size_t i = 0; i < s.nloose; i++)
+		free(s.loose[i].blobs);
+	free(s.loose);
 	ofs_xxh_free(s.pack_h);
 	ofs_blob_ctx_free(s.wctx);
 	ofs_idx_free(s.pending);

@@ -3,6 +3,7 @@
  * --deep hand over to the keyed pass (verify/deep.c). */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,10 @@
 #include "check.h"
 #include "cli.h"
 #include "deep.h"
+#include "disk.h"
 #include "manifest.h"
 #include "out.h"
+#include "setmanifest.h"
 #include "util.h"
 
 static const char usage[] =
@@ -26,11 +29,18 @@ static const char usage[] =
     "with its size, XXH3-128 of every region and file, no unlisted files, and the structure\n"
     "of every container (VHD footer, superblock, trailer).\n"
     "\n"
+    "Prepared disks (with offseed-set.json) are checked as a set, each disk by its own\n"
+    "reader: the set manifest the same on every disk, each disk's manifest hash and serial\n"
+    "as the set lists them, every disk of the set given (else \"disk 3 of 3 missing\n"
+    "(serial S)\"), no disk of another set. With --deep the disks are opened together as\n"
+    "the repository disks:MNT,MNT...\n"
+    "\n"
     "  --deep                   also decrypt and authenticate every blob (needs the passphrase)\n"
     "  --sample PCT             check about PCT percent of each file's regions (0 < PCT < 100)\n"
     "  --expect-hash S=SHA256   the manifest of the disk with serial S must have this SHA-256\n"
     "                           (S '-' or any serial: a target whose manifest has no disk)\n"
-    "  --threads N              hashing threads (default: one per CPU)\n"
+    "  --threads N              hashing threads per target (default: the CPUs shared among\n"
+    "                           the targets, at least one reader each)\n"
     "  --json                   JSON Lines: one finding object per problem, then a summary\n"
     "\n"
     "Exit: 0 clean, 4 anything missing, corrupt or unlisted, 7 newer format, 1 I/O failure,\n"
@@ -42,11 +52,29 @@ struct expect {
 	int matched;
 };
 
+/* A finding kept until the checks running in parallel are all done. */
+struct fcopy {
+	struct ofs_finding f;
+	char *path, *detail, *serial;	/* owned copies */
+};
+
 struct target {
 	const char *arg;	/* as given */
 	const char *dir;	/* without a file: prefix */
 	struct ofs_manifest *m;
 	char sha[65];		/* manifest SHA-256, "" when unreadable */
+	/* a disk of a set: offseed-set.json at the root */
+	int is_disk;
+	struct ofs_set_manifest *set;	/* NULL when absent or unusable */
+	char set_sha[65];
+	int in_set;		/* of the set being verified (not a foreign disk) */
+	/* its keyless check, run in a thread of its own */
+	struct ofs_check_opts o;
+	struct ofs_check_stats st;
+	struct ofs_error err;
+	int r;
+	struct fcopy *fl;
+	size_t nfl;
 };
 
 struct vctx {
@@ -54,13 +82,14 @@ struct vctx {
 	int multi;		/* several targets: prefix paths with the target */
 	uint64_t findings, serious;	/* serious: anything but version findings */
 	uint64_t by_kind[OFS_FINDING_NKINDS];
-	uint64_t names[16];
+	uint64_t names[OFS_FINDING_NKINDS + 4];
 	json_t *list;		/* --json: findings, carried in the one summary object */
 };
 
 static const char *const kind_names[] = { "missing", "truncated", "size_mismatch",
 	"region_mismatch", "hash_mismatch", "unlisted", "bad_structure", "unreadable",
-	"version_too_new", "manifest_hash_mismatch", "disk_missing", "deep" };
+	"version_too_new", "manifest_hash_mismatch", "disk_missing", "deep", "foreign_disk",
+	"set_mismatch" };
 
 static void
 on_finding(const struct ofs_finding *f, void *arg)
@@ -79,7 +108,8 @@ on_finding(const struct ofs_finding *f, void *arg)
 		if (strcmp(kind_names[i], name) == 0)
 			v->names[i]++;
 	if (f->path != NULL)
-		shown = v->multi ? ofs_path_join(v->target, f->path) : ofs_xstrdup(f->path);
+		shown = v->multi && f->kind != OFS_FINDING_DEEP ?	/* deep: snapshot paths */
+		    ofs_path_join(v->target, f->path) : ofs_xstrdup(f->path);
 	if (f->has_hashes) {
 		ofs_hex(f->expected, OFS_XXH_LEN, eh);
 		ofs_hex(f->found, OFS_XXH_LEN, fh);
@@ -107,6 +137,12 @@ on_finding(const struct ofs_finding *f, void *arg)
 		}
 		if (f->detail != NULL && f->kind != OFS_FINDING_MISSING)
 			json_object_set_new(o, "detail", json_string(f->detail));
+		if (f->disk_index > 0) {
+			json_object_set_new(o, "disk_index", json_integer(f->disk_index));
+			json_object_set_new(o, "disk_count", json_integer(f->disk_count));
+		}
+		if (f->serial != NULL)
+			json_object_set_new(o, "serial", json_string(f->serial));
 		if (v->list == NULL)
 			v->list = json_array();
 		json_array_append_new(v->list, o);
@@ -136,7 +172,18 @@ on_finding(const struct ofs_finding *f, void *arg)
 		ofs_result("unlisted: %s\n", shown);
 		break;
 	case OFS_FINDING_DISK_MISSING:
-		ofs_result("disk missing: %s\n", f->detail ? f->detail : "");
+		if (f->disk_index > 0)	/* a disk of the set is not among the targets */
+			ofs_result("disk %u of %u missing (serial %s)\n", f->disk_index,
+			    f->disk_count, f->serial ? f->serial : "?");
+		else
+			ofs_result("disk missing: %s\n", f->detail ? f->detail : "");
+		break;
+	case OFS_FINDING_FOREIGN_DISK:
+		ofs_result("foreign disk: %s: %s\n", v->target, f->detail ? f->detail : "");
+		break;
+	case OFS_FINDING_SET_MISMATCH:
+		ofs_result("set mismatch: %s: %s\n", shown ? shown : v->target,
+		    f->detail ? f->detail : "");
 		break;
 	default:
 		ofs_result("%s: %s: %s\n", f->kind == OFS_FINDING_STRUCTURE ? "bad structure" :
@@ -219,6 +266,225 @@ out:
 	return r;
 }
 
+/* Keep a finding of one target's check (runs in that target's thread). */
+static void
+collect(const struct ofs_finding *f, void *arg)
+{
+	struct target *t = arg;
+	struct fcopy *c;
+
+	t->fl = ofs_xreallocarray(t->fl, t->nfl + 1, sizeof(*t->fl));
+	c = &t->fl[t->nfl++];
+	c->f = *f;
+	c->path = f->path ? ofs_xstrdup(f->path) : NULL;
+	c->detail = f->detail ? ofs_xstrdup(f->detail) : NULL;
+	c->serial = f->serial ? ofs_xstrdup(f->serial) : NULL;
+	c->f.path = c->path;
+	c->f.detail = c->detail;
+	c->f.serial = c->serial;
+}
+
+static void *
+check_thread(void *arg)
+{
+	struct target *t = arg;
+
+	ofs_err_clear(&t->err);
+	t->r = ofs_check_root(t->dir, t->m, &t->o, &t->st, &t->err);
+	return NULL;
+}
+
+/* offseed-set.json of target t, if it has one: raw SHA-256 and parsed set; problems become
+ * findings on that file. */
+static void
+load_set(struct target *t, struct vctx *v)
+{
+	struct ofs_buf raw = OFS_BUF_INIT(OFS_SET_MANIFEST_MAX);
+	struct ofs_error e;
+	uint8_t sha[32];
+	char *sp = ofs_path_join(t->dir, OFS_SET_MANIFEST_NAME);
+	int r;
+
+	ofs_err_clear(&e);
+	if ((r = ofs_buf_read_file(&raw, sp, &e)) != 0) {
+		if (r != OFS_ERR_NOTFOUND) {
+			t->is_disk = 1;
+			simple_finding(v, r == OFS_ERR_CORRUPT ? OFS_FINDING_STRUCTURE :
+			    OFS_FINDING_UNREADABLE, OFS_SET_MANIFEST_NAME, e.msg);
+		} else if (t->m != NULL && t->m->has_disk) {
+			/* a prepared disk carries both manifests */
+			t->is_disk = 1;
+			simple_finding(v, OFS_FINDING_MISSING, OFS_SET_MANIFEST_NAME, e.msg);
+		}
+		goto out;
+	}
+	t->is_disk = 1;
+	ofs_sha256(raw.data, raw.len, sha);
+	ofs_hex(sha, 32, t->set_sha);
+	if ((r = ofs_set_manifest_parse(raw.data, raw.len, sp, &t->set, &e)) != 0)
+		simple_finding(v, r == OFS_ERR_VERSION ? OFS_FINDING_VERSION :
+		    OFS_FINDING_STRUCTURE, OFS_SET_MANIFEST_NAME, e.msg);
+out:
+	free(sp);
+	ofs_buf_release(&raw);
+}
+
+static int
+same_set(const struct ofs_set_manifest *a, const struct ofs_set_manifest *b)
+{
+	return strcmp(a->repository, b->repository) == 0 && strcmp(a->seed_set, b->seed_set) == 0;
+}
+
+static void
+disk_finding(struct vctx *v, enum ofs_finding_kind kind, const char *path, const char *detail,
+    const struct ofs_set_manifest *set, const struct ofs_set_disk *sd)
+{
+	struct ofs_finding f;
+
+	memset(&f, 0, sizeof(f));
+	f.kind = kind;
+	f.path = path;
+	f.region = -1;
+	f.detail = detail;
+	if (sd != NULL) {
+		f.disk_index = sd->index;
+		f.disk_count = (uint32_t)set->ndisks;
+		f.serial = sd->serial;
+	}
+	on_finding(&f, v);
+}
+
+/* Contents of DIR/.offseed-disk-id, trimmed, or NULL when there is none. */
+static char *
+read_disk_id(const char *dir)
+{
+	struct ofs_buf b = OFS_BUF_INIT(4096);
+	char *p = ofs_path_join(dir, OFS_DISK_ID_NAME), *s = NULL;
+
+	if (ofs_buf_read_file(&b, p, NULL) == 0) {
+		while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
+		    b.data[b.len - 1] == ' '))
+			b.len--;
+		s = ofs_xstrndup((const char *)b.data, b.len);
+	}
+	ofs_buf_release(&b);
+	free(p);
+	return s;
+}
+
+/* The set checks over every target that is a disk: one set (the one most of the disks
+ * belong to; others are foreign), identical set manifests, each disk's manifest hash,
+ * index and serial as the set lists them, and every disk of the set present. */
+static void
+check_set(struct target *tg, size_t ntg, struct vctx *v)
+{
+	const struct ofs_set_manifest *set = NULL;
+	const struct target *ref = NULL;
+	const struct target **present;
+	size_t best = 0;
+	char *d;
+
+	for (size_t i = 0; i < ntg; i++) {
+		size_t c = 0;
+
+		if (tg[i].set == NULL)
+			continue;
+		for (size_t j = 0; j < ntg; j++)
+			c += tg[j].set != NULL && same_set(tg[i].set, tg[j].set);
+		if (c > best) {
+			best = c;
+			ref = &tg[i];
+		}
+	}
+	if (ref == NULL)
+		return;
+	set = ref->set;
+	present = ofs_xcalloc(set->ndisks, sizeof(*present));
+	for (size_t i = 0; i < ntg; i++) {
+		struct target *t = &tg[i];
+		const struct ofs_manifest *m = t->m;
+		const struct ofs_set_disk *sd;
+		char *id;
+
+		if (t->set == NULL)
+			continue;
+		v->target = t->dir;
+		if (!same_set(t->set, set)) {
+			d = ofs_xasprintf("a disk of another set (repository %s, seed set %s), not "
+			    "of seed set %s of repository %s like '%s'", t->set->repository,
+			    t->set->seed_set, set->seed_set, set->repository, ref->dir);
+			sd = m != NULL && m->has_disk && m->disk_index >= 1 &&
+			    m->disk_index <= t->set->ndisks ? &t->set->disks[m->disk_index - 1] :
+			    NULL;
+			disk_finding(v, OFS_FINDING_FOREIGN_DISK, NULL, d, t->set, sd);
+			free(d);
+			continue;
+		}
+		t->in_set = 1;
+		if (strcmp(t->set_sha, ref->set_sha) != 0) {
+			d = ofs_xasprintf("differs from the one on '%s' (SHA-256 %s, there %s)",
+			    ref->dir, t->set_sha, ref->set_sha);
+			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_SET_MANIFEST_NAME, d, NULL,
+			    NULL);
+			free(d);
+		}
+		if (m == NULL)
+			continue;	/* its manifest problem is already reported */
+		if (!m->has_disk || m->disk_index < 1 || m->disk_index > set->ndisks) {
+			d = m->has_disk ? ofs_xasprintf("disk index %u is not in the set (1 to %zu)",
+			    m->disk_index, set->ndisks) : ofs_xstrdup("the manifest names no disk, "
+			    "but the disk carries offseed-set.json");
+			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_MANIFEST_NAME, d, NULL, NULL);
+			free(d);
+			continue;
+		}
+		sd = &set->disks[m->disk_index - 1];
+		if (present[sd->index - 1] != NULL) {
+			d = ofs_xasprintf("disk %u of %zu is given twice ('%s' and '%s')", sd->index,
+			    set->ndisks, present[sd->index - 1]->dir, t->dir);
+			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_MANIFEST_NAME, d, set, sd);
+			free(d);
+			continue;
+		}
+		present[sd->index - 1] = t;
+		if (m->disk_count != set->ndisks || strcmp(m->serial, sd->serial) != 0 ||
+		    strcmp(m->repository, set->repository) != 0 || m->seed_set == NULL ||
+		    strcmp(m->seed_set, set->seed_set) != 0) {
+			d = ofs_xasprintf("the manifest says disk %u of %u, serial %s, repository "
+			    "%s, seed set %s; the set says disk %u of %zu, serial %s, repository "
+			    "%s, seed set %s", m->disk_index, m->disk_count, m->serial,
+			    m->repository, m->seed_set ? m->seed_set : "none", sd->index,
+			    set->ndisks, sd->serial, set->repository, set->seed_set);
+			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_MANIFEST_NAME, d, set, sd);
+			free(d);
+		}
+		if (t->sha[0] != '\0' && strcmp(t->sha, sd->manifest_sha256) != 0) {
+			d = ofs_xasprintf("expected %s found %s (disk %u of %zu, serial %s, as the "
+			    "set manifest lists it)", sd->manifest_sha256, t->sha, sd->index,
+			    set->ndisks, sd->serial);
+			disk_finding(v, OFS_FINDING_MANIFEST_HASH, OFS_MANIFEST_NAME, d, set, sd);
+			free(d);
+		}
+		if ((id = read_disk_id(t->dir)) != NULL && strcmp(id, sd->serial) != 0) {
+			d = ofs_xasprintf("the disk's id file says serial %s, the set lists %s for "
+			    "disk %u", id, sd->serial, sd->index);
+			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_DISK_ID_NAME, d, set, sd);
+			free(d);
+		}
+		free(id);
+	}
+	v->target = "";
+	for (size_t i = 0; i < set->ndisks; i++) {
+		if (present[i] != NULL)
+			continue;
+		d = ofs_xasprintf("disk %u of %zu missing (serial %s)", set->disks[i].index,
+		    set->ndisks, set->disks[i].serial);
+		disk_finding(v, OFS_FINDING_DISK_MISSING, NULL, d, set, &set->disks[i]);
+		free(d);
+	}
+	free(present);
+}
+
 int
 cmd_verify(int argc, char **argv, struct ofs_cli *g)
 {
@@ -233,13 +499,17 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 	};
 	struct expect *ex = NULL;
 	struct target *tg = NULL;
-	struct ofs_check_stats total, st;
+	struct ofs_check_stats total;
+	struct ofs_progress pr;
 	struct ofs_error err;
 	struct vctx v;
-	size_t nex = 0, ntg = 0;
+	struct target *failed = NULL;
+	pthread_t *th = NULL;
+	char *started = NULL, *end;
+	size_t nex = 0, ntg = 0, nrun = 0;
+	uint64_t bytes = 0, files = 0;
 	double sample = 0, t0 = ofs_mono(), secs;
-	int deep = 0, threads = 0, c, rc = 0, r;
-	char *end;
+	int deep = 0, threads = 0, c, rc = 0, r, per, progress = 0;
 
 	memset(&total, 0, sizeof(total));
 	memset(&v, 0, sizeof(v));
@@ -313,47 +583,75 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 		}
 	}
 
+	/* Manifests and set manifests first: cheap, and their problems come first. */
 	for (size_t i = 0; i < ntg; i++) {
-		struct ofs_check_opts o;
-		struct ofs_progress pr;
-
 		v.target = tg[i].dir;
 		if ((r = load_target(&tg[i], &v, &err)) != 0) {
 			rc = ofs_cli_fail(r, &err);
 			goto done;
 		}
+		load_set(&tg[i], &v);
 		if (tg[i].m == NULL)
 			continue;
-		memset(&o, 0, sizeof(o));
-		o.threads = threads;
-		o.sample_pct = sample < 100 ? sample : 0;
-		o.on_finding = on_finding;
-		o.arg = &v;
-		o.progress = &pr;
-		ofs_progress_start(&pr, "verify", 0, tg[i].m->nfiles);
-		r = ofs_check_root(tg[i].dir, tg[i].m, &o, &st, &err);
-		ofs_progress_end(&pr);
-		if (r != 0) {
-			rc = ofs_cli_fail(r, &err);
-			goto done;
-		}
-		total.files_listed += st.files_listed;
-		total.files_checked += st.files_checked;
-		total.bytes_listed += st.bytes_listed;
-		total.bytes_hashed += st.bytes_hashed;
-		total.regions_checked += st.regions_checked;
-		total.containers_checked += st.containers_checked;
-		if (deep) {
-			struct ofs_verify_report rep;
-
-			memset(&rep, 0, sizeof(rep));
-			rep.sample_pct = o.sample_pct;
-			rep.on_finding = on_finding;
-			rep.arg = &v;
-			if ((rc = ofs_verify_deep(g, tg[i].dir, &rep)) != 0)
-				goto done;
-		}
+		nrun++;
+		files += tg[i].m->nfiles;
+		for (size_t k = 0; k < tg[i].m->nfiles; k++)
+			bytes += tg[i].m->files[k].h.size;
 	}
+
+	/* The keyless checks: one thread per target, so every disk has its own reader and a
+	 * set takes about as long as its largest disk; one progress display for all. The
+	 * findings are kept and replayed in target order afterwards (deterministic). */
+	per = threads > 0 ? threads : nrun > 0 ? ofs_ncpu() / (int)nrun : 1;
+	if (per < 1)
+		per = 1;
+	ofs_progress_start(&pr, "verify", sample > 0 && sample < 100 ? 0 : bytes, files);
+	progress = 1;
+	th = ofs_xcalloc(ntg, sizeof(*th));
+	started = ofs_xcalloc(ntg, sizeof(*started));
+	for (size_t i = 0; i < ntg; i++) {
+		struct target *t = &tg[i];
+
+		if (t->m == NULL)
+			continue;
+		t->o.threads = per;
+		t->o.sample_pct = sample < 100 ? sample : 0;
+		t->o.on_finding = collect;
+		t->o.arg = t;
+		t->o.progress = &pr;
+		t->o.keep_total = 1;
+		if (nrun > 1 && pthread_create(&th[i], NULL, check_thread, t) == 0)
+			started[i] = 1;
+		else
+			check_thread(t);
+	}
+	for (size_t i = 0; i < ntg; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	ofs_progress_end(&pr);
+	progress = 0;
+	for (size_t i = 0; i < ntg; i++) {
+		struct target *t = &tg[i];
+
+		if (t->m == NULL)
+			continue;
+		v.target = t->dir;
+		for (size_t k = 0; k < t->nfl; k++)
+			on_finding(&t->fl[k].f, &v);
+		if (t->r != 0 && failed == NULL)
+			failed = t;
+		total.files_listed += t->st.files_listed;
+		total.files_checked += t->st.files_checked;
+		total.bytes_listed += t->st.bytes_listed;
+		total.bytes_hashed += t->st.bytes_hashed;
+		total.regions_checked += t->st.regions_checked;
+		total.containers_checked += t->st.containers_checked;
+	}
+	if (failed != NULL) {
+		rc = ofs_cli_fail(failed->r, &failed->err);
+		goto done;
+	}
+	check_set(tg, ntg, &v);
 
 	/* Manifest hashes registered with the job. */
 	for (size_t k = 0; k < nex; k++) {
@@ -385,6 +683,41 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 			simple_finding(&v, OFS_FINDING_DISK_MISSING, NULL, d);
 			free(d);
 		}
+	}
+
+	/* The keyed pass: each staging repository on its own, the disks of the set together
+	 * as one repository location (disks:MNT,MNT…). */
+	if (deep) {
+		struct ofs_buf loc = OFS_BUF_INIT(0);
+		struct ofs_verify_report rep;
+
+		for (size_t i = 0; i < ntg && rc == 0; i++) {
+			if (tg[i].in_set) {
+				ofs_buf_adds(&loc, loc.len ? "," : "disks:");
+				ofs_buf_adds(&loc, tg[i].dir);
+			}
+			if (tg[i].m == NULL || tg[i].is_disk)
+				continue;
+			memset(&rep, 0, sizeof(rep));
+			rep.sample_pct = sample < 100 ? sample : 0;
+			rep.on_finding = on_finding;
+			rep.arg = &v;
+			v.target = tg[i].dir;
+			rc = ofs_verify_deep(g, tg[i].dir, &rep);
+		}
+		if (rc == 0 && loc.len > 0) {
+			ofs_buf_cstr(&loc);
+			memset(&rep, 0, sizeof(rep));
+			rep.sample_pct = sample < 100 ? sample : 0;
+			rep.on_finding = on_finding;
+			rep.arg = &v;
+			v.target = (const char *)loc.data;
+			rc = ofs_verify_deep(g, (const char *)loc.data, &rep);
+			v.target = "";
+		}
+		ofs_buf_release(&loc);
+		if (rc != 0)
+			goto done;
 	}
 
 	secs = ofs_mono() - t0;
@@ -434,8 +767,20 @@ done:
 	for (size_t i = 0; i < nex; i++)
 		free(ex[i].serial);
 	free(ex);
-	for (size_t i = 0; tg != NULL && i < ntg; i++)
+	if (progress)
+		ofs_progress_end(&pr);
+	for (size_t i = 0; tg != NULL && i < ntg; i++) {
 		ofs_manifest_free(tg[i].m);
+		ofs_set_manifest_free(tg[i].set);
+		for (size_t k = 0; k < tg[i].nfl; k++) {
+			free(tg[i].fl[k].path);
+			free(tg[i].fl[k].detail);
+			free(tg[i].fl[k].serial);
+		}
+		free(tg[i].fl);
+	}
 	free(tg);
+	free(th);
+	free(started);
 	return rc;
 }

@@ -1,0 +1,58 @@
+/* Client of the Data Box–style import service (SPEC §9): bearer token, the jobs API with
+ * retries and long-running operations, and downloads of the copy logs it links. */
+#ifndef OFS_JOBCLIENT_H
+#define OFS_JOBCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "error.h"
+#include "jobjson.h"
+
+#define OFS_JOB_API_VERSION "2025-02-01"
+
+struct ofs_jobclient;
+
+/* A client for the service the credentials name. c is borrowed and must outlive the client.
+ * Tunables from the environment (documented in README "Import jobs"):
+ * OFFSEED_HTTP_RETRIES (attempts per request, default 6), OFFSEED_HTTP_BACKOFF (first
+ * back-off in seconds, default 1, doubling up to 30), OFFSEED_HTTP_TIMEOUT (seconds per
+ * request, default 60), OFFSEED_CA_FILE (CA bundle for TLS). */
+int ofs_jobclient_new(const struct ofs_credentials *c, struct ofs_jobclient **out,
+    struct ofs_error *err);
+void ofs_jobclient_free(struct ofs_jobclient *jc);
+
+/* PUT the job body (idempotent by name) and follow the long-running operation to its end;
+ * then GET the job into *job (release it). *created is 1 when the service made a new job,
+ * 0 when it already existed with this body (same body answered 200, or a 409 whose job
+ * equals ours). 409 with another body → OFS_ERR_IO naming the job. */
+int ofs_jobclient_create(struct ofs_jobclient *jc, const char *name, json_t *body,
+    struct ofs_job *job, int *created, struct ofs_error *err);
+
+/* GET the job with $expand=details. Unknown job → OFS_ERR_NOTFOUND. *raw (may be NULL)
+ * receives the parsed JSON answer (owned reference). */
+int ofs_jobclient_get(struct ofs_jobclient *jc, const char *name, struct ofs_job *job,
+    json_t **raw, struct ofs_error *err);
+
+/* Every job of the resource group (following nextLink); owned array of *n jobs. */
+int ofs_jobclient_list(struct ofs_jobclient *jc, struct ofs_job **jobs, size_t *n,
+    struct ofs_error *err);
+
+int ofs_jobclient_ship(struct ofs_jobclient *jc, const char *name, const char *carrier,
+    const char *tracking, struct ofs_error *err);
+int ofs_jobclient_cancel(struct ofs_jobclient *jc, const char *name, const char *reason,
+    struct ofs_error *err);
+
+/* Fetch what a copy-log link points at into out (appending, at most out->max bytes):
+ * file:///PATH, file:PATH or /PATH read locally; http(s) URLs fetched (the bearer token
+ * only goes to the service's own origin). */
+int ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_buf *out,
+    struct ofs_error *err);
+
+/* Local path of a file: link or absolute path (owned), or NULL for other links. */
+char *ofs_link_local_path(const char *link);
+
+#endif

@@ -1,0 +1,129 @@
+/* Parsers for the bytes the import service and its operator hand us: job resources and job
+ * lists, error bodies, token and long-running-operation answers, copy logs, and the
+ * credentials file. Every string is length-checked and free of control characters, every
+ * number is a non-negative integer, so nothing from outside reaches a terminal or a path
+ * unchecked. Errors are OFS_ERR_CORRUPT naming `what` and the field. */
+#ifndef OFS_JOBJSON_H
+#define OFS_JOBJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define OFS_JOBJSON_MAX (16u << 20)	/* largest service answer we read */
+#define OFS_CREDENTIALS_MAX (64u << 10)
+#define OFS_JOB_NAME_MAX 24
+
+/* Per-disk copy progress (details.copyProgress[]). Counters are -1 when absent. */
+struct ofs_job_disk {
+	char *serial;
+	char *copy_status;		/* "NotStarted", "InProgress", …; "" when absent */
+	int64_t bytes_processed, total_bytes;
+	int64_t files_processed, total_files, files_errored;
+};
+
+/* details.copyLogDetails[]: links are URLs (file:, http:, https:) or absolute paths. */
+struct ofs_job_log {
+	char *serial;
+	char *error_link, *verbose_link;	/* NULL when absent */
+};
+
+struct ofs_job {
+	char *name;			/* "" when absent */
+	char *status;			/* properties.status (stage); "" when absent */
+	char *start_time;		/* properties.startTime or NULL */
+	char *cancellation_reason;	/* or NULL */
+	char *error_code, *error_message;	/* properties.error or NULL */
+	char *storage_account_id;	/* first dataImportDetails[].accountDetails, or NULL */
+	char *carrier_name, *tracking_id;	/* details.deliverToDcPackageDetails, or NULL */
+	int is_cancellable;		/* -1 unknown */
+	struct ofs_job_disk *disks;
+	size_t ndisks;
+	struct ofs_job_log *logs;
+	size_t nlogs;
+};
+
+void ofs_job_release(struct ofs_job *j);
+
+/* Parse a JobResource (GET /jobs/NAME, PUT answers). 0 and *j filled (release it), or
+ * OFS_ERR_CORRUPT. */
+int ofs_jobjson_parse_job(const uint8_t *p, size_t len, const char *what, struct ofs_job *j,
+    struct ofs_error *err);
+
+/* Parse a job list {value:[JobResource…], nextLink}. *jobs is an owned array of *n jobs
+ * (release each, free the array); *next_link is owned or NULL. */
+int ofs_jobjson_parse_list(const uint8_t *p, size_t len, const char *what, struct ofs_job **jobs,
+    size_t *n, char **next_link, struct ofs_error *err);
+
+/* An error body: {"error":{"code","message",…}} (ARM) or {"error":"x",
+ * "error_description":"…"} (OAuth). min_version is the minimum agent version an
+ * AgentVersionNotSupported answer names (field minimumVersion / minVersion, details or
+ * additionalInfo, else the first "N.N.N" in the message), "" when none. */
+struct ofs_api_error {
+	char code[128];
+	char message[512];
+	char min_version[32];
+};
+
+/* 0 when p is a recognizable error body (e filled, strings truncated to fit), else -1 with
+ * e zeroed. Never fails otherwise. */
+int ofs_jobjson_parse_error(const uint8_t *p, size_t len, struct ofs_api_error *e);
+
+/* Token answer {access_token, expires_in (number or numeric string)}. *token is owned and
+ * secret (wipe it). expires_in defaults to 3600 when absent. */
+int ofs_jobjson_parse_token(const uint8_t *p, size_t len, const char *what, char **token,
+    int64_t *expires_in, struct ofs_error *err);
+
+/* Azure-AsyncOperation answer {status, error}: status copied (≤ 31 chars); e filled when an
+ * error object is present, else zeroed. */
+int ofs_jobjson_parse_async(const uint8_t *p, size_t len, const char *what, char status[32],
+    struct ofs_api_error *e, struct ofs_error *err);
+
+/* One file a copy log lists. */
+struct ofs_copylog_entry {
+	char *path;		/* disk-relative path (PageBlob/C/…, BlockBlob/C/…), or NULL */
+	char *container;	/* destination blob container, or NULL */
+	char *blob;		/* blob name inside container, or NULL */
+	char *blob_type;	/* "PageBlob" / "BlockBlob", or NULL */
+	char *error;		/* reason (finding name or error code), or NULL */
+	char *detail;		/* human detail ("detail" / "message"), or NULL */
+};
+
+struct ofs_copylog {
+	char *serial;		/* or NULL */
+	struct ofs_copylog_entry *entries;
+	size_t n;
+};
+
+void ofs_copylog_release(struct ofs_copylog *l);
+
+/* Parse a per-disk copy log (JSON object with a "files" / "errors" / "entries" array of
+ * objects naming path or blob, or a bare array of such objects). Disk paths are checked
+ * like manifest paths (relative, no "..", no empty parts). */
+int ofs_jobjson_parse_copylog(const uint8_t *p, size_t len, const char *what,
+    struct ofs_copylog *l, struct ofs_error *err);
+
+/* The import service's credentials file (SPEC §9). Strings owned; client_secret is
+ * wiped by ofs_credentials_release. expires_at is unix seconds. Any extra field is ignored
+ * except "storage" (the storage location the service imports into, when it says). */
+struct ofs_credentials {
+	char *endpoint, *tenant, *client_id, *client_secret;
+	char *subscription, *resource_group, *location;
+	char *storage_account_id, *vault_id, *expires;
+	char *storage;		/* optional, or NULL */
+	int64_t expires_at;
+};
+
+void ofs_credentials_release(struct ofs_credentials *c);
+
+/* Parse and check every required field (present, a string, 1–4096 printable characters;
+ * endpoint http(s)://; expires RFC 3339). Fails with OFS_ERR_AUTH "'WHAT' is not a valid
+ * credentials file: REASON". Does not check expiry (the caller knows the time). */
+int ofs_credentials_parse(const uint8_t *p, size_t len, const char *what,
+    struct ofs_credentials *c, struct ofs_error *err);
+
+/* 1 when s is a valid job name (3–24 characters of [-A-Za-z0-9_.]). */
+int ofs_job_name_ok(const char *s);
+
+#endif

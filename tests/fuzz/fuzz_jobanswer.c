@@ -1,0 +1,83 @@
+/* Fuzz target: every parser of what the import service sends (job, job list, error body,
+ * token, operation status, copy log) and of its credentials file, each run on the input. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobjson.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_str(const char *s)
+{
+	/* Whatever a parser accepts must be printable: no control characters. */
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ofs_error err;
+	struct ofs_job j, *jobs = NULL;
+	struct ofs_api_error ae;
+	struct ofs_copylog cl;
+	struct ofs_credentials cr;
+	char *token = NULL, *next = NULL, status[32];
+	int64_t exp;
+	size_t n = 0;
+
+	if (ofs_jobjson_parse_job(data, size, "fuzz", &j, &err) == 0) {
+		check_str(j.name);
+		check_str(j.status);
+		for (size_t i = 0; i < j.ndisks; i++) {
+			check_str(j.disks[i].serial);
+			check_str(j.disks[i].copy_status);
+			if (j.disks[i].bytes_processed < -1 || j.disks[i].total_bytes < -1)
+				abort();
+		}
+		for (size_t i = 0; i < j.nlogs; i++)
+			check_str(j.logs[i].error_link);
+		ofs_job_release(&j);
+	}
+	if (ofs_jobjson_parse_list(data, size, "fuzz", &jobs, &n, &next, &err) == 0) {
+		for (size_t i = 0; i < n; i++)
+			ofs_job_release(&jobs[i]);
+		free(jobs);
+		free(next);
+	}
+	if (ofs_jobjson_parse_error(data, size, &ae) == 0) {
+		if (strlen(ae.code) >= sizeof(ae.code) || strlen(ae.min_version) >=
+		    sizeof(ae.min_version))
+			abort();
+		check_str(ae.message);
+	}
+	if (ofs_jobjson_parse_token(data, size, "fuzz", &token, &exp, &err) == 0) {
+		if (token == NULL || exp < 0)
+			abort();
+		free(token);
+	}
+	if (ofs_jobjson_parse_async(data, size, "fuzz", status, &ae, &err) == 0)
+		if (status[0] == '\0' || strlen(status) >= sizeof(status))
+			abort();
+	if (ofs_jobjson_parse_copylog(data, size, "fuzz", &cl, &err) == 0) {
+		for (size_t i = 0; i < cl.n; i++) {
+			const char *p = cl.entries[i].path;
+
+			if (p == NULL && cl.entries[i].blob == NULL)
+				abort();
+			if (p != NULL && (p[0] == '/' || strstr(p, "..") == p ||
+			    strstr(p, "/../") != NULL))
+				abort();
+		}
+		ofs_copylog_release(&cl);
+	}
+	if (ofs_credentials_parse(data, size, "fuzz", &cr, &err) == 0) {
+		if (cr.client_secret == NULL || cr.vault_id == NULL)
+			abort();
+		ofs_credentials_release(&cr);
+	}
+	return 0;
+}

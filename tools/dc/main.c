@@ -1,0 +1,251 @@
+/* offseed-dc: the datacenter side of offseed (SPEC §9). Commands: serve (the jobs API),
+ * credentials (issue a credentials file), and the dock: receive, close, return, which talk
+ * to a running service's loopback admin endpoints. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "dc.h"
+#include "jobjson.h"
+#include "util.h"
+
+static int
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: offseed-dc serve --listen 127.0.0.1:PORT --state DIR --storage LOC\n"
+	    "           [--min-agent-version X.Y.Z] [--fault MODE[:COUNT]] [--copy-delay MS]\n"
+	    "           [--token-lifetime SECONDS] [--page-size N]\n"
+	    "       offseed-dc credentials --state DIR --out FILE [--valid-days N]\n"
+	    "           [--endpoint URL] [--storage LOC] [--account NAME]\n"
+	    "       offseed-dc receive --url URL --job NAME SERIAL=PATH...\n"
+	    "       offseed-dc close --url URL --job NAME\n"
+	    "       offseed-dc return --url URL --job NAME\n"
+	    "LOC is file:DIR or azure://ACCOUNT; MODE is 503, 429, drop or slow (docs/DC.md).\n");
+	return 2;
+}
+
+static int
+cmd_credentials(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "valid-days", required_argument, NULL, 'v' },
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "storage", required_argument, NULL, 'S' },
+		{ "account", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state = NULL, *out = NULL, *endpoint = NULL, *storage = NULL, *account = NULL;
+	struct dc_service s;
+	struct ofs_error err;
+	long days = 10;
+	char *end;
+	int ch, r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': state = optarg; break;
+		case 'o': out = optarg; break;
+		case 'e': endpoint = optarg; break;
+		case 'S': storage = optarg; break;
+		case 'a': account = optarg; break;
+		case 'v':
+			errno = 0;
+			days = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || days < 0 || days > 3650) {
+				dc_log("--valid-days must be a number from 0 to 3650");
+				return 2;
+			}
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (state == NULL || out == NULL || optind != argc)
+		return usage();
+	if ((r = dc_service_open(state, &s, &err)) != 0) {
+		dc_log("%s", err.msg);
+		return ofs_exit_code(r);
+	}
+	r = dc_credentials_issue(&s, endpoint, storage, account, (int)days, out, &err);
+	dc_service_release(&s);
+	if (r != 0) {
+		dc_log("%s", err.msg);
+		return ofs_exit_code(r);
+	}
+	printf("wrote credentials to %s (valid for %ld days)\n", out, days);
+	return 0;
+}
+
+static size_t
+collect(char *p, size_t size, size_t n, void *arg)
+{
+	struct ofs_buf *b = arg;
+
+	if (ofs_buf_add(b, p, size * n) != 0)
+		return 0;
+	return size * n;
+}
+
+/* POST body to URL/admin/jobs/NAME/ACTION and report. Exit code. */
+static int
+admin_post(const char *url, const char *name, const char *action, json_t *body)
+{
+	struct ofs_buf resp = OFS_BUF_INIT(16u << 20);
+	struct curl_slist *hdrs = NULL;
+	char *full, *base, *text = json_dumps(body, JSON_COMPACT);
+	long status = 0;
+	CURLcode cc;
+	CURL *c;
+	int rc = 1;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	base = ofs_xstrdup(url);
+	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
+	full = ofs_xasprintf("%s/admin/jobs/%s/%s", base, name, action);
+	free(base);
+	c = curl_easy_init();
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, full);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "offseed-dc/" OFS_VERSION);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
+		dc_log("cannot reach %s: %s", url, curl_easy_strerror(cc));
+		rc = 8;
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200) {
+		struct ofs_job job;
+		struct ofs_error err;
+
+		if (ofs_jobjson_parse_job(resp.data, resp.len, "the service's answer", &job,
+		    &err) != 0) {
+			dc_log("%s", err.msg);
+			goto out;
+		}
+		printf("job %s: %s\n", name, job.status);
+		for (size_t i = 0; i < job.ndisks; i++)
+			printf("  disk %s: %s\n", job.disks[i].serial, job.disks[i].copy_status);
+		ofs_job_release(&job);
+		rc = 0;
+	} else {
+		struct ofs_api_error ae;
+
+		if (ofs_jobjson_parse_error(resp.data, resp.len, &ae) == 0)
+			dc_log("%s job '%s' refused: %s: %s", action, name, ae.code, ae.message);
+		else
+			dc_log("%s job '%s' refused: HTTP %ld", action, name, status);
+		rc = status >= 500 ? 8 : 1;
+	}
+out:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	ofs_buf_release(&resp);
+	free(full);
+	free(text);
+	return rc;
+}
+
+static int
+cmd_dock(const char *action, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "job", required_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL, *name = NULL;
+	json_t *body, *disks;
+	char real[PATH_MAX];
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': url = optarg; break;
+		case 'j': name = optarg; break;
+		default: return usage();
+		}
+	}
+	if (url == NULL || name == NULL || *url == '\0')
+		return usage();
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		dc_log("--url must be http://HOST:PORT");
+		return 2;
+	}
+	if (!ofs_job_name_ok(name)) {
+		dc_log("'%s' is not a valid job name", name);
+		return 2;
+	}
+	disks = json_object();
+	if (strcmp(action, "receive") == 0) {
+		if (optind == argc) {
+			json_decref(disks);
+			return usage();
+		}
+		for (int i = optind; i < argc; i++) {
+			char *eq = strchr(argv[i], '='), *serial;
+
+			if (eq == NULL || eq == argv[i] || eq[1] == '\0') {
+				dc_log("'%s' is not SERIAL=PATH", argv[i]);
+				json_decref(disks);
+				return 2;
+			}
+			if (realpath(eq + 1, real) == NULL) {
+				dc_log("cannot resolve '%s': %s", eq + 1, strerror(errno));
+				json_decref(disks);
+				return 1;
+			}
+			serial = ofs_xstrndup(argv[i], (size_t)(eq - argv[i]));
+			json_object_set_new(disks, serial, json_string(real));
+			free(serial);
+		}
+	} else if (optind != argc) {
+		json_decref(disks);
+		return usage();
+	}
+	body = json_pack("{s:o}", "disks", disks);
+	rc = admin_post(url, name, action, body);
+	json_decref(body);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage();
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("offseed-dc %s (jobs API %s)\n", OFS_VERSION, DC_API_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage();
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return dc_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "credentials") == 0)
+		return cmd_credentials(argc - 1, argv + 1);
+	if (strcmp(argv[1], "receive") == 0 || strcmp(argv[1], "close") == 0 ||
+	    strcmp(argv[1], "return") == 0)
+		return cmd_dock(argv[1], argc - 1, argv + 1);
+	dc_log("unknown command '%s'", argv[1]);
+	return usage();
+}
