@@ -55,7 +55,8 @@ struct ofs_finding {
 const char *ofs_finding_name(const struct ofs_finding *f);
 
 /* Called once per finding, serialized (never concurrently), in a deterministic order:
- * listed files by path, then unlisted files by path. */
+ * presence and size findings of listed files by path, then their region, hash and
+ * structure findings by path, then unlisted files by path. */
 typedef void (*ofs_finding_fn)(const struct ofs_finding *f, void *arg);
 
 struct ofs_check_opts {

@@ -345,6 +345,18 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 
 	if ((rc = ofs_cli_open_repo(g, 1, 1, &repo, &err)) != 0)
 		goto out;
+	{
+		/* stage writes containers into a folder; a disk set or a cloud location is not one */
+		char *root = repo->be->ops->path(repo->be, "containers");
+
+		if (!backup && root == NULL) {
+			rc = ofs_err_set(&err, OFS_ERR_USAGE, "cannot stage into '%s': stage writes "
+			    "to a staging folder (use 'offseed backup' for other locations)", g->repo);
+			free(root);
+			goto out;
+		}
+		free(root);
+	}
 	if ((rc = ofs_lock_acquire(repo, g->cmd, &lock, &err)) != 0)
 		goto out;
 	freebytes = ofs_free_space(repo->state_dir);
