@@ -515,9 +515,10 @@ one:
 		r = ofs_err_set(&err, OFS_ERR_CORRUPT, "job %s: %zu files repaired, but %zu "
 		    "disk(s) were not imported at all", job, ok, whole);
 summary:
-	ofs_emit(json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:O, s:O}", "type", "summary",
+	ofs_emit(json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:O, s:O}", "type", "summary",
 	    "command", "import repair", "job", job, "storage", loc, "repaired", (json_int_t)ok,
-	    "failed", (json_int_t)bad, "files", done, "failed_files", failed));
+	    "failed", (json_int_t)bad, "disks_not_imported", (json_int_t)whole, "files", done,
+	    "failed_files", failed));
 	if (r != 0 && g->json) {
 		/* The summary is the one object on stdout; the message goes to stderr only. */
 		ofs_error("%s", err.msg);

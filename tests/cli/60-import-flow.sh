@@ -127,6 +127,19 @@ assert f["container"]+"/"+f["blob"]==sys.argv[2] and f["blob_type"]=="PageBlob",
 PY
 cmp "$T/repo/containers/$(basename "$vhd")" "$T/b-store/$blob" ||
     fail "the repaired blob differs from the staging container"
+# a disk whose manifest changed after the job was made is not imported at all: repair can
+# only say so (exit 4 naming the disk)
+mkdir -p "$T/disk3"
+expect_exit 0 ofs prep --repo "$T/repo" --disk "$T/disk3" --job seed-meta --serial "$T/disk3=SER-3"
+expect_exit 0 ofs "${S2[@]}" import create --job seed-meta --repo "$T/repo" --contact "$T/contact.json"
+echo " " >>"$T/disk3/offseed-manifest.json"
+"$OFFSEED_DC" receive --url "$URL" --job seed-meta "SER-3=$T/disk3" >/dev/null ||
+    fail "offseed-dc receive failed"
+expect_exit 4 ofs "${S2[@]}" import status --job seed-meta --wait --interval 0.2 --timeout 60
+assert_contains "$T/out" "disk SER-3: MetadataFilesModifiedOrRemoved"
+expect_exit 4 ofs "${S2[@]}" import repair --job seed-meta --repo "$T/repo"
+assert_contains "$T/err" "disk SER-3 was not imported"
+
 # a damaged staging copy is caught by the re-check (exit 4), never reported repaired
 rm -f "$T/b-store/$blob"
 chmod u+w "$T/repo/containers/$(basename "$vhd")"
