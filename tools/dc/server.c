@@ -1311,11 +1311,27 @@ dc_serve(int argc, char **argv)
 	ctx.stopping = 1;
 	pthread_mutex_unlock(&ctx.mu);
 	MHD_stop_daemon(d);
-	/* Copy workers stop at their next file boundary; their state is already on disk,
-	 * so nothing is lost by not waiting for a disk check that is still running. */
+	/* Copy workers stop at their next file boundary. Their state is on disk already, so
+	 * one still busy (a long disk check) after 5 s is not waited for. */
+	for (int tries = 0;; tries++) {
+		int busy = 0;
+
+		pthread_mutex_lock(&ctx.mu);
+		for (size_t i = 0; i < ctx.njobs; i++)
+			busy += ctx.jobs[i]->worker;
+		pthread_mutex_unlock(&ctx.mu);
+		if (busy == 0)
+			break;
+		if (tries == 50)
+			_exit(0);
+		usleep(100000);
+	}
 	rc = 0;
-	_exit(rc);
 out:
+	while (ctx.njobs > 0)
+		job_remove(&ctx, ctx.jobs[ctx.njobs - 1]);
+	free(ctx.jobs);
+	free(ctx.base_url);
 	dc_store_free(ctx.store);
 	dc_service_release(&ctx.svc);
 	free(ctx.jobs_dir);
