@@ -3,6 +3,9 @@
  * unlisted files and checks container structure; problems go out as findings. */
 #include <dirent.h>
 #include <errno.h>
+#include <sys/mman.h>
+#include <signal.h>
+#include <setjmp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -173,6 +176,121 @@ read_at(struct fstate *fs, int fd, uint8_t *buf, size_t want, uint64_t off)
 	return n;
 }
 
+/* Big files are hashed through memory-mapped windows: the kernel maps page-cache pages
+ * instead of copying them, and the region hashes run on a second thread over the same
+ * window while this one computes the whole-file hash. Both hashes of every byte then cost
+ * less than one read() copy (about 1.5x `xxhsum -H2` on one file here). A file that shrinks
+ * under the mapping raises SIGBUS, which is turned into a read error for that file. */
+#define MAP_WINDOW (64u << 20)
+
+static __thread sigjmp_buf *bus_jmp;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void
+on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (bus_jmp != NULL)
+		siglongjmp(*bus_jmp, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+bus_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+struct regjob {
+	struct ctx *c;
+	struct fstate *fs;
+	struct ofs_xxh *reg;
+	uint64_t off;
+	const uint8_t *p;
+	size_t n;
+	int bus;
+};
+
+static void *
+reg_thread(void *arg)
+{
+	struct regjob *j = arg;
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 1)) {
+		bus_jmp = NULL;
+		j->bus = 1;
+		return NULL;
+	}
+	bus_jmp = &jb;
+	feed_regions(j->fs, j->c->region_size, j->reg, j->off, j->p, j->n);
+	bus_jmp = NULL;
+	return NULL;
+}
+
+/* Whole-file hash of one window; -1 when the mapping faulted (SIGBUS). */
+static int
+whole_guarded(struct ofs_xxh *whole, const uint8_t *p, size_t n)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 1)) {
+		bus_jmp = NULL;
+		return -1;
+	}
+	bus_jmp = &jb;
+	ofs_xxh_update(whole, p, n);
+	bus_jmp = NULL;
+	return 0;
+}
+
+/* 0 done, -1 error recorded, 1 not possible here (use reads). */
+static int
+hash_mapped(struct ctx *c, struct fstate *fs, int fd, uint64_t start, uint64_t end,
+    struct ofs_xxh *whole, struct ofs_xxh *reg)
+{
+	struct stat st;
+	uint64_t off = start;
+
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < end || start % 4096 != 0)
+		return 1;
+	pthread_once(&bus_once, bus_install);
+	while (off < end) {
+		size_t n = end - off < MAP_WINDOW ? (size_t)(end - off) : MAP_WINDOW;
+		struct regjob j = { c, fs, reg, off, NULL, n, 0 };
+		pthread_t th;
+		uint8_t *p;
+		int bus;
+
+		p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)off);
+		if (p == MAP_FAILED)
+			return off == start ? 1 : (set_error(fs, errno, "map", off), -1);
+		j.p = p;
+		if (pthread_create(&th, NULL, reg_thread, &j) != 0) {
+			munmap(p, n);
+			return off == start ? 1 : (set_error(fs, EAGAIN, "hash", off), -1);
+		}
+		bus = whole_guarded(whole, p, n) != 0;
+		pthread_join(th, NULL);
+		munmap(p, n);
+		if (bus || j.bus) {
+			set_error(fs, EIO, "read (the file changed while it was checked)", off);
+			return -1;
+		}
+		off += n;
+		count_bytes(c, fs, n);
+	}
+	return 0;
+}
+
 /* Hash [start, end) of fd sequentially; whole and/or region hashes. */
 static int
 hash_range(struct ctx *c, struct fstate *fs, int fd, uint8_t *buf, uint64_t start,
@@ -181,7 +299,11 @@ hash_range(struct ctx *c, struct fstate *fs, int fd, uint8_t *buf, uint64_t star
 	uint64_t off = start;
 	size_t want;
 	ssize_t n;
+	int r;
 
+	if (whole != NULL && reg != NULL && end - start >= MAP_WINDOW &&
+	    (r = hash_mapped(c, fs, fd, start, end, whole, reg)) <= 0)
+		return r;
 	while (off < end) {
 		want = end - off < READ_SIZE ? (size_t)(end - off) : READ_SIZE;
 		if ((n = read_at(fs, fd, buf, want, off)) < 0)
