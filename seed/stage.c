@@ -788,9 +788,15 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
 	if (s->o->loose || type == OFS_BLOB_TREE) {
 		struct ofs_pack_writer *w = s->o->loose ? &s->pw : &s->tw;
 
+		/* tree packs stay small (metadata, on every disk); backup packs are cloud-sized.
+		 * Reserve once so the buffer does not double past the target. */
+		uint64_t target = s->o->loose ? OFS_PACK_TARGET : CONTAINER_PACK_TARGET;
+
+		if (w->data.cap == 0)
+			ofs_buf_reserve(&w->data, (size_t)target + OFS_CHUNK_MAX + 4096);
 		ofs_pack_writer_add(w, type, id, stored->data, stored->len, rawlen);
 		s->res->bytes_stored += stored->len;
-		return ofs_pack_writer_size(w) >= OFS_PACK_TARGET ? close_loose_pack(s, w, err) : 0;
+		return ofs_pack_writer_size(w) >= target ? close_loose_pack(s, w, err) : 0;
 	}
 	/* Would this blob (plus the pack header and container index it implies) still fit? */
 	if (s->cw != NULL && ofs_cw_sealed_size(s->cw, stored->len + header,

@@ -32,10 +32,12 @@ dc_start() {
 	DC_LOG="$log.err"
 	[ -z "${CRED_SUB:-}" ] || BASE="$DC_URL/subscriptions/$CRED_SUB/resourceGroups/$CRED_RG/providers/Microsoft.DataBox"
 }
-dc_stop() {	# graceful stop (SIGTERM), waits for the exit
+dc_stop() {	# graceful stop (SIGTERM), waits for the exit, which must be clean
+	local rc
 	kill -TERM "$DC_PID"
-	wait "$DC_PID" 2>/dev/null
+	wait "$DC_PID" 2>/dev/null; rc=$?
 	DC_PIDS=${DC_PIDS/ $DC_PID/}
+	[ $rc = 0 ] || { tail -30 "$DC_LOG"; fail "offseed-dc serve exited with $rc after SIGTERM"; }
 }
 dc_kill() {	# kill -9, as a crash
 	kill -9 "$DC_PID"

@@ -201,7 +201,6 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 	json_t *errlog, *verbose, *efiles, *vfiles, *d, *e;
 	struct ofs_error err;
 	char *name, *text, *elink = NULL, *vlink = NULL, t[32];
-	const char *k;
 	size_t i;
 
 	ofs_fmt_time(now_s(), t, sizeof(t));
@@ -257,7 +256,6 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 	json_object_set_new(verbose, "files", vfiles);
 	json_object_set_new(verbose, "bytesProcessed", json_integer(dc_jint(d, "bytesProcessed")));
 	pthread_mutex_unlock(&ctx->mu);
-	(void)k;
 
 	text = json_dumps(errlog, JSON_INDENT(2));
 	name = ofs_xasprintf("%s/%s/error.json", dr->job->name, dr->serial);
