@@ -1,13 +1,19 @@
 #!/bin/bash
 # make demo: the operator workflow end to end on generated sample data, with the embedded
-# defaults: init → stage → verify → verify --deep → snapshots → ls → restore → compare.
+# defaults: init → stage → verify → verify --deep → prep two disks → verify the disks →
+# import job through offseed-dc (file storage) → backup of a change into the imported
+# repository → snapshots → ls → restore from the imported repository → compare.
 # Usage: tools/demo.sh [BUILD_DIR]   env: DEMO_DIR (default /tmp/offseed-demo)
 # Exits non-zero at the first step that fails, naming it.
 set -uo pipefail
 BUILD=${1:-build}
 OFFSEED=$(cd "$BUILD" 2>/dev/null && pwd)/offseed
+OFFSEED_DC=$(cd "$BUILD" 2>/dev/null && pwd)/offseed-dc
 DEMO=${DEMO_DIR:-/tmp/offseed-demo}
 [ -x "$OFFSEED" ] || { echo "demo: no offseed binary at $BUILD/offseed (run make)" >&2; exit 1; }
+[ -x "$OFFSEED_DC" ] || { echo "demo: no offseed-dc binary at $BUILD/offseed-dc (run make)" >&2; exit 1; }
+DC_PID=""
+trap '[ -n "$DC_PID" ] && kill "$DC_PID" 2>/dev/null' EXIT
 
 # Start from scratch, but only ever delete a folder this script made.
 if [ -e "$DEMO" ]; then
@@ -20,7 +26,7 @@ export OFFSEED_STATE=$DEMO/state
 unset OFFSEED_REPO OFFSEED_PASSPHRASE OFFSEED_PASSPHRASE_FILE
 start=$(date +%s)
 n=0
-total=10
+total=14
 
 header() { n=$((n + 1)); printf '\n\033[1m==> [%d/%d] %s\033[0m\n' "$n" "$total" "$*"; }
 die() { printf '\ndemo: FAILED at step %d: %s\n' "$n" "$*" >&2; echo "demo: files kept in $DEMO" >&2; exit 1; }
@@ -69,13 +75,15 @@ touch -d '2023-01-02 03:04:05' "$SRC/docs/log.txt" "$SRC/empty"
 echo "$(find "$SRC" | wc -l) entries, $(du -sh --apparent-size "$SRC" | cut -f1) in $SRC"
 
 header "offseed init: create the staging repository and a generated passphrase"
-run "$OFFSEED" --no-progress init --repo "$REPO" --generate-passphrase "$PASSFILE"
+run "$OFFSEED" --no-progress init --repo "$REPO" --dest azure://offseeddemo/backups/srv01 \
+    --generate-passphrase "$PASSFILE"
 [ -s "$PASSFILE" ] || die "no passphrase written to $PASSFILE"
 [ "$(stat -c %a "$PASSFILE")" = 600 ] || die "$PASSFILE is not mode 0600"
 echo "passphrase file: $PASSFILE (mode 0600)"
 
 header "offseed stage: first full backup into sealed VHD containers"
-run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" stage --repo "$REPO" "$SRC"
+run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" stage --repo "$REPO" \
+    --container-size 16M "$SRC"
 ls -l "$REPO/containers" || die "no containers/ in $REPO"
 ls "$REPO"/containers/*.vhd >/dev/null 2>&1 || die "stage wrote no .vhd container"
 [ -s "$REPO/offseed-manifest.json" ] || die "stage wrote no offseed-manifest.json"
@@ -84,21 +92,61 @@ if command -v qemu-img >/dev/null 2>&1; then
 	run qemu-img info -f vpc "$c"
 fi
 
-# Hook: prep (copy computer) — place containers on disks, write per-disk manifests and the
-# job draft, e.g.:
-#   offseed prep --repo "$REPO" --disk "$DEMO/disk1" --disk "$DEMO/disk2" --job demo-seed
-#   then verify the disks instead of the staging folder: offseed verify "$DEMO/disk1" "$DEMO/disk2"
-
 header "offseed verify: keyless check against the manifest (no passphrase)"
 run env -u OFFSEED_PASSPHRASE -u OFFSEED_PASSPHRASE_FILE "$OFFSEED" --no-progress verify "$REPO"
 
 header "offseed verify --deep: decrypt and authenticate every blob, walk every snapshot"
 run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" verify --deep --repo "$REPO" "$REPO"
 
-# Hook: import (datacenter) — start offseed-dc (the embedded default service) and run the job:
-#   "$BUILD/offseed-dc" --listen 127.0.0.1:PORT --data "$DEMO/dc" &
-#   offseed import create --job demo-seed; offseed import ship --job demo-seed --carrier X --tracking 1
-#   offseed import status --job demo-seed --wait
+header "offseed prep: place the containers on two disks, manifests and the job draft"
+mkdir -p "$DEMO/disk1" "$DEMO/disk2"
+run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" prep --repo "$REPO" \
+    --disk "$DEMO/disk1" --disk "$DEMO/disk2" --job demo-seed \
+    --serial "$DEMO/disk1=DEMO-DISK-1" --serial "$DEMO/disk2=DEMO-DISK-2"
+[ -s "$REPO/jobs/demo-seed.json" ] || die "prep wrote no job draft"
+find "$DEMO/disk1" "$DEMO/disk2" -maxdepth 5 -type d | sed "s|$DEMO/||" | head -n 12
+
+header "offseed verify DISK1 DISK2: the disk set, keyless, one reader per disk"
+run env -u OFFSEED_PASSPHRASE -u OFFSEED_PASSPHRASE_FILE "$OFFSEED" --no-progress verify \
+    "$DEMO/disk1" "$DEMO/disk2"
+
+header "import: offseed-dc (datacenter service, file storage) and the job, to Completed"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf '$ %s &\n' "offseed-dc serve --listen 127.0.0.1:$PORT --state $DEMO/dc-state --storage file:$DEMO/storage"
+"$OFFSEED_DC" serve --listen 127.0.0.1:$PORT --state "$DEMO/dc-state" \
+    --storage "file:$DEMO/storage" >"$DEMO/dc.log" 2>&1 &
+DC_PID=$!
+for _ in $(seq 100); do
+	python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && break
+	sleep 0.1
+done
+run "$OFFSEED_DC" credentials --state "$DEMO/dc-state" --out "$DEMO/credentials.json" \
+    --endpoint "http://127.0.0.1:$PORT"
+export OFFSEED_CREDENTIALS=$DEMO/credentials.json
+cat >"$DEMO/contact.json" <<'JSON'
+{"contactName":"Demo Operator","phone":"+1 555 0100","emailList":["ops@example.com"],
+ "carrierName":"DHL","carrierAccountNumber":"ACC-DEMO"}
+JSON
+run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" import create --job demo-seed \
+    --repo "$REPO" --contact "$DEMO/contact.json"
+run "$OFFSEED" --no-progress import ship --job demo-seed --carrier DHL --tracking 1Z-DEMO
+run "$OFFSEED_DC" receive --url "http://127.0.0.1:$PORT" --job demo-seed \
+    "DEMO-DISK-1=$DEMO/disk1" "DEMO-DISK-2=$DEMO/disk2"
+run "$OFFSEED" --no-progress import status --job demo-seed --wait --interval 0.5 --timeout 300
+CLOUD=$DEMO/storage/backups/srv01
+[ -f "$CLOUD/config" ] || die "the imported storage holds no repository at $CLOUD"
+run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" check --read-data --repo "$CLOUD"
+
+header "offseed backup: a few files change; only the change goes to the imported repository"
+echo "a line added after the seed" >>"$SRC/docs/README"
+head -c 3000000 /dev/urandom >"$SRC/media/new-after-seed.bin"
+before=$(du -sb --apparent-size "$CLOUD" | cut -f1)
+run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" backup --repo "file:$CLOUD" "$SRC"
+after=$(du -sb --apparent-size "$CLOUD" | cut -f1)
+echo "changed: about 3.0 MB of new data; the imported repository grew by $(( after - before )) bytes"
+[ $(( after - before )) -lt 4000000 ] || die "the backup stored more than the change"
+REPO_SEED=$REPO
+REPO=$CLOUD
 
 header "offseed snapshots: list recovery points"
 run "$OFFSEED" --passphrase-file "$PASSFILE" snapshots --repo "$REPO"
@@ -110,9 +158,6 @@ rc=$?
 head -n 25 "$DEMO/ls.txt"
 [ $rc = 0 ] || die "ls latest exited with $rc"
 grep -q 'readme-link' "$DEMO/ls.txt" || die "ls latest does not show tools/readme-link"
-
-# Hook: backup (online incrementals after the seed landed), e.g.:
-#   echo changed >>"$SRC/docs/README"; offseed backup --repo "$REPO" "$SRC"; offseed snapshots
 
 header "offseed restore latest: the whole snapshot into $OUT"
 run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" restore latest --repo "$REPO" --target "$OUT"
@@ -144,7 +189,9 @@ echo "identical: $(wc -l <"$DEMO/meta-src.txt") entries, content and metadata"
 
 header "summary"
 echo "source      $SRC ($(du -sh --apparent-size "$SRC" | cut -f1))"
-echo "repository  $REPO ($(du -sh --apparent-size "$REPO" | cut -f1), $(ls "$REPO"/containers/*.vhd | wc -l) container(s))"
+echo "staging     $REPO_SEED ($(du -sh --apparent-size "$REPO_SEED" | cut -f1), $(ls "$REPO_SEED"/containers/*.vhd | wc -l) container(s))"
+echo "disks       $DEMO/disk1 $DEMO/disk2"
+echo "imported    $REPO ($(du -sh --apparent-size "$REPO" | cut -f1)), restored from here"
 echo "passphrase  $PASSFILE"
 echo "restored    $R"
 echo "demo OK in $(( $(date +%s) - start ))s — next: make test"
