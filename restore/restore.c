@@ -38,6 +38,9 @@ struct fjob {
 	int damaged;
 	char reason[OFS_ERR_MSG_MAX + 64];
 	struct fjob *qnext;
+	/* One writer at a time per file: the kernel serializes writes to an inode anyway, and
+	 * concurrent pwrite()s to one file spin on its lock (a third of restore's CPU time). */
+	pthread_mutex_t wmu;
 };
 
 struct dframe {
@@ -204,6 +207,7 @@ fjob_free(struct fjob *j)
 	free(j->soff);
 	free(j->seg);
 	free(j->sbase);
+	pthread_mutex_destroy(&j->wmu);
 	free(j);
 }
 
@@ -239,8 +243,21 @@ fjob_finish(struct rs *R, struct fjob *j)
 }
 
 /* Write stream bytes [s, s+n) of job j through its segment map. Returns 0 or errno. */
+static int write_stream_locked(struct fjob *j, uint64_t s, const uint8_t *p, uint64_t n);
+
 static int
 write_stream(struct fjob *j, uint64_t s, const uint8_t *p, uint64_t n)
+{
+	int rc;
+
+	pthread_mutex_lock(&j->wmu);
+	rc = write_stream_locked(j, s, p, n);
+	pthread_mutex_unlock(&j->wmu);
+	return rc;
+}
+
+static int
+write_stream_locked(struct fjob *j, uint64_t s, const uint8_t *p, uint64_t n)
 {
 	for (size_t i = 0; i < j->nseg && n > 0; i++) {
 		uint64_t b = j->sbase[i], e = b + j->seg[i].len, from, to;
@@ -678,6 +695,7 @@ restore_file(struct rs *R, int dfd, const char *name, struct ofs_node *n, const 
 		return -1;
 	}
 	j = ofs_xcalloc(1, sizeof(*j));
+	pthread_mutex_init(&j->wmu, NULL);
 	j->fd = fd;
 	j->dirfd = -1;
 	j->node = *n;		/* moved: the tree no longer owns it */

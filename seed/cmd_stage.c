@@ -11,9 +11,14 @@
 
 #include "cli.h"
 #include "container.h"
+#include "disk.h"
+#include "index.h"
+#include "jobjson.h"
 #include "lock.h"
 #include "manifest.h"
 #include "out.h"
+#include "prep.h"
+#include "setmanifest.h"
 #include "stage.h"
 #include "util.h"
 
@@ -29,12 +34,17 @@ static const char backup_usage[] =
 
 static const char usage[] =
     "usage: offseed stage --repo DIR [--container-size SIZE] [--exclude PAT]…\n"
-    "                     [--exclude-file F] [--one-file-system] [--tag T]… SRC…\n"
+    "                     [--exclude-file F] [--one-file-system] [--tag T]…\n"
+    "                     [--disk MNT [--serial MNT=SERIAL]… [--job NAME]]… SRC…\n"
     "\n"
     "Back up SRC… into sealed, encrypted VHD containers in DIR/containers/ and write\n"
     "DIR/offseed-manifest.json. Re-running the same command after an interruption resumes\n"
     "from the last checkpoint. --container-size (default 16G, at most 2040G) bounds each\n"
-    "container. Skipped entries are listed in STATE/logs/stage-TIME-skipped.tsv (exit 3).\n";
+    "container. Skipped entries are listed in STATE/logs/stage-TIME-skipped.tsv (exit 3).\n"
+    "With --disk (once per disk, in order), containers go straight onto the disks in the\n"
+    "Data Box layout, filling one disk after the other; DIR keeps only the metadata, and\n"
+    "the disks end up as 'offseed prep' leaves them (job draft DIR/jobs/NAME.json with\n"
+    "--job). When the disks are full (exit 9), re-run with one more --disk to continue.\n";
 
 /* Files of the staging repo that the manifest covers: everything but the manifests, jobs/,
  * locks/ and hidden (partial) files. */
@@ -105,11 +115,11 @@ copy_hashes(const struct ofs_file_hashes *src, struct ofs_file_hashes *dst)
 	}
 }
 
-/* Write the staging manifest. Containers are immutable, so hashes computed while sealing
+/* Build the staging manifest. Containers are immutable, so hashes computed while sealing
  * (or listed by the previous manifest for the same size) are reused; the rest is read. */
 static int
-write_manifest(struct ofs_repo *r, const struct ofs_manifest *sealed, const uint8_t set[16],
-    struct ofs_error *err)
+build_manifest(struct ofs_repo *r, const struct ofs_manifest *sealed, const uint8_t set[16],
+    struct ofs_manifest **out, struct ofs_error *err)
 {
 	char *root = r->be->ops->path(r->be, ""), *mpath = ofs_path_join(root, OFS_MANIFEST_NAME);
 	struct ofs_manifest *old = NULL, *m = ofs_manifest_new();
@@ -152,13 +162,90 @@ write_manifest(struct ofs_repo *r, const struct ofs_manifest *sealed, const uint
 		free(full);
 		ofs_manifest_add(m, files[i], &h);
 	}
-	rc = ofs_manifest_write(m, mpath, err);
+	*out = m;
+	m = NULL;
+	rc = 0;
 out:
 	ofs_names_free(files, n);
 	ofs_manifest_free(old);
 	ofs_manifest_free(m);
 	free(mpath);
 	free(root);
+	return rc;
+}
+
+static int
+write_manifest(struct ofs_repo *r, const struct ofs_manifest *sealed, const uint8_t set[16],
+    struct ofs_error *err)
+{
+	char *mpath = r->be->ops->path(r->be, OFS_MANIFEST_NAME);
+	struct ofs_manifest *m = NULL;
+	int rc;
+
+	if ((rc = build_manifest(r, sealed, set, &m, err)) == 0)
+		rc = ofs_manifest_write(m, mpath, err);
+	ofs_manifest_free(m);
+	free(mpath);
+	return rc;
+}
+
+/* stage --disk: every container of seed set `set` (from the index) with its hashes: those
+ * sealed by this run or, through the journal, an interrupted one; a container sealed just
+ * before a crash (not yet in the journal) is found on a disk and hashed. */
+static int
+add_disk_containers(struct ofs_repo *r, const struct ofs_manifest *sealed,
+    const uint8_t set[16], const struct ofs_stage_opts *o, struct ofs_manifest *m,
+    struct ofs_error *err)
+{
+	uint32_t *seqs = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < ofs_idx_npacks(r->idx); i++) {
+		const struct ofs_idx_pack *p = ofs_idx_pack(r->idx, (uint32_t)i);
+		size_t k;
+
+		if (p->loc.kind != OFS_LOC_CONTAINER || memcmp(p->loc.set, set, 16) != 0)
+			continue;
+		for (k = 0; k < n && seqs[k] != p->loc.seq; k++)
+			;
+		if (k == n) {
+			seqs = ofs_xreallocarray(seqs, n + 1, sizeof(*seqs));
+			seqs[n++] = p->loc.seq;
+		}
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char name[64], *rel;
+		const struct ofs_manifest_file *f;
+		struct ofs_file_hashes h = { 0 };
+
+		ofs_container_name(set, seqs[i], name, sizeof(name));
+		rel = ofs_path_join("containers", name);
+		if ((f = find_file(sealed, rel)) != NULL) {
+			copy_hashes(&f->h, &h);
+		} else {
+			char *full = NULL;
+
+			for (size_t k = 0; k < o->ndisks && full == NULL; k++) {
+				full = ofs_xasprintf("%s/%s/%s", o->disks[k], o->page_base, rel);
+				if (!ofs_path_exists(full)) {
+					free(full);
+					full = NULL;
+				}
+			}
+			if (full == NULL)
+				rc = ofs_err_set(err, OFS_ERR_NOTFOUND, "container '%s' of this seed "
+				    "set is on none of the given disks (give every disk stage wrote "
+				    "to)", name);
+			else
+				rc = ofs_hash_file(full, OFS_REGION_SIZE, &h, err);
+			free(full);
+		}
+		if (rc == 0)
+			ofs_manifest_add(m, rel, &h);
+		free(rel);
+	}
+	free(seqs);
 	return rc;
 }
 
@@ -227,6 +314,8 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		{ "one-file-system", no_argument, NULL, 'x' },
 		{ "tag", required_argument, NULL, 't' },
 		{ "disk", required_argument, NULL, 'D' },
+		{ "serial", required_argument, NULL, 'N' },
+		{ "job", required_argument, NULL, 'J' },
 		{ "checkpoint-bytes", required_argument, NULL, 'B' },
 		{ "checkpoint-seconds", required_argument, NULL, 'S' },
 		{ "threads", required_argument, NULL, 'j' },
@@ -245,12 +334,21 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	size_t nex = 0, ntags = 0;
 	char when[32], *logdir = NULL, *skpath = NULL, idhex[65], sethex[33];
 	uint64_t total_bytes = 0, total_files = 0;
+	const char **dmnt = NULL, *job = NULL;
+	char **smnt = NULL, **sval = NULL, **dser = NULL, *dcont = NULL, *dprefix = NULL;
+	const char **sover = NULL;
+	char *page_base = NULL;
+	size_t ndisk = 0, nser = 0;
+	struct ofs_prep_result pres;
+	struct ofs_manifest *sm = NULL;
+	json_t *jdisks = NULL;
 	FILE *sk = NULL;
 	int c, rc = 0;
 	int64_t freebytes;
 
 	memset(&o, 0, sizeof(o));
 	memset(&res, 0, sizeof(res));
+	memset(&pres, 0, sizeof(pres));
 	o.container_size = OFS_CONTAINER_DEFAULT;
 	o.checkpoint_bytes = 1ULL << 30;
 	o.checkpoint_seconds = 60;
@@ -278,9 +376,24 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 			tags[ntags++] = optarg;
 			break;
 		case 'D':
-			ofs_error("--disk (staging straight onto disks) is not available in this "
-			    "build yet; stage to the staging folder and use 'offseed prep'");
-			return 2;
+			dmnt = ofs_xreallocarray((void *)dmnt, ndisk + 1, sizeof(char *));
+			dmnt[ndisk++] = optarg;
+			break;
+		case 'J': job = optarg; break;
+		case 'N': {
+			char *eq = strrchr(optarg, '=');
+
+			if (eq == NULL || eq == optarg || eq[1] == '\0') {
+				rc = ofs_err_set(&err, OFS_ERR_USAGE, "invalid --serial '%s' (use "
+				    "MNT=SERIAL)", optarg);
+				goto out;
+			}
+			smnt = ofs_xreallocarray(smnt, nser + 1, sizeof(char *));
+			sval = ofs_xreallocarray(sval, nser + 1, sizeof(char *));
+			smnt[nser] = ofs_xstrndup(optarg, (size_t)(eq - optarg));
+			sval[nser++] = ofs_xstrdup(eq + 1);
+			break;
+		}
 		case 'B':
 			if (ofs_parse_size(optarg, &o.checkpoint_bytes) != 0) {
 				ofs_error("invalid --checkpoint-bytes '%s'", optarg);
@@ -313,6 +426,41 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		return ofs_cli_usage(backup ? backup_usage : usage, 0);
 	}
 	o.loose = backup;
+	if (ndisk > 0 && backup) {
+		rc = ofs_err_set(&err, OFS_ERR_USAGE, "--disk is for 'offseed stage' only");
+		goto out;
+	}
+	if (ndisk == 0 && (nser > 0 || job != NULL)) {
+		rc = ofs_err_set(&err, OFS_ERR_USAGE, "--serial and --job go with --disk");
+		goto out;
+	}
+	if (job != NULL && !ofs_job_name_ok(job)) {
+		rc = ofs_err_set(&err, OFS_ERR_USAGE, "invalid job name '%s' (3-24 characters of "
+		    "A-Z a-z 0-9 - _ .)", job);
+		goto out;
+	}
+	if (ndisk > 0) {
+		dser = ofs_xcalloc(ndisk, sizeof(char *));
+		sover = ofs_xcalloc(ndisk, sizeof(char *));
+		for (size_t i = 0; i < nser; i++) {
+			size_t k;
+
+			for (k = 0; k < ndisk && strcmp(dmnt[k], smnt[i]) != 0; k++)
+				;
+			if (k == ndisk) {
+				rc = ofs_err_set(&err, OFS_ERR_USAGE, "--serial names '%s', which is "
+				    "not one of the --disk mount points", smnt[i]);
+				goto out;
+			}
+			if (dser[k] != NULL) {
+				rc = ofs_err_set(&err, OFS_ERR_USAGE, "two --serial options for disk "
+				    "'%s'", dmnt[k]);
+				goto out;
+			}
+			dser[k] = ofs_xstrdup(sval[i]);	/* the override, replaced below */
+			sover[k] = sval[i];
+		}
+	}
 	/* Snapshots record absolute source paths (symlinks in them are not resolved). */
 	abs = ofs_xcalloc((size_t)(argc - optind), sizeof(char *));
 	for (int i = optind; i < argc; i++) {
@@ -357,8 +505,46 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		}
 		free(root);
 	}
+	if (ndisk > 0) {
+		if (repo->cfg.destination == NULL || repo->cfg.destination[0] == '\0') {
+			rc = ofs_err_set(&err, OFS_ERR_USAGE, "repository has no destination: create "
+			    "it with 'offseed init --dest azure://ACCOUNT/CONTAINER/PREFIX'");
+			goto out;
+		}
+		if ((rc = ofs_dest_parse(repo->cfg.destination, NULL, &dcont, &dprefix,
+		    &err)) != 0)
+			goto out;
+		page_base = dprefix[0] ? ofs_xasprintf("PageBlob/%s/%s", dcont, dprefix) :
+		    ofs_xasprintf("PageBlob/%s", dcont);
+	}
 	if ((rc = ofs_lock_acquire(repo, g->cmd, &lock, &err)) != 0)
 		goto out;
+	/* The disks' serials name them in the journal: a disk without one gets its id file
+	 * now (prep's rules otherwise). */
+	for (size_t k = 0; k < ndisk; k++) {
+		struct ofs_disk_space sp;
+		enum ofs_serial_src src;
+		char *ser = NULL;
+
+		if ((rc = ofs_disk_space(dmnt[k], &sp, &err)) != 0 ||
+		    (rc = ofs_disk_serial(dmnt[k], dser[k], &ser, &src, &err)) != 0)
+			goto out;
+		free(dser[k]);
+		dser[k] = ser;
+		for (size_t j = 0; j < k; j++)
+			if (strcmp(dser[j], ser) == 0) {
+				rc = ofs_err_set(&err, OFS_ERR_USAGE, "disks '%s' and '%s' have the "
+				    "same serial '%s': give each its own with --serial MNT=SERIAL",
+				    dmnt[j], dmnt[k], ser);
+				goto out;
+			}
+		if (src == OFS_SERIAL_NEW && (rc = ofs_disk_write_id(dmnt[k], ser, &err)) != 0)
+			goto out;
+	}
+	o.disks = dmnt;
+	o.disk_serials = (const char **)dser;
+	o.ndisks = ndisk;
+	o.page_base = page_base;
 	freebytes = ofs_free_space(repo->state_dir);
 	if (freebytes >= 0 && freebytes < (64 << 20)) {
 		rc = ofs_err_set(&err, OFS_ERR_NOSPACE,
@@ -379,7 +565,10 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	o.walk.skipped = sk;
 	o.skipped_path = skpath;
 
-	pre_scan(&o, &total_bytes, &total_files);
+	/* Totals for progress and for "bytes still needed". A backup reads only what changed,
+	 * so a second walk would cost about as much as the backup itself: it goes without. */
+	if (!backup)
+		pre_scan(&o, &total_bytes, &total_files);
 	res.sealed = ofs_manifest_new();
 	ofs_progress_start(&pr, g->cmd, total_bytes, total_files);
 	rc = ofs_stage_run(repo, &o, &pr, &res, &err);
@@ -392,8 +581,16 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 			uint64_t left = total_bytes > res.bytes_read + res.bytes_reused ?
 			    total_bytes - res.bytes_read - res.bytes_reused : 0;
 
+			/* On disks, what is not in a completed file is stored again by the rerun */
+			if (ndisk > 0)
+				left = total_bytes > res.bytes_done ? total_bytes - res.bytes_done : 0;
 			ofs_fmt_size(left, need, sizeof(need));
-			ofs_err_wrap(&err, "not enough space to finish staging into '%s' (about "
+			if (ndisk > 0)
+				ofs_err_wrap(&err, "the disks are full: about %llu bytes of source "
+				    "still to store (%s); add a disk and re-run with one more --disk",
+				    (unsigned long long)left, need);
+			else
+				ofs_err_wrap(&err, "not enough space to finish staging into '%s' (about "
 			    "%s of source still to store, %llu bytes; free space and re-run to "
 			    "continue)", g->repo, need, (unsigned long long)left);
 		}
@@ -406,8 +603,26 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		char *mp = repo->be->ops->path(repo->be, OFS_MANIFEST_NAME);
 		int mrc = 0;
 
-		if (!backup || (mp != NULL && ofs_path_exists(mp)))
+		if (ndisk > 0) {
+			/* The staging folder keeps the metadata; the disks get it, their manifests
+			 * and the set manifest exactly as prep writes them. */
+			struct ofs_prep_opts po;
+
+			memset(&po, 0, sizeof(po));
+			po.job = job;
+			po.mnts = dmnt;
+			po.serials = sover;
+			po.ndisks = ndisk;
+			po.staging = NULL;
+			if ((mrc = build_manifest(repo, res.sealed, res.set_id, &sm, &merr)) == 0 &&
+			    (mrc = add_disk_containers(repo, res.sealed, res.set_id, &o, sm,
+			    &merr)) == 0) {
+				po.staging = sm;
+				mrc = ofs_prep_run(repo, &po, NULL, &pres, &merr);
+			}
+		} else if (!backup || (mp != NULL && ofs_path_exists(mp))) {
 			mrc = write_manifest(repo, res.sealed, backup ? NULL : res.set_id, &merr);
+		}
 		free(mp);
 
 		if (mrc != 0) {
@@ -432,24 +647,60 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	    (unsigned long long)res.dirs, (unsigned long long)res.bytes_read,
 	    (unsigned long long)res.bytes_new, (unsigned long long)res.bytes_stored,
 	    (unsigned long long)res.containers, (unsigned long long)res.packs, res.seconds);
+	if (ndisk > 0) {
+		jdisks = json_array();
+		for (size_t k = 0; k < pres.ndisks; k++) {
+			const struct ofs_prep_disk_result *d = &pres.disks[k];
+
+			ofs_result("disk %u of %zu: '%s' serial %s (%s): %llu containers, %llu "
+			    "files, %llu bytes; manifest sha256 %s\n", d->index, pres.ndisks, d->mnt,
+			    d->serial, d->serial_source, (unsigned long long)d->containers,
+			    (unsigned long long)d->files, (unsigned long long)d->bytes,
+			    d->manifest_sha256);
+			json_array_append_new(jdisks, json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, "
+			    "s:I, s:s}", "index", (int)d->index, "mount", d->mnt, "serial",
+			    d->serial, "serial_source", d->serial_source, "bytes",
+			    (json_int_t)d->bytes, "files", (json_int_t)d->files, "containers",
+			    (json_int_t)d->containers, "manifest_sha256", d->manifest_sha256));
+		}
+		if (pres.job_path != NULL)
+			ofs_result("job draft: %s\n", pres.job_path);
+	}
 	if (res.skipped + res.changed > 0)
 		ofs_warn("%llu entries skipped or changed while read: see '%s'",
 		    (unsigned long long)(res.skipped + res.changed), skpath);
 	ofs_emit(json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:f, s:s?}", "type", "summary", "command", g->cmd, "snapshot", idhex,
+	    "s:I, s:I, s:f, s:s?, s:o?, s:s?}", "type", "summary", "command", g->cmd, "snapshot", idhex,
 	    "seed_set", sethex, "resumed", res.resumed, "files", (json_int_t)res.files, "dirs",
 	    (json_int_t)res.dirs, "bytes_read", (json_int_t)res.bytes_read, "bytes_reused",
 	    (json_int_t)res.bytes_reused, "bytes_new", (json_int_t)res.bytes_new,
 	    "bytes_stored", (json_int_t)res.bytes_stored, "containers",
 	    (json_int_t)res.containers, "packs", (json_int_t)res.packs, "skipped",
 	    (json_int_t)res.skipped, "changed", (json_int_t)res.changed, "seconds", res.seconds,
-	    "skipped_list", res.skipped + res.changed > 0 ? skpath : NULL));
+	    "skipped_list", res.skipped + res.changed > 0 ? skpath : NULL, "disks", jdisks,
+	    "job_draft", pres.job_path));
 out:
 	if (sk != NULL)
 		fclose(sk);
 	ofs_lock_release(lock);
 	ofs_manifest_free(res.sealed);
+	ofs_manifest_free(sm);
+	ofs_prep_result_release(&pres);
 	ofs_repo_close(repo);
+	for (size_t i = 0; i < nser; i++) {
+		free(smnt[i]);
+		free(sval[i]);
+	}
+	free(smnt);
+	free(sval);
+	for (size_t i = 0; dser != NULL && i < ndisk; i++)
+		free(dser[i]);
+	free(dser);
+	free(sover);
+	free(dmnt);
+	free(dcont);
+	free(dprefix);
+	free(page_base);
 	free(logdir);
 	free(skpath);
 	free(ex);
