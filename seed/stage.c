@@ -1,6 +1,7 @@
 /* The stage pipeline: one thread walks and reads sources into chunks, a pool of workers
  * computes ids, deduplicates and seals them, and one writer consumes the results in order,
  * building trees, packs and containers, with checkpoints a killed run resumes from. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "disk.h"
 #include "chunker.h"
 #include "container.h"
 #include "index.h"
@@ -125,6 +127,10 @@ struct stage {
 	uint8_t parent[OFS_ID_LEN];	/* snapshot the catalog came from */
 	uint64_t uploaded;		/* loose pack bytes sent (rate limit) */
 	double upload_start;
+	/* stage onto disks */
+	uint64_t climit;		/* size limit of the open container */
+	int cur_disk;			/* disk of the open container, -1: none */
+	char **sealed_serial;		/* disk serial of each res->sealed entry, same order */
 };
 
 /* ---- catalog ------------------------------------------------------------------------- */
@@ -550,12 +556,133 @@ set_err(struct stage *s, int code, struct ofs_error *err)
 	fail(s, code, err);
 }
 
+/* Where container file `name` ("<set>-<seq>.vhd", or ".….partial") lives: the staging
+ * folder's containers/, or the containers folder of disk k. Owned. */
+static char *
+container_file(struct stage *s, int k, const char *name)
+{
+	char *rel = ofs_path_join("containers", name), *path;
+
+	if (s->o->ndisks > 0 && k >= 0)
+		path = ofs_xasprintf("%s/%s/%s", s->o->disks[k], s->o->page_base, rel);
+	else
+		path = s->repo->be->ops->path(s->repo->be, rel);
+	free(rel);
+	return path;
+}
+
+uint64_t
+ofs_stage_disk_min(uint64_t container_size)
+{
+	uint64_t m = container_size / 2;
+
+	if (m < (12u << 20))
+		m = 12u << 20;
+	return m < (64u << 20) ? m : (64u << 20);
+}
+
+/* Bytes of the regular files under dir, recursively, rounded to 4 KiB. */
+static uint64_t
+du(const char *dir)
+{
+	uint64_t sum = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char *full;
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		full = ofs_path_join(dir, e->d_name);
+		if (lstat(full, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				sum += du(full);
+			else if (S_ISREG(st.st_mode))
+				sum += ((uint64_t)st.st_size + 4095) / 4096 * 4096;
+		}
+		free(full);
+	}
+	closedir(d);
+	return sum;
+}
+
+/* Room a disk keeps free for what the end of the run copies there: the repository
+ * metadata (twice what the staging folder holds now: it still grows), the manifests, and
+ * 1 MiB. */
+static uint64_t
+disk_reserve(struct stage *s)
+{
+	char *root = s->repo->be->ops->path(s->repo->be, "");
+	uint64_t meta = root != NULL ? du(root) : 0;
+
+	free(root);
+	return 2 * meta + 256 * (uint64_t)(s->next_seq + 16) + (2u << 20);
+}
+
+/* Usable bytes on disk k for a new container (0 when it cannot be measured). */
+static uint64_t
+disk_usable(struct stage *s, int k)
+{
+	struct ofs_disk_space sp;
+	uint64_t reserve = disk_reserve(s);
+
+	if (ofs_disk_space(s->o->disks[k], &sp, NULL) != 0 || sp.avail <= reserve)
+		return 0;
+	return sp.avail - reserve;
+}
+
+/* Disk mode: the first disk (in the order given) with room for a container; its limit. */
+static int
+pick_disk(struct stage *s, struct ofs_error *err)
+{
+	uint64_t min = ofs_stage_disk_min(s->o->container_size);
+
+	for (size_t k = 0; k < s->o->ndisks; k++) {
+		uint64_t u = disk_usable(s, (int)k);
+		char *dir;
+		int rc;
+
+		if (u < min)
+			continue;
+		dir = ofs_xasprintf("%s/%s/containers", s->o->disks[k], s->o->page_base);
+		rc = ofs_mkdir_p(dir, 0755, err);
+		free(dir);
+		if (rc != 0)
+			return rc;
+		s->cur_disk = (int)k;
+		s->climit = u < s->o->container_size ? u / (1u << 20) * (1u << 20) :
+		    s->o->container_size;
+		return 0;
+	}
+	return ofs_err_set(err, OFS_ERR_NOSPACE, "every disk is full: the last one, '%s', has "
+	    "less than %llu usable bytes left for another container",
+	    s->o->disks[s->o->ndisks - 1], (unsigned long long)min);
+}
+
+static int checkpoint(struct stage *s, struct ofs_error *err);
+static int write_journal(struct stage *s, struct ofs_error *err);
+
 static int
 open_container(struct stage *s, struct ofs_error *err)
 {
 	struct ofs_superblock sb;
 	char name[64], *rel, *path;
 	int rc;
+
+	s->climit = s->o->container_size;
+	s->cur_disk = -1;
+	if (s->o->ndisks > 0 && (rc = pick_disk(s, err)) != 0) {
+		struct ofs_error cerr = { 0 };
+
+		/* Keep what is done for the rerun with one more disk. */
+		if (rc == OFS_ERR_NOSPACE && checkpoint(s, &cerr) != 0)
+			ofs_warn("cannot write a checkpoint: %s", cerr.msg);
+		return rc;
+	}
 
 	memset(&sb, 0, sizeof(sb));
 	sb.version = OFS_CONTAINER_VERSION;
@@ -564,8 +691,8 @@ open_container(struct stage *s, struct ofs_error *err)
 	sb.seq = s->next_seq;
 	sb.created = ofs_now_ns() / 1000000000LL;
 	ofs_container_name(s->set_id, sb.seq, name, sizeof(name));
-	rel = ofs_xasprintf("containers/.%s.partial", name);
-	path = s->repo->be->ops->path(s->repo->be, rel);
+	rel = ofs_xasprintf(".%s.partial", name);
+	path = container_file(s, s->cur_disk, rel);
 	rc = ofs_cw_create(path, &sb, OFS_REGION_SIZE, &s->cw, err);
 	free(path);
 	free(rel);
@@ -619,9 +746,7 @@ seal_container(struct stage *s, struct ofs_error *err)
 	    &sealed, err)) != 0)
 		goto out;
 	ofs_container_name(s->set_id, s->seq, name, sizeof(name));
-	rel = ofs_path_join("containers", name);
-	path = s->repo->be->ops->path(s->repo->be, rel);
-	free(rel);
+	path = container_file(s, s->cur_disk, name);
 	rc = ofs_cw_seal(s->cw, sealed.data, sealed.len, (uint32_t)s->ncpacks, path, &h, err);
 	s->cw = NULL;
 	free(path);
@@ -632,11 +757,19 @@ seal_container(struct stage *s, struct ofs_error *err)
 	rel = ofs_path_join("containers", name);
 	ofs_manifest_add(s->res->sealed, rel, &h);	/* takes h's arrays */
 	free(rel);
+	s->sealed_serial = ofs_xreallocarray(s->sealed_serial, s->res->sealed->nfiles,
+	    sizeof(char *));
+	s->sealed_serial[s->res->sealed->nfiles - 1] = ofs_xstrdup(s->cur_disk >= 0 ?
+	    s->o->disk_serials[s->cur_disk] : "");
 	/* The container is sealed; its index file makes it known without opening it. */
 	if ((rc = write_index_file(s, s->cpacks, s->ncpacks, err)) != 0)
 		goto out;
 	cpacks_clear(s);
 	s->seq = 0;
+	/* On disks the journal keeps every sealed container's disk and hashes (the final
+	 * manifests need them), so it is rewritten right away. */
+	if (s->o->ndisks > 0 && (rc = write_journal(s, err)) != 0)
+		goto out;
 out:
 	ofs_buf_release(&plain);
 	ofs_buf_release(&sealed);
@@ -800,7 +933,7 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
 	}
 	/* Would this blob (plus the pack header and container index it implies) still fit? */
 	if (s->cw != NULL && ofs_cw_sealed_size(s->cw, stored->len + header,
-	    index_estimate(s, s->pw.n + 1)) > s->o->container_size) {
+	    index_estimate(s, s->pw.n + 1)) > s->climit) {
 		if ((rc = close_pack(s, err)) != 0 || (rc = seal_container(s, err)) != 0)
 			return rc;
 	}
@@ -963,7 +1096,21 @@ adopt_orphan_packs(struct stage *s)
 	if (s->repo->be->ops->list(s->repo->be, "data", &dirs, &nd, NULL) != 0)
 		return;
 	for (size_t i = 0; i < nd; i++) {
-		char *sub = ofs_path_join("data", dirs[i]);
+		char *sub = ofs_path_join("data", dirs[i]), *local = s->repo->be->ops->path(s->repo->be,
+		    sub);
+		DIR *dd;
+
+		/* a pack the killed run was writing: its temporary file is garbage (we hold the
+		 * lock, so nobody else is writing here) */
+		if (local != NULL && (dd = opendir(local)) != NULL) {
+			struct dirent *de;
+
+			while ((de = readdir(dd)) != NULL)
+				if (strstr(de->d_name, ".tmp-") != NULL)
+					unlinkat(dirfd(dd), de->d_name, 0);
+			closedir(dd);
+		}
+		free(local);
 
 		if (s->repo->be->ops->list(s->repo->be, sub, &files, &nf, NULL) == 0) {
 			for (size_t j = 0; j < nf; j++) {
@@ -1030,6 +1177,29 @@ journal_id(struct stage *s, uint8_t id[OFS_ID_LEN])
 	memcpy(id, s->repo->cfg.repo_id, 16);
 }
 
+static void
+jstr_add(struct ofs_buf *b, const char *str)
+{
+	ofs_buf_add_u32le(b, (uint32_t)strlen(str));
+	ofs_buf_add(b, str, strlen(str));
+}
+
+/* A string of the journal (at most 64 KiB); NULL when truncated. Owned. */
+static char *
+jstr_get(struct ofs_rd *rd)
+{
+	uint32_t n = ofs_rd_u32le(rd);
+	const uint8_t *p;
+
+	if (!ofs_rd_ok(rd) || n > 65536 || (p = ofs_rd_ptr(rd, n)) == NULL)
+		return NULL;
+	if (memchr(p, '\0', n) != NULL) {
+		rd->bad = 1;
+		return NULL;
+	}
+	return ofs_xstrndup((const char *)p, n);
+}
+
 static int
 write_journal(struct stage *s, struct ofs_error *err)
 {
@@ -1038,7 +1208,7 @@ write_journal(struct stage *s, struct ofs_error *err)
 	char *path;
 	int rc;
 
-	ofs_buf_add(&j, "OFSJRNL1", 8);
+	ofs_buf_add(&j, "OFSJRNL2", 8);
 	ofs_buf_add(&j, s->set_id, 16);
 	ofs_buf_add_u32le(&j, s->next_seq);
 	ofs_buf_add_u32le(&j, s->seq);
@@ -1048,6 +1218,25 @@ write_journal(struct stage *s, struct ofs_error *err)
 	ofs_buf_add_u64le(&j, packs.len);
 	ofs_buf_add(&j, packs.data, packs.len);
 	cat_encode(&s->done_files, &j);
+	jstr_add(&j, s->cw != NULL && s->cur_disk >= 0 ? s->o->disk_serials[s->cur_disk] : "");
+	jstr_add(&j, s->cw != NULL && s->cur_disk >= 0 ? s->o->disks[s->cur_disk] : "");
+	ofs_buf_add_u64le(&j, s->cw != NULL ? s->climit : 0);
+	{
+		const struct ofs_manifest *m = s->res->sealed;
+		size_t n = s->o->ndisks > 0 && m != NULL ? m->nfiles : 0;
+
+		ofs_buf_add_u32le(&j, (uint32_t)n);
+		for (size_t i = 0; i < n; i++) {
+			const struct ofs_file_hashes *h = &m->files[i].h;
+
+			jstr_add(&j, m->files[i].path);
+			jstr_add(&j, s->sealed_serial[i]);
+			ofs_buf_add_u64le(&j, h->size);
+			ofs_buf_add(&j, h->xxh, OFS_XXH_LEN);
+			ofs_buf_add_u32le(&j, (uint32_t)h->nregions);
+			ofs_buf_add(&j, h->regions, h->nregions * OFS_XXH_LEN);
+		}
+	}
 	journal_id(s, id);
 	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, &sealed,
 	    err)) != 0)
@@ -1093,10 +1282,12 @@ load_journal(struct stage *s, struct ofs_error *err)
 	struct ofs_rd rd;
 	uint8_t id[OFS_ID_LEN];
 	char *path = journal_path(s), name[64], *rel = NULL, *cpath = NULL, *fpath = NULL;
-	uint64_t committed, plen;
+	char *oserial = NULL, *omnt = NULL;
+	const uint8_t *magic;
+	uint64_t committed, plen, climit = 0;
 	uint32_t openseq;
 	size_t np = 0;
-	int rc;
+	int rc, disk = -1;
 
 	rc = ofs_buf_read_file(&sealed, path, err);
 	if (rc == OFS_ERR_NOTFOUND) {
@@ -1112,7 +1303,9 @@ load_journal(struct stage *s, struct ofs_error *err)
 		goto out;
 	}
 	ofs_rd_init(&rd, j.data, j.len);
-	if (memcmp(ofs_rd_ptr(&rd, 8) ?: (const uint8_t *)"", "OFSJRNL1", 8) != 0) {
+	magic = ofs_rd_ptr(&rd, 8);
+	if (magic == NULL || (memcmp(magic, "OFSJRNL1", 8) != 0 &&
+	    memcmp(magic, "OFSJRNL2", 8) != 0)) {
 		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is not valid", path);
 		goto out;
 	}
@@ -1132,14 +1325,74 @@ load_journal(struct stage *s, struct ofs_error *err)
 		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated", path);
 		goto out;
 	}
-	/* Reopen the open container at its committed length, unless it got sealed. */
+	if (memcmp(magic, "OFSJRNL2", 8) == 0) {
+		uint32_t ns;
+
+		if ((oserial = jstr_get(&rd)) == NULL || (omnt = jstr_get(&rd)) == NULL) {
+			rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated",
+			    path);
+			goto out;
+		}
+		climit = ofs_rd_u64le(&rd);
+		ns = ofs_rd_u32le(&rd);
+		for (uint32_t i = 0; i < ns && ofs_rd_ok(&rd); i++) {
+			struct ofs_file_hashes h = { 0 };
+			char *cp = jstr_get(&rd), *cs = jstr_get(&rd);
+
+			h.size = ofs_rd_u64le(&rd);
+			ofs_rd_bytes(&rd, h.xxh, OFS_XXH_LEN);
+			h.nregions = ofs_rd_u32le(&rd);
+			if (cp == NULL || cs == NULL || !ofs_rd_ok(&rd) ||
+			    h.nregions > ofs_rd_left(&rd) / OFS_XXH_LEN) {
+				free(cp);
+				free(cs);
+				rd.bad = 1;
+				break;
+			}
+			if (h.nregions > 0) {
+				h.regions = ofs_xreallocarray(NULL, h.nregions, OFS_XXH_LEN);
+				ofs_rd_bytes(&rd, h.regions, h.nregions * OFS_XXH_LEN);
+			}
+			if (s->res->sealed != NULL) {
+				ofs_manifest_add(s->res->sealed, cp, &h);
+				s->sealed_serial = ofs_xreallocarray(s->sealed_serial,
+				    s->res->sealed->nfiles, sizeof(char *));
+				s->sealed_serial[s->res->sealed->nfiles - 1] = cs;
+				cs = NULL;
+			} else {
+				ofs_file_hashes_release(&h);
+			}
+			free(cp);
+			free(cs);
+		}
+		if (!ofs_rd_ok(&rd)) {
+			rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated",
+			    path);
+			goto out;
+		}
+	}
+	/* Reopen the open container at its committed length, unless it got sealed. On disks,
+	 * the disk that holds it is found by its serial (or else its mount path). */
+	if (openseq != 0 && s->o->ndisks > 0) {
+		for (size_t k = 0; k < s->o->ndisks && disk < 0; k++)
+			if (oserial != NULL && oserial[0] != '\0' &&
+			    strcmp(s->o->disk_serials[k], oserial) == 0)
+				disk = (int)k;
+		for (size_t k = 0; k < s->o->ndisks && disk < 0; k++)
+			if (omnt != NULL && omnt[0] != '\0' && strcmp(s->o->disks[k], omnt) == 0)
+				disk = (int)k;
+		if (disk < 0) {
+			ofs_warn("the interrupted run's open container %u is on disk %s ('%s'), "
+			    "which is not given: its data is stored again", openseq,
+			    oserial != NULL && oserial[0] ? oserial : "?", omnt ? omnt : "?");
+			openseq = 0;
+		}
+	}
 	if (openseq != 0) {
 		ofs_container_name(s->set_id, openseq, name, sizeof(name));
-		rel = ofs_path_join("containers", name);
-		fpath = s->repo->be->ops->path(s->repo->be, rel);
-		free(rel);
-		rel = ofs_xasprintf("containers/.%s.partial", name);
-		cpath = s->repo->be->ops->path(s->repo->be, rel);
+		fpath = container_file(s, disk, name);
+		rel = ofs_xasprintf(".%s.partial", name);
+		cpath = container_file(s, disk, rel);
 		if (!ofs_path_exists(fpath) && ofs_path_exists(cpath)) {
 			memset(&sb, 0, sizeof(sb));
 			sb.version = OFS_CONTAINER_VERSION;
@@ -1150,6 +1403,8 @@ load_journal(struct stage *s, struct ofs_error *err)
 			    err)) != 0)
 				goto out;
 			s->seq = openseq;
+			s->cur_disk = disk;
+			s->climit = climit != 0 ? climit : s->o->container_size;
 			s->cpacks = packs;
 			s->ncpacks = s->capcpacks = np;
 			ofs_idx_add_index(s->repo->idx, packs, np);
@@ -1166,6 +1421,8 @@ out:
 	free(cpath);
 	free(fpath);
 	free(path);
+	free(oserial);
+	free(omnt);
 	return rc;
 }
 
@@ -1292,6 +1549,7 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 			s->cur.flags |= OFS_NODE_CHANGED;
 		else
 			cat_add(&s->done_files, s->cur_path, &s->cur);
+		s->res->bytes_done += s->cur.size;
 		s->res->files++;
 		tree_take(&s->levels[s->nlevels - 1].tree, &s->cur);
 		break;
@@ -1420,6 +1678,8 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	s.pr = pr;
 	s.res = res;
 	s.next_seq = 1;
+	s.cur_disk = -1;
+	s.climit = o->container_size;
 	s.last_ckpt = ofs_mono();
 	s.upload_start = ofs_mono();
 	pthread_mutex_init(&s.mu, NULL);
@@ -1457,6 +1717,13 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 			if (p->loc.kind == OFS_LOC_CONTAINER && memcmp(p->loc.set, s.set_id, 16) == 0 &&
 			    p->loc.seq >= s.next_seq && p->loc.seq != s.seq)
 				s.next_seq = p->loc.seq + 1;
+		}
+		for (size_t i = 0; res->sealed != NULL && i < res->sealed->nfiles; i++) {
+			const char *nm = strrchr(res->sealed->files[i].path, '-');
+			unsigned long q = nm != NULL ? strtoul(nm + 1, NULL, 10) : 0;
+
+			if (q >= s.next_seq && q != s.seq)
+				s.next_seq = (uint32_t)q + 1;
 		}
 		ofs_info("resuming an interrupted stage (%zu files already stored)", s.prev.n);
 	}
@@ -1516,6 +1783,9 @@ out:
 	free(s.cpacks);
 	cat_release(&s.done_files);
 	cat_release(&s.prev);
+	for (size_t i = 0; s.sealed_serial != NULL && i < res->sealed->nfiles; i++)
+		free(s.sealed_serial[i]);
+	free(s.sealed_serial);
 	ofs_pack_writer_release(&s.pw);
 	ofs_pack_writer_release(&s.tw);
 	for (size_t i = 0; i < s.nloose; i++)
