@@ -249,6 +249,37 @@ add_disk_containers(struct ofs_repo *r, const struct ofs_manifest *sealed,
 	return rc;
 }
 
+/* stage --disk at the end: partial containers of this set left by a run whose open
+ * container was on a disk the resume did not use are removed (a finished set has none). */
+static void
+remove_partials(const struct ofs_stage_opts *o, const uint8_t set[16])
+{
+	char hex[33];
+
+	ofs_hex(set, 16, hex);
+	for (size_t k = 0; k < o->ndisks; k++) {
+		char *dir = ofs_xasprintf("%s/%s/containers", o->disks[k], o->page_base);
+		DIR *d = opendir(dir);
+		struct dirent *e;
+
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+
+			if (e->d_name[0] == '.' && strncmp(e->d_name + 1, hex, 32) == 0 && n > 8 &&
+			    strcmp(e->d_name + n - 8, ".partial") == 0) {
+				char *full = ofs_path_join(dir, e->d_name);
+
+				ofs_verbose("removing the abandoned partial container '%s'", full);
+				unlink(full);
+				free(full);
+			}
+		}
+		if (d != NULL)
+			closedir(d);
+		free(dir);
+	}
+}
+
 /* Sum of the bytes stage will read, for progress and for "bytes still needed". */
 static void
 pre_scan(const struct ofs_stage_opts *o, uint64_t *bytes, uint64_t *files)
@@ -526,6 +557,15 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		enum ofs_serial_src src;
 		char *ser = NULL;
 
+		char *setp = ofs_path_join(dmnt[k], OFS_SET_MANIFEST_NAME);
+		int prepared = ofs_path_exists(setp);
+
+		free(setp);
+		if (prepared) {
+			rc = ofs_err_set(&err, OFS_ERR_USAGE, "disk '%s' is already a prepared disk "
+			    "(it has %s): give an empty disk", dmnt[k], OFS_SET_MANIFEST_NAME);
+			goto out;
+		}
 		if ((rc = ofs_disk_space(dmnt[k], &sp, &err)) != 0 ||
 		    (rc = ofs_disk_serial(dmnt[k], dser[k], &ser, &src, &err)) != 0)
 			goto out;
@@ -614,6 +654,7 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 			po.serials = sover;
 			po.ndisks = ndisk;
 			po.staging = NULL;
+			remove_partials(&o, res.set_id);
 			if ((mrc = build_manifest(repo, res.sealed, res.set_id, &sm, &merr)) == 0 &&
 			    (mrc = add_disk_containers(repo, res.sealed, res.set_id, &o, sm,
 			    &merr)) == 0) {

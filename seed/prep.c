@@ -80,6 +80,8 @@ struct prep {
 	size_t njournal;
 	int jfd;
 	pthread_mutex_t jmu;
+	int direct;		/* o->staging: containers were written onto the disks by stage */
+	char *job;		/* job name the manifests carry */
 };
 
 static uint64_t
@@ -171,6 +173,19 @@ is_container_path(const char *path)
 	    n > 15 && strcmp(path + n - 4, ".vhd") == 0;
 }
 
+/* A private copy of m (through its encoding: same checks as a manifest read from a file). */
+static int
+manifest_copy(const struct ofs_manifest *m, struct ofs_manifest **out, struct ofs_error *err)
+{
+	struct ofs_buf b = OFS_BUF_INIT(OFS_MANIFEST_MAX);
+	int r;
+
+	if ((r = ofs_manifest_encode(m, &b, err)) == 0)
+		r = ofs_manifest_parse(b.data, b.len, "the staging manifest", out, err);
+	ofs_buf_release(&b);
+	return r;
+}
+
 static int
 load_staging(struct prep *p, struct ofs_error *err)
 {
@@ -179,7 +194,12 @@ load_staging(struct prep *p, struct ofs_error *err)
 	DIR *d;
 	int r;
 
-	if ((r = ofs_manifest_load(mpath, &p->sm, err)) != 0) {
+	if (p->direct) {
+		if ((r = manifest_copy(p->o->staging, &p->sm, err)) != 0) {
+			free(mpath);
+			return r;
+		}
+	} else if ((r = ofs_manifest_load(mpath, &p->sm, err)) != 0) {
 		if (r == OFS_ERR_NOTFOUND)
 			r = ofs_err_set(err, OFS_ERR_USAGE, "'%s' has no staging manifest (%s): run "
 			    "'offseed stage' first", p->root, OFS_MANIFEST_NAME);
@@ -221,6 +241,8 @@ load_staging(struct prep *p, struct ofs_error *err)
 				return ofs_err_set(err, OFS_ERR_CORRUPT, "staging container '%s' is "
 				    "%llu bytes, not a multiple of 512 (a page blob must be)", f->src,
 				    (unsigned long long)mf->h.size);
+			if (p->direct)
+				continue;	/* on a disk already, not in the staging folder */
 		} else {
 			f->dst = ofs_xasprintf("%s/%s", p->block_base, mf->path);
 		}
@@ -519,7 +541,7 @@ plan(struct prep *p, struct ofs_prep_result *res, struct ofs_error *err)
 
 		if (!f->is_container)
 			continue;
-		for (size_t k = 0; k < p->ndisks && f->disk < 0; k++) {
+		for (size_t k = 0; k < p->ndisks && f->disk < 0 && !p->direct; k++) {
 			const struct ofs_manifest *m = p->disks[k].old;
 
 			for (size_t j = 0; m != NULL && j < m->nfiles; j++)
@@ -545,6 +567,12 @@ plan(struct prep *p, struct ofs_prep_result *res, struct ofs_error *err)
 			todo = ofs_xreallocarray(todo, ntodo + 1, sizeof(*todo));
 			todo[ntodo++] = f;
 		}
+	}
+	if (p->direct && ntodo > 0) {
+		r = ofs_err_set(err, OFS_ERR_USAGE, "container '%s' of seed set %s is on none of "
+		    "the given disks (give every disk stage wrote to)", todo[0]->name,
+		    p->sm->seed_set);
+		goto out;
 	}
 	if (p->o->repair && ntodo > 0) {
 		r = ofs_err_set(err, OFS_ERR_USAGE, "prep --repair: container '%s' is on none of "
@@ -861,7 +889,8 @@ do_file(struct pdisk *d, struct sfile *f, uint8_t *buf, size_t bufsz, struct ofs
 	uint64_t size = f->mf->h.size;
 	int r = 0, present = file_size_at(final) == size, was_bad = 0;
 
-	if (present && !p->o->repair && journal_has(p, d->serial, f)) {
+	if (present && !p->o->repair && ((p->direct && f->is_container) ||
+	    journal_has(p, d->serial, f))) {
 		d->bytes_skipped += size;
 		d->files_skipped++;
 		d->left -= size;
@@ -1062,7 +1091,7 @@ write_manifests(struct prep *p, struct ofs_prep_result *res, struct ofs_error *e
 	set.tool = ofs_xstrdup("offseed " OFS_VERSION);
 	set.repository = ofs_xstrdup(p->sm->repository);
 	set.seed_set = ofs_xstrdup(p->sm->seed_set);
-	set.job = ofs_xstrdup(p->o->job);
+	set.job = ofs_xstrdup(p->job);
 	set.destination = ofs_xstrdup(p->repo->cfg.destination);
 	set.disks = ofs_xcalloc(p->ndisks, sizeof(*set.disks));
 	set.ndisks = p->ndisks;
@@ -1077,7 +1106,7 @@ write_manifests(struct prep *p, struct ofs_prep_result *res, struct ofs_error *e
 		m->tool = ofs_xstrdup("offseed " OFS_VERSION);
 		m->repository = ofs_xstrdup(p->sm->repository);
 		m->seed_set = ofs_xstrdup(p->sm->seed_set);
-		m->job = ofs_xstrdup(p->o->job);
+		m->job = ofs_xstrdup(p->job);
 		m->has_disk = 1;
 		m->disk_index = (uint32_t)(k + 1);
 		m->disk_count = (uint32_t)p->ndisks;
@@ -1178,7 +1207,7 @@ static int
 write_job_draft(struct prep *p, struct ofs_prep_result *res, struct ofs_error *err)
 {
 	json_t *disks = json_object(), *body;
-	char *dir = ofs_path_join(p->root, "jobs"), *name = ofs_xasprintf("%s.json", p->o->job);
+	char *dir = ofs_path_join(p->root, "jobs"), *name = ofs_xasprintf("%s.json", p->job);
 	char *s = NULL;
 	int r;
 
@@ -1259,6 +1288,7 @@ prep_release(struct prep *p)
 	free(p->page_base);
 	free(p->block_base);
 	free(p->account);
+	free(p->job);
 	pthread_mutex_destroy(&p->jmu);
 }
 
@@ -1278,6 +1308,7 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 	p.o = o;
 	p.pr = pr;
 	p.jfd = -1;
+	p.direct = o->staging != NULL;
 	pthread_mutex_init(&p.jmu, NULL);
 	if (o->ndisks == 0) {
 		r = ofs_err_set(err, OFS_ERR_USAGE, "no disk given: use --disk MNT (once per "
@@ -1304,6 +1335,7 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 	if ((r = load_staging(&p, err)) != 0)
 		goto out;
 	memcpy(res->seed_set, p.sm->seed_set, 33);
+	p.job = o->job != NULL ? ofs_xstrdup(o->job) : ofs_xasprintf("seed-%.8s", p.sm->seed_set);
 	if ((r = open_disks(&p, err)) != 0)
 		goto out;
 	res->ndisks = p.ndisks;
@@ -1411,7 +1443,8 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 		goto out;
 	if ((r = write_manifests(&p, res, err)) != 0)
 		goto out;
-	r = write_job_draft(&p, res, err);
+	if (o->job != NULL)
+		r = write_job_draft(&p, res, err);
 out:
 	res->seconds = ofs_mono() - t0;
 	prep_release(&p);

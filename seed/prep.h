@@ -22,6 +22,11 @@ struct ofs_prep_opts {
 	int repair;			/* re-hash disk files, re-copy only the failing ones */
 	size_t io_size;			/* bytes per read/write (0: OFS_PREP_IO_SIZE) */
 	uint64_t limit_rate;		/* bytes per second per disk, 0 = unlimited */
+	/* Finalize disks `stage --disk` wrote (borrowed, NULL for a normal prep): the staging
+	 * manifest built by stage; its containers/X entries are already whole on the disks
+	 * (hashed while sealed: not read again), the other files are copied from the staging
+	 * folder. job may then be NULL: no job draft, the manifests name "seed-<set prefix>". */
+	const struct ofs_manifest *staging;
 };
 
 struct ofs_prep_disk_result {

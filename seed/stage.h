@@ -26,6 +26,13 @@ struct ofs_stage_opts {
 	const char *skipped_path;	/* where the skipped-entries TSV is written */
 	int loose;			/* backup: loose packs in data/ instead of containers */
 	uint64_t limit_upload;		/* backup: bytes per second for pack uploads, 0 = none */
+	/* stage straight onto disks (ndisks > 0): containers are written to
+	 * DISK/<page_base>/containers/, filling the disks in order; the staging folder keeps the
+	 * metadata only. disk_serials[i] identifies disk i in the journal. */
+	const char **disks;
+	const char **disk_serials;
+	size_t ndisks;
+	const char *page_base;		/* "PageBlob/CONTAINER[/PREFIX]" */
 };
 
 struct ofs_stage_result {
@@ -34,6 +41,7 @@ struct ofs_stage_result {
 	uint64_t files, dirs, bytes_read, bytes_new, bytes_stored, bytes_reused;
 	uint64_t blobs_new, blobs_dup, packs, containers;
 	uint64_t skipped, changed;
+	uint64_t bytes_done;		/* source bytes of the files completed (and durable) */
 	int resumed;
 	double seconds;
 	struct ofs_manifest *sealed;	/* hashes of the containers sealed by this run (owned
@@ -43,9 +51,16 @@ struct ofs_stage_result {
 /* Change detection: the catalog of the last completed run (STATE/<repo>/catalog) lists each
  * file's size, times, inode and chunks; a file that matches is not read again. */
 
-/* Run a stage into the repository's containers/. r must be unlocked with its index loaded.
+/* Smallest container stage opens on a disk (and so the least usable room a disk must have),
+ * for containers of at most container_size. */
+uint64_t ofs_stage_disk_min(uint64_t container_size);
+
+/* Run a stage into the repository's containers/ (or onto o->disks). r must be unlocked with its index loaded.
  * Returns 0, OFS_ERR_SKIPPED when entries were skipped or changed while read (the snapshot
- * is complete otherwise), or an error (the last checkpoint stays for a resume). */
+ * is complete otherwise), or an error (the last checkpoint stays for a resume). With disks,
+ * OFS_ERR_NOSPACE when no disk has room for another container (after a checkpoint). On a
+ * resume, res->sealed also receives the containers sealed by the interrupted runs (from
+ * the journal). */
 int ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_progress *pr,
     struct ofs_stage_result *res, struct ofs_error *err);
 
