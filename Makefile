@@ -76,7 +76,8 @@ DEB_PKGS := build-essential clang pkg-config libarchive-dev libssl-dev libcurl4-
             libclang-rt-14-dev qemu-utils restic borgbackup hyperfine libarchive-tools tar \
             attr acl python3 e2fsprogs time openssl util-linux nodejs
 # Azurite (blob emulator for the Azure tests), pinned by tools/azurite/package-lock.json.
-AZURITE_DEPS := [ -d tools/azurite/node_modules/azurite ] || \
+AZURITE_DEPS := [ -d tools/azurite/node_modules/azurite ] && \
+            [ -d tools/azurite/node_modules/@azure/storage-blob ] || \
             npm ci --prefix tools/azurite --no-audit --no-fund
 deps:
 	@tools/deps.sh $(DEB_PKGS)

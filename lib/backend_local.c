@@ -176,6 +176,8 @@ ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error *er
 	*out = NULL;
 	if (strncmp(loc, "disks:", 6) == 0)
 		return ofs_backend_disks_open(loc, out, err);
+	if (strncmp(loc, "azure://", 8) == 0)
+		return ofs_backend_azure_open(loc, out, err);
 	if (strncmp(loc, "file:", 5) == 0)
 		path = loc + 5;
 	else if (strstr(loc, "://") != NULL)

@@ -405,6 +405,14 @@ ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
 		}
 		memcpy(r->ctr_ok[r->nctr_ok++], cname, sizeof(cname));
 		pthread_mutex_unlock(&r->ctr_mu);
+	} else if (rc == OFS_ERR_NOTFOUND && strncmp(r->be->loc, "azure://", 8) == 0) {
+		/* Backups may reach the cloud before the import of their seed (SPEC §10). */
+		char set[2 * OFS_SET_ID_LEN + 1];
+
+		ofs_hex(loc->set, OFS_SET_ID_LEN, set);
+		rc = ofs_err_set(err, OFS_ERR_UNAVAILABLE, "the seed containers of set %s are not "
+		    "in the cloud yet (import pending; '%s' is missing); restore from the staging "
+		    "repo or the disks", set, name);
 	}
 	free(name);
 	ofs_buf_release(&head);

@@ -39,7 +39,8 @@ struct ofs_backend_ops {
 	void (*free)(struct ofs_backend *b);
 };
 
-/* Open a backend for LOC: a path or file:PATH (local folder). Others: OFS_ERR_USAGE for now. */
+/* Open a backend for LOC: a path or file:PATH (local folder), disks:…, azure://…. Others:
+ * OFS_ERR_USAGE. */
 int ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error *err);
 /* Open the read-only disk set "disks:MNT[,MNT…]" (prepared disks, SPEC §7): containers/X
  * from the disk whose PageBlob/C/P/containers/X exists, other names from BlockBlob/C/P/ on
@@ -48,6 +49,13 @@ int ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error
  * → OFS_ERR_UNAVAILABLE naming that disk's index and serial. A disk without
  * offseed-set.json or of another set (repository or seed set) → OFS_ERR_USAGE. */
 int ofs_backend_disks_open(const char *loc, struct ofs_backend **out, struct ofs_error *err);
+/* Open "azure://ACCOUNT/CONTAINER[/PREFIX]" (lib/azblob, settings from OFFSEED_AZURE_*):
+ * names are blobs PREFIX/name; get reads by range, put is a block blob (atomic for
+ * readers; creates the container on first use), list is prefix-based and returns the first
+ * component below dir like a folder listing, path() is NULL. Errors as lib/azblob: 404 →
+ * OFS_ERR_NOTFOUND, 401/403 → OFS_ERR_AUTH, retries exhausted → OFS_ERR_NETWORK; a bad
+ * location, endpoint or missing credentials → OFS_ERR_USAGE (no request is made here). */
+int ofs_backend_azure_open(const char *loc, struct ofs_backend **out, struct ofs_error *err);
 void ofs_backend_free(struct ofs_backend *b);
 void ofs_names_free(char **names, size_t n);
 

@@ -13,7 +13,118 @@ static const char usage[] =
     "\n"
     "List the snapshots of the repository, oldest first: id (first 8 hex digits), time\n"
     "(UTC), host, paths and tags. With --json, one summary object holding every snapshot\n"
-    "with its full id, parent, seed set and statistics.\n";
+    "with its full id, parent, seed set and statistics.\n"
+    "\n"
+    "In a cloud repository (azure://…), a snapshot that needs seed containers which are not\n"
+    "in the storage yet (backup before the import completed) is marked \"pending seed SET\":\n"
+    "restore it from the staging repo or the disks until the import is done.\n";
+
+/* Containers the index references that the cloud storage does not hold (import pending). */
+struct missing {
+	char (*ctrs)[64];
+	uint8_t (*sets)[OFS_SET_ID_LEN];
+	size_t n, cap;
+};
+
+static int
+missing_has(const struct missing *m, const struct ofs_pack_loc *loc)
+{
+	char cname[64];
+
+	if (loc->kind != OFS_LOC_CONTAINER || m->n == 0)
+		return 0;
+	ofs_container_name(loc->set, loc->seq, cname, sizeof(cname));
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->ctrs[i], cname) == 0)
+			return 1;
+	return 0;
+}
+
+/* Check (Get Blob Properties) every container the index references; collect the missing. */
+static int
+missing_find(struct ofs_repo *repo, struct missing *m, struct ofs_error *err)
+{
+	char (*seen)[64] = NULL;
+	size_t nseen = 0, np = ofs_idx_npacks(repo->idx);
+	int rc = 0;
+
+	for (size_t i = 0; i < np && rc == 0; i++) {
+		const struct ofs_idx_pack *p = ofs_idx_pack(repo->idx, (uint32_t)i);
+		char cname[64], *name;
+		uint64_t size;
+		int dup = 0;
+
+		if (p == NULL || p->loc.kind != OFS_LOC_CONTAINER)
+			continue;
+		ofs_container_name(p->loc.set, p->loc.seq, cname, sizeof(cname));
+		for (size_t k = 0; k < nseen && !dup; k++)
+			dup = strcmp(seen[k], cname) == 0;
+		if (dup)
+			continue;
+		seen = ofs_xreallocarray(seen, nseen + 1, sizeof(*seen));
+		memcpy(seen[nseen++], cname, sizeof(cname));
+		name = ofs_path_join("containers", cname);
+		rc = repo->be->ops->size(repo->be, name, &size, err);
+		free(name);
+		if (rc != OFS_ERR_NOTFOUND)
+			continue;
+		rc = 0;
+		if (m->n == m->cap) {
+			m->cap = m->cap ? 2 * m->cap : 8;
+			m->ctrs = ofs_xreallocarray(m->ctrs, m->cap, sizeof(*m->ctrs));
+			m->sets = ofs_xreallocarray(m->sets, m->cap, sizeof(*m->sets));
+		}
+		memcpy(m->ctrs[m->n], cname, sizeof(cname));
+		memcpy(m->sets[m->n++], p->loc.set, OFS_SET_ID_LEN);
+	}
+	free(seen);
+	return rc;
+}
+
+/* Does the tree id (or anything below it) use a missing container? Sets *set to its seed set.
+ * Returns 1 pending, 0 not, or an error code (a tree that cannot be read for another
+ * reason). depth bounds the recursion like restore does. */
+static int
+tree_pending(struct ofs_repo *repo, const struct missing *m, const uint8_t id[OFS_ID_LEN],
+    int depth, uint8_t set[OFS_SET_ID_LEN], struct ofs_error *err)
+{
+	struct ofs_blob_ref ref;
+	struct ofs_tree t;
+	int rc, found = 0;
+
+	if (depth > 4096)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "directory tree nested too deeply");
+	if (ofs_idx_lookup(repo->idx, id, &ref) &&
+	    missing_has(m, &ofs_idx_pack(repo->idx, ref.pack)->loc)) {
+		memcpy(set, ofs_idx_pack(repo->idx, ref.pack)->loc.set, OFS_SET_ID_LEN);
+		return 1;
+	}
+	if ((rc = ofs_repo_load_tree(repo, repo->ctx, id, &t, err)) != 0)
+		return rc;
+	for (size_t i = 0; i < t.n && !found; i++) {
+		const struct ofs_node *nd = &t.nodes[i];
+
+		for (size_t c = 0; c < nd->nchunks && !found; c++) {
+			const struct ofs_idx_pack *p;
+
+			if (!ofs_idx_lookup(repo->idx, nd->chunks[c], &ref))
+				continue;	/* damage is check's business */
+			p = ofs_idx_pack(repo->idx, ref.pack);
+			if (missing_has(m, &p->loc)) {
+				memcpy(set, p->loc.set, OFS_SET_ID_LEN);
+				found = 1;
+			}
+		}
+		if (!found && nd->has_subtree) {
+			if ((rc = tree_pending(repo, m, nd->subtree, depth + 1, set, err)) < 0)
+				break;
+			found = rc == 1;
+			rc = 0;
+		}
+	}
+	ofs_tree_release(&t);
+	return rc < 0 ? rc : found;
+}
 
 static json_t *
 strings(char **v, size_t n)
@@ -35,6 +146,7 @@ cmd_snapshots(int argc, char **argv, struct ofs_cli *g)
 	struct ofs_error err = { 0 };
 	struct ofs_repo *repo = NULL;
 	struct ofs_snapshot *s = NULL;
+	struct missing miss = { NULL, NULL, 0, 0 };
 	size_t n = 0;
 	int c, rc;
 	json_t *list;
@@ -54,13 +166,40 @@ cmd_snapshots(int argc, char **argv, struct ofs_cli *g)
 		goto out;
 	if ((rc = ofs_repo_list_snapshots(repo, &s, &n, &err)) != 0)
 		goto out;
+	if (n > 0 && strncmp(repo->be->loc, "azure://", 8) == 0 &&
+	    ((rc = ofs_repo_load_index(repo, &err)) != 0 ||
+	    (rc = missing_find(repo, &miss, &err)) != 0))
+		goto out;
 	list = json_array();
 	if (n > 0)
 		ofs_result("%-8s  %-20s  %-16s  %-30s  %s\n", "ID", "TIME", "HOST", "PATHS", "TAGS");
 	for (size_t i = 0; i < n; i++) {
 		char id[2 * OFS_ID_LEN + 1], tree[2 * OFS_ID_LEN + 1], when[64], whenns[64];
 		struct ofs_buf paths = OFS_BUF_INIT(0), tags = OFS_BUF_INIT(0);
+		uint8_t pset[OFS_SET_ID_LEN];
+		char psethex[2 * OFS_SET_ID_LEN + 1] = "";
+		int pending = 0;
 		json_t *o;
+
+		if (miss.n > 0 && s[i].has_seed_set) {
+			for (size_t k = 0; k < miss.n && !pending; k++)
+				pending = memcmp(miss.sets[k], s[i].seed_set, OFS_SET_ID_LEN) == 0;
+			if (pending)
+				memcpy(pset, s[i].seed_set, OFS_SET_ID_LEN);
+		}
+		if (miss.n > 0 && !pending) {
+			pending = tree_pending(repo, &miss, s[i].tree, 0, pset, &err);
+			if (pending == OFS_ERR_UNAVAILABLE) {
+				/* a tree in a missing container: report its set from the error */
+				memcpy(pset, miss.sets[0], OFS_SET_ID_LEN);
+				pending = 1;
+			} else if (pending < 0) {
+				rc = pending;
+				goto out;
+			}
+		}
+		if (pending)
+			ofs_hex(pset, OFS_SET_ID_LEN, psethex);
 
 		ofs_hex(s[i].id, OFS_ID_LEN, id);
 		ofs_hex(s[i].tree, OFS_ID_LEN, tree);
@@ -72,8 +211,9 @@ cmd_snapshots(int argc, char **argv, struct ofs_cli *g)
 			ofs_buf_addf(&tags, "%s%s", k ? "," : "", s[i].tags[k]);
 		ofs_buf_cstr(&paths);
 		ofs_buf_cstr(&tags);
-		ofs_result("%.8s  %-20s  %-16s  %-30s  %s\n", id, when, s[i].host ? s[i].host : "",
-		    paths.data ? (char *)paths.data : "", tags.data ? (char *)tags.data : "");
+		ofs_result("%.8s  %-20s  %-16s  %-30s  %s%s%s\n", id, when,
+		    s[i].host ? s[i].host : "", paths.data ? (char *)paths.data : "",
+		    tags.data ? (char *)tags.data : "", pending ? "  pending seed " : "", psethex);
 		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
 		    "id", id, "time", whenns, "host", s[i].host ? s[i].host : "", "user",
 		    s[i].user ? s[i].user : "", "paths", strings(s[i].paths, s[i].npaths), "tags",
@@ -90,6 +230,8 @@ cmd_snapshots(int argc, char **argv, struct ofs_cli *g)
 				ofs_hex(s[i].seed_set, sizeof(s[i].seed_set), tree);
 				json_object_set_new(o, "seed_set", json_string(tree));
 			}
+			if (pending)
+				json_object_set_new(o, "pending_seed", json_string(psethex));
 			if (s[i].version != NULL)
 				json_object_set_new(o, "program_version", json_string(s[i].version));
 			json_array_append_new(list, o);
@@ -105,6 +247,8 @@ out:
 	for (size_t i = 0; i < n; i++)
 		ofs_snapshot_release(&s[i]);
 	free(s);
+	free(miss.ctrs);
+	free(miss.sets);
 	ofs_repo_close(repo);
 	return ofs_cli_fail(rc, &err);
 }

@@ -119,6 +119,16 @@ set_fatal(struct rs *R, const struct ofs_error *e)
 	pthread_mutex_unlock(&R->mu);
 }
 
+/* Read failures that are not damage and that no other file escapes: stop the restore.
+ * A container on a disk not given (disks:) is not one (the other disks still restore); a
+ * seed set whose import into the cloud is pending is (lib/repo.c words it so). */
+static int
+read_fatal(int r, const struct ofs_error *e)
+{
+	return r == OFS_ERR_VERSION || r == OFS_ERR_AUTH || r == OFS_ERR_NETWORK ||
+	    (r == OFS_ERR_UNAVAILABLE && strstr(e->msg, "not in the cloud yet") != NULL);
+}
+
 /* ---- metadata ---- */
 
 static void
@@ -226,7 +236,8 @@ fjob_finish(struct rs *R, struct fjob *j)
 		close(j->fd);
 		j->fd = -1;
 		unlinkat(j->dirfd, j->name, 0);	/* never leave a half-written file */
-		note(R, j->path, j->reason, 1);
+		if (!R->fatal)	/* else the fatal error is the reason, reported once */
+			note(R, j->path, j->reason, 1);
 	} else {
 		meta_fd(R, j->fd, &j->node, j->path);
 		pthread_mutex_lock(&R->mu);
@@ -300,7 +311,7 @@ do_chunk(struct rs *R, void *ctx, struct fjob *j, size_t i, uint64_t soff, uint6
 		return 0;
 	ofs_err_clear(&e);
 	if ((r = R->src->read_blob(R->src->ud, ctx, j->node.chunks[i], buf, &e)) != 0) {
-		if (r == OFS_ERR_VERSION || r == OFS_ERR_AUTH)
+		if (read_fatal(r, &e))
 			set_fatal(R, &e);	/* not damage: nothing here can be read */
 		job_damage(R, j, e.msg[0] ? e.msg : "chunk cannot be read");
 		return 0;
@@ -892,7 +903,7 @@ restore_tree(struct rs *R, const uint8_t id[OFS_ID_LEN])
 
 	ofs_err_clear(&e);
 	if ((r = R->src->load_tree(R->src->ud, R->ctx, id, &t, &e)) != 0) {
-		if (r == OFS_ERR_VERSION || r == OFS_ERR_AUTH) {
+		if (read_fatal(r, &e)) {
 			set_fatal(R, &e);	/* not damage: nothing here can be read */
 			return -1;
 		}

@@ -17,12 +17,15 @@
 #include "disk.h"
 #include "manifest.h"
 #include "out.h"
+#include "remote.h"
 #include "setmanifest.h"
 #include "util.h"
 
 static const char usage[] =
     "usage: offseed verify [--deep] [--sample PCT] [--expect-hash SERIAL=SHA256]... [--json]\n"
     "                      [--threads N] TARGET...\n"
+    "       offseed verify [--json] [--threads N] --manifest DISK/offseed-manifest.json...\n"
+    "                      azure://ACCOUNT[/CONTAINER[/PREFIX]]\n"
     "\n"
     "Check staging repositories or prepared disks (folders with offseed-manifest.json at\n"
     "their root) against their manifests, without the passphrase: every listed file present\n"
@@ -35,16 +38,25 @@ static const char usage[] =
     "(serial S)\"), no disk of another set. With --deep the disks are opened together as\n"
     "the repository disks:MNT,MNT...\n"
     "\n"
+    "An azure:// target checks the blobs imported from the disks whose manifests are given:\n"
+    "every PageBlob/C/B and BlockBlob/C/B file under CONTAINER/PREFIX present as a page or\n"
+    "block blob C/B with its size and the XXH3-128 of every region and of the whole blob\n"
+    "(ranged reads; endpoint and credentials from OFFSEED_AZURE_ENDPOINT, OFFSEED_AZURE_KEY\n"
+    "or OFFSEED_AZURE_SAS, see docs/AZURE.md).\n"
+    "\n"
     "  --deep                   also decrypt and authenticate every blob (needs the passphrase)\n"
     "  --sample PCT             check about PCT percent of each file's regions (0 < PCT < 100)\n"
     "  --expect-hash S=SHA256   the manifest of the disk with serial S must have this SHA-256\n"
     "                           (S '-' or any serial: a target whose manifest has no disk)\n"
     "  --threads N              hashing threads per target (default: the CPUs shared among\n"
-    "                           the targets, at least one reader each)\n"
+    "                           the targets, at least one reader each; azure://: blobs\n"
+    "                           read at once, default 4)\n"
+    "  --manifest FILE          (azure:// targets; repeat) check the blobs imported from\n"
+    "                           the disk with this offseed-manifest.json\n"
     "  --json                   JSON Lines: one finding object per problem, then a summary\n"
     "\n"
     "Exit: 0 clean, 4 anything missing, corrupt or unlisted, 7 newer format, 1 I/O failure,\n"
-    "2 usage.\n";
+    "2 usage, 5 credentials refused, 8 storage service unreachable.\n";
 
 struct expect {
 	char *serial;
@@ -485,6 +497,62 @@ check_set(struct target *tg, size_t ntg, struct vctx *v)
 	free(present);
 }
 
+/* The azure:// verification: load the manifests, read the blobs, report findings into v
+ * and the totals into total. Returns -1 when the check ran (its findings decide the exit
+ * code), else the exit code of the failure (already reported). */
+static int
+verify_remote(const char *url, const char *const *mfs, size_t nmfs, int threads,
+    struct vctx *v, struct ofs_check_stats *total)
+{
+	struct ofs_manifest **m = ofs_xcalloc(nmfs, sizeof(*m));
+	struct ofs_remote_loc loc;
+	struct ofs_remote_opts o;
+	struct ofs_progress pr;
+	struct ofs_error err;
+	uint64_t bytes = 0, files = 0;
+	int r, rc = -1;
+
+	ofs_err_clear(&err);
+	memset(&loc, 0, sizeof(loc));
+	if ((r = ofs_remote_parse(url, &loc, &err)) != 0) {
+		rc = ofs_cli_fail(r, &err);
+		goto out;
+	}
+	if (nmfs == 0) {
+		ofs_error("verify '%s' needs --manifest DISK/offseed-manifest.json (one per disk "
+		    "imported)", url);
+		rc = 2;
+		goto out;
+	}
+	for (size_t i = 0; i < nmfs; i++) {
+		if ((r = ofs_manifest_load(mfs[i], &m[i], &err)) != 0) {
+			rc = ofs_cli_fail(r, &err);
+			goto out;
+		}
+		files += m[i]->nfiles;
+		for (size_t k = 0; k < m[i]->nfiles; k++)
+			bytes += m[i]->files[k].h.size;
+	}
+	memset(&o, 0, sizeof(o));
+	o.threads = threads;
+	o.on_finding = on_finding;
+	o.arg = v;
+	o.progress = &pr;
+	v->target = url;
+	v->multi = 0;
+	ofs_progress_start(&pr, "verify", bytes, files);
+	r = ofs_remote_verify(&loc, m, nmfs, &o, total, &err);
+	ofs_progress_end(&pr);
+	if (r != 0)
+		rc = ofs_cli_fail(r, &err);
+out:
+	ofs_remote_loc_release(&loc);
+	for (size_t i = 0; i < nmfs; i++)
+		ofs_manifest_free(m[i]);
+	free(m);
+	return rc;
+}
+
 int
 cmd_verify(int argc, char **argv, struct ofs_cli *g)
 {
@@ -494,11 +562,14 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 		{ "expect-hash", required_argument, NULL, 'e' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "manifest", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct expect *ex = NULL;
 	struct target *tg = NULL;
+	const char **mfs = NULL;
+	size_t nmfs = 0;
 	struct ofs_check_stats total;
 	struct ofs_progress pr;
 	struct ofs_error err;
@@ -554,6 +625,10 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 			ofs_out_setup(&oo);
 			break;
 		}
+		case 'm':
+			mfs = ofs_xreallocarray(mfs, nmfs + 1, sizeof(*mfs));
+			mfs[nmfs++] = optarg;
+			break;
 		case 'h':
 			rc = ofs_cli_usage(usage, 1);
 			goto done;
@@ -567,6 +642,24 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 		rc = ofs_cli_usage(usage, 0);
 		goto done;
 	}
+	if (strstr(argv[optind], "://") != NULL || nmfs > 0) {
+		if (argc - optind != 1) {
+			ofs_error("--manifest goes with exactly one azure://ACCOUNT/CONTAINER[/PREFIX] "
+			    "target (folders carry their own manifests)");
+			rc = 2;
+		} else if (deep || sample > 0 || nex > 0) {
+			ofs_error("an azure:// target takes none of --deep, --sample, --expect-hash");
+			rc = 2;
+		} else {
+			rc = verify_remote(argv[optind], mfs, nmfs, threads, &v, &total);
+			if (rc < 0) {	/* checked: the common summary below */
+				rc = 0;
+				ntg = 1;
+				goto summary;
+			}
+		}
+		goto done;
+	}
 	ntg = (size_t)(argc - optind);
 	tg = ofs_xcalloc(ntg, sizeof(*tg));
 	v.multi = ntg > 1;
@@ -576,8 +669,8 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 		tg[i].arg = a;
 		tg[i].dir = strncmp(a, "file:", 5) == 0 ? a + 5 : a;
 		if (strstr(a, "://") != NULL) {
-			ofs_err_set(&err, OFS_ERR_USAGE, "cannot verify '%s': only folders (staging "
-			    "repositories and disks) are supported yet", a);
+			ofs_err_set(&err, OFS_ERR_USAGE, "cannot verify '%s' with other targets: a "
+			    "remote location goes alone, with --manifest", a);
 			rc = ofs_cli_fail(OFS_ERR_USAGE, &err);
 			goto done;
 		}
@@ -720,6 +813,7 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 			goto done;
 	}
 
+summary:
 	secs = ofs_mono() - t0;
 	rc = v.serious > 0 ? 4 : v.findings > 0 ? 7 : 0;
 	if (ofs_out_is_json()) {
@@ -782,5 +876,6 @@ done:
 	free(tg);
 	free(th);
 	free(started);
+	free(mfs);
 	return rc;
 }

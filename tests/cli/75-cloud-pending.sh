@@ -1,0 +1,53 @@
+#!/bin/bash
+# Backups before the import completed (SPEC §10): the cloud holds the metadata but not the
+# seed containers yet. snapshots marks those snapshots "pending seed SET", restore from the
+# cloud exits 1 naming the set (not damage), restore from the staging repo works; once the
+# containers arrive everything reads.
+. "$(dirname "$0")/75-cloud-lib.sh"
+az_start
+
+mkdir -p "$T/src"
+for i in 1 2; do head -c $((5 * 1048576)) /dev/urandom >"$T/src/r$i"; done
+seq 1 50000 >"$T/src/text"
+expect_exit 0 ofs init --repo "$T/repo"
+expect_exit 0 ofs --json stage --repo "$T/repo" --container-size 16M "$T/src"
+set=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["seed_set"])' "$T/out")
+[ ${#set} = 32 ] || fail "no seed set in the stage summary: $(cat "$T/out")"
+expect_exit 0 ofs snapshots --repo "$T/repo"
+seedsnap=$(grep -o '^[0-9a-f]\{8\}' "$T/out" | head -n 1)
+az put-repo "$T/repo" backups srv01 nocontainers || fail "cannot upload the metadata"
+R=azure://devstoreaccount1/backups/srv01
+az names backups srv01 | grep -q '/containers/' && fail "containers were uploaded"
+
+expect_exit 0 ofs snapshots --repo "$R"
+assert_contains "$T/out" "pending seed $set"
+expect_exit 0 ofs --json snapshots --repo "$R"
+assert_contains "$T/out" "\"pending_seed\":\"$set\""
+# the local staging repo has its containers: nothing pending there
+expect_exit 0 ofs snapshots --repo "$T/repo"
+grep -q "pending" "$T/out" && fail "the staging repo shows a pending seed"
+
+# A backup to the cloud before the import: only the change goes up, and it is pending too.
+head -c 200000 /dev/urandom >"$T/src/new"
+expect_exit 0 ofs backup --repo "$R" "$T/src"
+expect_exit 0 ofs snapshots --repo "$R"
+[ "$(grep -c "pending seed $set" "$T/out")" = 2 ] || fail "both snapshots must be pending: $(cat "$T/out")"
+
+# Restore from the cloud: a clear refusal naming the set, exit 1, not damage (exit 4).
+expect_exit 1 ofs restore latest --repo "$R" --target "$T/r0"
+assert_contains "$T/err" "seed containers of set $set are not in the cloud yet"
+assert_contains "$T/err" "staging repo or the disks"
+grep -qi "damaged" "$T/err" && fail "a pending seed was reported as damage"
+expect_exit 1 ofs restore "$seedsnap" --repo "$R" --target "$T/r0b"
+assert_contains "$T/err" "$set"
+# From the staging repo the seed snapshot restores.
+expect_exit 0 ofs restore "$seedsnap" --repo "$T/repo" --target "$T/r1"
+for f in r1 r2 text; do cmp "$T/src/$f" "$T/r1$T/src/$f" || fail "$f differs (staging restore)"; done
+
+# The import completes: nothing is pending and the cloud restores everything.
+az put-repo "$T/repo" backups srv01 || fail "cannot upload the containers"
+expect_exit 0 ofs snapshots --repo "$R"
+grep -q "pending" "$T/out" && fail "still pending after the import: $(cat "$T/out")"
+expect_exit 0 ofs restore latest --repo "$R" --target "$T/r2"
+diff -r "$T/src" "$T/r2$T/src" || fail "restore from the cloud after the import differs"
+echo ok
