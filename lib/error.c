@@ -93,6 +93,7 @@ static const struct {
 	{ OFS_ERR_NOSPACE, 9, "no_space" },
 	{ OFS_ERR_NOTFOUND, 1, "not_found" },
 	{ OFS_ERR_UNAVAILABLE, 1, "unavailable" },
+	{ OFS_ERR_PENDING, 1, "pending_seed" },
 };
 
 int

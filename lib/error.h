@@ -18,7 +18,8 @@ enum ofs_err {
 	OFS_ERR_NETWORK = -8,	/* service unavailable after retries: exit 8 */
 	OFS_ERR_NOSPACE = -9,	/* not enough space: exit 9 */
 	OFS_ERR_NOTFOUND = -10,	/* an object does not exist: exit 1 */
-	OFS_ERR_UNAVAILABLE = -11, /* data exists but cannot be reached yet (pending seed): exit 1 */
+	OFS_ERR_UNAVAILABLE = -11, /* data exists but cannot be reached here (disk not given): exit 1 */
+	OFS_ERR_PENDING = -12,	/* seed containers not in the cloud yet (import pending): exit 1 */
 };
 
 #define OFS_ERR_MSG_MAX 1024

@@ -410,7 +410,7 @@ ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
 		char set[2 * OFS_SET_ID_LEN + 1];
 
 		ofs_hex(loc->set, OFS_SET_ID_LEN, set);
-		rc = ofs_err_set(err, OFS_ERR_UNAVAILABLE, "the seed containers of set %s are not "
+		rc = ofs_err_set(err, OFS_ERR_PENDING, "the seed containers of set %s are not "
 		    "in the cloud yet (import pending; '%s' is missing); restore from the staging "
 		    "repo or the disks", set, name);
 	}

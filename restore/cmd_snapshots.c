@@ -189,7 +189,7 @@ cmd_snapshots(int argc, char **argv, struct ofs_cli *g)
 		}
 		if (miss.n > 0 && !pending) {
 			pending = tree_pending(repo, &miss, s[i].tree, 0, pset, &err);
-			if (pending == OFS_ERR_UNAVAILABLE) {
+			if (pending == OFS_ERR_PENDING || pending == OFS_ERR_UNAVAILABLE) {
 				/* a tree in a missing container: report its set from the error */
 				memcpy(pset, miss.sets[0], OFS_SET_ID_LEN);
 				pending = 1;

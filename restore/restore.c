@@ -120,13 +120,14 @@ set_fatal(struct rs *R, const struct ofs_error *e)
 }
 
 /* Read failures that are not damage and that no other file escapes: stop the restore.
- * A container on a disk not given (disks:) is not one (the other disks still restore); a
- * seed set whose import into the cloud is pending is (lib/repo.c words it so). */
+ * A container on a disk not given (disks:, OFS_ERR_UNAVAILABLE) is not one: the other disks
+ * still restore; a seed set whose import into the cloud is pending is. */
 static int
 read_fatal(int r, const struct ofs_error *e)
 {
+	(void)e;
 	return r == OFS_ERR_VERSION || r == OFS_ERR_AUTH || r == OFS_ERR_NETWORK ||
-	    (r == OFS_ERR_UNAVAILABLE && strstr(e->msg, "not in the cloud yet") != NULL);
+	    r == OFS_ERR_PENDING;
 }
 
 /* ---- metadata ---- */
