@@ -26,6 +26,10 @@ static const struct {
 	{ "snapshots", cmd_snapshots, "list recovery points" },
 	{ "ls", cmd_ls, "list a snapshot's tree" },
 	{ "restore", cmd_restore, "restore files and folders with their metadata" },
+	{ "dump", cmd_dump, "stream a file or folder of a snapshot as a tar archive" },
+	{ "forget", cmd_forget, "remove snapshots by retention rules (--keep-*)" },
+	{ "prune", cmd_prune, "remove the data no snapshot needs" },
+	{ "key", cmd_key, "list, add, remove key slots; change the passphrase" },
 	{ "import", cmd_import, "submit and follow the import job (create, ship, status, ...)" },
 };
 
