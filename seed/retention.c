@@ -1,0 +1,554 @@
+/* Retention: the forget policy (which snapshots stay) and prune (mark what the remaining
+ * snapshots reach, drop or repack the rest, rewrite the index). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blob.h"
+#include "index.h"
+#include "out.h"
+#include "pack.h"
+#include "retention.h"
+#include "util.h"
+
+/* ---- forget ---- */
+
+static void
+period(int64_t ns, int rule, char *buf, size_t bufsz)
+{
+	time_t t = (time_t)(ns / 1000000000LL - (ns % 1000000000LL < 0 ? 1 : 0));
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	switch (rule) {
+	case 1: strftime(buf, bufsz, "%Y-%m-%d", &tm); break;
+	case 2: strftime(buf, bufsz, "%G-W%V", &tm); break;
+	case 3: strftime(buf, bufsz, "%Y-%m", &tm); break;
+	default: strftime(buf, bufsz, "%Y", &tm); break;
+	}
+}
+
+size_t
+ofs_forget_select(const struct ofs_snapshot *s, size_t n, const struct ofs_keep_policy *p,
+    int *keep)
+{
+	int left[5] = { p->last, p->daily, p->weekly, p->monthly, p->yearly };
+	char last[5][32] = { "", "", "", "", "" };
+	size_t kept = 0;
+
+	for (size_t k = n; k-- > 0;) {
+		keep[k] = 0;
+		for (int rule = 0; rule < 5; rule++) {
+			char cur[32];
+
+			if (left[rule] <= 0)
+				continue;
+			if (rule == 0) {
+				keep[k] = 1;
+				left[rule]--;
+				continue;
+			}
+			period(s[k].time_ns, rule, cur, sizeof(cur));
+			if (strcmp(cur, last[rule]) != 0) {
+				keep[k] = 1;
+				left[rule]--;
+				memcpy(last[rule], cur, sizeof(cur));
+			}
+		}
+		kept += (size_t)keep[k];
+	}
+	return kept;
+}
+
+/* ---- prune ---- */
+
+static const struct ofs_blob_ref no_ref;
+
+/* Mark tree id and everything below it in `used`. A tree already marked is not walked
+ * again (snapshots share most of their trees). */
+static int
+mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_idx *used,
+    struct ofs_error *err)
+{
+	struct ofs_tree t;
+	struct ofs_blob_ref ref;
+	char hex[2 * OFS_ID_LEN + 1];
+	int rc = 0;
+
+	if (ofs_idx_lookup(used, id, &ref))
+		return 0;
+	ofs_idx_add_blob(used, id, &no_ref);
+	ofs_tree_init(&t);
+	if ((rc = ofs_repo_load_tree(r, r->ctx, id, &t, err)) != 0) {
+		ofs_hex(id, OFS_ID_LEN, hex);
+		ofs_err_wrap(err, "cannot read tree %.16s", hex);
+		goto out;
+	}
+	for (size_t i = 0; i < t.n && rc == 0; i++) {
+		struct ofs_node *nd = &t.nodes[i];
+
+		for (size_t k = 0; k < nd->nchunks; k++) {
+			if (!ofs_idx_lookup(r->idx, nd->chunks[k], &ref)) {
+				ofs_hex(nd->chunks[k], OFS_ID_LEN, hex);
+				rc = ofs_err_set(err, OFS_ERR_CORRUPT,
+				    "data blob %.16s of '%s' is not in the index: the repository is "
+				    "damaged; refusing to prune (run 'offseed check')", hex,
+				    (const char *)nd->name);
+				break;
+			}
+			ofs_idx_add_blob(used, nd->chunks[k], &no_ref);
+		}
+		if (rc == 0 && nd->type == OFS_NODE_DIR && nd->has_subtree)
+			rc = mark_tree(r, nd->subtree, used, err);
+	}
+out:
+	ofs_tree_release(&t);
+	return rc;
+}
+
+enum { P_KEEP = 0, P_DELETE, P_REPACK };
+
+struct pack_use {
+	uint64_t used, total;
+	size_t nused, n;
+	int action;
+};
+
+struct blob_list {
+	uint8_t (*ids)[OFS_ID_LEN];
+	struct ofs_blob_ref *refs;
+	size_t n, cap;
+};
+
+struct scan {
+	struct ofs_idx *used;
+	struct pack_use *pu;
+	struct blob_list repack;	/* filled in the second pass */
+	int second;
+};
+
+static int
+scan_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud)
+{
+	struct scan *sc = ud;
+	struct ofs_blob_ref dummy;
+	int used = ofs_idx_lookup(sc->used, id, &dummy);
+	struct pack_use *p = &sc->pu[ref->pack];
+
+	if (!sc->second) {
+		p->n++;
+		p->total += ref->stored_len;
+		if (used) {
+			p->nused++;
+			p->used += ref->stored_len;
+		}
+		return 0;
+	}
+	if (p->action == P_REPACK && used) {
+		struct blob_list *l = &sc->repack;
+
+		if (l->n == l->cap) {
+			l->cap = l->cap ? 2 * l->cap : 256;
+			l->ids = ofs_xreallocarray(l->ids, l->cap, sizeof(*l->ids));
+			l->refs = ofs_xreallocarray(l->refs, l->cap, sizeof(*l->refs));
+		}
+		memcpy(l->ids[l->n], id, OFS_ID_LEN);
+		l->refs[l->n++] = *ref;
+	}
+	return 0;
+}
+
+/* Repack order: by pack, then offset, so each old pack is read front to back. */
+static int
+cmp_ref(const void *a, const void *b)
+{
+	const struct ofs_blob_ref *x = a, *y = b;
+
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+struct index_file {
+	char *name;
+	struct ofs_index_pack *packs;
+	size_t n;
+};
+
+static int
+load_index_files(struct ofs_repo *r, struct index_file **out, size_t *nout,
+    struct ofs_error *err)
+{
+	struct ofs_buf plain = OFS_BUF_INIT(0);
+	struct index_file *f = NULL;
+	char **names = NULL;
+	size_t n = 0, k = 0;
+	int rc;
+
+	if ((rc = r->be->ops->list(r->be, "index", &names, &n, err)) != 0)
+		return rc;
+	f = ofs_xcalloc(n + 1, sizeof(*f));
+	for (size_t i = 0; i < n; i++) {
+		uint8_t id[OFS_ID_LEN];
+		char *what;
+
+		if (strlen(names[i]) != 2 * OFS_ID_LEN || ofs_unhex(names[i], id, OFS_ID_LEN) != 0)
+			continue;
+		ofs_buf_reset(&plain);
+		if ((rc = ofs_repo_get_object(r, "index", OFS_OBJ_INDEX, id, 1u << 30, &plain,
+		    err)) != 0)
+			goto out;
+		what = ofs_path_join("index", names[i]);
+		rc = ofs_index_decode(plain.data, plain.len, what, &f[k].packs, &f[k].n, err);
+		free(what);
+		if (rc != 0)
+			goto out;
+		f[k++].name = ofs_xstrdup(names[i]);
+	}
+out:
+	ofs_buf_release(&plain);
+	ofs_names_free(names, n);
+	if (rc != 0) {
+		for (size_t i = 0; i < k; i++) {
+			free(f[i].name);
+			ofs_index_packs_free(f[i].packs, f[i].n);
+		}
+		free(f);
+		return rc;
+	}
+	*out = f;
+	*nout = k;
+	return 0;
+}
+
+/* Close the writer's pack, store it as a loose pack and record it in newp. */
+static int
+flush_pack(struct ofs_repo *r, struct ofs_pack_writer *w, struct ofs_index_pack **newp,
+    size_t *nnew, struct ofs_prune_stats *st, struct ofs_error *err)
+{
+	struct ofs_index_pack *p;
+	char name[80];
+	int rc;
+
+	if (w->n == 0)
+		return 0;
+	*newp = ofs_xreallocarray(*newp, *nnew + 1, sizeof(**newp));
+	p = &(*newp)[*nnew];
+	memset(p, 0, sizeof(*p));
+	if ((rc = ofs_pack_writer_finish(w, r->ctx, p->id, err)) != 0)
+		return rc;
+	ofs_loose_name(p->id, name, sizeof(name));
+	if ((rc = r->be->ops->put(r->be, name, w->data.data, w->data.len, err)) != 0)
+		return rc;
+	p->loc.kind = OFS_LOC_LOOSE;
+	p->length = w->data.len;
+	ofs_xxh128(w->data.data, w->data.len, p->xxh);
+	p->blobs = ofs_xreallocarray(NULL, w->n, sizeof(*w->entries));
+	memcpy(p->blobs, w->entries, w->n * sizeof(*w->entries));
+	p->nblobs = w->n;
+	(*nnew)++;
+	st->packs_written++;
+	st->bytes_written += w->data.len;
+	ofs_pack_writer_reset(w);
+	return 0;
+}
+
+static int
+container_of(const struct ofs_idx_pack *p, char *name, size_t namesz)
+{
+	char base[64];
+
+	ofs_container_name(p->loc.set, p->loc.seq, base, sizeof(base));
+	snprintf(name, namesz, "containers/%s", base);
+	return 0;
+}
+
+int
+ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
+    json_t *deleted_containers, struct ofs_error *err)
+{
+	struct ofs_snapshot *s = NULL;
+	struct index_file *files = NULL;
+	struct ofs_index_pack *newp = NULL, *all = NULL;
+	struct ofs_pack_writer w;
+	struct ofs_buf stored = OFS_BUF_INIT(0), plain = OFS_BUF_INIT(0);
+	struct scan sc;
+	size_t n = 0, nfiles = 0, nnew = 0, nall = 0, npacks;
+	uint8_t *seen = NULL;
+	int rc = 0, changed = 0;
+
+	memset(st, 0, sizeof(*st));
+	memset(&sc, 0, sizeof(sc));
+	ofs_pack_writer_init(&w);
+	sc.used = ofs_idx_new();
+	npacks = ofs_idx_npacks(r->idx);
+	sc.pu = ofs_xcalloc(npacks + 1, sizeof(*sc.pu));
+
+	/* 1. mark */
+	if ((rc = ofs_repo_list_snapshots(r, &s, &n, err)) != 0)
+		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = mark_tree(r, s[i].tree, sc.used, err);
+	if (rc != 0)
+		goto out;
+
+	/* 2. per pack: used and total stored bytes (each blob counted in the pack the index
+	 * finds it in); decide */
+	ofs_idx_foreach(r->idx, scan_blob, &sc);
+	for (size_t i = 0; i < npacks; i++) {
+		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+		struct pack_use *pu = &sc.pu[i];
+
+		st->blobs_used += pu->nused;
+		st->blobs_unused += pu->n - pu->nused;
+		if (pu->nused == 0)
+			pu->action = P_DELETE;
+		else if (ip->loc.kind == OFS_LOC_LOOSE && pu->used * 2 < pu->total)
+			pu->action = P_REPACK;
+		else
+			pu->action = P_KEEP;
+	}
+	/* a container goes only when none of its packs holds a used blob */
+	for (size_t i = 0; i < npacks; i++) {
+		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+
+		if (ip->loc.kind != OFS_LOC_CONTAINER || sc.pu[i].action != P_DELETE)
+			continue;
+		for (size_t k = 0; k < npacks; k++) {
+			const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
+
+			if (kp->loc.kind == OFS_LOC_CONTAINER && kp->loc.seq == ip->loc.seq &&
+			    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0 &&
+			    sc.pu[k].action != P_DELETE) {
+				sc.pu[i].action = P_KEEP;
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < npacks; i++) {
+		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+
+		if (sc.pu[i].action != P_KEEP)
+			changed = 1;
+		if (ip->loc.kind == OFS_LOC_CONTAINER) {
+			if (sc.pu[i].action == P_KEEP)
+				st->container_bytes_reclaimable += ip->length -
+				    (sc.pu[i].used < ip->length ? sc.pu[i].used : ip->length);
+		} else if (sc.pu[i].action == P_DELETE) {
+			st->packs_deleted++;
+			st->bytes_deleted += ip->length;
+		} else if (sc.pu[i].action == P_REPACK) {
+			st->packs_repacked++;
+			st->bytes_deleted += ip->length;
+		}
+	}
+	/* containers (each counted once, by its first pack) */
+	for (size_t i = 0; i < npacks; i++) {
+		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+		int first = 1;
+
+		if (ip->loc.kind != OFS_LOC_CONTAINER)
+			continue;
+		for (size_t k = 0; k < i && first; k++) {
+			const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
+
+			if (kp->loc.kind == OFS_LOC_CONTAINER && kp->loc.seq == ip->loc.seq &&
+			    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0)
+				first = 0;
+		}
+		if (!first)
+			continue;
+		if (sc.pu[i].action == P_DELETE) {
+			char name[96];
+			uint64_t sz = 0;
+			struct ofs_error e2 = { 0 };
+
+			container_of(ip, name, sizeof(name));
+			st->containers_deleted++;
+			if (r->be->ops->size(r->be, name, &sz, &e2) == 0)
+				st->bytes_deleted += sz;
+			if (deleted_containers != NULL)
+				json_array_append_new(deleted_containers,
+				    json_string(name + strlen("containers/")));
+		} else {
+			st->containers_kept++;
+		}
+	}
+	if (dry_run || !changed)
+		goto out;
+
+	/* 3. repack: copy the used blobs' stored bytes into new loose packs */
+	sc.second = 1;
+	ofs_idx_foreach(r->idx, scan_blob, &sc);
+	{
+		size_t *order = ofs_xcalloc(sc.repack.n + 1, sizeof(size_t));
+		struct ofs_blob_ref *refs = sc.repack.refs;
+
+		/* sort (id, ref) pairs together through an index array */
+		{
+			struct pair { struct ofs_blob_ref ref; size_t i; } *pr;
+
+			pr = ofs_xcalloc(sc.repack.n + 1, sizeof(*pr));
+			for (size_t i = 0; i < sc.repack.n; i++) {
+				pr[i].ref = refs[i];
+				pr[i].i = i;
+			}
+			qsort(pr, sc.repack.n, sizeof(*pr), cmp_ref);
+			for (size_t i = 0; i < sc.repack.n; i++)
+				order[i] = pr[i].i;
+			free(pr);
+		}
+		for (size_t j = 0; j < sc.repack.n && rc == 0; j++) {
+			const struct ofs_blob_ref *ref = &refs[order[j]];
+			const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, ref->pack);
+			char name[80];
+
+			ofs_loose_name(ip->id, name, sizeof(name));
+			ofs_buf_reset(&stored);
+			if ((rc = r->be->ops->get(r->be, name, ref->offset, ref->stored_len, &stored,
+			    err)) != 0)
+				break;
+			if (stored.len != ref->stored_len) {
+				rc = ofs_err_set(err, OFS_ERR_CORRUPT, "short read of a blob in '%s'",
+				    name);
+				break;
+			}
+			/* it must still open: never copy damaged bytes into a new pack */
+			ofs_buf_reset(&plain);
+			if ((rc = ofs_blob_open(r->ctx, ref->type, sc.repack.ids[order[j]],
+			    stored.data, stored.len, ref->raw_len, &plain, err)) != 0)
+				break;
+			ofs_pack_writer_add(&w, ref->type, sc.repack.ids[order[j]], stored.data,
+			    stored.len, ref->raw_len);
+			st->blobs_repacked++;
+			if (ofs_pack_writer_size(&w) >= OFS_PACK_TARGET)
+				rc = flush_pack(r, &w, &newp, &nnew, st, err);
+		}
+		if (rc == 0)
+			rc = flush_pack(r, &w, &newp, &nnew, st, err);
+		free(order);
+		if (rc != 0)
+			goto out;
+	}
+
+	/* 4. one new index file: the kept packs of the old index files, then the new packs */
+	if ((rc = load_index_files(r, &files, &nfiles, err)) != 0)
+		goto out;
+	seen = ofs_xcalloc(npacks + 1, 1);
+	{
+		struct ofs_buf enc = OFS_BUF_INIT(0);
+		uint8_t iid[OFS_ID_LEN];
+
+		for (size_t f = 0; f < nfiles; f++) {
+			for (size_t k = 0; k < files[f].n; k++) {
+				struct ofs_idx_pack q;
+				uint32_t num;
+
+				memset(&q, 0, sizeof(q));
+				memcpy(q.id, files[f].packs[k].id, OFS_ID_LEN);
+				q.loc = files[f].packs[k].loc;
+				q.length = files[f].packs[k].length;
+				memcpy(q.xxh, files[f].packs[k].xxh, OFS_XXH_LEN);
+				num = ofs_idx_add_pack(r->idx, &q);	/* present: its number */
+				if (num >= npacks || seen[num] || sc.pu[num].action != P_KEEP)
+					continue;
+				seen[num] = 1;
+				all = ofs_xreallocarray(all, nall + 1, sizeof(*all));
+				all[nall++] = files[f].packs[k];	/* borrowed */
+			}
+		}
+		for (size_t k = 0; k < nnew; k++) {
+			all = ofs_xreallocarray(all, nall + 1, sizeof(*all));
+			all[nall++] = newp[k];
+		}
+		if ((rc = ofs_index_encode(all, nall, &enc)) == 0) {
+			ofs_random(iid, sizeof(iid));
+			rc = ofs_repo_put_object(r, "index", OFS_OBJ_INDEX, iid, enc.data, enc.len,
+			    err);
+		} else {
+			ofs_err_set(err, OFS_ERR_IO, "cannot encode the new index");
+		}
+		ofs_buf_release(&enc);
+		if (rc != 0)
+			goto out;
+		st->index_files_written = 1;
+	}
+
+	/* 5. only now delete: old index files, then dropped packs and containers */
+	for (size_t f = 0; f < nfiles; f++) {
+		char *name = ofs_path_join("index", files[f].name);
+
+		rc = r->be->ops->remove(r->be, name, err);
+		free(name);
+		if (rc != 0)
+			goto out;
+		st->index_files_deleted++;
+	}
+	for (size_t i = 0; i < npacks; i++) {
+		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+		char name[96];
+
+		if (sc.pu[i].action == P_KEEP)
+			continue;
+		if (ip->loc.kind == OFS_LOC_LOOSE) {
+			ofs_loose_name(ip->id, name, sizeof(name));
+		} else {
+			int first = 1;
+
+			for (size_t k = 0; k < i && first; k++) {
+				const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
+
+				if (kp->loc.kind == OFS_LOC_CONTAINER &&
+				    kp->loc.seq == ip->loc.seq &&
+				    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0)
+					first = 0;
+			}
+			if (!first)
+				continue;
+			container_of(ip, name, sizeof(name));
+		}
+		if ((rc = r->be->ops->remove(r->be, name, err)) != 0 && rc != OFS_ERR_NOTFOUND)
+			goto out;
+		rc = 0;
+	}
+out:
+	for (size_t f = 0; f < nfiles; f++) {
+		free(files[f].name);
+		ofs_index_packs_free(files[f].packs, files[f].n);
+	}
+	free(files);
+	free(all);
+	ofs_index_packs_free(newp, nnew);
+	free(seen);
+	free(sc.repack.ids);
+	free(sc.repack.refs);
+	free(sc.pu);
+	ofs_idx_free(sc.used);
+	ofs_pack_writer_release(&w);
+	ofs_buf_release(&stored);
+	ofs_buf_release(&plain);
+	for (size_t i = 0; i < n; i++)
+		ofs_snapshot_release(&s[i]);
+	free(s);
+	return rc;
+}
+
+json_t *
+ofs_prune_stats_json(const struct ofs_prune_stats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "packs_deleted", (json_int_t)st->packs_deleted,
+	    "packs_repacked", (json_int_t)st->packs_repacked,
+	    "packs_written", (json_int_t)st->packs_written,
+	    "blobs_repacked", (json_int_t)st->blobs_repacked,
+	    "bytes_deleted", (json_int_t)st->bytes_deleted,
+	    "bytes_written", (json_int_t)st->bytes_written,
+	    "containers_deleted", (json_int_t)st->containers_deleted,
+	    "containers_kept", (json_int_t)st->containers_kept,
+	    "container_bytes_reclaimable", (json_int_t)st->container_bytes_reclaimable,
+	    "index_files_written", (json_int_t)st->index_files_written,
+	    "index_files_deleted", (json_int_t)st->index_files_deleted,
+	    "blobs_used", (json_int_t)st->blobs_used,
+	    "blobs_unused", (json_int_t)st->blobs_unused);
+}
