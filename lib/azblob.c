@@ -18,6 +18,7 @@
 #include "azblob.h"
 #include "azblob_int.h"
 #include "out.h"
+#include "ratelimit.h"
 #include "util.h"
 
 #define ERRBODY_MAX (64u << 10)
@@ -44,6 +45,7 @@ struct ofs_azblob {
 	uint64_t rng;
 	void (*progress)(void *, uint64_t);
 	void *progress_ud;
+	struct ofs_ratelimit *limit;
 };
 
 /* One REST request and its retry state. */
@@ -299,6 +301,12 @@ ofs_azblob_set_progress(struct ofs_azblob *c, void (*fn)(void *ud, uint64_t byte
 	c->progress_ud = ud;
 }
 
+void
+ofs_azblob_set_ratelimit(struct ofs_azblob *c, struct ofs_ratelimit *l)
+{
+	c->limit = l;
+}
+
 const char *
 ofs_azblob_type_name(int type)
 {
@@ -449,6 +457,7 @@ read_cb(char *buf, size_t size, size_t nitems, void *ud)
 		want = (size_t)(r->body_len - r->pos);
 	if (want == 0)
 		return 0;
+	want = ofs_ratelimit_take(r->c->limit, want);
 	if (r->mem) {
 		memcpy(buf, r->mem + r->pos, want);
 		r->pos += want;

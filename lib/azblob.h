@@ -71,6 +71,10 @@ uint64_t ofs_azblob_requests(const struct ofs_azblob *c);
 void ofs_azblob_set_progress(struct ofs_azblob *c, void (*fn)(void *ud, uint64_t bytes),
     void *ud);
 
+/* Pace every request body through l (shared with other clients; NULL: no limit). */
+struct ofs_ratelimit;
+void ofs_azblob_set_ratelimit(struct ofs_azblob *c, struct ofs_ratelimit *l);
+
 /*
  * Every operation below: container names follow Azure's rules (3-63 of [a-z0-9-], starting
  * with a letter or digit, no "--"); blob names are 1-1024 bytes, no NUL. Results: 0 or

@@ -35,12 +35,14 @@ az_acquire(struct az_backend *a, struct ofs_azblob **c, int *slot, struct ofs_er
 			*c = a->pool[i];
 			*slot = (int)i;
 			pthread_mutex_unlock(&a->mu);
+			ofs_azblob_set_ratelimit(*c, a->b.limit);
 			return 0;
 		}
 	}
 	pthread_mutex_unlock(&a->mu);
 	if ((r = ofs_azblob_open(&a->opts, c, err)) != 0)
 		return r;
+	ofs_azblob_set_ratelimit(*c, a->b.limit);
 	pthread_mutex_lock(&a->mu);
 	if (a->npool < AZ_POOL_MAX) {
 		*slot = (int)a->npool;

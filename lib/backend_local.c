@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ratelimit.h"
 #include "repo.h"
 #include "util.h"
 
@@ -72,6 +73,7 @@ local_put(struct ofs_backend *b, const char *name, const void *data, size_t n,
 	char *p = full(b, name), *d = ofs_xstrdup(p);
 	int r;
 
+	ofs_ratelimit_take_all(b->limit, n);
 	if ((r = ofs_mkdir_p(dirname(d), 0755, err)) == 0)
 		r = ofs_write_file_atomic(p, data, n, 0644, err);
 	free(d);

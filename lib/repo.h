@@ -20,6 +20,7 @@
 struct ofs_backend {
 	const struct ofs_backend_ops *ops;
 	char *loc;	/* as given, for messages */
+	struct ofs_ratelimit *limit;	/* paces put() bodies; NULL: none (not owned) */
 };
 
 struct ofs_backend_ops {

@@ -29,8 +29,14 @@ static const char backup_usage[] =
     "Incremental backup: files whose size, mtime, ctime and inode match the last run's\n"
     "catalog are not read; everything else is chunked and deduplicated against the whole\n"
     "repository (the seed included), and only new chunks are stored, as packs in data/.\n"
-    "--limit-upload RATE (K, M, G per second) caps the pack upload rate. Re-running after an\n"
-    "interruption resumes without storing finished packs again.\n";
+    "Packs are stored several at a time. Re-running after an interruption resumes without\n"
+    "storing finished packs again.\n"
+    "\n"
+    "--limit-upload RATE caps the upload rate of the whole run (all transfers together),\n"
+    "RATE in bytes per second with K, M, G (powers of 1024), or 'unlimited'. Repeat it with\n"
+    "[DAYS@]HH:MM-HH:MM=RATE for time windows in local time, tried in order, e.g.\n"
+    "  --limit-upload 50M --limit-upload mon-fri@08:00-18:00=5M\n"
+    "DAYS: mon…sun, ranges and commas (sat,sun); a window may run past midnight.\n";
 
 static const char usage[] =
     "usage: offseed stage --repo DIR [--container-size SIZE] [--exclude PAT]…\n"
@@ -433,21 +439,17 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 			break;
 		case 'S': o.checkpoint_seconds = atof(optarg); break;
 		case 'j': o.threads = atoi(optarg); break;
-		case 'L': {
-			char *rate = ofs_xstrdup(optarg), *sl = strchr(rate, '/');
-
-			if (sl != NULL && strcmp(sl, "/s") == 0)
-				*sl = '\0';
-			if (!backup || ofs_parse_size(rate, &o.limit_upload) != 0 ||
-			    o.limit_upload == 0) {
-				free(rate);
-				ofs_error("invalid --limit-upload '%s' (a rate like 20M: bytes per "
-				    "second, K/M/G)", optarg);
-				return 2;
+		case 'L':
+			if (!backup) {
+				rc = ofs_err_set(&err, OFS_ERR_USAGE, "--limit-upload is an option "
+				    "of backup");
+				goto out;
 			}
-			free(rate);
+			if (o.limit == NULL)
+				o.limit = ofs_ratelimit_new();
+			if ((rc = ofs_ratelimit_add(o.limit, optarg, &err)) != 0)
+				goto out;
 			break;
-		}
 		case 'h': return ofs_cli_usage(backup ? backup_usage : usage, 1);
 		default: return ofs_cli_usage(backup ? backup_usage : usage, 0);
 		}
@@ -749,6 +751,7 @@ out:
 	for (size_t i = 0; abs != NULL && i < o.nsrcs; i++)
 		free(abs[i]);
 	free(abs);
+	ofs_ratelimit_free(o.limit);
 	if (rc == OFS_ERR_SKIPPED)
 		return 3;
 	return ofs_cli_fail(rc, &err);

@@ -30,6 +30,8 @@
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
 #define CATALOG_NAME "catalog"
 #define JOURNAL_MAX (1u << 30)
+#define UPLOADS_DEFAULT 4
+#define UPLOAD_QUEUE_BYTES (96u << 20)	/* packs queued or in flight, at most (one always) */
 
 enum item_kind { IT_CHUNK = 1, IT_DIR_ENTER, IT_DIR_LEAVE, IT_ENTRY, IT_FILE_START, IT_FILE_END };
 
@@ -46,6 +48,14 @@ struct item {
 	int reused;		/* FILE_START: node.chunks already filled from the catalog */
 	int drop;		/* FILE_END: the file could not be read: leave it out */
 	int changed;		/* FILE_END: changed while read */
+};
+
+/* A finished loose pack on its way to storage. */
+struct upload {
+	struct upload *next;
+	char name[128];
+	struct ofs_buf data;
+	struct ofs_index_pack ip;
 };
 
 /* Catalog of files completed so far: lets a resumed run skip files it already stored. */
@@ -125,8 +135,18 @@ struct stage {
 	uint8_t set_id[16];
 	int has_parent;
 	uint8_t parent[OFS_ID_LEN];	/* snapshot the catalog came from */
-	uint64_t uploaded;		/* loose pack bytes sent (rate limit) */
-	double upload_start;
+	/* uploads: finished loose packs go to storage from a pool of threads; the index files
+	 * list only packs whose put succeeded (upload_drain before each one is written) */
+	pthread_mutex_t umu;
+	pthread_cond_t ucv;
+	struct upload *uq_head, **uq_tail;
+	size_t up_n;			/* queued + in flight */
+	uint64_t up_bytes;
+	int up_quit;
+	int up_code;			/* first failure */
+	struct ofs_error up_err;
+	pthread_t *up_threads;
+	int nup;
 	/* stage onto disks */
 	uint64_t climit;		/* size limit of the open container */
 	int cur_disk;			/* disk of the open container, -1: none */
@@ -830,56 +850,172 @@ out:
 	return rc;
 }
 
-/* Loose packs are built in memory and stored whole as data/<xx>/<id>. */
+/* ---- writer: loose pack uploads ------------------------------------------------- */
+
+static void
+upload_free(struct upload *u)
+{
+	ofs_buf_release(&u->data);
+	free(u->ip.blobs);
+	free(u);
+}
+
+/* Uploader thread: store queued packs; a stored pack joins s->loose (the next index file). */
+static void *
+uploader(void *arg)
+{
+	struct stage *s = arg;
+	struct ofs_error err = { 0 };
+	struct upload *u;
+	int rc;
+
+	pthread_mutex_lock(&s->umu);
+	for (;;) {
+		while (s->uq_head == NULL && !s->up_quit)
+			pthread_cond_wait(&s->ucv, &s->umu);
+		if (s->uq_head == NULL)
+			break;
+		u = s->uq_head;
+		if ((s->uq_head = u->next) == NULL)
+			s->uq_tail = &s->uq_head;
+		rc = s->up_code;	/* after a failure the rest are dropped */
+		pthread_mutex_unlock(&s->umu);
+
+		if (rc == 0)
+			rc = s->repo->be->ops->put(s->repo->be, u->name, u->data.data, u->data.len,
+			    &err);
+		pthread_mutex_lock(&s->umu);
+		if (rc != 0 && s->up_code == 0) {
+			s->up_code = rc;
+			s->up_err = err;
+		}
+		if (rc == 0) {
+			if (s->nloose == s->caploose) {
+				s->caploose = s->caploose ? 2 * s->caploose : 64;
+				s->loose = ofs_xreallocarray(s->loose, s->caploose,
+				    sizeof(*s->loose));
+			}
+			s->loose[s->nloose++] = u->ip;
+			u->ip.blobs = NULL;
+			s->res->packs++;
+		}
+		s->up_n--;
+		s->up_bytes -= u->data.len;
+		pthread_cond_broadcast(&s->ucv);
+		pthread_mutex_unlock(&s->umu);
+		upload_free(u);
+		pthread_mutex_lock(&s->umu);
+	}
+	pthread_mutex_unlock(&s->umu);
+	return NULL;
+}
+
+static void
+uploads_start(struct stage *s)
+{
+	s->uq_tail = &s->uq_head;
+	s->nup = s->o->uploads > 0 ? s->o->uploads : UPLOADS_DEFAULT;
+	s->up_threads = ofs_xcalloc((size_t)s->nup, sizeof(*s->up_threads));
+	for (int i = 0; i < s->nup; i++)
+		pthread_create(&s->up_threads[i], NULL, uploader, s);
+}
+
+/* Stop the uploaders once the queue is empty; after a failure (cancel) the queued packs are
+ * dropped, those in flight finish (a rerun adopts them). */
+static void
+uploads_stop(struct stage *s, int cancel)
+{
+	if (s->up_threads == NULL)
+		return;
+	pthread_mutex_lock(&s->umu);
+	if (cancel && s->up_code == 0) {
+		s->up_code = OFS_ERR_IO;
+		ofs_err_set(&s->up_err, OFS_ERR_IO, "uploads cancelled");
+	}
+	s->up_quit = 1;
+	pthread_cond_broadcast(&s->ucv);
+	pthread_mutex_unlock(&s->umu);
+	for (int i = 0; i < s->nup; i++)
+		pthread_join(s->up_threads[i], NULL);
+	free(s->up_threads);
+	s->up_threads = NULL;
+}
+
+/* Wait until every queued pack is stored; the first upload failure, if any. */
+static int
+upload_drain(struct stage *s, struct ofs_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->umu);
+	while (s->up_n > 0)
+		pthread_cond_wait(&s->ucv, &s->umu);
+	if ((rc = s->up_code) != 0 && err != NULL)
+		*err = s->up_err;
+	pthread_mutex_unlock(&s->umu);
+	return rc;
+}
+
+/* Queue a pack, waiting while the queue holds too many bytes or every uploader is busy. */
+static int
+upload_push(struct stage *s, struct upload *u, struct ofs_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->umu);
+	while (s->up_code == 0 && s->up_n > 0 && ((size_t)s->up_n >= (size_t)s->nup + 1 ||
+	    s->up_bytes + u->data.len > UPLOAD_QUEUE_BYTES))
+		pthread_cond_wait(&s->ucv, &s->umu);
+	if ((rc = s->up_code) != 0) {
+		if (err != NULL)
+			*err = s->up_err;
+		pthread_mutex_unlock(&s->umu);
+		upload_free(u);
+		return rc;
+	}
+	u->next = NULL;
+	*s->uq_tail = u;
+	s->uq_tail = &u->next;
+	s->up_n++;
+	s->up_bytes += u->data.len;
+	pthread_cond_broadcast(&s->ucv);
+	pthread_mutex_unlock(&s->umu);
+	return 0;
+}
+
+/* Loose packs are built in memory and stored whole as data/<xx>/<id>, by the uploaders.
+ * Their blobs are in the index (for deduplication) from here on; index files list them
+ * once stored. */
 static int
 close_loose_pack(struct stage *s, struct ofs_pack_writer *w, struct ofs_error *err)
 {
 	struct ofs_index_pack *ip;
+	struct upload *u;
 	uint8_t pid[OFS_ID_LEN];
-	char name[128];
 	int rc;
 
 	if (w->n == 0)
 		return 0;
 	if ((rc = ofs_pack_writer_finish(w, s->wctx, pid, err)) != 0)
 		return rc;
-	ofs_loose_name(pid, name, sizeof(name));
-	s->uploaded += w->data.len;
-	if (s->o->limit_upload > 0) {
-		/* one global rate: this pack goes out once the bytes sent so far, it included,
-		 * fit the limit */
-		double due = (double)s->uploaded / (double)s->o->limit_upload,
-		    el = ofs_mono() - s->upload_start;
-
-		if (due > el) {
-			double d = due - el;
-			struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) };
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	if ((rc = s->repo->be->ops->put(s->repo->be, name, w->data.data, w->data.len, err)) != 0)
-		return rc;
-	if (s->nloose == s->caploose) {
-		s->caploose = s->caploose ? 2 * s->caploose : 64;
-		s->loose = ofs_xreallocarray(s->loose, s->caploose, sizeof(*s->loose));
-	}
-	ip = &s->loose[s->nloose++];
-	memset(ip, 0, sizeof(*ip));
+	u = ofs_xcalloc(1, sizeof(*u));
+	ofs_loose_name(pid, u->name, sizeof(u->name));
+	u->data = w->data;	/* the bytes move to the upload; the writer starts a new buffer */
+	ofs_buf_init(&w->data, 0);
+	ip = &u->ip;
 	memcpy(ip->id, pid, OFS_ID_LEN);
 	ip->loc.kind = OFS_LOC_LOOSE;
-	ip->length = w->data.len;
-	ofs_xxh128(w->data.data, w->data.len, ip->xxh);
+	ip->length = u->data.len;
+	ofs_xxh128(u->data.data, u->data.len, ip->xxh);
 	ip->nblobs = w->n;
 	ip->blobs = ofs_xreallocarray(NULL, w->n, sizeof(*ip->blobs));
 	memcpy(ip->blobs, w->entries, w->n * sizeof(*ip->blobs));
 	pthread_mutex_lock(&s->mu);
 	ofs_idx_add_index(s->repo->idx, ip, 1);
 	pthread_mutex_unlock(&s->mu);
-	s->res->packs++;
 	s->since_ckpt += ip->length;
 	ofs_pack_writer_reset(w);
-	return 0;
+	return upload_push(s, u, err);
 }
 
 /* List the loose packs stored so far in an index file (at checkpoints and at the end). */
@@ -888,6 +1024,8 @@ index_loose(struct stage *s, struct ofs_error *err)
 {
 	int rc;
 
+	if (s->up_threads != NULL && (rc = upload_drain(s, err)) != 0)
+		return rc;
 	if (s->nloose == 0)
 		return 0;
 	if ((rc = write_index_file(s, s->loose, s->nloose, err)) != 0)
@@ -1681,8 +1819,11 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	s.cur_disk = -1;
 	s.climit = o->container_size;
 	s.last_ckpt = ofs_mono();
-	s.upload_start = ofs_mono();
 	pthread_mutex_init(&s.mu, NULL);
+	pthread_mutex_init(&s.umu, NULL);
+	pthread_cond_init(&s.ucv, NULL);
+	s.uq_tail = &s.uq_head;
+	r->be->limit = o->limit;
 	pthread_cond_init(&s.cv_space, NULL);
 	pthread_cond_init(&s.cv_work, NULL);
 	pthread_cond_init(&s.cv_done, NULL);
@@ -1731,6 +1872,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	push_level(&s);	/* the snapshot root */
 	if ((rc = ofs_walk_open(o->srcs, o->nsrcs, &o->walk, &w, err)) != 0)
 		goto out;
+	uploads_start(&s);
 	workers = ofs_xcalloc((size_t)nthreads, sizeof(*workers));
 	for (started = 0; started < nthreads; started++)
 		pthread_create(&workers[started], NULL, worker, &s);
@@ -1763,6 +1905,8 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	free(jpath);
 	rc = res->skipped + res->changed > 0 ? OFS_ERR_SKIPPED : 0;
 out:
+	uploads_stop(&s, rc != 0 && rc != OFS_ERR_SKIPPED);
+	r->be->limit = NULL;
 	if (rc != 0 && rc != OFS_ERR_SKIPPED && s.cw != NULL) {
 		ofs_cw_abort(s.cw);	/* the partial container stays for a resume */
 		s.cw = NULL;
@@ -1798,6 +1942,8 @@ out:
 	free(workers);
 	free(s.ring);
 	pthread_mutex_destroy(&s.mu);
+	pthread_mutex_destroy(&s.umu);
+	pthread_cond_destroy(&s.ucv);
 	pthread_cond_destroy(&s.cv_space);
 	pthread_cond_destroy(&s.cv_work);
 	pthread_cond_destroy(&s.cv_done);

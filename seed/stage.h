@@ -10,6 +10,7 @@
 #include "error.h"
 #include "manifest.h"
 #include "out.h"
+#include "ratelimit.h"
 #include "repo.h"
 #include "walk.h"
 
@@ -25,7 +26,9 @@ struct ofs_stage_opts {
 	int threads;			/* 0 = number of CPUs */
 	const char *skipped_path;	/* where the skipped-entries TSV is written */
 	int loose;			/* backup: loose packs in data/ instead of containers */
-	uint64_t limit_upload;		/* backup: bytes per second for pack uploads, 0 = none */
+	struct ofs_ratelimit *limit;	/* paces every put of the run (--limit-upload); NULL:
+					 * none. Not owned. */
+	int uploads;			/* loose packs stored in parallel; 0 = default (4) */
 	/* stage straight onto disks (ndisks > 0): containers are written to
 	 * DISK/<page_base>/containers/, filling the disks in order; the staging folder keeps the
 	 * metadata only. disk_serials[i] identifies disk i in the journal. */
