@@ -395,39 +395,57 @@ node_check(const struct ofs_node *n, char *why, size_t whysz)
 	return 0;
 }
 
+static int
+dump_to_buf(const char *p, size_t n, void *ud)
+{
+	return ofs_buf_add(ud, p, n) == 0 ? 0 : -1;
+}
+
+/* The document is {"nodes":[…],"version":N} (keys sorted, compact), written one node at a
+ * time so that a directory of many entries never exists as a whole JSON tree in memory. */
 int
 ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err)
 {
-	json_t *root = NULL, *nodes;
-	char *s = NULL, why[128], nm[128];
+	char why[128], nm[128], tail[32];
+	size_t start = out->len;
 	int r = 0;
 
 	if (t->n > 1)
 		qsort(t->nodes, t->n, sizeof(t->nodes[0]), node_cmp);
-	nodes = json_array();
+	if (ofs_buf_add(out, "{\"nodes\":[", 10) != 0)
+		goto too_large;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ofs_node *n = &t->nodes[i];
+		json_t *o;
+		int bad;
+
 		if (node_check(n, why, sizeof(why)) != 0 ||
 		    (i > 0 && node_cmp(&t->nodes[i - 1], n) == 0 &&
 		    snprintf(why, sizeof(why), "duplicate name") > 0)) {
 			name_for_msg(n->name, n->namelen, nm, sizeof(nm));
 			r = ofs_err_set(err, OFS_ERR_IO, "cannot encode tree node '%s': %s", nm,
 			    why);
-			json_decref(nodes);
 			goto out;
 		}
-		json_array_append_new(nodes, node_to_json(n));
+		if (i > 0 && ofs_buf_add(out, ",", 1) != 0)
+			goto too_large;
+		if ((o = node_to_json(n)) == NULL) {
+			r = ofs_err_set(err, OFS_ERR_IO, "cannot encode tree");
+			goto out;
+		}
+		bad = json_dump_callback(o, dump_to_buf, out, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(o);
+		if (bad != 0)
+			goto too_large;
 	}
-	root = json_pack("{s:i, s:o}", "version", TREE_VERSION, "nodes", nodes);
-	if (root == NULL || (s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-		r = ofs_err_set(err, OFS_ERR_IO, "cannot encode tree");
-		goto out;
-	}
-	if ((r = ofs_buf_add(out, s, strlen(s))) != 0)
-		r = ofs_err_set(err, OFS_ERR_IO, "tree of %zu nodes is too large", t->n);
+	snprintf(tail, sizeof(tail), "],\"version\":%d}", TREE_VERSION);
+	if (ofs_buf_add(out, tail, strlen(tail)) != 0)
+		goto too_large;
+	return 0;
+too_large:
+	r = ofs_err_set(err, OFS_ERR_IO, "tree of %zu nodes is too large", t->n);
 out:
-	free(s);
-	json_decref(root);
+	out->len = start;
 	return r;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "util.h"
 
 #define READ_BUF (2 * OFS_CHUNK_MAX)	/* data in [start, have); compacted rarely */
+#define READ_KEEP (1u << 20)		/* read buffer pages kept resident between files */
 #define INFLIGHT_BYTES (8u << 20)
 #define RING_SLOTS 4096
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
@@ -421,10 +423,17 @@ produce(struct stage *s, struct ofs_walk *w)
 {
 	struct ofs_walk_item wi;
 	struct ofs_error err = { 0 };
-	uint8_t *buf = ofs_xmalloc(READ_BUF);
+	uint8_t *buf = mmap(NULL, READ_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
 	struct item *it;
 	int rc = 0, changed, r;
 
+	if (buf == MAP_FAILED) {
+		ofs_err_sys(&err, OFS_ERR_IO, errno, "cannot map a %u MiB read buffer",
+		    READ_BUF >> 20);
+		fail(s, OFS_ERR_IO, &err);
+		goto done;
+	}
 	for (;;) {
 		memset(&wi, 0, sizeof(wi));
 		if ((rc = ofs_walk_next(w, &wi, &err)) != 0) {
@@ -479,6 +488,10 @@ produce(struct stage *s, struct ofs_walk *w)
 			/* the writer owns it now; copy is only read for size/extents/times,
 			 * which the writer does not touch until FILE_END */
 			r = read_file(s, path, &copy, buf, &changed);
+			/* a big file touched the whole read buffer: give those pages back, so
+			 * they do not add to the peak of the metadata that grows afterwards */
+			if (copy.size > READ_KEEP)
+				madvise(buf + READ_KEEP, READ_BUF - READ_KEEP, MADV_DONTNEED);
 			ofs_progress_add(s->pr, 0, 1, path);
 			if (r < 0) {
 				free(path);
@@ -498,7 +511,8 @@ produce(struct stage *s, struct ofs_walk *w)
 				break;
 		}
 	}
-	free(buf);
+	munmap(buf, READ_BUF);
+done:
 	pthread_mutex_lock(&s->mu);
 	s->producer_done = 1;
 	pthread_cond_broadcast(&s->cv_done);
