@@ -21,13 +21,11 @@ struct bucket {
 	size_t n, cap;
 };
 
-/* Tree blobs decrypted during the data pass, kept for the snapshot walk (trees are small;
- * reading them a second time from the repository cost as much as the whole data pass). */
-struct tree_ent {
-	uint8_t id[OFS_ID_LEN];
-	uint8_t *raw;
-	size_t len;
-};
+/* How a walk of the snapshots reports. The walk runs while the data pass reads the packs
+ * (WALK_TREES: tree problems and missing chunks, which need no data); only when that pass
+ * found damaged blobs or missing chunks does a second walk name the files (WALK_FILES).
+ * Without a data pass one walk does both (WALK_ALL). */
+enum walk_mode { WALK_ALL, WALK_TREES, WALK_FILES };
 
 struct deep {
 	struct ofs_repo *r;
@@ -40,8 +38,7 @@ struct deep {
 	size_t next_pack;
 	struct ofs_idx *bad;	/* ids of blobs found damaged */
 	struct bucket *buckets;	/* blobs grouped by pack */
-	struct tree_ent *trees;	/* sorted by id after the data pass */
-	size_t ntrees, captrees;
+	int files_suspect;	/* WALK_TREES met a file with a chunk not in the index */
 	int fatal;
 	struct ofs_error fatal_err;
 };
@@ -151,22 +148,6 @@ check_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *u
 			return 0;
 		}
 	}
-	if (ref->type == OFS_BLOB_TREE) {
-		struct deep *d = a->d;
-		struct tree_ent *t;
-
-		pthread_mutex_lock(&d->mu);
-		if (d->ntrees == d->captrees) {
-			d->captrees = d->captrees ? 2 * d->captrees : 256;
-			d->trees = ofs_xreallocarray(d->trees, d->captrees, sizeof(*d->trees));
-		}
-		t = &d->trees[d->ntrees++];
-		memcpy(t->id, id, OFS_ID_LEN);
-		t->len = a->raw.len;
-		t->raw = ofs_xmalloc(a->raw.len ? a->raw.len : 1);
-		memcpy(t->raw, a->raw.data, a->raw.len);
-		pthread_mutex_unlock(&d->mu);
-	}
 	return 0;
 }
 
@@ -270,86 +251,104 @@ pack_worker(void *arg)
 	return NULL;
 }
 
-static int
-tree_cmp(const void *a, const void *b)
-{
-	return memcmp(((const struct tree_ent *)a)->id, ((const struct tree_ent *)b)->id,
-	    OFS_ID_LEN);
-}
-
-static int
-load_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
-    struct ofs_tree *t, struct ofs_error *err)
-{
-	struct tree_ent key, *hit;
-	char hex[2 * OFS_ID_LEN + 1];
-
-	memcpy(key.id, id, OFS_ID_LEN);
-	hit = d->ntrees ? bsearch(&key, d->trees, d->ntrees, sizeof(*d->trees), tree_cmp) : NULL;
-	if (hit == NULL)
-		return ofs_repo_load_tree(d->r, ctx, id, t, err);
-	ofs_hex(id, OFS_ID_LEN, hex);
-	ofs_tree_init(t);
-	return ofs_tree_decode(hit->raw, hit->len, hex, t, err);
-}
-
-/* Walk one tree; report every file whose chunks are damaged or missing. */
+/* Walk one tree (see enum walk_mode for what each mode reports). */
 static int
 walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
-    const char *snap, const char *prefix, int depth)
+    const char *snap, const char *prefix, int depth, enum walk_mode mode)
 {
 	struct ofs_tree t;
 	struct ofs_error err = { 0 };
 	struct ofs_blob_ref ref;
 	char hex[2 * OFS_ID_LEN + 1], obj[200];
+	const char *where = prefix[0] ? prefix : "/";
+	int loaded;
 
 	ofs_hex(id, OFS_ID_LEN, hex);
 	snprintf(obj, sizeof(obj), "snapshot %.8s tree %.16s…", snap, hex);
 	if (depth > 4096) {
-		report(d, OFS_DEEP_TREE, obj, prefix, "trees nest too deep");
+		if (mode != WALK_FILES)
+			report(d, OFS_DEEP_TREE, obj, prefix, "trees nest too deep");
 		return 0;
 	}
 	if (!ofs_idx_lookup(d->r->idx, id, &ref)) {
-		report(d, OFS_DEEP_MISSING, obj, prefix[0] ? prefix : "/", "tree blob not in the index");
+		if (mode != WALK_FILES)
+			report(d, OFS_DEEP_MISSING, obj, where, "tree blob not in the index");
 		return 0;
 	}
-	if (ofs_idx_lookup(d->bad, id, &ref) || load_tree(d, ctx, id, &t, &err) != 0) {
-		report(d, OFS_DEEP_PATH, obj, prefix[0] ? prefix : "/",
-		    err.msg[0] ? err.msg : "directory listing is damaged");
+	if (mode == WALK_ALL && ofs_idx_lookup(d->bad, id, &ref)) {
+		report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
 		return 0;
 	}
-	d->st->trees++;
+	loaded = ofs_repo_load_tree(d->r, ctx, id, &t, &err) == 0;
+	if (!loaded) {
+		/* WALK_FILES: the tree walk reported it already */
+		if (mode != WALK_FILES)
+			report(d, OFS_DEEP_PATH, obj, where, err.msg[0] ? err.msg :
+			    "directory listing is damaged");
+		ofs_tree_release(&t);
+		return 0;
+	}
+	if (mode == WALK_FILES && ofs_idx_lookup(d->bad, id, &ref)) {
+		/* opens, yet the data pass found it damaged (its id differs) */
+		report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
+		ofs_tree_release(&t);
+		return 0;
+	}
+	if (mode != WALK_FILES)
+		d->st->trees++;
 	for (size_t i = 0; i < t.n; i++) {
 		struct ofs_node *n = &t.nodes[i];
-		char *name = ofs_path_printable(n->name, n->namelen);
-		char *path = ofs_xasprintf("%s/%s", prefix, name);
+		char *name, *path;
+		size_t missing = 0, bad = 0;
 
-		free(name);
-		if (n->type == OFS_NODE_DIR && n->has_subtree) {
-			walk_tree(d, ctx, n->subtree, snap, path, depth + 1);
-		} else if (n->type == OFS_NODE_FILE) {
-			size_t missing = 0, bad = 0;
-
+		if (n->type == OFS_NODE_FILE && mode != WALK_FILES)
 			d->st->files++;
+		if (n->type == OFS_NODE_FILE) {
 			for (size_t c = 0; c < n->nchunks; c++) {
 				if (!ofs_idx_lookup(d->r->idx, n->chunks[c], &ref))
 					missing++;
-				else if (ofs_idx_lookup(d->bad, n->chunks[c], &ref))
+				else if (mode != WALK_TREES &&
+				    ofs_idx_lookup(d->bad, n->chunks[c], &ref))
 					bad++;
 			}
-			if (missing + bad > 0) {
-				char detail[128];
-
-				snprintf(detail, sizeof(detail),
-				    "%zu of %zu chunks damaged, %zu missing", bad, n->nchunks,
-				    missing);
-				report(d, OFS_DEEP_PATH, obj, path, detail);
+			if (missing + bad == 0)
+				continue;
+			if (mode == WALK_TREES) {
+				d->files_suspect = 1;
+				continue;
 			}
+		} else if (n->type != OFS_NODE_DIR || !n->has_subtree) {
+			continue;
+		}
+		name = ofs_path_printable(n->name, n->namelen);
+		path = ofs_xasprintf("%s/%s", prefix, name);
+		free(name);
+		if (n->type == OFS_NODE_DIR) {
+			walk_tree(d, ctx, n->subtree, snap, path, depth + 1, mode);
+		} else {
+			char detail[128];
+
+			snprintf(detail, sizeof(detail), "%zu of %zu chunks damaged, %zu missing",
+			    bad, n->nchunks, missing);
+			report(d, OFS_DEEP_PATH, obj, path, detail);
 		}
 		free(path);
 	}
 	ofs_tree_release(&t);
 	return 0;
+}
+
+static void
+walk_all(struct deep *d, struct ofs_snapshot *snaps, size_t nsnaps, enum walk_mode mode)
+{
+	char hex[2 * OFS_ID_LEN + 1];
+
+	for (size_t i = 0; i < nsnaps; i++) {
+		ofs_hex(snaps[i].id, OFS_ID_LEN, hex);
+		if (mode != WALK_FILES)
+			d->st->snapshots++;
+		walk_tree(d, d->r->ctx, snaps[i].tree, hex, "", 0, mode);
+	}
 }
 
 int
@@ -360,8 +359,7 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 	struct ofs_snapshot *snaps = NULL;
 	size_t nsnaps = 0;
 	int nthreads = ofs_ncpu(), rc;
-	pthread_t *th;
-	char hex[2 * OFS_ID_LEN + 1];
+	pthread_t *th = NULL;
 
 	memset(st, 0, sizeof(*st));
 	memset(&d, 0, sizeof(d));
@@ -373,30 +371,29 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 	d.subset = subset_pct > 0 ? subset_pct : 100.0;
 	d.bad = ofs_idx_new();
 	pthread_mutex_init(&d.mu, NULL);
-	if (read_data) {
-		d.buckets = ofs_xcalloc(ofs_idx_npacks(r->idx) + 1, sizeof(*d.buckets));
-		ofs_idx_foreach(r->idx, bucket_cb, &d);
-		th = ofs_xcalloc((size_t)nthreads, sizeof(*th));
-		for (int i = 0; i < nthreads; i++)
-			pthread_create(&th[i], NULL, pack_worker, &d);
-		for (int i = 0; i < nthreads; i++)
-			pthread_join(th[i], NULL);
-		free(th);
+	if ((rc = ofs_repo_list_snapshots(r, &snaps, &nsnaps, err)) != 0)
+		goto out;
+	if (!read_data) {
+		walk_all(&d, snaps, nsnaps, WALK_ALL);
+		goto out;
 	}
+	d.buckets = ofs_xcalloc(ofs_idx_npacks(r->idx) + 1, sizeof(*d.buckets));
+	ofs_idx_foreach(r->idx, bucket_cb, &d);
+	th = ofs_xcalloc((size_t)nthreads, sizeof(*th));
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&th[i], NULL, pack_worker, &d);
+	/* the trees are walked while the packs are read (r->ctx is this thread's alone) */
+	walk_all(&d, snaps, nsnaps, WALK_TREES);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	free(th);
 	if (d.fatal) {
 		rc = d.fatal;
 		*err = d.fatal_err;
 		goto out;
 	}
-	if (d.ntrees > 1)
-		qsort(d.trees, d.ntrees, sizeof(*d.trees), tree_cmp);
-	if ((rc = ofs_repo_list_snapshots(r, &snaps, &nsnaps, err)) != 0)
-		goto out;
-	for (size_t i = 0; i < nsnaps; i++) {
-		ofs_hex(snaps[i].id, OFS_ID_LEN, hex);
-		st->snapshots++;
-		walk_tree(&d, r->ctx, snaps[i].tree, hex, "", 0);
-	}
+	if (d.files_suspect || ofs_idx_nblobs(d.bad) > 0)
+		walk_all(&d, snaps, nsnaps, WALK_FILES);
 out:
 	for (size_t i = 0; i < nsnaps; i++)
 		ofs_snapshot_release(&snaps[i]);
@@ -405,9 +402,6 @@ out:
 		for (size_t i = 0; i < ofs_idx_npacks(r->idx); i++)
 			free(d.buckets[i].e);
 	free(d.buckets);
-	for (size_t i = 0; i < d.ntrees; i++)
-		free(d.trees[i].raw);
-	free(d.trees);
 	ofs_idx_free(d.bad);
 	pthread_mutex_destroy(&d.mu);
 	return rc;
