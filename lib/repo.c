@@ -1,10 +1,12 @@
 /* Repository: open/init, unlock with a key slot, the index, encrypted objects, blob reads
  * and snapshot lookup. Storage goes through struct ofs_backend. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "container.h"
 #include "repo.h"
@@ -377,6 +379,48 @@ out:
 	return rc;
 }
 
+#define SEED_JOBS_DIR "seed-jobs"
+
+void
+ofs_repo_note_seed_job(struct ofs_repo *r, const char *set_hex, const char *job)
+{
+	char *dir, *path;
+
+	if (r->state_dir == NULL || job == NULL || strlen(set_hex) != 2 * OFS_SET_ID_LEN ||
+	    strchr(set_hex, '/') != NULL)
+		return;
+	dir = ofs_path_join(r->state_dir, SEED_JOBS_DIR);
+	path = ofs_path_join(dir, set_hex);
+	if (ofs_mkdir_p(dir, 0700, NULL) == 0)
+		(void)ofs_write_file_atomic(path, job, strlen(job), 0600, NULL);
+	free(path);
+	free(dir);
+}
+
+/* The import job noted for a seed set, or NULL (owned). */
+static char *
+seed_job(struct ofs_repo *r, const char *set_hex)
+{
+	char *path, buf[128];
+	ssize_t n;
+	int fd;
+
+	if (r->state_dir == NULL)
+		return NULL;
+	path = ofs_xasprintf("%s/%s/%s", r->state_dir, SEED_JOBS_DIR, set_hex);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] ? ofs_xstrdup(buf) : NULL;
+}
+
 int
 ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
     struct ofs_error *err)
@@ -407,12 +451,15 @@ ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
 		pthread_mutex_unlock(&r->ctr_mu);
 	} else if (rc == OFS_ERR_NOTFOUND && strncmp(r->be->loc, "azure://", 8) == 0) {
 		/* Backups may reach the cloud before the import of their seed (SPEC §10). */
-		char set[2 * OFS_SET_ID_LEN + 1];
+		char set[2 * OFS_SET_ID_LEN + 1], *job;
 
 		ofs_hex(loc->set, OFS_SET_ID_LEN, set);
+		job = seed_job(r, set);
 		rc = ofs_err_set(err, OFS_ERR_PENDING, "the seed containers of set %s are not "
-		    "in the cloud yet (import pending; '%s' is missing); restore from the staging "
-		    "repo or the disks", set, name);
+		    "in the cloud yet (import job %s%s%s pending; '%s' is missing); restore from the "
+		    "staging repo or the disks", set, job ? "'" : "", job ? job : "unknown here",
+		    job ? "'" : "", name);
+		free(job);
 	}
 	free(name);
 	ofs_buf_release(&head);

@@ -1238,6 +1238,8 @@ write_job_draft(struct prep *p, struct ofs_prep_result *res, struct ofs_error *e
 		r = ofs_write_file_atomic(res->job_path, text, strlen(text), 0644, err);
 		free(text);
 	}
+	if (r == 0 && p->sm->seed_set != NULL)
+		ofs_repo_note_seed_job(p->repo, p->sm->seed_set, p->job);
 out:
 	free(s);
 	free(dir);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Backups before the import completed (SPEC §10): the cloud holds the metadata but not the
 # seed containers yet. snapshots marks those snapshots "pending seed SET", restore from the
-# cloud exits 1 naming the set (not damage), restore from the staging repo works; once the
+# cloud exits 1 naming the set and, once prep has run, its job (not damage), restore from the staging repo works; once the
 # containers arrive everything reads.
 . "$(dirname "$0")/75-cloud-lib.sh"
 az_start
@@ -9,7 +9,7 @@ az_start
 mkdir -p "$T/src"
 for i in 1 2; do head -c $((5 * 1048576)) /dev/urandom >"$T/src/r$i"; done
 seq 1 50000 >"$T/src/text"
-expect_exit 0 ofs init --repo "$T/repo"
+expect_exit 0 ofs init --repo "$T/repo" --dest azure://devstoreaccount1/backups/srv01
 expect_exit 0 ofs --json stage --repo "$T/repo" --container-size 16M "$T/src"
 set=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["seed_set"])' "$T/out")
 [ ${#set} = 32 ] || fail "no seed set in the stage summary: $(cat "$T/out")"
@@ -33,9 +33,14 @@ expect_exit 0 ofs backup --repo "$R" "$T/src"
 expect_exit 0 ofs snapshots --repo "$R"
 [ "$(grep -c "pending seed $set" "$T/out")" = 2 ] || fail "both snapshots must be pending: $(cat "$T/out")"
 
-# Restore from the cloud: a clear refusal naming the set, exit 1, not damage (exit 4).
+# Restore from the cloud: a clear refusal naming the set, exit 1, not damage (exit 4). Before
+# prep no job is known here; prep records the job of the set, and the refusal names it.
 expect_exit 1 ofs restore latest --repo "$R" --target "$T/r0"
-assert_contains "$T/err" "seed containers of set $set are not in the cloud yet"
+assert_contains "$T/err" "seed containers of set $set are not in the cloud yet (import job unknown here pending"
+mkdir -p "$T/d1"
+expect_exit 0 ofs prep --repo "$T/repo" --disk "$T/d1" --job seed-srv01
+expect_exit 1 ofs restore latest --repo "$R" --target "$T/r0"
+assert_contains "$T/err" "seed containers of set $set are not in the cloud yet (import job 'seed-srv01' pending"
 assert_contains "$T/err" "staging repo or the disks"
 grep -qi "damaged" "$T/err" && fail "a pending seed was reported as damage"
 expect_exit 1 ofs restore "$seedsnap" --repo "$R" --target "$T/r0b"
