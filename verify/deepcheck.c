@@ -39,6 +39,8 @@ struct deep {
 	struct ofs_idx *bad;	/* ids of blobs found damaged */
 	struct bucket *buckets;	/* blobs grouped by pack */
 	int files_suspect;	/* WALK_TREES met a file with a chunk not in the index */
+	size_t pending;		/* packs in seed containers not imported yet (not checked) */
+	struct ofs_error pending_err;
 	int fatal;
 	struct ofs_error fatal_err;
 };
@@ -195,8 +197,17 @@ pack_worker(void *arg)
 		snprintf(object, sizeof(object), "%s @ %llu", name, (unsigned long long)off);
 		{
 			struct ofs_error verr = { 0 };
+			int vr = ofs_repo_check_container(d->r, &p->loc, &verr);
 
-			if (ofs_repo_check_container(d->r, &p->loc, &verr) == OFS_ERR_VERSION) {
+			if (vr == OFS_ERR_PENDING) {
+				/* not damage: the import has not brought this container yet */
+				pthread_mutex_lock(&d->mu);
+				if (d->pending++ == 0)
+					d->pending_err = verr;
+				pthread_mutex_unlock(&d->mu);
+				continue;
+			}
+			if (vr == OFS_ERR_VERSION) {
 				/* a format we cannot read: stop, it is not damage */
 				pthread_mutex_lock(&d->mu);
 				if (!d->fatal) {
@@ -394,6 +405,16 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 	}
 	if (d.files_suspect || ofs_idx_nblobs(d.bad) > 0)
 		walk_all(&d, snaps, nsnaps, WALK_FILES);
+	if (d.pending > 0) {
+		/* damage found elsewhere is the verdict; otherwise the check is incomplete */
+		if (st->findings > 0) {
+			ofs_warn("%zu packs not checked: %s", d.pending, d.pending_err.msg);
+		} else {
+			rc = d.pending_err.code;
+			*err = d.pending_err;
+			ofs_err_wrap(err, "%zu packs not checked", d.pending);
+		}
+	}
 out:
 	for (size_t i = 0; i < nsnaps; i++)
 		ofs_snapshot_release(&snaps[i]);

@@ -48,6 +48,12 @@ assert_contains "$T/err" "$set"
 # From the staging repo the seed snapshot restores.
 expect_exit 0 ofs restore "$seedsnap" --repo "$T/repo" --target "$T/r1"
 for f in r1 r2 text; do cmp "$T/src/$f" "$T/r1$T/src/$f" || fail "$f differs (staging restore)"; done
+# check: the structure is whole (exit 0); reading the data cannot finish yet, which is not
+# damage either (exit 1 naming the set, no finding)
+expect_exit 0 ofs check --repo "$R"
+expect_exit 1 ofs check --read-data --repo "$R"
+assert_contains "$T/err" "packs not checked: the seed containers of set $set are not in the cloud yet"
+grep -qi "damaged\|^blob\|^pack" "$T/out" && fail "check reported a pending seed as damage: $(cat "$T/out")"
 
 # The import completes: nothing is pending and the cloud restores everything.
 az put-repo "$T/repo" backups srv01 || fail "cannot upload the containers"
@@ -55,4 +61,5 @@ expect_exit 0 ofs snapshots --repo "$R"
 grep -q "pending" "$T/out" && fail "still pending after the import: $(cat "$T/out")"
 expect_exit 0 ofs restore latest --repo "$R" --target "$T/r2"
 diff -r "$T/src" "$T/r2$T/src" || fail "restore from the cloud after the import differs"
+expect_exit 0 ofs check --read-data --repo "$R"
 echo ok
