@@ -354,6 +354,25 @@ ofs_idx_lookup(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], struct ofs
 	return 1;
 }
 
+int
+ofs_idx_find_pack(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], uint32_t *n)
+{
+	size_t s, mask;
+	uint32_t v;
+
+	if (x->npslots == 0)
+		return 0;
+	mask = x->npslots - 1;
+	for (s = id_hash(id) & mask; (v = x->pslots[s]) != 0; s = (s + 1) & mask) {
+		if (memcmp(x->packs[v - 1].id, id, OFS_ID_LEN) == 0) {
+			if (n != NULL)
+				*n = v - 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 uint32_t
 ofs_idx_add_pack(struct ofs_idx *x, const struct ofs_idx_pack *p)
 {

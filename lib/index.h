@@ -65,6 +65,8 @@ struct ofs_idx *ofs_idx_new(void);
 void ofs_idx_free(struct ofs_idx *x);
 /* Add a pack; returns its number. A pack id already present returns the existing number. */
 uint32_t ofs_idx_add_pack(struct ofs_idx *x, const struct ofs_idx_pack *p);
+/* 1 and *n (may be NULL) set to its number when pack id is known, else 0. */
+int ofs_idx_find_pack(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], uint32_t *n);
 /* Add a blob; returns 0 if added, 1 if the id was already present (first one kept). */
 int ofs_idx_add_blob(struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r);
 /* Add every pack and blob of a decoded index. */

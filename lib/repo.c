@@ -134,22 +134,24 @@ ofs_repo_close(struct ofs_repo *r)
 	free(r);
 }
 
+/* *empty = 1 when the backend's root holds nothing (or does not exist yet). A listing that
+ * fails (network, permissions, a bad container name) is returned as the error it is. */
 static int
-dir_empty_or_absent(const char *path)
+root_empty(struct ofs_backend *b, int *empty, struct ofs_error *err)
 {
 	char **names = NULL;
 	size_t n = 0;
-	struct ofs_backend *b = NULL;
-	int empty;
+	int rc;
 
-	if (ofs_backend_open(path, &b, NULL) != 0)
-		return 0;
-	if (b->ops->list(b, "", &names, &n, NULL) != 0)
-		n = 1;
-	empty = n == 0;
+	*empty = 0;
+	rc = b->ops->list(b, "", &names, &n, err);
+	if (rc == OFS_ERR_NOTFOUND)
+		return *empty = 1, 0;
+	if (rc != 0)
+		return rc;
+	*empty = n == 0;
 	ofs_names_free(names, n);
-	ofs_backend_free(b);
-	return empty;
+	return 0;
 }
 
 int
@@ -161,7 +163,7 @@ ofs_repo_init(const char *loc, const char *dest, const char *pass, size_t passle
 	struct ofs_repo *r = ofs_xcalloc(1, sizeof(*r));
 	uint8_t slot_id[16];
 	char hex[33], *name = NULL, *root = NULL;
-	int rc;
+	int rc, empty;
 
 	*out = NULL;
 	ofs_buf_init(&r->config_raw, OFS_CONFIG_MAX);
@@ -172,9 +174,10 @@ ofs_repo_init(const char *loc, const char *dest, const char *pass, size_t passle
 		    OFS_PASSPHRASE_MIN);
 		goto out;
 	}
-	if ((rc = ofs_backend_open(loc, &r->be, err)) != 0)
+	if ((rc = ofs_backend_open(loc, &r->be, err)) != 0 ||
+	    (rc = root_empty(r->be, &empty, err)) != 0)
 		goto out;
-	if (!dir_empty_or_absent(loc)) {
+	if (!empty) {
 		rc = ofs_err_set(err, OFS_ERR_USAGE,
 		    "cannot create a repository in '%s': the folder is not empty", loc);
 		goto out;

@@ -1269,7 +1269,7 @@ adopt_orphan_packs(struct stage *s)
 				struct ofs_index_pack ip;
 				struct ofs_buf data = OFS_BUF_INIT(1u << 30);
 				struct ofs_pack_entry *ents = NULL;
-				size_t nents = 0, need = 0, k;
+				size_t nents = 0, need = 0;
 				char *name = ofs_path_join(sub, files[j]);
 				struct ofs_blob_ref ref;
 				int known = 0;
@@ -1277,9 +1277,7 @@ adopt_orphan_packs(struct stage *s)
 				memset(&ip, 0, sizeof(ip));
 				if (ofs_unhex(files[j], ip.id, OFS_ID_LEN) != 0)
 					goto next;
-				for (k = 0; k < ofs_idx_npacks(s->repo->idx) && !known; k++)
-					known = memcmp(ofs_idx_pack(s->repo->idx, (uint32_t)k)->id, ip.id,
-					    OFS_ID_LEN) == 0;
+				known = ofs_idx_find_pack(s->repo->idx, ip.id, NULL);
 				if (known || s->repo->be->ops->get(s->repo->be, name, 0, 0, &data,
 				    NULL) != 0 || ofs_pack_parse(s->wctx, ip.id, data.data, data.len,
 				    data.len, &ents, &nents, &need, NULL) != 0)
@@ -1816,7 +1814,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	pthread_t *workers = NULL, wr;
 	int nthreads = o->threads > 0 ? o->threads : ofs_ncpu(), rc, started = 0;
 	double t0 = ofs_mono();
-	char *jpath;
+	char *jpath, *running = NULL;
 
 	memset(&s, 0, sizeof(s));
 	{
@@ -1858,8 +1856,15 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	if ((rc = load_journal(&s, err)) < 0)
 		goto out;
 	res->resumed = rc == 1;
-	if (res->resumed)
+	/* A run killed before its first checkpoint leaves no journal, only this mark: the
+	 * packs it stored are adopted too, not stored again. */
+	jpath = journal_path(&s);
+	running = ofs_xasprintf("%s.running", jpath);
+	free(jpath);
+	if (res->resumed || access(running, F_OK) == 0)
 		adopt_orphan_packs(&s);
+	if ((rc = ofs_write_file_atomic(running, "", 0, 0600, err)) != 0)
+		goto out;
 	load_catalog(&s);	/* a resumed run reuses both its journal and the last catalog */
 	if (!res->resumed) {
 		ofs_random(s.set_id, sizeof(s.set_id));
@@ -1917,6 +1922,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	jpath = journal_path(&s);
 	unlink(jpath);
 	free(jpath);
+	unlink(running);
 	rc = res->skipped + res->changed > 0 ? OFS_ERR_SKIPPED : 0;
 out:
 	uploads_stop(&s, rc != 0 && rc != OFS_ERR_SKIPPED);
@@ -1952,6 +1958,7 @@ out:
 	ofs_xxh_free(s.pack_h);
 	ofs_blob_ctx_free(s.wctx);
 	ofs_idx_free(s.pending);
+	free(running);
 	ofs_walk_free(w);
 	free(workers);
 	free(s.ring);
