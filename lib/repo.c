@@ -9,8 +9,13 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "rangecache.h"
 #include "repo.h"
 #include "util.h"
+
+/* Remote reads: a request fetches up to RCACHE_SPAN of a pack; RCACHE_SLOTS spans kept. */
+#define RCACHE_SPAN (4u << 20)
+#define RCACHE_SLOTS 16
 
 char *ofs_state_default(const char *opt);
 
@@ -51,6 +56,8 @@ ofs_repo_open(const char *loc, const char *state, struct ofs_repo **out, struct 
 	pthread_mutex_init(&r->ctr_mu, NULL);
 	if ((rc = ofs_backend_open(loc, &r->be, err)) != 0)
 		goto fail;
+	if (strncmp(r->be->loc, "azure://", 8) == 0)
+		r->rcache = ofs_rangecache_new(RCACHE_SLOTS, RCACHE_SPAN);
 	if ((rc = r->be->ops->get(r->be, "config", 0, 0, &r->config_raw, err)) != 0) {
 		if (rc == OFS_ERR_NOTFOUND)
 			rc = ofs_err_set(err, OFS_ERR_USAGE,
@@ -130,6 +137,7 @@ ofs_repo_close(struct ofs_repo *r)
 	ofs_backend_free(r->be);
 	free(r->state_dir);
 	free(r->ctr_ok);
+	ofs_rangecache_free(r->rcache);
 	pthread_mutex_destroy(&r->ctr_mu);
 	free(r);
 }
@@ -477,7 +485,7 @@ ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t i
 	const struct ofs_idx_pack *p;
 	struct ofs_blob_ref ref;
 	char name[128], cname[64], hex[2 * OFS_ID_LEN + 1];
-	uint64_t off;
+	uint64_t off, end;
 	int rc;
 
 	if (r->idx == NULL || !ofs_idx_lookup(r->idx, id, &ref)) {
@@ -491,11 +499,18 @@ ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t i
 		ofs_container_name(p->loc.set, p->loc.seq, cname, sizeof(cname));
 		snprintf(name, sizeof(name), "containers/%s", cname);
 		off = p->loc.offset + ref.offset;
+		end = p->loc.offset + p->length;
 	} else {
 		ofs_loose_name(p->id, name, sizeof(name));
 		off = ref.offset;
+		end = p->length;
 	}
-	if ((rc = r->be->ops->get(r->be, name, off, ref.stored_len, &stored, err)) != 0)
+	if (r->rcache != NULL)
+		rc = ofs_rangecache_read(r->rcache, r->be, name, off, ref.stored_len, end, &stored,
+		    err);
+	else
+		rc = r->be->ops->get(r->be, name, off, ref.stored_len, &stored, err);
+	if (rc != 0)
 		goto out;
 	if ((rc = ofs_blob_open(ctx ? ctx : r->ctx, ref.type, id, stored.data, stored.len,
 	    ref.raw_len, out, err)) != 0)

@@ -73,6 +73,7 @@ struct ofs_repo {
 	pthread_mutex_t ctr_mu;		/* guards the containers checked so far */
 	char (*ctr_ok)[64];		/* container names whose superblock was checked */
 	size_t nctr_ok, capctr_ok;
+	struct ofs_rangecache *rcache;	/* remote repositories: read-ahead over pack spans */
 };
 
 /* Open: read and parse config (OFS_ERR_VERSION if newer). state may be NULL (default). */

@@ -29,7 +29,8 @@ static const char usage[] =
     "                      snapshot path ('/home/a/*.log'), or on the name when PAT has no '/'\n"
     "  --overwrite MODE    existing entries: never (keep), if-changed (default: keep files\n"
     "                      whose size and mtime match), always\n"
-    "  -j, --threads N     workers fetching and decrypting chunks (default: CPUs)\n"
+    "  -j, --threads N     workers fetching and decrypting chunks (default: CPUs; 8 for\n"
+    "                      azure://)\n"
     "\n"
     "Files whose data cannot be read or fails authentication are removed, listed, and the\n"
     "restore goes on; the exit code is then 4. Entries that cannot be created (e.g. device\n"
@@ -207,6 +208,9 @@ cmd_restore(int argc, char **argv, struct ofs_cli *g)
 	progress = 1;
 	o.progress = &pr;
 	t0 = ofs_mono();
+	/* a cloud restore waits on the network: more requests in flight than CPUs */
+	if (o.threads <= 0 && repo->rcache != NULL)
+		o.threads = 8;
 	rc = ofs_restore_run(&src, snap.tree, sub, &o, &st, &err);
 	ofs_progress_end(&pr);
 	progress = 0;
