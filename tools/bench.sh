@@ -1,10 +1,21 @@
 #!/bin/bash
 # make bench: offseed beside restic and borg in one run, on the same data and machine, and
-# the ratios of SPEC §13 (stage, verify, verify --deep, backup, restore, peak memory).
+# the ratios of SPEC §13 (stage, verify, verify --deep, backup, restore, peak memory), plus
+# the targets of issues 3 and 5 (verify of a 3-disk set, the first backup after a seed with
+# 1% changed, restore from Azurite, peak RSS of backup with a 1M-chunk index).
 # Usage: tools/bench.sh [BUILD_DIR]
 #   BENCH_DIR   work folder (default /tmp/offseed-bench); generated data is kept for reuse
 #   BENCH_QUICK=1  small sizes (256 MiB file, ~5k files / 80 MB) for a smoke test
 #   BENCH_KEEP=1   keep the repositories afterwards
+#   BENCH_ONLY=LIST  run only these sections (comma-separated; default all), e.g.
+#                  BENCH_ONLY=disks,cloud make bench. Sections and their rows:
+#       big    stage, verify, verify --deep, restore of the 4 GiB file (offseed, restic, borg)
+#       tree   the same for the ~50k-file tree, plus backup with nothing changed
+#       disks  keyless verify of a 3-disk set (the file staged with --disk) vs xxhsum -H2
+#       incr   first backup after a seed with 1% changed: storage growth, vs restic
+#       cloud  restore of that repository from Azurite (runs the offseed part of incr too)
+#       rss    peak RSS of backup with a synthetic 1M-chunk index, and without it
+#                  (with BENCH_ONLY the table goes to BUILD_DIR/bench-results-only.txt)
 # Exit 0 when every tool ran (missed goals are reported, not fatal); 1 when a tool failed
 # or a restore came back different; 2 when a required tool is missing.
 set -uo pipefail
@@ -14,6 +25,7 @@ OFFSEED=$BUILD/offseed
 B=${BENCH_DIR:-/tmp/offseed-bench}
 QUICK=${BENCH_QUICK:-0}
 RESULTS=$BUILD/bench-results.txt
+[ -n "${BENCH_ONLY:-}" ] && RESULTS=$BUILD/bench-results-only.txt	# keep the full run's table
 if [ "$QUICK" = 1 ]; then
 	BIG_MIB=256 TREE_FILES=5000 TREE_BYTES=80000000
 else
@@ -21,6 +33,12 @@ else
 fi
 
 say() { printf 'bench: %s\n' "$*" >&2; }
+SECTIONS="big tree disks incr cloud rss"
+BENCH_ONLY=${BENCH_ONLY:-}
+for sec in ${BENCH_ONLY//,/ }; do
+	[[ " $SECTIONS " == *" $sec "* ]] || { say "BENCH_ONLY: unknown section '$sec' (of: ${SECTIONS// /,})"; exit 2; }
+done
+want() { [ -z "$BENCH_ONLY" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }	# SECTION
 [ -x "$OFFSEED" ] || { say "no offseed binary at $OFFSEED (run make)"; exit 2; }
 for t in restic borg xxhsum python3; do
 	command -v "$t" >/dev/null 2>&1 || { say "'$t' is missing (run make deps)"; exit 2; }
@@ -37,8 +55,26 @@ if [ -e "$B" ] && [ ! -f "$B/.offseed-bench" ]; then
 	say "$B exists and is not a bench folder; set BENCH_DIR"; exit 2
 fi
 mkdir -p "$B/data" && touch "$B/.offseed-bench" || exit 2
+# One run at a time per folder (a second one would unmount the first one's RAM disk).
+exec 9>"$B/.lock"
+flock -n 9 || { say "another bench run is using $B; set BENCH_DIR"; exit 2; }
 R=$B/run L=$B/logs
-if mountpoint -q "$R" 2>/dev/null; then umount "$R"; fi
+# Unmount the run folder and anything mounted below it (the disk-set row's disks), deepest
+# first; also what a killed run left behind.
+unmount_below() {	# DIR: DIR and the mounts below it, deepest first
+	local m
+	awk -v r="$1" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r |
+	    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+}
+unmount_run() { unmount_below "$R"; }
+AZ_DIR=""	# set while this run's Azurite is up
+cleanup() {
+	[ -n "$AZ_DIR" ] && "$TOP/tools/azurite.sh" stop "$AZ_DIR" 2>/dev/null
+	cd /
+	unmount_run
+}
+trap cleanup EXIT
+unmount_run
 rm -rf "$R"
 mkdir -p "$R" || exit 2
 # Repositories and restore targets live on a RAM disk (tmpfs) when we can mount one, so the
@@ -46,12 +82,11 @@ mkdir -p "$R" || exit 2
 # otherwise: stage cannot go faster than the disk takes writes). BENCH_TMPFS=0 keeps them on
 # the disk at $B. The source data stays on disk, read from the page cache.
 BENCH_TMPFS=${BENCH_TMPFS:-1}
-STORAGE="disk ($B)"
+STORAGE="disk ($B)" RUN_TMPFS=0
 if [ "$BENCH_TMPFS" = 1 ] && [ "$(id -u)" = 0 ]; then
 	tmpfs_gib=$(awk '/MemTotal/ {g = int($2 / 1048576) - 5; print (g > 18 ? 18 : g)}' /proc/meminfo)
 	if mount -t tmpfs -o size="${tmpfs_gib}g" offseed-bench "$R" 2>/dev/null; then
-		STORAGE="tmpfs (${tmpfs_gib} GiB RAM disk at $R)"
-		trap 'cd /; umount "$R" 2>/dev/null' EXIT
+		STORAGE="tmpfs (${tmpfs_gib} GiB RAM disk at $R)" RUN_TMPFS=1
 	else
 		say "cannot mount a tmpfs at $R; repositories stay on disk"
 	fi
@@ -321,9 +356,231 @@ for f in m["files"]:
 	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$g"
 }
 
+# ---------------------------------------------------------------------------------------
+# The rows of issues 3 and 5.
+bytes_under() { find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
+field() { awk -v k="$1" '{for (i = 1; i < NF; i += 2) if ($i == k) print $(i + 1)}'; }	# KEY <"k v k v"
+
+# tools/bench/benchtool (synthetic index, pack statistics), linked against libofs.a.
+BENCHTOOL=$BUILD/bench/benchtool
+build_benchtool() {
+	local src=$TOP/tools/bench/benchtool.c libs
+	[ -x "$BENCHTOOL" ] && [ "$BENCHTOOL" -nt "$src" ] && [ "$BENCHTOOL" -nt "$BUILD/libofs.a" ] && return 0
+	libs=$(pkg-config --libs libarchive openssl libcurl libxxhash libzstd jansson 2>/dev/null ||
+	    echo -larchive -lssl -lcrypto -lcurl -lxxhash -lzstd -ljansson)
+	mkdir -p "$BUILD/bench" &&
+	    cc -std=gnu11 -O2 -pthread -D_GNU_SOURCE -I"$TOP/lib" -Wall -Wextra -Werror -o "$BENCHTOOL" \
+	    "$src" "$BUILD/libofs.a" $libs -lm >"$L/benchtool-build.log" 2>&1 && return 0
+	say "cannot build $BENCHTOOL:"
+	tail -n 5 "$L/benchtool-build.log" | sed 's/^/    | /' >&2
+	return 1
+}
+
+# Issue 3: keyless verify of a 3-disk set. The file is staged with --disk onto three disks
+# that each hold about 34% of it (tmpfs mounts under the run folder, so all three are
+# needed); without a RAM disk, three folders share one filesystem and stage + prep place it.
+DISK_BYTES="" DISK_SPLIT="" DISK_MODE=""
+bench_disks() {
+	local o=$R/ofs-disks dd=$R/disks d i per ok=0 disks=() args=() files=()
+	say "=== 3-disk set: $BIG staged onto 3 disks"
+	per=$((BIG_NBYTES / 1024 * 34 / 100 + 16 * 1024))	# KiB per disk
+	for i in 1 2 3; do
+		d=$dd/d$i
+		mkdir -p "$d" || return 1
+		disks+=("$d")
+		args+=(--disk "$d" --serial "$d=BENCH-DISK-$i")
+	done
+	DISK_MODE=folders
+	if [ $RUN_TMPFS = 1 ]; then
+		DISK_MODE=tmpfs
+		for d in "${disks[@]}"; do
+			mount -t tmpfs -o size=${per}k offseed-bench-disk "$d" 2>/dev/null || DISK_MODE=folders
+		done
+		[ $DISK_MODE = tmpfs ] || { say "cannot mount the disks; using folders"; unmount_below "$dd"; }
+	fi
+	if setup ofs_disks_stage "${OFS[@]}" init --repo "$o" --dest azure://devstoreaccount1/seed-bench/disks; then
+		warm "$BIG"
+		if [ $DISK_MODE = tmpfs ]; then
+			measure ofs_disks_stage "0 3" "${OFS[@]}" stage --repo "$o" "${args[@]}" --job bench-disks \
+			    "$BIG" && ok=1
+		elif measure ofs_disks_stage "0 3" "${OFS[@]}" stage --repo "$o" \
+		    --container-size "$((BIG_NBYTES / 6 / 1048576 + 1))M" "$BIG" &&
+		    measure ofs_disks_prep 0 "${OFS[@]}" prep --repo "$o" "${args[@]}" --job bench-disks; then
+			ok=1
+		else
+			ST[ofs_disks_stage]="FAILED (stage or prep)"
+		fi
+	fi
+	if [ $ok = 1 ]; then
+		rm -rf "$o"	# the set stands alone
+		# Every file the disk manifests list, disk by disk.
+		mapfile -t files < <(python3 -c '
+import json, os, sys
+for d in sys.argv[1:]:
+    for f in json.load(open(os.path.join(d, "offseed-manifest.json")))["files"]:
+        print(os.path.join(d, f["path"]))' "${disks[@]}")
+		DISK_BYTES=$(stat -c %s "${files[@]}" | awk '{s += $1} END {printf "%.0f", s}')
+		DISK_SPLIT=$(for d in "${disks[@]}"; do printf '%s\n' "${files[@]}" | grep -F "$d/" |
+		    tr '\n' '\0' | xargs -0 -r stat -c %s | awk '{s += $1} END {printf "%.0f\n", s / 1e6}'; done |
+		    paste -sd/)
+		warm "${disks[@]}"
+		measure ofs_verify_disks 0 "$OFFSEED" --no-progress -q verify "${disks[@]}"
+		warm "${disks[@]}"
+		measure xxhsum_disks 0 xxhsum -H2 "${files[@]}"
+	else
+		skip ofs_verify_disks "n/a (no disk set)"
+		skip xxhsum_disks "n/a (no disk set)"
+	fi
+	rm -rf "$o"
+	unmount_below "$dd"
+	rm -rf "$dd"
+}
+
+# Issue 5: the first backup after a seed with 1% changed. A copy of the tree is staged (and
+# backed up by restic), changed by tools/bench/change-tree.py, then backed up again by both;
+# growth = the repository's file sizes after minus before. offseed's growth is split into
+# data (growth of data/ less the tree blobs in it, from the index) and metadata (the rest).
+INC_SRC=$R/inc-src INC_REPO=$R/ofs-incr
+declare -A INC
+bench_incr() {	# WITH_RESTIC (0/1)
+	local src=$INC_SRC o=$INC_REPO r=$R/restic-incr s0 s1 d0 d1 t0 t1
+	say "=== backup after seed, 1% changed (a copy of the tree at $src)"
+	rm -rf "$src"
+	if ! cp -a "$TREE" "$src"; then
+		ST[ofs_incr]="FAILED (copy)" ST[restic_incr]="FAILED (copy)" tool_failed=1
+		return 1
+	fi
+	if [ $have_backup = 0 ]; then
+		skip ofs_incr "not implemented"
+	elif setup ofs_incr_stage "${OFS[@]}" init --repo "$o"; then
+		warm "$src"
+		measure ofs_incr_stage "0 3" "${OFS[@]}" stage --repo "$o" "$src"
+	fi
+	[ "${ST[ofs_incr_stage]:-}" = ok ] || skip ofs_incr "${ST[ofs_incr]:-n/a (no stage)}"
+	if [ "$1" = 1 ] && setup restic_incr_base restic -r "$r" init; then
+		warm "$src"
+		measure restic_incr_base "0 3" restic -r "$r" backup -q "$src"
+	fi
+	[ "$1" = 1 ] && [ "${ST[restic_incr_base]:-}" != ok ] && skip restic_incr "n/a (no first backup)"
+	if ! python3 "$TOP/tools/bench/change-tree.py" "$src" "$TREE_NBYTES" >"$L/incr-change.txt" 2>&1; then
+		say "changing the tree failed:"
+		tail -n 5 "$L/incr-change.txt" | sed 's/^/    | /' >&2
+		ST[ofs_incr]="FAILED (change)" ST[restic_incr]="FAILED (change)" tool_failed=1
+		return 1
+	fi
+	for k in changed edited appended new deleted_files deleted_bytes renamed_files renamed_bytes; do
+		INC[$k]=$(field "$k" <"$L/incr-change.txt")
+	done
+	INC[src_bytes]=$(bytes_under "$src")
+	if [ "${ST[ofs_incr_stage]:-}" = ok ]; then
+		if ! build_benchtool; then
+			ST[ofs_incr]="FAILED (benchtool build)" tool_failed=1
+		elif ! "$BENCHTOOL" pack-stats "$o" "$PASSFILE" >"$L/ofs_incr.stats0" 2>&1; then
+			ST[ofs_incr]="FAILED (pack-stats)" tool_failed=1
+		else
+			t0=$(field tree_bytes <"$L/ofs_incr.stats0")
+			s0=$(bytes_under "$o") d0=$(bytes_under "$o/data")
+			warm "$src"
+			if measure ofs_incr "0 3" "${OFS[@]}" backup --repo "$o" "$src"; then
+				s1=$(bytes_under "$o") d1=$(bytes_under "$o/data")
+				if "$BENCHTOOL" pack-stats "$o" "$PASSFILE" >"$L/ofs_incr.stats1" 2>&1; then
+					t1=$(field tree_bytes <"$L/ofs_incr.stats1")
+					INC[ofs_total]=$((s1 - s0)) INC[ofs_trees]=$((t1 - t0))
+					INC[ofs_data]=$((d1 - d0 - (t1 - t0)))
+					INC[ofs_meta]=$((INC[ofs_total] - INC[ofs_data]))
+				else
+					ST[ofs_incr]="FAILED (pack-stats)" tool_failed=1
+				fi
+			fi
+		fi
+	fi
+	if [ "$1" = 1 ] && [ "${ST[restic_incr_base]:-}" = ok ]; then
+		s0=$(bytes_under "$r")
+		warm "$src"
+		measure restic_incr "0 3" restic -r "$r" backup -q "$src" &&
+		    INC[restic_total]=$(($(bytes_under "$r") - s0))
+	fi
+	rm -rf "$r"
+}
+
+# Issue 5: restore from Azurite. The repository of the incremental (seed containers and the
+# backup's packs) is uploaded the way an import leaves it (tools/bench/az-put-repo.py), then
+# restored with 'offseed restore latest --repo azure://…'.
+AZ_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+bench_cloud() {
+	local out=$R/out-cloud port copy loc=azure://devstoreaccount1/bench/srv01
+	say "=== restore from Azurite"
+	if [ "${ST[ofs_incr]:-}" != ok ]; then
+		skip ofs_cloud_restore "n/a (no repository: ${ST[ofs_incr]:-incr not run})"
+		return
+	fi
+	if ! command -v node >/dev/null 2>&1 ||
+	    [ ! -f "$TOP/tools/azurite/node_modules/azurite/dist/src/blob/main.js" ]; then
+		skip ofs_cloud_restore "n/a (no Azurite: make deps)"
+		return
+	fi
+	AZ_DIR=$R/azurite
+	if ! port=$(AZURITE_OWNER_PID=$$ "$TOP/tools/azurite.sh" start "$AZ_DIR" 2>"$L/azurite-start.err" 9>&-); then
+		ST[ofs_cloud_restore]="FAILED (Azurite did not start)" tool_failed=1
+		say "Azurite did not start (see $L/azurite-start.err)"
+		AZ_DIR=""
+		return
+	fi
+	export OFFSEED_AZURE_ENDPOINT=http://127.0.0.1:$port/devstoreaccount1 OFFSEED_AZURE_KEY=$AZ_KEY
+	if setup ofs_cloud_restore python3 "$TOP/tools/bench/az-put-repo.py" "$INC_REPO" bench srv01; then
+		warm "$AZ_DIR"
+		if measure ofs_cloud_restore 0 "${OFS[@]}" restore latest --repo "$loc" --target "$out"; then
+			copy=$(restored_copy "$out" "$INC_SRC")
+			diff -r --no-dereference -q "$INC_SRC" "$copy" >"$L/ofs_cloud_restore.diff" 2>&1 ||
+			    { ST[ofs_cloud_restore]="WRONG DATA"; tool_failed=1; say "restore from Azurite differs from the source (copy: ${copy:-none})"; }
+		fi
+	fi
+	rm -rf "$out"
+	"$TOP/tools/azurite.sh" stop "$AZ_DIR"
+	AZ_DIR=""
+	unset OFFSEED_AZURE_ENDPOINT OFFSEED_AZURE_KEY
+	rm -rf "$R/azurite"
+}
+
+# Issue 5: peak RSS of backup with a repository of 1M chunks: a synthetic index (random ids
+# in fake packs, written as real encrypted index files by benchtool) under a small backup,
+# and the same backup into a fresh repository without it.
+RSS_CHUNKS=1000000
+RSS_SRC=("$TREE/generated/d000" "$TREE/generated/d001")
+bench_rss() {
+	local o1=$R/ofs-rss-index o0=$R/ofs-rss-none
+	say "=== peak RSS of backup with a $RSS_CHUNKS-chunk index"
+	if [ $have_backup = 0 ]; then
+		skip ofs_rss_index "not implemented"; skip ofs_rss_none "not implemented"
+		return
+	fi
+	if ! build_benchtool; then
+		ST[ofs_rss_index]="FAILED (benchtool build)" tool_failed=1
+	elif setup ofs_rss_index "${OFS[@]}" init --repo "$o1" &&
+	    setup ofs_rss_synth "$BENCHTOOL" synth-index "$o1" "$PASSFILE" "$RSS_CHUNKS"; then
+		warm "${RSS_SRC[@]}"
+		measure ofs_rss_index "0 3" "${OFS[@]}" backup --repo "$o1" "${RSS_SRC[@]}"
+	else
+		ST[ofs_rss_index]=${ST[ofs_rss_synth]:-${ST[ofs_rss_index]}}
+	fi
+	if setup ofs_rss_none "${OFS[@]}" init --repo "$o0"; then
+		warm "${RSS_SRC[@]}"
+		measure ofs_rss_none "0 3" "${OFS[@]}" backup --repo "$o0" "${RSS_SRC[@]}"
+	fi
+	rm -rf "$o1" "$o0"
+}
+
 start=$EPOCHREALTIME
-bench_dataset big "$BIG" "$BIG_NBYTES"
-bench_dataset tree "$TREE" "$TREE_NBYTES"
+want big && bench_dataset big "$BIG" "$BIG_NBYTES"
+want tree && bench_dataset tree "$TREE" "$TREE_NBYTES"
+want disks && bench_disks
+if want incr || want cloud; then
+	bench_incr "$(want incr && echo 1 || echo 0)"
+	want cloud && bench_cloud
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$INC_REPO"
+	rm -rf "$INC_SRC"
+fi
+want rss && bench_rss
 total=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b - a}')
 
 # ---------------------------------------------------------------------------------------
@@ -353,6 +610,7 @@ okr() { [ "${ST[$1]:-}" = ok ] && echo "${RSS[$1]:-}"; }
 row() { local IFS='|'; rows+=("$*"); }
 
 for ds in big tree; do
+	want $ds || continue
 	if [ $ds = big ]; then label="$BIG_MIB MiB file" bytes=$BIG_NBYTES
 	else label="tree $TREE_NFILES files" bytes=$TREE_NBYTES; fi
 	if [ $ds = big ]; then want_r=4 want_b=3; else want_r=2 want_b=2; fi
@@ -380,7 +638,47 @@ for ds in big tree; do
 	row "restore, $label" "$(cell_tp ofs_restore_$ds "$bytes")" "$(cell_tp restic_restore_$ds "$bytes")" \
 	    "$(cell_tp borg_extract_$ds "$bytes")" "$RATIO" ">= 2x restic" "$RESULT"
 done
-row "backup after seed, 1% changed: upload" "not measured" "" "" "-" "<= 1.05x changed + meta" "n/a"
+mb() { awk -v b="$1" 'BEGIN {printf "%.2f", b / 1e6}'; }
+if want disks; then
+	judge "$(okt xxhsum_disks)" "$(okt ofs_verify_disks)" ">=" 0.9 xxhsum
+	row "verify (keyless), 3-disk set of the $BIG_MIB MiB file" "$(cell_tp ofs_verify_disks "$DISK_BYTES")" \
+	    "$(cell_tp xxhsum_disks "$DISK_BYTES" "xxhsum -H2 ")" "" "$RATIO" ">= 0.9x xxhsum -H2" "$RESULT"
+fi
+if want incr; then
+	if [ "${ST[ofs_incr]:-}" = ok ] && [ -n "${INC[ofs_data]:-}" ]; then
+		c1="$(mb "${INC[ofs_data]}") MB data + $(mb "${INC[ofs_meta]}") MB meta ($(cell_t ofs_incr))"
+		judge "${INC[ofs_data]}" "${INC[changed]}" "<=" 1.05 changed
+	else
+		c1=${ST[ofs_incr]:--} RATIO="-" RESULT="n/a"
+	fi
+	c2=${ST[restic_incr]:--}
+	[ "$c2" = ok ] && c2="+$(mb "${INC[restic_total]}") MB total ($(cell_t restic_incr))"
+	row "backup after seed, 1% changed ($(mb "${INC[changed]:-0}") MB): storage growth" "$c1" "$c2" "" \
+	    "$RATIO" "<= 1.05x changed + meta" "$RESULT"
+	if [ "${ST[ofs_incr]:-}" = ok ] && [ -n "${INC[ofs_total]:-}" ]; then
+		r2="-"
+		[ "${ST[restic_incr]:-}" = ok ] && [ "${INC[restic_total]:-0}" -gt 0 ] &&
+		    r2=$(awk -v a="${INC[ofs_total]}" -v b="${INC[restic_total]}" 'BEGIN {printf "%.2fx restic", a / b}')
+		row "" "+$(mb "${INC[ofs_total]}") MB total" "" "" "$r2" "report: growth vs restic" "-"
+	fi
+fi
+if want cloud; then
+	row "restore from Azurite (azure://), tree after the change" \
+	    "$(cell_tp ofs_cloud_restore "${INC[src_bytes]:-0}")" "" "" "-" "report" \
+	    "$([ "${ST[ofs_cloud_restore]:-}" = ok ] && echo report || echo n/a)"
+fi
+if want rss; then
+	r1=$(okr ofs_rss_index) r0=$(okr ofs_rss_none)
+	if [ -n "$r1" ] && [ -n "$r0" ]; then
+		c1=$(awk -v a="$r1" -v b="$r0" 'BEGIN {printf "%.0f MiB (%.0f MiB without it)", a / 1024, b / 1024}')
+		r2=$(awk -v a="$r1" -v b="$r0" -v n="$RSS_CHUNKS" 'BEGIN {printf "+%.0f B/chunk", (a - b) * 1024 / n}')
+		res=report
+	else
+		c1="${ST[ofs_rss_index]:--} / ${ST[ofs_rss_none]:--}" r2="-" res=n/a
+		[ -z "$TIME" ] && c1="not measured (no /usr/bin/time)"
+	fi
+	row "peak RSS, backup with a $((RSS_CHUNKS / 1000000))M-chunk index" "$c1" "" "" "$r2" "bounded (report)" "$res"
+fi
 
 {
 	echo "offseed benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo ' — QUICK (smoke-test sizes)')"
@@ -406,7 +704,35 @@ row "backup after seed, 1% changed: upload" "not measured" "" "" "-" "<= 1.05x c
 	echo "times are wall clock including a final sync; MB = 10^6 bytes of source data (verify:"
 	echo "of the staging repo). restic defaults (repo v2, compression auto), borg repokey-blake2"
 	echo "with its default lz4. Ratios: throughput offseed/peer; time and RSS offseed/peer."
-	[ $have_backup = 1 ] || echo "Note: 'offseed backup' is not implemented yet; its row is skipped."
+	if want disks && [ -n "$DISK_BYTES" ]; then
+		if [ "$DISK_MODE" = tmpfs ]; then
+			echo "3-disk set: the file staged with 'stage --disk' onto 3 tmpfs mounts of $((BIG_NBYTES / 1024 * 34 / 100 / 1024 + 16)) MiB"
+		else
+			echo "3-disk set: the file staged, then placed by 'prep' onto 3 folders on one filesystem"
+		fi
+		echo "(${DISK_SPLIT} MB on disks 1/2/3); verify reads the disks in parallel, xxhsum -H2"
+		echo "hashes the same files (every file the disk manifests list) one after the other."
+	fi
+	if want incr && [ -n "${INC[changed]:-}" ]; then
+		echo "1% changed: a copy of the tree staged (restic: backed up), then 6 edits in the middle of"
+		echo "large files ($(mb "${INC[edited]}") MB), 4 appends ($(mb "${INC[appended]}") MB), 10 new files ($(mb "${INC[new]}") MB), all incompressible;"
+		echo "${INC[deleted_files]} files deleted ($(mb "${INC[deleted_bytes]}") MB), a folder of ${INC[renamed_files]} files ($(mb "${INC[renamed_bytes]}") MB) renamed."
+		echo "changed = bytes written by the edits, appends and new files. Growth = sum of the"
+		echo "repository's file sizes after the backup minus before. offseed data = growth of data/"
+		echo "less the tree blobs in it (from the index); meta = the rest (index, snapshot, trees$([ -n "${INC[ofs_trees]:-}" ] && echo " $(mb "${INC[ofs_trees]}") MB"))."
+		echo "Ratio: data / changed. restic: the same incremental on its own repository."
+	fi
+	if want cloud && [ "${ST[ofs_cloud_restore]:-}" = ok ]; then
+		echo "Azurite: that repository uploaded as an import leaves it (containers as page blobs, the"
+		echo "rest as block blobs) into a local Azurite on the RAM disk; MB = source bytes restored."
+	fi
+	if want rss && [ -n "$(okr ofs_rss_index)" ]; then
+		echo "1M-chunk index: $RSS_CHUNKS fake chunks (16 per fake pack, 16 index files, written by"
+		echo "tools/bench/benchtool) in the repository; the backup is of $(bytes_under "${RSS_SRC[@]}" | xargs -I{} awk -v b={} 'BEGIN {printf "%.1f", b / 1e6}') MB (2 folders of the tree)"
+		echo "into it and into a fresh repository; B/chunk = the difference / the chunk count."
+	fi
+	[ -z "$BENCH_ONLY" ] || echo "Sections run: $BENCH_ONLY (BENCH_ONLY)."
+	[ $have_backup = 1 ] || echo "Note: 'offseed backup' is not implemented yet; its rows are skipped."
 	echo "Logs: $L"
 } | tee "$RESULTS"
 echo "bench: results written to $RESULTS" >&2
