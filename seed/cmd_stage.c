@@ -17,14 +17,16 @@
 #include "lock.h"
 #include "manifest.h"
 #include "out.h"
+#include "bootstrap.h"
 #include "prep.h"
 #include "setmanifest.h"
 #include "stage.h"
 #include "util.h"
 
 static const char backup_usage[] =
-    "usage: offseed backup --repo LOC [--limit-upload RATE] [--exclude PAT]…\n"
-    "                      [--exclude-file F] [--one-file-system] [--tag T]… SRC…\n"
+    "usage: offseed backup --repo LOC [--limit-upload RATE] [--seed-from STAGING]\n"
+    "                      [--exclude PAT]… [--exclude-file F] [--one-file-system]\n"
+    "                      [--tag T]… SRC…\n"
     "\n"
     "Incremental backup: files whose size, mtime, ctime and inode match the last run's\n"
     "catalog are not read; everything else is chunked and deduplicated against the whole\n"
@@ -36,7 +38,13 @@ static const char backup_usage[] =
     "RATE in bytes per second with K, M, G (powers of 1024), or 'unlimited'. Repeat it with\n"
     "[DAYS@]HH:MM-HH:MM=RATE for time windows in local time, tried in order, e.g.\n"
     "  --limit-upload 50M --limit-upload mon-fri@08:00-18:00=5M\n"
-    "DAYS: mon…sun, ranges and commas (sat,sun); a window may run past midnight.\n";
+    "DAYS: mon…sun, ranges and commas (sat,sun); a window may run past midnight.\n"
+    "\n"
+    "Before the import: a backup to an azure:// location that holds no repository yet first\n"
+    "uploads the staging repository's metadata (config, keys, index, snapshots, trees;\n"
+    "never its containers), from --seed-from STAGING or from the staging repository a\n"
+    "stage on this machine made for that destination. Its snapshots show 'pending seed'\n"
+    "until the import brings the containers.\n";
 
 static const char usage[] =
     "usage: offseed stage --repo DIR [--container-size SIZE] [--exclude PAT]…\n"
@@ -357,6 +365,7 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		{ "checkpoint-seconds", required_argument, NULL, 'S' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "limit-upload", required_argument, NULL, 'L' },
+		{ "seed-from", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -371,7 +380,7 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	size_t nex = 0, ntags = 0;
 	char when[32], *logdir = NULL, *skpath = NULL, idhex[65], sethex[33];
 	uint64_t total_bytes = 0, total_files = 0;
-	const char **dmnt = NULL, *job = NULL;
+	const char **dmnt = NULL, *job = NULL, *seed_from = NULL;
 	char **smnt = NULL, **sval = NULL, **dser = NULL, *dcont = NULL, *dprefix = NULL;
 	const char **sover = NULL;
 	char *page_base = NULL;
@@ -450,6 +459,14 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 			if ((rc = ofs_ratelimit_add(o.limit, optarg, &err)) != 0)
 				goto out;
 			break;
+		case 'F':
+			if (!backup) {
+				rc = ofs_err_set(&err, OFS_ERR_USAGE, "--seed-from is an option of "
+				    "backup");
+				goto out;
+			}
+			seed_from = optarg;
+			break;
 		case 'h': return ofs_cli_usage(backup ? backup_usage : usage, 1);
 		default: return ofs_cli_usage(backup ? backup_usage : usage, 0);
 		}
@@ -524,8 +541,13 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		}
 	}
 
+	if (backup && g->repo != NULL &&
+	    (rc = ofs_bootstrap_cloud(g->repo, g->state, seed_from, &err)) != 0)
+		goto out;
 	if ((rc = ofs_cli_open_repo(g, 1, 1, &repo, &err)) != 0)
 		goto out;
+	if (!backup)
+		ofs_bootstrap_note_staging(repo);
 	{
 		/* stage writes containers into a folder; a disk set or a cloud location is not one */
 		char *root = repo->be->ops->path(repo->be, "containers");

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Backups before the import completed (SPEC §10): the cloud holds the metadata but not the
-# seed containers yet. snapshots marks those snapshots "pending seed SET", restore from the
+# Backups before the import completed (SPEC §10): the first backup to the empty cloud
+# location uploads the staging repository's metadata, not the seed containers. snapshots marks those snapshots "pending seed SET", restore from the
 # cloud exits 1 naming the set and, once prep has run, its job (not damage), restore from the staging repo works; once the
 # containers arrive everything reads.
 . "$(dirname "$0")/75-cloud-lib.sh"
@@ -15,23 +15,46 @@ set=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().spl
 [ ${#set} = 32 ] || fail "no seed set in the stage summary: $(cat "$T/out")"
 expect_exit 0 ofs snapshots --repo "$T/repo"
 seedsnap=$(grep -o '^[0-9a-f]\{8\}' "$T/out" | head -n 1)
-az put-repo "$T/repo" backups srv01 nocontainers || fail "cannot upload the metadata"
 R=azure://devstoreaccount1/backups/srv01
-az names backups srv01 | grep -q '/containers/' && fail "containers were uploaded"
+# Nothing is in the cloud yet: not a repository.
+expect_exit 2 ofs snapshots --repo "$R"
+assert_contains "$T/err" "is not an offseed repository"
 
+# A backup to the cloud before the import: it first uploads the staging repository's
+# metadata (found through the note the stage left in the state dir), never the containers;
+# then only the change goes up. Both snapshots are pending.
+head -c 200000 /dev/urandom >"$T/src/new"
+meta=$(find "$T/repo/config" "$T/repo/keys" "$T/repo/index" "$T/repo/snapshots" "$T/repo/data" \
+    -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+expect_exit 0 ofs backup --repo "$R" "$T/src"
+assert_contains "$T/err" "held no repository: uploaded the metadata of staging repository '$T/repo'"
+az names backups srv01 | grep -q '/containers/' && fail "containers were uploaded"
+read -r nb bytes <<<"$(az usage backups srv01)"
+echo "cloud before the import: $nb blobs, $bytes bytes (staging metadata $meta, change 200000)"
+[ "$bytes" -le $((meta + 200000 * 105 / 100 + 262144)) ] ||
+    fail "the backup stored $bytes bytes: more than the metadata and the change"
+expect_exit 0 ofs backup --repo "$R" "$T/src"	# the next one finds the repository
+grep -q "uploaded the metadata" "$T/err" && fail "the metadata was uploaded a second time"
 expect_exit 0 ofs snapshots --repo "$R"
 assert_contains "$T/out" "pending seed $set"
+[ "$(grep -c "pending seed $set" "$T/out")" = 3 ] || fail "all snapshots must be pending: $(cat "$T/out")"
 expect_exit 0 ofs --json snapshots --repo "$R"
 assert_contains "$T/out" "\"pending_seed\":\"$set\""
 # the local staging repo has its containers: nothing pending there
 expect_exit 0 ofs snapshots --repo "$T/repo"
 grep -q "pending" "$T/out" && fail "the staging repo shows a pending seed"
 
-# A backup to the cloud before the import: only the change goes up, and it is pending too.
-head -c 200000 /dev/urandom >"$T/src/new"
-expect_exit 0 ofs backup --repo "$R" "$T/src"
-expect_exit 0 ofs snapshots --repo "$R"
-[ "$(grep -c "pending seed $set" "$T/out")" = 2 ] || fail "both snapshots must be pending: $(cat "$T/out")"
+# Another machine (no state): the staging repository must be named; one for another
+# destination is refused; the right one works.
+R2=azure://devstoreaccount1/backups/srv02
+OFFSEED_STATE="$T/state2" expect_exit 2 ofs backup --repo "$R2" "$T/src"
+assert_contains "$T/err" "give --seed-from STAGING"
+OFFSEED_STATE="$T/state2" expect_exit 2 ofs backup --repo "$R2" --seed-from "$T/repo" "$T/src"
+assert_contains "$T/err" "is for 'azure://devstoreaccount1/backups/srv01', not '$R2'"
+expect_exit 2 ofs stage --repo "$T/repo" --seed-from "$T/repo" "$T/src"
+assert_contains "$T/err" "--seed-from is an option of backup"
+OFFSEED_STATE="$T/state2" expect_exit 0 ofs snapshots --repo "$R"
+[ "$(grep -c "pending seed $set" "$T/out")" = 3 ] || fail "a fresh state sees other snapshots: $(cat "$T/out")"
 
 # Restore from the cloud: a clear refusal naming the set, exit 1, not damage (exit 4). Before
 # prep no job is known here; prep records the job of the set, and the refusal names it.
