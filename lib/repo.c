@@ -17,8 +17,6 @@
 #define RCACHE_SPAN (4u << 20)
 #define RCACHE_SLOTS 16
 
-char *ofs_state_default(const char *opt);
-
 char *
 ofs_state_default(const char *opt)
 {

@@ -76,6 +76,10 @@ struct ofs_repo {
 	struct ofs_rangecache *rcache;	/* remote repositories: read-ahead over pack spans */
 };
 
+/* The state dir root: opt when given, else $XDG_STATE_HOME/offseed or
+ * ~/.local/state/offseed (owned). */
+char *ofs_state_default(const char *opt);
+
 /* Open: read and parse config (OFS_ERR_VERSION if newer). state may be NULL (default). */
 int ofs_repo_open(const char *loc, const char *state, struct ofs_repo **out, struct ofs_error *err);
 /* Try every key slot with the passphrase; OFS_ERR_AUTH "wrong passphrase" if none opens.

@@ -12,8 +12,6 @@
 
 #define STAGING_NOTE "staging"
 
-char *ofs_state_default(const char *opt);
-
 /* "azure://a/c/p/" and "azure://a/c/p" are the same location. */
 static int
 same_loc(const char *a, const char *b)
