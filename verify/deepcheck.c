@@ -39,6 +39,11 @@ struct deep {
 	struct ofs_idx *bad;	/* ids of blobs found damaged */
 	struct bucket *buckets;	/* blobs grouped by pack */
 	int files_suspect;	/* WALK_TREES met a file with a chunk not in the index */
+	/* Subtrees found clean by this walk, keyed by tree id; the ref carries the subtree's
+	 * counts (offset: trees, stored_len: files). Snapshots share most of their trees, so
+	 * each is opened once however many snapshots hold it. */
+	struct ofs_idx *clean;
+	uint64_t walk_reports;	/* findings the walk itself reported (walking thread only) */
 	size_t pending;		/* packs in seed containers not imported yet (not checked) */
 	struct ofs_error pending_err;
 	int fatal;
@@ -262,6 +267,15 @@ pack_worker(void *arg)
 	return NULL;
 }
 
+/* A finding of the tree walk: counted, so a subtree is remembered as clean only if none
+ * was reported inside it. */
+static void
+walk_report(struct deep *d, int kind, const char *object, const char *path, const char *detail)
+{
+	d->walk_reports++;
+	report(d, kind, object, path, detail);
+}
+
 /* Walk one tree (see enum walk_mode for what each mode reports). */
 static int
 walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
@@ -272,41 +286,51 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 	struct ofs_blob_ref ref;
 	char hex[2 * OFS_ID_LEN + 1], obj[200];
 	const char *where = prefix[0] ? prefix : "/";
-	int loaded;
+	uint64_t trees0, files0, reports0;
+	int loaded, suspect0;
 
+	if (mode != WALK_FILES && ofs_idx_lookup(d->clean, id, &ref)) {
+		d->st->trees += ref.offset;
+		d->st->files += ref.stored_len;
+		return 0;
+	}
 	ofs_hex(id, OFS_ID_LEN, hex);
 	snprintf(obj, sizeof(obj), "snapshot %.8s tree %.16s…", snap, hex);
 	if (depth > 4096) {
 		if (mode != WALK_FILES)
-			report(d, OFS_DEEP_TREE, obj, prefix, "trees nest too deep");
+			walk_report(d, OFS_DEEP_TREE, obj, prefix, "trees nest too deep");
 		return 0;
 	}
 	if (!ofs_idx_lookup(d->r->idx, id, &ref)) {
 		if (mode != WALK_FILES)
-			report(d, OFS_DEEP_MISSING, obj, where, "tree blob not in the index");
+			walk_report(d, OFS_DEEP_MISSING, obj, where, "tree blob not in the index");
 		return 0;
 	}
 	if (mode == WALK_ALL && ofs_idx_lookup(d->bad, id, &ref)) {
-		report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
+		walk_report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
 		return 0;
 	}
 	loaded = ofs_repo_load_tree(d->r, ctx, id, &t, &err) == 0;
 	if (!loaded) {
 		/* WALK_FILES: the tree walk reported it already */
 		if (mode != WALK_FILES)
-			report(d, OFS_DEEP_PATH, obj, where, err.msg[0] ? err.msg :
+			walk_report(d, OFS_DEEP_PATH, obj, where, err.msg[0] ? err.msg :
 			    "directory listing is damaged");
 		ofs_tree_release(&t);
 		return 0;
 	}
 	if (mode == WALK_FILES && ofs_idx_lookup(d->bad, id, &ref)) {
 		/* opens, yet the data pass found it damaged (its id differs) */
-		report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
+		walk_report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
 		ofs_tree_release(&t);
 		return 0;
 	}
 	if (mode != WALK_FILES)
 		d->st->trees++;
+	trees0 = d->st->trees - 1;
+	files0 = d->st->files;
+	reports0 = d->walk_reports;
+	suspect0 = d->files_suspect;
 	for (size_t i = 0; i < t.n; i++) {
 		struct ofs_node *n = &t.nodes[i];
 		char *name, *path;
@@ -341,9 +365,17 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 
 			snprintf(detail, sizeof(detail), "%zu of %zu chunks damaged, %zu missing",
 			    bad, n->nchunks, missing);
-			report(d, OFS_DEEP_PATH, obj, path, detail);
+			walk_report(d, OFS_DEEP_PATH, obj, path, detail);
 		}
 		free(path);
+	}
+	if (mode != WALK_FILES && d->walk_reports == reports0 && d->files_suspect == suspect0 &&
+	    d->st->trees - trees0 <= UINT32_MAX && d->st->files - files0 <= UINT32_MAX) {
+		struct ofs_blob_ref memo = { 0 };
+
+		memo.offset = (uint32_t)(d->st->trees - trees0);
+		memo.stored_len = (uint32_t)(d->st->files - files0);
+		ofs_idx_add_blob(d->clean, id, &memo);
 	}
 	ofs_tree_release(&t);
 	return 0;
@@ -381,6 +413,7 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 	d.st = st;
 	d.subset = subset_pct > 0 ? subset_pct : 100.0;
 	d.bad = ofs_idx_new();
+	d.clean = ofs_idx_new();
 	pthread_mutex_init(&d.mu, NULL);
 	if ((rc = ofs_repo_list_snapshots(r, &snaps, &nsnaps, err)) != 0)
 		goto out;
@@ -424,6 +457,7 @@ out:
 			free(d.buckets[i].e);
 	free(d.buckets);
 	ofs_idx_free(d.bad);
+	ofs_idx_free(d.clean);
 	pthread_mutex_destroy(&d.mu);
 	return rc;
 }

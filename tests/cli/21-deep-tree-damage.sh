@@ -14,6 +14,7 @@ expect_exit 0 ofs init --repo "$T/repo"
 expect_exit 0 ofs stage --repo "$T/repo" "$T/src"
 expect_exit 0 ofs check --read-data --repo "$T/repo"
 cp -a "$T/repo" "$T/repo2"
+cp -a "$T/repo" "$T/repo3"
 
 # the tree packs are the only loose packs of a stage; flip one byte in the middle of each
 for f in "$T"/repo/data/*/*; do
@@ -39,4 +40,15 @@ printf '\377' | dd of="$c" bs=1 seek=$(( $(stat -c %s "$c") / 2 )) conv=notrunc 
 expect_exit 4 ofs check --read-data --repo "$T/repo2"
 grep -q "^damaged: $T/src/d/blob.bin " "$T/out" || { cat "$T/out"; fail "the damaged file is not named"; }
 [ "$(grep -c "^damaged: $T/src" "$T/out")" = 1 ] || { cat "$T/out"; fail "expected the file alone"; }
+# Two snapshots sharing every subtree: the walk opens each tree once, yet counts and names
+# per snapshot (the damaged file once for each snapshot that holds it).
+expect_exit 0 ofs backup --repo "$T/repo3" "$T/src"
+expect_exit 0 ofs --json check --repo "$T/repo3"
+grep -q '"snapshots":2,' "$T/out" || fail "check should count 2 snapshots: $(cat "$T/out")"
+grep -q '"files":14,' "$T/out" || fail "check should count 7 files in each of 2 snapshots: $(cat "$T/out")"
+c=$(ls "$T"/repo3/containers/*.vhd)
+printf '\377' | dd of="$c" bs=1 seek=$(( $(stat -c %s "$c") / 2 )) conv=notrunc 2>/dev/null
+expect_exit 4 ofs verify --deep --repo "$T/repo3" "$T/repo3"
+[ "$(grep -Ec "^(deep|damaged): $T/src/d/blob.bin[: ]" "$T/out")" = 2 ] ||
+    { cat "$T/out"; fail "the damaged file should be named once per snapshot"; }
 echo ok
