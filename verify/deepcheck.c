@@ -1,5 +1,8 @@
 /* Deep verification: read every pack, open every blob, walk every snapshot. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +175,58 @@ bucket_cb(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud
 	return 0;
 }
 
+/* Read a pack into data and its XXH3-128 into xh. From a local file it is read in pieces
+ * of READ_PIECE, each hashed while still in cache, so the checksum costs no extra pass over
+ * memory; other backends fetch it in one request. */
+#define READ_PIECE (1u << 20)
+
+static int
+read_pack(struct deep *d, const char *name, uint64_t off, uint64_t len, struct ofs_buf *data,
+    struct ofs_xxh *xh, struct ofs_error *err)
+{
+	struct ofs_backend *be = d->r->be;
+	char *lp = be->ops->path != NULL ? be->ops->path(be, name) : NULL;
+	uint64_t done = 0;
+	int fd = -1, r = 0, e;
+
+	ofs_buf_reset(data);
+	ofs_xxh_reset(xh);
+	if (lp == NULL) {
+		if ((r = be->ops->get(be, name, off, len, data, err)) == 0)
+			ofs_xxh_update(xh, data->data, data->len);
+		return r;
+	}
+	if ((fd = open(lp, O_RDONLY | O_CLOEXEC)) == -1) {
+		r = ofs_err_sys(err, errno == ENOENT ? OFS_ERR_NOTFOUND : OFS_ERR_IO, errno,
+		    "cannot open '%s'", lp);
+		goto out;
+	}
+	if (ofs_buf_reserve(data, (size_t)len) != 0) {
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "'%s': %llu bytes is more than expected", lp,
+		    (unsigned long long)len);
+		goto out;
+	}
+	while (done < len) {
+		size_t n = len - done < READ_PIECE ? (size_t)(len - done) : READ_PIECE;
+
+		if ((e = ofs_pread_all(fd, data->data + data->len, n, off + done)) != 0) {
+			r = e == -EIO ? ofs_err_set(err, OFS_ERR_CORRUPT,
+			    "'%s' is truncated: cannot read %llu bytes at offset %llu", lp,
+			    (unsigned long long)len, (unsigned long long)off)
+			    : ofs_err_sys(err, OFS_ERR_IO, -e, "cannot read '%s'", lp);
+			goto out;
+		}
+		ofs_xxh_update(xh, data->data + data->len, n);
+		data->len += n;
+		done += n;
+	}
+out:
+	if (fd != -1)
+		close(fd);
+	free(lp);
+	return r;
+}
+
 static void *
 pack_worker(void *arg)
 {
@@ -183,6 +238,7 @@ pack_worker(void *arg)
 	size_t np = ofs_idx_npacks(d->r->idx), i;
 	char name[128], object[200];
 	uint8_t xxh[OFS_XXH_LEN];
+	struct ofs_xxh *xh = ofs_xxh_new();
 	uint64_t off;
 
 	memset(&a, 0, sizeof(a));
@@ -223,15 +279,13 @@ pack_worker(void *arg)
 				break;
 			}
 		}
-		ofs_buf_reset(&data);
-		if (p->length > MAX_PACK || d->r->be->ops->get(d->r->be, name, off, p->length,
-		    &data, &err) != 0) {
+		if (p->length > MAX_PACK || read_pack(d, name, off, p->length, &data, xh, &err) != 0) {
 			report(d, OFS_DEEP_PACK_UNREADABLE, object, NULL, err.msg);
 			for (size_t k = 0; k < d->buckets[i].n; k++)
 				mark_bad(d, d->buckets[i].e[k].id);
 			continue;
 		}
-		ofs_xxh128(data.data, data.len, xxh);
+		ofs_xxh_digest(xh, xxh);
 		if (memcmp(xxh, p->xxh, OFS_XXH_LEN) != 0)
 			report(d, OFS_DEEP_PACK_HASH, object, NULL,
 			    "pack bytes do not match the index checksum");
@@ -262,6 +316,7 @@ pack_worker(void *arg)
 		ofs_progress_add(d->pr, data.len, 0, NULL);
 	}
 	ofs_buf_release(&data);
+	ofs_xxh_free(xh);
 	ofs_buf_release(&a.raw);
 	ofs_blob_ctx_free(ctx);
 	return NULL;
