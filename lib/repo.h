@@ -1,5 +1,5 @@
-/* A repository wherever it lives: the storage backend (local folder now; disk sets and Azure
- * Blob later), config and keys, the index, encrypted objects, and blob reads. */
+/* A repository wherever it lives: the storage backend (local folder, disk set, Azure Blob),
+ * config and keys, the index, encrypted objects, and blob reads. */
 #ifndef OFS_REPO_H
 #define OFS_REPO_H
 

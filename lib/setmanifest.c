@@ -1,6 +1,6 @@
 /* The set manifest offseed-set.json: strict parser, deterministic encoder, and the
  * "azure://ACCOUNT/CONTAINER[/PREFIX]" destination parser with Azure's naming rules.
- * Format: docs/FORMAT-setmanifest.md. */
+ * Format: docs/FORMAT.md §21. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

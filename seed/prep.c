@@ -1,6 +1,6 @@
 /* prep: placement of sealed containers on disks by capacity, parallel copy with read-back
  * against the staging manifest's hashes, per-disk and set manifests, and the job draft.
- * Layout and file formats: SPEC §7, docs/FORMAT-setmanifest.md. */
+ * Layout and file formats: docs/FORMAT.md §21-22. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

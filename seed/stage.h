@@ -1,4 +1,4 @@
-/* The write path shared by stage (and later backup): walk → read → chunk → id → dedup →
+/* The write path shared by stage and backup: walk → read → chunk → id → dedup →
  * compress → encrypt → pack → container, in parallel with ordered output, checkpoints and
  * resume. */
 #ifndef OFS_STAGE_H
