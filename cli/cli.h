@@ -34,6 +34,7 @@ int cmd_key(int argc, char **argv, struct ofs_cli *g);
 int cmd_dump(int argc, char **argv, struct ofs_cli *g);
 int cmd_forget(int argc, char **argv, struct ofs_cli *g);
 int cmd_prune(int argc, char **argv, struct ofs_cli *g);
+int cmd_doctor(int argc, char **argv, struct ofs_cli *g);
 
 /* Get the passphrase: --passphrase-file, OFFSEED_PASSPHRASE_FILE, OFFSEED_PASSPHRASE, else a
  * prompt on the tty (confirm: ask twice). A trailing newline in a file is dropped.

@@ -31,6 +31,7 @@ static const struct {
 	{ "prune", cmd_prune, "remove the data no snapshot needs" },
 	{ "key", cmd_key, "list, add, remove key slots; change the passphrase" },
 	{ "import", cmd_import, "submit and follow the import job (create, ship, status, ...)" },
+	{ "doctor", cmd_doctor, "preflight: versions, free space, credentials, reachability, clock" },
 };
 
 static const char global_help[] =
