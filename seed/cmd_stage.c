@@ -612,8 +612,8 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	freebytes = ofs_free_space(repo->state_dir);
 	if (freebytes >= 0 && freebytes < (64 << 20)) {
 		rc = ofs_err_set(&err, OFS_ERR_NOSPACE,
-		    "the state dir '%s' is low on space: stage needs 64 MiB free there, %lld "
-		    "bytes are free", repo->state_dir, (long long)freebytes);
+		    "the state dir '%s' is low on space: %s needs 64 MiB free there, %lld "
+		    "bytes are free", repo->state_dir, g->cmd, (long long)freebytes);
 		goto out;
 	}
 	logdir = ofs_path_join(repo->state_dir, "logs");

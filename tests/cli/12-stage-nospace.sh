@@ -4,8 +4,10 @@
 # result verifies.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/src" "$T/mnt"
+mkdir -p "$T/st"
 mount -t tmpfs -o size=48m tmpfs "$T/mnt" || fail "cannot mount a tmpfs (this test needs root and mount)"
-trap 'umount "$T/mnt" 2>/dev/null; rm -rf "$T"' EXIT
+mount -t tmpfs -o size=4m tmpfs "$T/st" || { umount "$T/mnt"; fail "cannot mount a tmpfs"; }
+trap 'umount "$T/mnt" "$T/st" 2>/dev/null; rm -rf "$T"' EXIT
 for i in $(seq 1 8); do head -c $((12 * 1048576)) /dev/urandom >"$T/src/f$i"; done
 
 expect_exit 0 ofs init --repo "$T/mnt/repo"
@@ -24,4 +26,14 @@ grep -q '"resumed":true' "$T/out" || fail "the rerun after ENOSPC did not resume
 expect_exit 0 ofs verify "$T/mnt/repo"
 expect_exit 0 ofs restore latest --repo "$T/mnt/repo" --target "$T/restored"
 diff -r "$T/src" "$T/restored$T/src" || fail "restored tree differs"
+
+# A state dir on a volume without 64 MiB free: stage and backup exit 9 before starting,
+# naming the state dir and what they need; nothing is added to the repository.
+before=$(ls "$T/mnt/repo/snapshots" | wc -l)
+for cmd in stage backup; do
+	expect_exit 9 ofs --state "$T/st/state" "$cmd" --repo "$T/mnt/repo" "$T/src"
+	assert_contains "$T/err" "the state dir '$T/st/state/"
+	assert_contains "$T/err" "$cmd needs 64 MiB free there"
+done
+[ "$(ls "$T/mnt/repo/snapshots" | wc -l)" = "$before" ] || fail "a refused run wrote a snapshot"
 echo ok
