@@ -384,17 +384,12 @@ read_disk_id(const char *dir)
 	return s;
 }
 
-/* The set checks over every target that is a disk: one set (the one most of the disks
- * belong to; others are foreign), identical set manifests, each disk's manifest hash,
- * index and serial as the set lists them, and every disk of the set present. */
-static void
-check_set(struct target *tg, size_t ntg, struct vctx *v)
+/* The target whose set manifest most targets share: the set being verified (NULL: none). */
+static const struct target *
+set_ref(const struct target *tg, size_t ntg)
 {
-	const struct ofs_set_manifest *set = NULL;
 	const struct target *ref = NULL;
-	const struct target **present;
 	size_t best = 0;
-	char *d;
 
 	for (size_t i = 0; i < ntg; i++) {
 		size_t c = 0;
@@ -408,6 +403,20 @@ check_set(struct target *tg, size_t ntg, struct vctx *v)
 			ref = &tg[i];
 		}
 	}
+	return ref;
+}
+
+/* The set checks over every target that is a disk: one set (the one most of the disks
+ * belong to; others are foreign), identical set manifests, each disk's manifest hash,
+ * index and serial as the set lists them, and every disk of the set present. */
+static void
+check_set(struct target *tg, size_t ntg, struct vctx *v)
+{
+	const struct ofs_set_manifest *set = NULL;
+	const struct target *ref = set_ref(tg, ntg);
+	const struct target **present;
+	char *d;
+
 	if (ref == NULL)
 		return;
 	set = ref->set;
@@ -553,6 +562,95 @@ out:
 	return rc;
 }
 
+/* Mark the disks of the set being verified (the set most targets belong to), as check_set
+ * will, without reporting anything: the deep pass opens them before the keyless one ends. */
+static void
+mark_set(struct target *tg, size_t ntg)
+{
+	const struct target *ref = set_ref(tg, ntg);
+
+	for (size_t i = 0; ref != NULL && i < ntg; i++)
+		tg[i].in_set = tg[i].set != NULL && same_set(tg[i].set, ref->set);
+}
+
+/* The repositories of the deep pass: each staging folder on its own, the disks of the set
+ * together as one location (disks:MNT,MNT…). They are opened (the key derived, the index
+ * loaded) on a thread of their own while the keyless pass runs. */
+struct deep_open {
+	const struct ofs_cli *g;
+	char **locs;
+	struct ofs_repo **repos;
+	size_t n;
+	size_t failed_at;	/* with rc: the location that did not open */
+	int rc;
+	struct ofs_error err;
+	pthread_t th;
+	int started;
+};
+
+static void *
+deep_open_all(void *arg)
+{
+	struct deep_open *d = arg;
+
+	for (size_t i = 0; i < d->n; i++) {
+		if ((d->rc = ofs_verify_deep_open(d->g, d->locs[i], &d->repos[i], &d->err)) != 0) {
+			d->failed_at = i;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void
+deep_open_start(struct deep_open *d, const struct ofs_cli *g, const struct target *tg,
+    size_t ntg)
+{
+	struct ofs_buf set = OFS_BUF_INIT(0);
+
+	d->g = g;
+	d->locs = ofs_xcalloc(ntg + 1, sizeof(*d->locs));
+	d->repos = ofs_xcalloc(ntg + 1, sizeof(*d->repos));
+	for (size_t i = 0; i < ntg; i++) {
+		if (tg[i].in_set) {
+			ofs_buf_adds(&set, set.len ? "," : "disks:");
+			ofs_buf_adds(&set, tg[i].dir);
+		}
+		if (tg[i].m != NULL && !tg[i].is_disk)
+			d->locs[d->n++] = ofs_xstrdup(tg[i].dir);
+	}
+	if (set.len > 0) {
+		ofs_buf_cstr(&set);
+		d->locs[d->n++] = ofs_xstrdup((const char *)set.data);
+	}
+	ofs_buf_release(&set);
+	/* A passphrase typed at the terminal is asked for now, not under the progress line. */
+	if (g->passphrase_file != NULL || getenv("OFFSEED_PASSPHRASE") != NULL)
+		d->started = pthread_create(&d->th, NULL, deep_open_all, d) == 0;
+	if (!d->started)
+		deep_open_all(d);
+}
+
+static void
+deep_open_join(struct deep_open *d)
+{
+	if (d->started)
+		pthread_join(d->th, NULL);
+	d->started = 0;
+}
+
+static void
+deep_open_free(struct deep_open *d)
+{
+	deep_open_join(d);
+	for (size_t i = 0; i < d->n; i++) {
+		ofs_repo_close(d->repos[i]);
+		free(d->locs[i]);
+	}
+	free(d->repos);
+	free(d->locs);
+}
+
 int
 cmd_verify(int argc, char **argv, struct ofs_cli *g)
 {
@@ -581,7 +679,9 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 	uint64_t bytes = 0, files = 0;
 	double sample = 0, t0 = ofs_mono(), secs;
 	int deep = 0, threads = 0, c, rc = 0, r, per, progress = 0;
+	struct deep_open dop;
 
+	memset(&dop, 0, sizeof(dop));
 	memset(&total, 0, sizeof(total));
 	memset(&v, 0, sizeof(v));
 	ofs_err_clear(&err);
@@ -695,6 +795,10 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 	/* The keyless checks: one thread per target, so every disk has its own reader and a
 	 * set takes about as long as its largest disk; one progress display for all. The
 	 * findings are kept and replayed in target order afterwards (deterministic). */
+	if (deep) {
+		mark_set(tg, ntg);
+		deep_open_start(&dop, g, tg, ntg);
+	}
 	per = threads > 0 ? threads : nrun > 0 ? ofs_ncpu() / (int)nrun : 1;
 	if (per < 1)
 		per = 1;
@@ -723,6 +827,12 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 			pthread_join(th[i], NULL);
 	ofs_progress_end(&pr);
 	progress = 0;
+	/* A wrong or missing passphrase ends the run before anything is printed. */
+	deep_open_join(&dop);
+	if (deep && (dop.rc == OFS_ERR_AUTH || dop.rc == OFS_ERR_USAGE)) {
+		rc = ofs_cli_fail(dop.rc, &dop.err);
+		goto done;
+	}
 	for (size_t i = 0; i < ntg; i++) {
 		struct target *t = &tg[i];
 
@@ -781,34 +891,22 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 	/* The keyed pass: each staging repository on its own, the disks of the set together
 	 * as one repository location (disks:MNT,MNT…). */
 	if (deep) {
-		struct ofs_buf loc = OFS_BUF_INIT(0);
 		struct ofs_verify_report rep;
 
-		for (size_t i = 0; i < ntg && rc == 0; i++) {
-			if (tg[i].in_set) {
-				ofs_buf_adds(&loc, loc.len ? "," : "disks:");
-				ofs_buf_adds(&loc, tg[i].dir);
+		for (size_t i = 0; i < dop.n && rc == 0; i++) {
+			if (dop.rc != 0 && i == dop.failed_at) {
+				rc = ofs_cli_fail(dop.rc, &dop.err);
+				break;
 			}
-			if (tg[i].m == NULL || tg[i].is_disk)
-				continue;
 			memset(&rep, 0, sizeof(rep));
 			rep.sample_pct = sample < 100 ? sample : 0;
 			rep.on_finding = on_finding;
 			rep.arg = &v;
-			v.target = tg[i].dir;
-			rc = ofs_verify_deep(g, tg[i].dir, &rep);
+			v.target = dop.locs[i];
+			rc = ofs_verify_deep_run(dop.repos[i], &rep);
+			dop.repos[i] = NULL;	/* transferred */
 		}
-		if (rc == 0 && loc.len > 0) {
-			ofs_buf_cstr(&loc);
-			memset(&rep, 0, sizeof(rep));
-			rep.sample_pct = sample < 100 ? sample : 0;
-			rep.on_finding = on_finding;
-			rep.arg = &v;
-			v.target = (const char *)loc.data;
-			rc = ofs_verify_deep(g, (const char *)loc.data, &rep);
-			v.target = "";
-		}
-		ofs_buf_release(&loc);
+		v.target = "";
 		if (rc != 0)
 			goto done;
 	}
@@ -857,6 +955,7 @@ summary:
 		    sample > 0 && sample < 100 ? " (sampled)" : "", deep ? " (deep)" : "");
 	}
 done:
+	deep_open_free(&dop);
 	json_decref(v.list);
 	for (size_t i = 0; i < nex; i++)
 		free(ex[i].serial);

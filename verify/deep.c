@@ -39,21 +39,38 @@ to_finding(const struct ofs_deep_finding *d, void *ud)
 }
 
 int
-ofs_verify_deep(struct ofs_cli *g, const char *target, struct ofs_verify_report *rep)
+ofs_verify_deep_open(const struct ofs_cli *g, const char *target, struct ofs_repo **out,
+    struct ofs_error *err)
 {
 	struct ofs_cli local = *g;
+
+	/* The staging folder is the repository unless --repo names another location. */
+	if (local.repo == NULL)
+		local.repo = target;
+	return ofs_cli_open_repo(&local, 1, 1, out, err);
+}
+
+int
+ofs_verify_deep(struct ofs_cli *g, const char *target, struct ofs_verify_report *rep)
+{
 	struct ofs_error err = { 0 };
 	struct ofs_repo *repo = NULL;
+	int rc;
+
+	if ((rc = ofs_verify_deep_open(g, target, &repo, &err)) != 0)
+		return ofs_cli_fail(rc, &err);
+	return ofs_verify_deep_run(repo, rep);
+}
+
+int
+ofs_verify_deep_run(struct ofs_repo *repo, struct ofs_verify_report *rep)
+{
+	struct ofs_error err = { 0 };
 	struct ofs_deep_stats st;
 	struct ofs_progress pr;
 	struct bridge b = { rep };
 	int rc;
 
-	/* The staging folder is the repository unless --repo names another location. */
-	if (local.repo == NULL)
-		local.repo = target;
-	if ((rc = ofs_cli_open_repo(&local, 1, 1, &repo, &err)) != 0)
-		goto out;
 	ofs_progress_start(&pr, "verify --deep", 0, 0);
 	rc = ofs_deep_check(repo, 1, rep->sample_pct > 0 ? rep->sample_pct : 100.0, &pr,
 	    to_finding, &b, &st, &err);
@@ -62,7 +79,6 @@ ofs_verify_deep(struct ofs_cli *g, const char *target, struct ofs_verify_report 
 	rep->blobs_checked += st.blobs;
 	rep->bytes_checked += st.bytes;
 	rep->snapshots_checked += st.snapshots;
-out:
 	ofs_repo_close(repo);
 	return rc == 0 ? 0 : ofs_cli_fail(rc, &err);
 }

@@ -25,4 +25,12 @@ struct ofs_verify_report {
  * ofs_cli_fail (wrong passphrase 5, newer format 7, I/O 1, …). */
 int ofs_verify_deep(struct ofs_cli *g, const char *target, struct ofs_verify_report *rep);
 
+/* The two halves of ofs_verify_deep, so the key can be derived while the keyless pass
+ * runs: open and unlock target (with its index) into *out (0, or an OFS_ERR_* code with
+ * err; nothing reported yet); then run the pass on it, which takes and closes repo and
+ * returns as ofs_verify_deep. */
+int ofs_verify_deep_open(const struct ofs_cli *g, const char *target, struct ofs_repo **out,
+    struct ofs_error *err);
+int ofs_verify_deep_run(struct ofs_repo *repo, struct ofs_verify_report *rep);
+
 #endif
