@@ -3,8 +3,7 @@
  * disks to be written, the import service's credentials and reachability, and the clock
  * against the services' Date header. Each check is ok, warn or fail; the first failure
  * sets the exit code. Lives in import/ because most of it is about the service. */
-#include <archive.h>
-#include <curl/curl.h>
+#include "dynlib.h"
 #include <getopt.h>
 #include <jansson.h>
 #include <openssl/crypto.h>

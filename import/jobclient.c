@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
+#include "dynlib.h"
 
 #include "crypto.h"
 #include "jobclient.h"

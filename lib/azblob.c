@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "dynlib.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 

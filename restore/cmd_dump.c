@@ -10,8 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "dynlib.h"
 
 #include "blob.h"
 #include "cli.h"

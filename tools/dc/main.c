@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include "dynlib.h"
 
 #include "buf.h"
 #include "dc.h"
