@@ -45,6 +45,13 @@ area() {	# "DATA OTHER": bytes under PFX/data/ and the rest (index, snapshots, c
 	all=$(az usage "$CONT" "$PFX" | cut -d' ' -f2) data=$(az usage "$CONT" "$PFX/data" | cut -d' ' -f2)
 	echo "$data $((all - data))"
 }
+restore_check() {	# N WHAT: restore latest from the cloud to $T/rN; content and metadata as the source
+	expect_exit 0 ofs restore latest --repo "$R" --target "$T/r$1"
+	diff -r --no-dereference "$T/src" "$T/r$1$T/src" >"$T/diff$1" || { head -20 "$T/diff$1"; fail "restore $2 differs"; }
+	n=$(python3 "$LIFE" compare "$T/src" "$T/r$1$T/src") || fail "restore $2: metadata differs"
+	echo "restore $1: $n entries identical (content, type, mode, owner, mtime)"
+	rm -rf "$T/r$1"
+}
 kv() { sed -n "s/.*\\b$1 \\([0-9]*\\).*/\\1/p" <<<"$2"; }	# KEY "k v k v…"
 
 # --- 1. stage ---------------------------------------------------------------------------
@@ -151,11 +158,7 @@ grep -q "^$PFX/locks/" "$T/names1" && fail "a lock was left in the cloud"
 
 # --- 5. restore latest from the cloud ------------------------------------------------------
 step "restore 1"
-expect_exit 0 ofs restore latest --repo "$R" --target "$T/r1"
-diff -r --no-dereference "$T/src" "$T/r1$T/src" >"$T/diff1" || { head -20 "$T/diff1"; fail "restore of backup 1 from the cloud differs"; }
-n=$(python3 "$LIFE" compare "$T/src" "$T/r1$T/src") || fail "restore of backup 1: metadata differs"
-echo "restore 1: $n entries identical (content, type, mode, owner, mtime)"
-rm -rf "$T/r1"
+restore_check 1 "of backup 1 from the cloud"
 
 # --- 6. a second incremental ---------------------------------------------------------------
 step "change 2, backup"
@@ -175,11 +178,7 @@ echo "change 2: changed $changed2 bytes, storage growth $grown2 bytes in $((n2 -
 [ "$read2" -ge "$must2" ] && [ "$read2" -le "$may2" ] ||
     fail "the second backup read $read2 bytes (expected $must2..$may2)"
 step "restore 2"
-expect_exit 0 ofs restore latest --repo "$R" --target "$T/r2"
-diff -r --no-dereference "$T/src" "$T/r2$T/src" >"$T/diff2" || { head -20 "$T/diff2"; fail "restore of backup 2 from the cloud differs"; }
-n=$(python3 "$LIFE" compare "$T/src" "$T/r2$T/src") || fail "restore of backup 2: metadata differs"
-echo "restore 2: $n entries identical"
-rm -rf "$T/r2"
+restore_check 2 "of backup 2 from the cloud"
 
 # --- 7. forget --keep-last 2 --prune ---------------------------------------------------------
 step "forget, prune"
@@ -211,8 +210,6 @@ grep -q "^$PFX/locks/" "$T/names3" && fail "a lock was left in the cloud"
 step "check --read-data"
 expect_exit 0 ofs check --repo "$R" --read-data
 step "restore 3"
-expect_exit 0 ofs restore latest --repo "$R" --target "$T/r3"
-diff -r --no-dereference "$T/src" "$T/r3$T/src" >"$T/diff3" || { head -20 "$T/diff3"; fail "restore after prune differs"; }
-python3 "$LIFE" compare "$T/src" "$T/r3$T/src" >/dev/null || fail "restore after prune: metadata differs"
+restore_check 3 "after prune"
 step "done"
 echo ok
