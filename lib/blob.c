@@ -73,6 +73,7 @@ ofs_blob_type_name(uint8_t type)
 {
 	switch (type) {
 	case OFS_BLOB_DATA: return "data";
+	case OFS_BLOB_PATCH: return "patch";
 	case OFS_BLOB_TREE: return "tree";
 	case OFS_OBJ_PACK_HEADER: return "pack header";
 	case OFS_OBJ_INDEX: return "index";

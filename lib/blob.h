@@ -14,6 +14,7 @@
 enum ofs_blob_type {
 	OFS_BLOB_DATA = 0,		/* file content chunk */
 	OFS_BLOB_TREE = 1,		/* directory listing */
+	OFS_BLOB_PATCH = 2,		/* file content chunk stored as a patch (lib/patch.h) */
 	OFS_OBJ_PACK_HEADER = 0x10,	/* id = pack id */
 	OFS_OBJ_INDEX = 0x11,		/* id = index file id */
 	OFS_OBJ_CONTAINER_INDEX = 0x12,	/* id = 32 bytes: set id ‖ seq (u32 le) ‖ zeros */

@@ -91,6 +91,9 @@ ofs_keys_derive(struct ofs_keys *k, struct ofs_error *err)
 		if (hkdf(k->master, OFS_MASTER_LEN, sub[i].label, (uint8_t *)k + sub[i].off,
 		    OFS_KEY_LEN) != 0)
 			return ofs_err_set(err, OFS_ERR_IO, "cannot derive keys: HKDF failed");
+	if (hkdf(k->master, OFS_MASTER_LEN, "offseed block hash v1", k->block_secret,
+	    OFS_BLOCK_SECRET_LEN) != 0)
+		return ofs_err_set(err, OFS_ERR_IO, "cannot derive keys: HKDF failed");
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #define OFS_TAG_LEN 16
 #define OFS_AEAD_OVERHEAD (OFS_NONCE_LEN + OFS_TAG_LEN)
 #define OFS_XXH_LEN 16		/* canonical (big-endian) XXH3-128 */
+#define OFS_BLOCK_SECRET_LEN 192	/* XXH3 secret of the block hashes (lib/patch.h) */
 
 /* Sub-keys derived from the master secret with HKDF-SHA256 (labels in FORMAT.md). */
 struct ofs_keys {
@@ -23,6 +24,7 @@ struct ofs_keys {
 	uint8_t id_key[OFS_KEY_LEN];		/* HMAC-SHA256 chunk/tree ids */
 	uint8_t chunker_seed[OFS_KEY_LEN];	/* gear table */
 	uint8_t config_key[OFS_KEY_LEN];	/* HMAC-SHA256 over the config */
+	uint8_t block_secret[OFS_BLOCK_SECRET_LEN];	/* XXH3-64 block hashes (catalog) */
 };
 
 /* HKDF-SHA256 (RFC 5869) with an empty salt and info = the bytes of the string. Returns 0 or

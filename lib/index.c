@@ -4,14 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob.h"
 #include "index.h"
 #include "util.h"
 
 #define INDEX_MAGIC "OFSINDEX"
-#define INDEX_VERSION 1
+#define INDEX_VERSION 2		/* newest read; 2 exactly when a patch blob is listed */
 #define INDEX_HEAD_LEN (8 + 4 + 4)
 #define PACK_REC_LEN (OFS_ID_LEN + 1 + OFS_SET_ID_LEN + 4 + 8 + 8 + OFS_XXH_LEN + 4)
 #define BLOB_REC_LEN (1 + OFS_ID_LEN + 4 + 4 + 4)
+
+/* Whether a version 1 reader would miss a blob type it cannot rebuild. */
+static int
+has_patch(const struct ofs_index_pack *packs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < packs[i].nblobs; j++)
+			if (packs[i].blobs[j].type == OFS_BLOB_PATCH)
+				return 1;
+	return 0;
+}
 
 int
 ofs_index_encode(const struct ofs_index_pack *packs, size_t n, struct ofs_buf *out)
@@ -21,7 +33,7 @@ ofs_index_encode(const struct ofs_index_pack *packs, size_t n, struct ofs_buf *o
 	if (n > UINT32_MAX)
 		return OFS_ERR_IO;
 	r |= ofs_buf_add(out, INDEX_MAGIC, 8);
-	r |= ofs_buf_add_u32le(out, INDEX_VERSION);
+	r |= ofs_buf_add_u32le(out, has_patch(packs, n) ? 2 : 1);
 	r |= ofs_buf_add_u32le(out, (uint32_t)n);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const struct ofs_index_pack *p = &packs[i];
@@ -144,6 +156,10 @@ ofs_index_decode(const uint8_t *p, size_t len, const char *what,
 				r = idx_corrupt(err, what, at, "blob lies outside its pack");
 				goto out;
 			}
+			if (e->type == OFS_BLOB_PATCH && version < 2) {
+				r = idx_corrupt(err, what, at, "patch blob in a version 1 index");
+				goto out;
+			}
 		}
 	}
 	if (!ofs_rd_ok(&rd)) {
@@ -152,6 +168,10 @@ ofs_index_decode(const uint8_t *p, size_t len, const char *what,
 	}
 	if (ofs_rd_left(&rd) != 0) {
 		r = idx_corrupt(err, what, rd.off, "trailing bytes after the last pack");
+		goto out;
+	}
+	if (version == 2 && !has_patch(ps, npacks)) {
+		r = idx_corrupt(err, what, 8, "version 2 index without a patch blob");
 		goto out;
 	}
 	*packs = ps;

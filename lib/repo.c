@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "patch.h"
 #include "rangecache.h"
 #include "repo.h"
 #include "util.h"
@@ -479,7 +480,7 @@ int
 ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
     struct ofs_buf *out, struct ofs_error *err)
 {
-	struct ofs_buf stored = OFS_BUF_INIT(0);
+	struct ofs_buf stored = OFS_BUF_INIT(0), patch = OFS_BUF_INIT(0);
 	const struct ofs_idx_pack *p;
 	struct ofs_blob_ref ref;
 	char name[128], cname[64], hex[2 * OFS_ID_LEN + 1];
@@ -511,11 +512,62 @@ ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t i
 	if (rc != 0)
 		goto out;
 	if ((rc = ofs_blob_open(ctx ? ctx : r->ctx, ref.type, id, stored.data, stored.len,
-	    ref.raw_len, out, err)) != 0)
+	    ref.raw_len, ref.type == OFS_BLOB_PATCH ? &patch : out, err)) != 0) {
+		ofs_err_wrap(err, "'%s' at offset %llu", name, (unsigned long long)off);
+		goto out;
+	}
+	if (ref.type == OFS_BLOB_PATCH &&
+	    (rc = ofs_repo_rebuild_patch(r, ctx, id, patch.data, patch.len, ref.raw_len, out,
+	    err)) != 0)
 		ofs_err_wrap(err, "'%s' at offset %llu", name, (unsigned long long)off);
 out:
 	ofs_buf_release(&stored);
+	ofs_buf_release_secret(&patch);
 	return rc;
+}
+
+struct base_fetch {
+	struct ofs_repo *r;
+	struct ofs_blob_ctx *ctx;
+};
+
+/* A patch's bases are whole data chunks, never patches themselves. */
+static int
+fetch_base(void *arg, const uint8_t id[OFS_ID_LEN], struct ofs_buf *out, struct ofs_error *err)
+{
+	struct base_fetch *f = arg;
+	struct ofs_blob_ref ref;
+	char hex[2 * OFS_ID_LEN + 1];
+
+	if (f->r->idx != NULL && ofs_idx_lookup(f->r->idx, id, &ref) &&
+	    ref.type != OFS_BLOB_DATA) {
+		ofs_hex(id, OFS_ID_LEN, hex);
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "patch base %.16s… is a %s blob, not a "
+		    "data chunk", hex, ofs_blob_type_name(ref.type));
+	}
+	return ofs_repo_read_blob(f->r, f->ctx, id, out, err);
+}
+
+int
+ofs_repo_rebuild_patch(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    const uint8_t *patch, size_t len, size_t rawlen, struct ofs_buf *out, struct ofs_error *err)
+{
+	struct base_fetch f = { r, ctx ? ctx : r->ctx };
+	struct ofs_patch pt;
+	uint8_t again[OFS_ID_LEN];
+	size_t at = out->len;
+	char hex[2 * OFS_ID_LEN + 1];
+	int rc;
+
+	ofs_hex(id, OFS_ID_LEN, hex);
+	if ((rc = ofs_patch_parse(patch, len, rawlen, &pt, err)) != 0 ||
+	    (rc = ofs_patch_apply(&pt, fetch_base, &f, out, err)) != 0)
+		return ofs_err_wrap(err, "blob %.16s… (patch)", hex);
+	ofs_blob_id(f.ctx, out->data + at, out->len - at, again);
+	if (memcmp(again, id, OFS_ID_LEN) != 0)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… (patch): the rebuilt chunk "
+		    "does not match its id", hex);
+	return 0;
 }
 
 static int

@@ -114,6 +114,11 @@ int ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
 /* Read one blob by id through the index (with ctx for the calling thread). */
 int ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
     struct ofs_buf *out, struct ofs_error *err);
+/* Rebuild the chunk a patch blob (already opened: its plaintext in patch) stands for, into
+ * out (appending): its bases are read by id and must be data chunks; the result must match
+ * id. OFS_ERR_CORRUPT names the blob. ofs_repo_read_blob does this for patch blobs itself. */
+int ofs_repo_rebuild_patch(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    const uint8_t *patch, size_t len, size_t rawlen, struct ofs_buf *out, struct ofs_error *err);
 
 /* Snapshots: list ids (sorted by time), load one, resolve "latest" or an id prefix. */
 int ofs_repo_list_snapshots(struct ofs_repo *r, struct ofs_snapshot **out, size_t *n,

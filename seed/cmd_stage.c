@@ -203,6 +203,18 @@ write_manifest(struct ofs_repo *r, const struct ofs_manifest *sealed, const uint
 	return rc;
 }
 
+int
+ofs_staging_manifest_refresh(struct ofs_repo *r, struct ofs_error *err)
+{
+	char *mp = r->be->ops->path != NULL ? r->be->ops->path(r->be, OFS_MANIFEST_NAME) : NULL;
+	int rc = 0;
+
+	if (mp != NULL && ofs_path_exists(mp))
+		rc = write_manifest(r, NULL, NULL, err);
+	free(mp);
+	return rc;
+}
+
 /* stage --disk: every container of seed set `set` (from the index) with its hashes: those
  * sealed by this run or, through the journal, an interrupted one; a container sealed just
  * before a crash (not yet in the journal) is found on a disk and hashed. */
@@ -712,6 +724,9 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	    (unsigned long long)res.dirs, (unsigned long long)res.bytes_read,
 	    (unsigned long long)res.bytes_new, (unsigned long long)res.bytes_stored,
 	    (unsigned long long)res.containers, (unsigned long long)res.packs, res.seconds);
+	if (res.patches > 0)
+		ofs_result("%llu changed chunks stored as patches of the seed\n",
+		    (unsigned long long)res.patches);
 	if (ndisk > 0) {
 		jdisks = json_array();
 		for (size_t k = 0; k < pres.ndisks; k++) {
@@ -735,12 +750,13 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		ofs_warn("%llu entries skipped or changed while read: see '%s'",
 		    (unsigned long long)(res.skipped + res.changed), skpath);
 	ofs_emit(json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:f, s:s?, s:o?, s:s?}", "type", "summary", "command", g->cmd, "snapshot", idhex,
+	    "s:I, s:I, s:I, s:f, s:s?, s:o?, s:s?}", "type", "summary", "command", g->cmd, "snapshot", idhex,
 	    "seed_set", sethex, "resumed", res.resumed, "files", (json_int_t)res.files, "dirs",
 	    (json_int_t)res.dirs, "bytes_read", (json_int_t)res.bytes_read, "bytes_reused",
 	    (json_int_t)res.bytes_reused, "bytes_new", (json_int_t)res.bytes_new,
 	    "bytes_stored", (json_int_t)res.bytes_stored, "containers",
-	    (json_int_t)res.containers, "packs", (json_int_t)res.packs, "skipped",
+	    (json_int_t)res.containers, "packs", (json_int_t)res.packs, "patches",
+	    (json_int_t)res.patches, "skipped",
 	    (json_int_t)res.skipped, "changed", (json_int_t)res.changed, "seconds", res.seconds,
 	    "skipped_list", res.skipped + res.changed > 0 ? skpath : NULL, "disks", jdisks,
 	    "job_draft", pres.job_path));

@@ -126,6 +126,7 @@ struct scan {
 	struct pack_use *pu;
 	struct blob_list repack;	/* filled in the second pass */
 	int second;
+	int patch_used;			/* a used blob is a patch (its bases are in containers) */
 };
 
 static int
@@ -142,6 +143,7 @@ scan_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud
 		if (used) {
 			p->nused++;
 			p->used += ref->stored_len;
+			sc->patch_used |= ref->type == OFS_BLOB_PATCH;
 		}
 		return 0;
 	}
@@ -309,12 +311,18 @@ ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
 		else
 			pu->action = P_KEEP;
 	}
-	/* a container goes only when none of its packs holds a used blob */
+	/* a container goes only when none of its packs holds a used blob, and none at all
+	 * while a patch is in use: the trees do not list a patch's bases, which are always
+	 * seed chunks in containers (FORMAT.md section 9.1) */
 	for (size_t i = 0; i < npacks; i++) {
 		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
 
 		if (ip->loc.kind != OFS_LOC_CONTAINER || sc.pu[i].action != P_DELETE)
 			continue;
+		if (sc.patch_used) {
+			sc.pu[i].action = P_KEEP;
+			continue;
+		}
 		for (size_t k = 0; k < npacks; k++) {
 			const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
 

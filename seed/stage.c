@@ -21,6 +21,7 @@
 #include "index.h"
 #include "manifest.h"
 #include "pack.h"
+#include "patch.h"
 #include "stage.h"
 #include "tree.h"
 #include "util.h"
@@ -31,11 +32,36 @@
 #define RING_SLOTS 4096
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
 #define CATALOG_NAME "catalog"
-#define JOURNAL_MAX (1u << 30)
+#define JOURNAL_MAX ((size_t)16 << 30)	/* the catalog of a ~60 TB seed (block hashes: 0.025 %) */
 #define UPLOADS_DEFAULT 4
 #define UPLOAD_QUEUE_BYTES (96u << 20)	/* packs queued or in flight, at most (one always) */
+#define PATCH_MIN_COPY (16u << 10)	/* a patch must copy at least this much of the seed */
 
 enum item_kind { IT_CHUNK = 1, IT_DIR_ENTER, IT_DIR_LEAVE, IT_ENTRY, IT_FILE_START, IT_FILE_END };
+
+/* What a file's new chunks may be patched against (FORMAT.md section 9.1): the block hashes
+ * of the file as the seed stored it, and the seed's chunk list for it. Kept per file in the
+ * catalog; backups carry it forward unchanged, so a patch always copies from the seed. */
+struct baseline {
+	uint64_t *blocks;
+	uint32_t nblocks;
+	uint8_t (*base)[OFS_ID_LEN];
+	uint32_t nbase;
+	int same;		/* base is the file's own chunk list (base unused) */
+};
+
+/* Shared by the chunks of one file a backup reads: the baseline resolved through the index.
+ * Read-only once made; freed with its last reference. */
+struct patch_src {
+	int refs;
+	const uint64_t *old;	/* the baseline's block hashes (borrowed from the catalog) */
+	uint32_t nold;
+	uint32_t nbase;		/* bases with a known length (a prefix of the baseline's) */
+	const uint8_t (*base)[OFS_ID_LEN];
+	uint64_t *off;		/* nbase + 1 cumulative offsets */
+	uint8_t *ok;		/* base is a data chunk in a container: may be copied from */
+	size_t last_len;	/* the seed's last block when shorter than a block, else 0 */
+};
 
 struct item {
 	int kind;
@@ -45,6 +71,15 @@ struct item {
 	uint8_t id[OFS_ID_LEN];
 	struct ofs_buf stored;	/* chunk: sealed bytes when new */
 	int is_new;
+	int is_patch;		/* chunk: stored is a patch blob */
+	struct patch_src *ps;	/* chunk of a file with a baseline (one reference) */
+	uint64_t foff;		/* chunk: offset in the file's data */
+	uint64_t *nh;		/* chunk: new block hashes from block nh_first on */
+	uint64_t nh_first;
+	uint32_t nh_n;
+	int has_probe;		/* chunk: probe is the hash of the new data over the seed's */
+	uint64_t probe;		/* last, shorter block (ofs_blocks_probe) */
+	struct baseline bl;	/* FILE_START: borrowed from the catalog; FILE_END: owned, new */
 	struct ofs_node node;	/* DIR_ENTER, ENTRY, FILE_START */
 	char *path;		/* FILE_START: absolute source path (catalog key) */
 	int reused;		/* FILE_START: node.chunks already filled from the catalog */
@@ -67,6 +102,7 @@ struct cat_entry {
 	int64_t mtime, ctime;
 	uint8_t (*chunks)[OFS_ID_LEN];
 	uint32_t nchunks;
+	struct baseline bl;	/* owned */
 };
 
 struct catalog {
@@ -113,6 +149,7 @@ struct stage {
 	struct ofs_node cur;	/* file being assembled */
 	int have_cur;
 	char *cur_path;
+	struct baseline cur_bl;	/* borrowed from s->prev */
 	struct ofs_pack_writer pw;	/* only its entries are used: blobs stream to the file */
 	int pack_open;
 	uint64_t pack_off, pack_len;
@@ -157,8 +194,43 @@ struct stage {
 
 /* ---- catalog ------------------------------------------------------------------------- */
 
+/* Copy bl into e (as "same" when its base list is the entry's chunk list). */
 static void
-cat_add(struct catalog *c, const char *path, const struct ofs_node *n)
+bl_copy(struct cat_entry *e, const struct baseline *bl)
+{
+	memset(&e->bl, 0, sizeof(e->bl));
+	if (bl == NULL || bl->nblocks == 0)
+		return;
+	e->bl.nblocks = bl->nblocks;
+	e->bl.blocks = ofs_xreallocarray(NULL, bl->nblocks, sizeof(*bl->blocks));
+	memcpy(e->bl.blocks, bl->blocks, bl->nblocks * sizeof(*bl->blocks));
+	if (bl->same || (bl->nbase == e->nchunks && (e->nchunks == 0 ||
+	    memcmp(bl->base, e->chunks, (size_t)e->nchunks * OFS_ID_LEN) == 0))) {
+		e->bl.same = 1;
+		return;
+	}
+	e->bl.nbase = bl->nbase;
+	e->bl.base = ofs_xreallocarray(NULL, bl->nbase ? bl->nbase : 1, OFS_ID_LEN);
+	memcpy(e->bl.base, bl->base, (size_t)bl->nbase * OFS_ID_LEN);
+}
+
+/* The baseline of e with its base list spelled out (pointers into e). */
+static struct baseline
+bl_of(const struct cat_entry *e)
+{
+	struct baseline b = e->bl;
+
+	if (b.same) {
+		b.base = e->chunks;
+		b.nbase = e->nchunks;
+		b.same = 0;
+	}
+	return b;
+}
+
+static void
+cat_add(struct catalog *c, const char *path, const struct ofs_node *n,
+    const struct baseline *bl)
 {
 	struct cat_entry *e;
 
@@ -176,6 +248,7 @@ cat_add(struct catalog *c, const char *path, const struct ofs_node *n)
 	e->chunks = ofs_xreallocarray(NULL, n->nchunks ? n->nchunks : 1, OFS_ID_LEN);
 	if (n->nchunks > 0)
 		memcpy(e->chunks, n->chunks, n->nchunks * OFS_ID_LEN);
+	bl_copy(e, bl);
 	c->sorted = 0;
 }
 
@@ -185,6 +258,8 @@ cat_release(struct catalog *c)
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->e[i].path);
 		free(c->e[i].chunks);
+		free(c->e[i].bl.blocks);
+		free(c->e[i].bl.base);
 	}
 	free(c->e);
 	memset(c, 0, sizeof(*c));
@@ -248,11 +323,25 @@ item_new(int kind)
 }
 
 static void
+ps_release(struct patch_src *ps)
+{
+	if (ps == NULL || __atomic_sub_fetch(&ps->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	free(ps->off);
+	free(ps->ok);
+	free(ps);
+}
+
+static void
 item_free(struct item *it)
 {
 	if (it == NULL)
 		return;
 	free(it->data);
+	free(it->nh);
+	ps_release(it->ps);
+	if (it->kind == IT_FILE_END)
+		free(it->bl.blocks);	/* FILE_START's is borrowed */
 	ofs_buf_release(&it->stored);
 	ofs_node_release(&it->node);
 	free(it->path);
@@ -294,14 +383,33 @@ push(struct stage *s, struct item *it)
 	return 0;
 }
 
+/* Queue a chunk at offset foff of the file's data. With ps, it takes a reference and a
+ * copy of the new block hashes bh holds for the blocks it touches (a block that runs past
+ * what was read so far has none yet: it cannot be copied). */
 static int
-push_chunk(struct stage *s, const uint8_t *p, size_t n)
+push_chunk(struct stage *s, const uint8_t *p, size_t n, struct patch_src *ps, uint64_t foff,
+    const struct ofs_blocks *bh)
 {
 	struct item *it = item_new(IT_CHUNK);
 
 	it->data = ofs_xmalloc(n);
 	memcpy(it->data, p, n);
 	it->len = n;
+	it->foff = foff;
+	if (ps != NULL && bh != NULL) {
+		uint64_t first = foff / OFS_BLOCK_SIZE, last = (foff + n - 1) / OFS_BLOCK_SIZE;
+
+		if (bh->n > first) {
+			it->nh_first = first;
+			it->nh_n = (uint32_t)((bh->n < last + 1 ? bh->n : last + 1) - first);
+			it->nh = ofs_xreallocarray(NULL, it->nh_n, sizeof(*it->nh));
+			memcpy(it->nh, bh->h + first, it->nh_n * sizeof(*it->nh));
+		}
+		it->has_probe = bh->probe_done;
+		it->probe = bh->probe_h;
+		__atomic_add_fetch(&ps->refs, 1, __ATOMIC_ACQ_REL);
+		it->ps = ps;
+	}
 	return push(s, it);
 }
 
@@ -317,11 +425,12 @@ skipped(struct stage *s, const char *path, const char *reason)
  * 1 when the file was dropped (unreadable), -1 when the pipeline stopped. */
 static int
 read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_t *buf,
-    int *changed)
+    struct ofs_blocks *bh, struct patch_src *ps, int *changed)
 {
 	struct ofs_extent whole = { 0, node->size };
 	const struct ofs_extent *ext = node->sparse ? node->extents : &whole;
 	size_t next = node->sparse ? node->nextents : 1, have = 0, start = 0, cut;
+	uint64_t foff = 0;	/* offset in the file's data of buf[start] */
 	struct stat st;
 	char reason[256];
 	int fd, rc = 0;
@@ -365,6 +474,8 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 				end = off;
 				break;
 			}
+			if (bh != NULL)
+				ofs_blocks_update(bh, buf + have, (size_t)got);
 			off += (uint64_t)got;
 			have += (size_t)got;
 			ofs_progress_add(s->pr, (uint64_t)got, 0, NULL);
@@ -373,21 +484,25 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 				cut = ofs_chunker_next(&s->chunker, buf + start, have - start, 0);
 				if (cut == 0)
 					break;
-				if (push_chunk(s, buf + start, cut) != 0) {
+				if (push_chunk(s, buf + start, cut, ps, foff, bh) != 0) {
 					rc = -1;
 					goto out;
 				}
 				start += cut;
+				foff += cut;
 			}
 		}
 	}
+	if (bh != NULL)
+		ofs_blocks_final(bh);
 	while (have > start) {
 		cut = ofs_chunker_next(&s->chunker, buf + start, have - start, 1);
-		if (push_chunk(s, buf + start, cut) != 0) {
+		if (push_chunk(s, buf + start, cut, ps, foff, bh) != 0) {
 			rc = -1;
 			goto out;
 		}
 		start += cut;
+		foff += cut;
 	}
 	if (fstat(fd, &st) == 0 && ((uint64_t)st.st_size != node->size ||
 	    (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != node->mtime_ns ||
@@ -401,14 +516,19 @@ out:
 /* Files the catalog of an interrupted run already stored: reuse their chunks if every one
  * is in the index (a chunk of an unsealed, uncommitted pack is not). */
 static int
-try_reuse(struct stage *s, const char *path, struct ofs_node *n)
+try_reuse(struct stage *s, const char *path, struct ofs_node *n, struct baseline *bl)
 {
 	const struct cat_entry *e = cat_find(&s->prev, path);
 	struct ofs_blob_ref ref;
 
+	/* a backup keeps the seed's baseline of a file it reads again */
+	if (e != NULL && s->o->loose && e->bl.nblocks > 0)
+		*bl = bl_of(e);
 	if (e == NULL || e->size != n->size || e->ino != n->ino || e->mtime != n->mtime_ns ||
 	    e->ctime != n->ctime_ns)
 		return 0;
+	if (!s->o->loose && e->bl.nblocks > 0)
+		*bl = bl_of(e);
 	for (uint32_t i = 0; i < e->nchunks; i++)
 		if (!ofs_idx_lookup(s->repo->idx, e->chunks[i], &ref))
 			return 0;
@@ -416,6 +536,39 @@ try_reuse(struct stage *s, const char *path, struct ofs_node *n)
 	memcpy(n->chunks, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
 	n->nchunks = e->nchunks;
 	return 1;
+}
+
+/* The baseline's chunks through the index: their offsets in the seed's file data, and
+ * which of them a patch may copy from (data chunks in containers: prune keeps those while a
+ * patch is in use). Stops at the first chunk the index lacks. */
+static struct patch_src *
+patch_src_new(struct stage *s, const struct baseline *bl)
+{
+	struct patch_src *ps = ofs_xcalloc(1, sizeof(*ps));
+	struct ofs_blob_ref ref;
+	uint64_t last;
+	uint32_t i;
+
+	ps->refs = 1;
+	ps->old = bl->blocks;
+	ps->nold = bl->nblocks;
+	ps->base = (const uint8_t (*)[OFS_ID_LEN])bl->base;
+	ps->off = ofs_xcalloc((size_t)bl->nbase + 1, sizeof(*ps->off));
+	ps->ok = ofs_xcalloc((size_t)bl->nbase + 1, 1);
+	pthread_mutex_lock(&s->mu);
+	for (i = 0; i < bl->nbase && ofs_idx_lookup(s->repo->idx, bl->base[i], &ref); i++) {
+		ps->ok[i] = ref.type == OFS_BLOB_DATA &&
+		    ofs_idx_pack(s->repo->idx, ref.pack)->loc.kind == OFS_LOC_CONTAINER;
+		ps->off[i + 1] = ps->off[i] + ref.raw_len;
+	}
+	pthread_mutex_unlock(&s->mu);
+	ps->nbase = i;
+	/* the seed's data ended inside its last block: the probe compares that prefix */
+	last = (uint64_t)(bl->nblocks - 1) * OFS_BLOCK_SIZE;
+	if (i == bl->nbase && bl->nblocks > 0 && ps->off[i] > last &&
+	    ps->off[i] - last < OFS_BLOCK_SIZE)
+		ps->last_len = (size_t)(ps->off[i] - last);
+	return ps;
 }
 
 static int
@@ -469,7 +622,7 @@ produce(struct stage *s, struct ofs_walk *w)
 		it = item_new(IT_FILE_START);
 		ofs_walk_take_node(&wi, &it->node);
 		it->path = ofs_xstrdup(wi.path);
-		it->reused = try_reuse(s, wi.path, &it->node);
+		it->reused = try_reuse(s, wi.path, &it->node, &it->bl);
 		if (it->reused) {
 			ofs_progress_add(s->pr, it->node.size, 1, wi.path);
 			s->res->bytes_reused += it->node.size;
@@ -480,14 +633,31 @@ produce(struct stage *s, struct ofs_walk *w)
 		{
 			struct ofs_node copy = it->node;
 			char *path = ofs_xstrdup(wi.path);
+			struct patch_src *ps = NULL;
+			struct ofs_blocks bh;
+			int hash;
 
+			/* stage: block hashes of every file big enough to patch later; backup:
+			 * of those with a baseline, to compare with it */
+			ofs_blocks_init(&bh, s->repo->keys.block_secret);
+			if (s->o->loose) {
+				hash = it->bl.nblocks > 0;
+				if (hash)
+					ps = patch_src_new(s, &it->bl);
+				if (ps != NULL && ps->last_len > 0)
+					ofs_blocks_probe(&bh, ps->nold - 1, ps->last_len);
+			} else {
+				hash = copy.size >= 2 * OFS_BLOCK_SIZE;
+			}
 			if (push(s, it) != 0) {
 				free(path);
+				ps_release(ps);
 				break;
 			}
 			/* the writer owns it now; copy is only read for size/extents/times,
 			 * which the writer does not touch until FILE_END */
-			r = read_file(s, path, &copy, buf, &changed);
+			r = read_file(s, path, &copy, buf, hash ? &bh : NULL, ps, &changed);
+			ps_release(ps);
 			/* a big file touched the whole read buffer: give those pages back, so
 			 * they do not add to the peak of the metadata that grows afterwards */
 			if (copy.size > READ_KEEP)
@@ -495,11 +665,20 @@ produce(struct stage *s, struct ofs_walk *w)
 			ofs_progress_add(s->pr, 0, 1, path);
 			if (r < 0) {
 				free(path);
+				ofs_blocks_release(&bh);
 				break;
 			}
 			it = item_new(IT_FILE_END);
 			it->drop = r == 1;
 			it->changed = changed;
+			if (hash && !s->o->loose) {
+				size_t nb;
+
+				it->bl.blocks = ofs_blocks_take(&bh, &nb);
+				it->bl.nblocks = (uint32_t)nb;
+				it->bl.same = 1;
+			}
+			ofs_blocks_release(&bh);
 			if (changed) {
 				skipped(s, path, "changed while being read (stored, marked changed)");
 				s->res->changed++;
@@ -523,6 +702,73 @@ done:
 
 /* ---- workers ------------------------------------------------------------------------- */
 
+/* Copy the file data [*pos, stop), which equals the seed's, from the seed chunks holding
+ * it, as far as they may be copied from; *k is the base holding *pos or one before it. */
+static void
+copy_seed(const struct patch_src *ps, struct ofs_patch_writer *pw, uint32_t *k, uint64_t *pos,
+    uint64_t stop)
+{
+	while (*pos < stop) {
+		uint64_t take;
+
+		while (*k < ps->nbase && ps->off[*k + 1] <= *pos)
+			(*k)++;
+		if (*k >= ps->nbase || !ps->ok[*k])
+			return;
+		take = (stop < ps->off[*k + 1] ? stop : ps->off[*k + 1]) - *pos;
+		if (ofs_patch_copy(pw, ps->base[*k], (uint32_t)(*pos - ps->off[*k]),
+		    (uint32_t)take) != 0)
+			return;
+		*pos += take;
+	}
+}
+
+/* The chunk as a patch of its file's seed chunks (FORMAT.md section 9.1), into plain: a
+ * block whose hash equals the seed's at the same offset is copied from the seed chunk that
+ * holds it, the rest is literal. Returns 1 when that copies at least PATCH_MIN_COPY bytes
+ * (worth reading a base for on restore) and is smaller than the chunk, else 0 (it is
+ * stored whole). */
+static int
+build_patch(const struct item *it, struct ofs_patch_writer *pw, struct ofs_buf *plain)
+{
+	const struct patch_src *ps = it->ps;
+	uint64_t pos = it->foff, end = it->foff + it->len;
+	uint32_t lo = 0, hi = ps->nbase;
+
+	ofs_patch_writer_reset(pw);
+	ofs_buf_reset(plain);
+	while (lo < hi) {	/* the last base starting at or before pos */
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (ps->off[mid + 1] <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (pos < end) {
+		uint64_t j = pos / OFS_BLOCK_SIZE, stop = (j + 1) * OFS_BLOCK_SIZE, kept;
+
+		if (stop > end)
+			stop = end;
+		if (j >= it->nh_first && j - it->nh_first < it->nh_n && j < ps->nold &&
+		    it->nh[j - it->nh_first] == ps->old[j]) {
+			copy_seed(ps, pw, &lo, &pos, stop);
+		} else if (it->has_probe && j + 1 == ps->nold && it->probe == ps->old[j]) {
+			/* the file grew past the seed's last, shorter block: copy what it kept */
+			kept = j * OFS_BLOCK_SIZE + ps->last_len;
+			copy_seed(ps, pw, &lo, &pos, kept < stop ? kept : stop);
+		}
+		if (pos < stop) {
+			ofs_patch_literal(pw, it->data + (pos - it->foff), (size_t)(stop - pos));
+			pos = stop;
+		}
+	}
+	if (pw->nbases == 0 || it->len - pw->litlen < PATCH_MIN_COPY)
+		return 0;
+	ofs_patch_finish(pw, plain);
+	return plain->len < it->len;
+}
+
 static void *
 worker(void *arg)
 {
@@ -530,9 +776,12 @@ worker(void *arg)
 	struct ofs_blob_ctx *ctx = ofs_blob_ctx_new(&s->repo->keys, s->repo->cfg.zstd_level);
 	struct ofs_blob_ref ref, dummy = { 0, 0, 0, 0, OFS_BLOB_DATA };
 	struct ofs_error err = { 0 };
+	struct ofs_patch_writer pw;
+	struct ofs_buf plain = OFS_BUF_INIT(0);
 	struct item *it;
 	uint64_t slot;
 
+	ofs_patch_writer_init(&pw);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		if (s->work_next < s->tail)
@@ -560,10 +809,21 @@ worker(void *arg)
 		it->is_new = !ofs_idx_lookup(s->repo->idx, it->id, &ref) &&
 		    ofs_idx_add_blob(s->pending, it->id, &dummy) == 0;
 		pthread_mutex_unlock(&s->mu);
-		if (it->is_new)	/* exact size: doubling growth would hold up to 2x per chunk */
+		if (it->is_new && it->ps != NULL)
+			it->is_patch = build_patch(it, &pw, &plain);
+		if (it->is_patch) {
+			ofs_buf_reserve(&it->stored, plain.len + OFS_AEAD_OVERHEAD + 64);
+			if (ofs_blob_seal(ctx, OFS_BLOB_PATCH, it->id, plain.data, plain.len, 1,
+			    &it->stored, &err) != 0) {
+				fail(s, OFS_ERR_IO, &err);
+				pthread_mutex_lock(&s->mu);
+				break;
+			}
+		} else if (it->is_new) { /* exact size: doubling growth would hold up to 2x */
 			ofs_buf_reserve(&it->stored, it->len + OFS_AEAD_OVERHEAD + 64);
-		if (it->is_new && ofs_blob_seal(ctx, OFS_BLOB_DATA, it->id, it->data, it->len, 1,
-		    &it->stored, &err) != 0) {
+		}
+		if (it->is_new && !it->is_patch && ofs_blob_seal(ctx, OFS_BLOB_DATA, it->id,
+		    it->data, it->len, 1, &it->stored, &err) != 0) {
 			fail(s, OFS_ERR_IO, &err);
 			pthread_mutex_lock(&s->mu);
 			break;
@@ -578,6 +838,8 @@ worker(void *arg)
 			pthread_cond_signal(&s->cv_done);
 	}
 	pthread_mutex_unlock(&s->mu);
+	ofs_patch_writer_release(&pw);
+	ofs_buf_release_secret(&plain);
 	ofs_blob_ctx_free(ctx);
 	return NULL;
 }
@@ -1120,7 +1382,9 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
 }
 
 /* Catalog records: u64 count, then per file: u32 path length, path, u64 size, u64 inode,
- * i64 mtime ns, i64 ctime ns, u32 chunk count, chunk ids. */
+ * i64 mtime ns, i64 ctime ns, u32 chunk count, chunk ids; then the baseline: u32 block
+ * count, u64 block hashes, u32 base count (BASE_SAME: the chunk list), base ids. */
+#define BASE_SAME UINT32_MAX
 static void
 cat_encode(const struct catalog *c, struct ofs_buf *b)
 {
@@ -1137,15 +1401,23 @@ cat_encode(const struct catalog *c, struct ofs_buf *b)
 		ofs_buf_add_u64le(b, (uint64_t)e->ctime);
 		ofs_buf_add_u32le(b, e->nchunks);
 		ofs_buf_add(b, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
+		ofs_buf_add_u32le(b, e->bl.nblocks);
+		for (uint32_t k = 0; k < e->bl.nblocks; k++)
+			ofs_buf_add_u64le(b, e->bl.blocks[k]);
+		ofs_buf_add_u32le(b, e->bl.nblocks == 0 ? 0 : e->bl.same ? BASE_SAME : e->bl.nbase);
+		if (e->bl.nblocks > 0 && !e->bl.same)
+			ofs_buf_add(b, e->bl.base, (size_t)e->bl.nbase * OFS_ID_LEN);
 	}
 }
 
+/* with_bl: the records carry a baseline (catalog 2, journal 3). */
 static int
-cat_decode(struct ofs_rd *rd, struct catalog *c)
+cat_decode(struct ofs_rd *rd, struct catalog *c, int with_bl)
 {
 	uint64_t n = ofs_rd_u64le(rd);
 
 	for (uint64_t i = 0; i < n && ofs_rd_ok(rd); i++) {
+		struct baseline bl;
 		struct ofs_node node;
 		uint32_t pl = ofs_rd_u32le(rd);
 		const uint8_t *p = ofs_rd_ptr(rd, pl);
@@ -1162,9 +1434,33 @@ cat_decode(struct ofs_rd *rd, struct catalog *c)
 			break;
 		}
 		node.chunks = (uint8_t (*)[OFS_ID_LEN])ofs_rd_ptr(rd, node.nchunks * OFS_ID_LEN);
+		memset(&bl, 0, sizeof(bl));
+		if (with_bl) {
+			bl.nblocks = ofs_rd_u32le(rd);
+			if (!ofs_rd_ok(rd) || bl.nblocks > ofs_rd_left(rd) / 8) {
+				rd->bad = 1;
+				break;
+			}
+			bl.blocks = ofs_xreallocarray(NULL, bl.nblocks ? bl.nblocks : 1, 8);
+			for (uint32_t k = 0; k < bl.nblocks; k++)
+				bl.blocks[k] = ofs_rd_u64le(rd);
+			bl.nbase = ofs_rd_u32le(rd);
+			bl.same = bl.nbase == BASE_SAME;
+			if (bl.same)
+				bl.nbase = 0;
+			if (!ofs_rd_ok(rd) || bl.nbase > ofs_rd_left(rd) / OFS_ID_LEN ||
+			    (bl.nblocks == 0 && (bl.nbase > 0 || bl.same))) {
+				free(bl.blocks);
+				rd->bad = 1;
+				break;
+			}
+			bl.base = (uint8_t (*)[OFS_ID_LEN])ofs_rd_ptr(rd,
+			    (size_t)bl.nbase * OFS_ID_LEN);
+		}
 		fp = ofs_xstrndup((const char *)p, pl);
-		cat_add(c, fp, &node);
+		cat_add(c, fp, &node, &bl);
 		free(fp);
+		free(bl.blocks);
 	}
 	return ofs_rd_ok(rd) ? 0 : -1;
 }
@@ -1186,7 +1482,7 @@ save_catalog(struct stage *s, struct ofs_error *err)
 	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME);
 	int rc;
 
-	ofs_buf_add(&c, "OFSCAT01", 8);
+	ofs_buf_add(&c, "OFSCAT02", 8);
 	ofs_buf_add(&c, s->res->snapshot_id, OFS_ID_LEN);
 	cat_encode(&s->done_files, &c);
 	catalog_id(s, id);
@@ -1207,6 +1503,7 @@ load_catalog(struct stage *s)
 	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME), hex[2 * OFS_ID_LEN + 1];
 	char *name = NULL;
 	uint8_t id[OFS_ID_LEN], snap[OFS_ID_LEN];
+	const uint8_t *magic;
 	uint64_t size;
 	struct ofs_rd rd;
 
@@ -1216,14 +1513,16 @@ load_catalog(struct stage *s)
 	    NULL) != 0)
 		goto out;
 	ofs_rd_init(&rd, c.data, c.len);
-	if (memcmp(ofs_rd_ptr(&rd, 8) ?: (const uint8_t *)"", "OFSCAT01", 8) != 0)
+	magic = ofs_rd_ptr(&rd, 8);
+	if (magic == NULL || (memcmp(magic, "OFSCAT01", 8) != 0 &&
+	    memcmp(magic, "OFSCAT02", 8) != 0))
 		goto out;
 	ofs_rd_bytes(&rd, snap, OFS_ID_LEN);
 	ofs_hex(snap, OFS_ID_LEN, hex);
 	name = ofs_path_join("snapshots", hex);
 	if (!ofs_rd_ok(&rd) || s->repo->be->ops->size(s->repo->be, name, &size, NULL) != 0)
 		goto out;
-	if (cat_decode(&rd, &s->prev) != 0) {
+	if (cat_decode(&rd, &s->prev, magic[7] == '2') != 0) {
 		cat_release(&s->prev);
 		goto out;
 	}
@@ -1358,7 +1657,7 @@ write_journal(struct stage *s, struct ofs_error *err)
 	char *path;
 	int rc;
 
-	ofs_buf_add(&j, "OFSJRNL2", 8);
+	ofs_buf_add(&j, "OFSJRNL3", 8);
 	ofs_buf_add(&j, s->set_id, 16);
 	ofs_buf_add_u32le(&j, s->next_seq);
 	ofs_buf_add_u32le(&j, s->seq);
@@ -1454,8 +1753,8 @@ load_journal(struct stage *s, struct ofs_error *err)
 	}
 	ofs_rd_init(&rd, j.data, j.len);
 	magic = ofs_rd_ptr(&rd, 8);
-	if (magic == NULL || (memcmp(magic, "OFSJRNL1", 8) != 0 &&
-	    memcmp(magic, "OFSJRNL2", 8) != 0)) {
+	if (magic == NULL || memcmp(magic, "OFSJRNL", 7) != 0 || magic[7] < '1' ||
+	    magic[7] > '3') {
 		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is not valid", path);
 		goto out;
 	}
@@ -1471,11 +1770,11 @@ load_journal(struct stage *s, struct ofs_error *err)
 	if ((rc = ofs_index_decode(ofs_rd_ptr(&rd, (size_t)plen), (size_t)plen, path, &packs, &np,
 	    err)) != 0)
 		goto out;
-	if (cat_decode(&rd, &s->prev) != 0) {
+	if (cat_decode(&rd, &s->prev, magic[7] == '3') != 0) {
 		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated", path);
 		goto out;
 	}
-	if (memcmp(magic, "OFSJRNL2", 8) == 0) {
+	if (magic[7] >= '2') {
 		uint32_t ns;
 
 		if ((oserial = jstr_get(&rd)) == NULL || (omnt = jstr_get(&rd)) == NULL) {
@@ -1640,8 +1939,10 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		if (it->is_new) {
 			s->res->bytes_new += it->len;
 			s->res->blobs_new++;
-			if ((rc = add_blob(s, OFS_BLOB_DATA, it->id, &it->stored,
-			    (uint32_t)it->len, err)) != 0)
+			if (it->is_patch)
+				s->res->patches++;
+			if ((rc = add_blob(s, it->is_patch ? OFS_BLOB_PATCH : OFS_BLOB_DATA, it->id,
+			    &it->stored, (uint32_t)it->len, err)) != 0)
 				return rc;
 		} else {
 			s->res->blobs_dup++;
@@ -1681,6 +1982,7 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		free(s->cur_path);
 		s->cur_path = it->path;
 		it->path = NULL;
+		s->cur_bl = it->bl;	/* borrowed from s->prev, which outlives the run */
 		if (!it->reused) {
 			free(s->cur.chunks);
 			s->cur.chunks = NULL;
@@ -1695,10 +1997,19 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 			ofs_node_release(&s->cur);
 			break;
 		}
-		if (it->changed)
+		if (!it->changed) {
+			cat_add(&s->done_files, s->cur_path, &s->cur,
+			    it->bl.nblocks > 0 ? &it->bl : &s->cur_bl);
+		} else {
 			s->cur.flags |= OFS_NODE_CHANGED;
-		else
-			cat_add(&s->done_files, s->cur_path, &s->cur);
+			/* read again next time (a ctime no file has), but keep the baseline */
+			if (s->cur_bl.nblocks > 0) {
+				struct ofs_node again = s->cur;
+
+				again.ctime_ns = INT64_MIN;
+				cat_add(&s->done_files, s->cur_path, &again, &s->cur_bl);
+			}
+		}
 		s->res->bytes_done += s->cur.size;
 		s->res->files++;
 		tree_take(&s->levels[s->nlevels - 1].tree, &s->cur);

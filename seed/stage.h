@@ -44,6 +44,7 @@ struct ofs_stage_result {
 	uint64_t files, dirs, bytes_read, bytes_new, bytes_stored, bytes_reused;
 	uint64_t blobs_new, blobs_dup, packs, containers;
 	uint64_t skipped, changed;
+	uint64_t patches;		/* new chunks stored as patches of seed chunks */
 	uint64_t bytes_done;		/* source bytes of the files completed (and durable) */
 	int resumed;
 	double seconds;
@@ -66,6 +67,11 @@ uint64_t ofs_stage_disk_min(uint64_t container_size);
  * the journal). */
 int ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_progress *pr,
     struct ofs_stage_result *res, struct ofs_error *err);
+
+/* A local staging repository's offseed-manifest.json, rewritten after a command that adds
+ * or removes files (forget, prune, key): the containers' hashes are reused, the rest is
+ * read. No manifest (a cloud repository, or none yet): nothing to do. */
+int ofs_staging_manifest_refresh(struct ofs_repo *r, struct ofs_error *err);
 
 /* The stage and backup commands share their command line (seed/cmd_stage.c). */
 struct ofs_cli;

@@ -122,6 +122,7 @@ struct blob_ctx_arg {
 	const char *object;
 	struct ofs_blob_ctx *ctx;
 	struct ofs_buf raw;
+	struct ofs_buf rebuilt;		/* patch blobs: the chunk */
 	size_t count;
 };
 
@@ -149,6 +150,15 @@ check_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *u
 		report(a->d, OFS_DEEP_BLOB, obj, NULL, err.msg);
 		mark_bad(a->d, id);
 		return 0;
+	}
+	if (ref->type == OFS_BLOB_PATCH) {	/* the chunk it stands for, from its bases */
+		ofs_buf_reset(&a->rebuilt);
+		if (ofs_repo_rebuild_patch(a->d->r, a->ctx, id, a->raw.data, a->raw.len,
+		    ref->raw_len, &a->rebuilt, &err) != 0) {
+			report(a->d, OFS_DEEP_BLOB, obj, NULL, err.msg);
+			mark_bad(a->d, id);
+		}
+		return 0;	/* the rebuild checked the id */
 	}
 	if (ref->type == OFS_BLOB_DATA || ref->type == OFS_BLOB_TREE) {
 		ofs_blob_id(a->ctx, a->raw.data, a->raw.len, again);
@@ -243,6 +253,7 @@ pack_worker(void *arg)
 
 	memset(&a, 0, sizeof(a));
 	ofs_buf_init(&a.raw, 0);
+	ofs_buf_init(&a.rebuilt, 0);
 	for (;;) {
 		const struct ofs_idx_pack *p;
 
@@ -318,6 +329,7 @@ pack_worker(void *arg)
 	ofs_buf_release(&data);
 	ofs_xxh_free(xh);
 	ofs_buf_release(&a.raw);
+	ofs_buf_release_secret(&a.rebuilt);
 	ofs_blob_ctx_free(ctx);
 	return NULL;
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "blob.h"
 #include "index.h"
 #include "util.h"
 
@@ -116,6 +117,43 @@ t_roundtrip_golden(void **state)
 	ofs_buf_release(&want);
 }
 
+static void expect_code(const uint8_t *p, size_t len, int code);
+
+/* An index that lists a patch blob is version 2 (golden index-v2.bin); a version 1 index
+ * listing one is corrupt. */
+static void
+t_patch_version(void **state)
+{
+	struct ofs_index_pack *p, *q = NULL;
+	struct ofs_buf b = OFS_BUF_INIT(0), want = OFS_BUF_INIT(1 << 20);
+	struct ofs_error err;
+	char path[PATH_MAX];
+	size_t n, m;
+
+	(void)state;
+	p = sample(&n);
+	p[1].blobs[0].type = OFS_BLOB_PATCH;
+	assert_int_equal(ofs_index_encode(p, n, &b), 0);
+	assert_memory_equal(b.data, "OFSINDEX\x02\0\0\0\x03\0\0\0", 16);
+	assert_int_equal(ofs_index_decode(b.data, b.len, "index x", &q, &m, &err), 0);
+	assert_int_equal(q[1].blobs[0].type, OFS_BLOB_PATCH);
+	golden_path("index-v2.bin", path, sizeof(path));
+	if (getenv("OFFSEED_REGEN_GOLDEN") != NULL)
+		assert_int_equal(ofs_write_file_atomic(path, b.data, b.len, 0644, NULL), 0);
+	assert_int_equal(ofs_buf_read_file(&want, path, NULL), 0);
+	assert_int_equal(want.len, b.len);
+	assert_memory_equal(want.data, b.data, b.len);
+	ofs_index_packs_free(q, m);
+	ofs_put_u32le(b.data + 8, 1);
+	expect_code(b.data, b.len, OFS_ERR_CORRUPT);
+	assert_int_equal(ofs_index_decode(b.data, b.len, "index x", &q, &m, &err) == 0, 0);
+	assert_non_null(strstr(err.msg, "patch blob in a version 1 index"));
+	ofs_index_packs_free(p, n);
+	ofs_index_packs_free(q, m);
+	ofs_buf_release(&b);
+	ofs_buf_release(&want);
+}
+
 static void
 expect_code(const uint8_t *p, size_t len, int code)
 {
@@ -150,7 +188,7 @@ t_truncations_and_forgeries(void **state)
 	expect_code(b.data, b.len, OFS_ERR_CORRUPT);	/* trailing byte */
 	b.len--;
 	/* newer version names both */
-	ofs_put_u32le(b.data + 8, 2);
+	ofs_put_u32le(b.data + 8, 3);
 	{
 		struct ofs_index_pack *q = NULL;
 		size_t m;
@@ -158,8 +196,11 @@ t_truncations_and_forgeries(void **state)
 		assert_int_equal(ofs_index_decode(b.data, b.len, "index t", &q, &m, &err),
 		    OFS_ERR_VERSION);
 	}
-	assert_non_null(strstr(err.msg, "version 2 is newer than this offseed supports (1)"));
+	assert_non_null(strstr(err.msg, "version 3 is newer than this offseed supports (2)"));
 	expect_code(b.data, b.len, OFS_ERR_VERSION);
+	/* version 2 is for indexes listing a patch blob only (canonical) */
+	ofs_put_u32le(b.data + 8, 2);
+	expect_code(b.data, b.len, OFS_ERR_CORRUPT);
 	ofs_put_u32le(b.data + 8, 0);
 	expect_code(b.data, b.len, OFS_ERR_CORRUPT);
 	ofs_put_u32le(b.data + 8, 1);
@@ -339,6 +380,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_roundtrip_golden),
+		cmocka_unit_test(t_patch_version),
 		cmocka_unit_test(t_truncations_and_forgeries),
 		cmocka_unit_test(t_names),
 		cmocka_unit_test(t_table),
