@@ -11,6 +11,7 @@
 #include "lock.h"
 #include "out.h"
 #include "retention.h"
+#include "stage.h"
 #include "util.h"
 
 static const char usage[] =
@@ -145,6 +146,10 @@ cmd_forget(int argc, char **argv, struct ofs_cli *g)
 			    (unsigned long long)pst.containers_deleted,
 			    (unsigned long long)pst.bytes_deleted);
 		}
+	}
+	if (!dry && nkept < n && (rc = ofs_staging_manifest_refresh(repo, &err)) != 0) {
+		json_decref(sum);
+		goto out;
 	}
 	ofs_emit(sum);
 out:

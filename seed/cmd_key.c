@@ -11,6 +11,7 @@
 #include "config.h"
 #include "lock.h"
 #include "out.h"
+#include "stage.h"
 #include "util.h"
 
 static const char usage[] =
@@ -285,6 +286,8 @@ cmd_key(int argc, char **argv, struct ofs_cli *g)
 		ofs_emit(json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "summary", "command", "key",
 		    "action", "passwd", "added", hex, "removed", s.names[s.used]));
 	}
+	/* key slots are files of the staging repository: its manifest lists them */
+	rc = ofs_staging_manifest_refresh(repo, &err);
 out:
 	ofs_lock_release(lock);
 	ofs_names_free(s.names, s.n);

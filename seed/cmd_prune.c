@@ -8,6 +8,7 @@
 #include "lock.h"
 #include "out.h"
 #include "retention.h"
+#include "stage.h"
 #include "util.h"
 
 static const char usage[] =
@@ -52,7 +53,8 @@ cmd_prune(int argc, char **argv, struct ofs_cli *g)
 		goto out;
 	if (!dry && (rc = ofs_lock_acquire(repo, "prune", &lock, &err)) != 0)
 		goto out;
-	if ((rc = ofs_prune_run(repo, dry, &st, dc, &err)) != 0)
+	if ((rc = ofs_prune_run(repo, dry, &st, dc, &err)) != 0 ||
+	    (!dry && (rc = ofs_staging_manifest_refresh(repo, &err)) != 0))
 		goto out;
 	for (size_t i = 0; i < json_array_size(dc); i++)
 		ofs_result("%s container %s (no used blob)\n", dry ? "would delete" : "deleted",

@@ -63,6 +63,8 @@ used=$(du -sb --apparent-size "$T/repo/data" | cut -f1)
 [ "$used" -lt 3000000 ] || fail "data/ still holds $used bytes after prune"
 
 expect_exit 0 ofs check --repo "$T/repo" --read-data
+# the staging manifest follows the removed snapshots, index files and container
+expect_exit 0 ofs verify "$T/repo"
 expect_exit 0 ofs restore latest --repo "$T/repo" --target "$T/rst"
 diff -r "$T/b" "$T/rst$T/b" || fail "the kept snapshot restores differently after prune"
 
@@ -98,6 +100,7 @@ expect_exit 0 ofs --json forget --repo "$T/repo2" --keep-last 1 --prune
     fail "reclaimable bytes of the container not reported: $(cat "$T/out")"
 sha256sum -c --quiet "$T/vhd-before" || fail "prune rewrote a sealed container"
 expect_exit 0 ofs check --repo "$T/repo2" --read-data
+expect_exit 0 ofs verify "$T/repo2"
 expect_exit 0 ofs restore latest --repo "$T/repo2" --target "$T/rst2"
 diff -r "$T/c" "$T/rst2$T/c" || fail "restore after prune (repo2) differs"
 echo ok

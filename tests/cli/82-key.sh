@@ -37,6 +37,7 @@ printf 'the second passphrase 0123\n' >"$T/pass2"
 expect_exit 0 ofs --json key add --repo "$T/repo" --new-passphrase-file "$T/pass2"
 second=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["added"])' "$T/out")
 [ "$(ls "$T/repo/keys" | wc -l)" = 2 ] || fail "key add did not add a slot"
+expect_exit 0 ofs verify "$T/repo"	# the staging manifest lists the new slot
 
 # both passphrases open the repository; list marks the slot in use
 expect_exit 0 "$OFFSEED" --passphrase-file "$T/pass2" snapshots --repo "$T/repo"
@@ -55,6 +56,7 @@ assert_contains "$T/out" '"type":"error"'
 # remove the first slot from the second passphrase
 expect_exit 0 "$OFFSEED" --passphrase-file "$T/pass2" key remove --repo "$T/repo" "${first:0:8}"
 expect_exit 5 ofs snapshots --repo "$T/repo"
+expect_exit 0 ofs verify "$T/repo"	# and no longer the removed one
 
 # passwd: new slot, old one gone
 printf 'the third passphrase 456789\n' >"$T/pass3"
