@@ -476,52 +476,90 @@ ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
 	return rc;
 }
 
-int
-ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
-    struct ofs_buf *out, struct ofs_error *err)
+/* Read and open blob id; *ref receives its index entry. A patch comes back as its patch
+ * plaintext. */
+static int
+read_opened(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_blob_ref *ref, struct ofs_buf *out, struct ofs_error *err)
 {
-	struct ofs_buf stored = OFS_BUF_INIT(0), patch = OFS_BUF_INIT(0);
+	struct ofs_buf stored = OFS_BUF_INIT(0);
 	const struct ofs_idx_pack *p;
-	struct ofs_blob_ref ref;
 	char name[128], cname[64], hex[2 * OFS_ID_LEN + 1];
 	uint64_t off, end;
 	int rc;
 
-	if (r->idx == NULL || !ofs_idx_lookup(r->idx, id, &ref)) {
+	if (r->idx == NULL || !ofs_idx_lookup(r->idx, id, ref)) {
 		ofs_hex(id, OFS_ID_LEN, hex);
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… is not in the index", hex);
 	}
-	p = ofs_idx_pack(r->idx, ref.pack);
+	p = ofs_idx_pack(r->idx, ref->pack);
 	if ((rc = ofs_repo_check_container(r, &p->loc, err)) != 0)
 		return rc;
 	if (p->loc.kind == OFS_LOC_CONTAINER) {
 		ofs_container_name(p->loc.set, p->loc.seq, cname, sizeof(cname));
 		snprintf(name, sizeof(name), "containers/%s", cname);
-		off = p->loc.offset + ref.offset;
+		off = p->loc.offset + ref->offset;
 		end = p->loc.offset + p->length;
 	} else {
 		ofs_loose_name(p->id, name, sizeof(name));
-		off = ref.offset;
+		off = ref->offset;
 		end = p->length;
 	}
 	if (r->rcache != NULL)
-		rc = ofs_rangecache_read(r->rcache, r->be, name, off, ref.stored_len, end, &stored,
+		rc = ofs_rangecache_read(r->rcache, r->be, name, off, ref->stored_len, end, &stored,
 		    err);
 	else
-		rc = r->be->ops->get(r->be, name, off, ref.stored_len, &stored, err);
-	if (rc != 0)
-		goto out;
-	if ((rc = ofs_blob_open(ctx ? ctx : r->ctx, ref.type, id, stored.data, stored.len,
-	    ref.raw_len, ref.type == OFS_BLOB_PATCH ? &patch : out, err)) != 0) {
+		rc = r->be->ops->get(r->be, name, off, ref->stored_len, &stored, err);
+	if (rc == 0 && (rc = ofs_blob_open(ctx ? ctx : r->ctx, ref->type, id, stored.data,
+	    stored.len, ref->raw_len, out, err)) != 0)
 		ofs_err_wrap(err, "'%s' at offset %llu", name, (unsigned long long)off);
+	ofs_buf_release(&stored);
+	return rc;
+}
+
+int
+ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_buf *out, struct ofs_error *err)
+{
+	struct ofs_buf patch = OFS_BUF_INIT(0);
+	struct ofs_blob_ref ref;
+	int rc;
+
+	/* the common case opens straight into out */
+	if (r->idx == NULL || !ofs_idx_lookup(r->idx, id, &ref) || ref.type != OFS_BLOB_PATCH)
+		return read_opened(r, ctx, id, &ref, out, err);
+	if ((rc = read_opened(r, ctx, id, &ref, &patch, err)) == 0)
+		rc = ofs_repo_rebuild_patch(r, ctx, id, patch.data, patch.len, ref.raw_len, out,
+		    err);
+	ofs_buf_release_secret(&patch);
+	return rc;
+}
+
+int
+ofs_repo_patch_bases(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    uint8_t bases[][OFS_ID_LEN], size_t *n, struct ofs_error *err)
+{
+	struct ofs_buf patch = OFS_BUF_INIT(0);
+	struct ofs_blob_ref ref;
+	struct ofs_patch pt;
+	char hex[2 * OFS_ID_LEN + 1];
+	int rc;
+
+	*n = 0;
+	if ((rc = read_opened(r, ctx, id, &ref, &patch, err)) != 0)
+		goto out;
+	ofs_hex(id, OFS_ID_LEN, hex);
+	if (ref.type != OFS_BLOB_PATCH) {
+		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… is not a patch", hex);
 		goto out;
 	}
-	if (ref.type == OFS_BLOB_PATCH &&
-	    (rc = ofs_repo_rebuild_patch(r, ctx, id, patch.data, patch.len, ref.raw_len, out,
-	    err)) != 0)
-		ofs_err_wrap(err, "'%s' at offset %llu", name, (unsigned long long)off);
+	if ((rc = ofs_patch_parse(patch.data, patch.len, ref.raw_len, &pt, err)) != 0) {
+		ofs_err_wrap(err, "blob %.16s… (patch)", hex);
+		goto out;
+	}
+	memcpy(bases, pt.bases, (size_t)pt.nbases * OFS_ID_LEN);
+	*n = pt.nbases;
 out:
-	ofs_buf_release(&stored);
 	ofs_buf_release_secret(&patch);
 	return rc;
 }

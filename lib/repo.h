@@ -114,6 +114,9 @@ int ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
 /* Read one blob by id through the index (with ctx for the calling thread). */
 int ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
     struct ofs_buf *out, struct ofs_error *err);
+/* The base ids of patch blob id (at most OFS_PATCH_MAX_BASES, 16), read without them. */
+int ofs_repo_patch_bases(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    uint8_t bases[][OFS_ID_LEN], size_t *n, struct ofs_error *err);
 /* Rebuild the chunk a patch blob (already opened: its plaintext in patch) stands for, into
  * out (appending): its bases are read by id and must be data chunks; the result must match
  * id. OFS_ERR_CORRUPT names the blob. ofs_repo_read_blob does this for patch blobs itself. */

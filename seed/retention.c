@@ -9,6 +9,7 @@
 #include "index.h"
 #include "out.h"
 #include "pack.h"
+#include "patch.h"
 #include "retention.h"
 #include "util.h"
 
@@ -127,6 +128,7 @@ struct scan {
 	struct blob_list repack;	/* filled in the second pass */
 	int second;
 	int patch_used;			/* a used blob is a patch (its bases are in containers) */
+	struct blob_list patches;	/* the used patches, when their bases are needed */
 };
 
 static int
@@ -157,6 +159,51 @@ scan_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud
 		}
 		memcpy(l->ids[l->n], id, OFS_ID_LEN);
 		l->refs[l->n++] = *ref;
+	}
+	return 0;
+}
+
+static int
+container_unused(struct ofs_repo *r, const struct scan *sc, size_t npacks)
+{
+	for (size_t i = 0; i < npacks; i++)
+		if (ofs_idx_pack(r->idx, (uint32_t)i)->loc.kind == OFS_LOC_CONTAINER &&
+		    sc->pu[i].nused == 0)
+			return 1;
+	return 0;
+}
+
+static int
+list_used_patch(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud)
+{
+	struct scan *sc = ud;
+	struct ofs_blob_ref dummy;
+	struct blob_list *l = &sc->patches;
+
+	if (ref->type != OFS_BLOB_PATCH || !ofs_idx_lookup(sc->used, id, &dummy))
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->ids = ofs_xreallocarray(l->ids, l->cap, sizeof(*l->ids));
+	}
+	memcpy(l->ids[l->n++], id, OFS_ID_LEN);
+	return 0;
+}
+
+/* Mark the bases of every used patch used. */
+static int
+mark_patch_bases(struct ofs_repo *r, struct scan *sc, struct ofs_error *err)
+{
+	uint8_t bases[OFS_PATCH_MAX_BASES][OFS_ID_LEN];
+	size_t nb;
+	int rc;
+
+	ofs_idx_foreach(r->idx, list_used_patch, sc);
+	for (size_t i = 0; i < sc->patches.n; i++) {
+		if ((rc = ofs_repo_patch_bases(r, NULL, sc->patches.ids[i], bases, &nb, err)) != 0)
+			return rc;
+		for (size_t k = 0; k < nb; k++)
+			ofs_idx_add_blob(sc->used, bases[k], &no_ref);
 	}
 	return 0;
 }
@@ -298,6 +345,15 @@ ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
 	/* 2. per pack: used and total stored bytes (each blob counted in the pack the index
 	 * finds it in); decide */
 	ofs_idx_foreach(r->idx, scan_blob, &sc);
+	/* The seed chunks patches copy from are used too. The trees do not list them, and
+	 * reading the patches costs a download from the cloud, so this is done only when a
+	 * container would otherwise go (patches copy only from containers). */
+	if (sc.patch_used && container_unused(r, &sc, npacks)) {
+		if ((rc = mark_patch_bases(r, &sc, err)) != 0)
+			goto out;
+		memset(sc.pu, 0, (npacks + 1) * sizeof(*sc.pu));
+		ofs_idx_foreach(r->idx, scan_blob, &sc);
+	}
 	for (size_t i = 0; i < npacks; i++) {
 		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
 		struct pack_use *pu = &sc.pu[i];
@@ -311,18 +367,12 @@ ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
 		else
 			pu->action = P_KEEP;
 	}
-	/* a container goes only when none of its packs holds a used blob, and none at all
-	 * while a patch is in use: the trees do not list a patch's bases, which are always
-	 * seed chunks in containers (FORMAT.md section 9.1) */
+	/* a container goes only when none of its packs holds a used blob */
 	for (size_t i = 0; i < npacks; i++) {
 		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
 
 		if (ip->loc.kind != OFS_LOC_CONTAINER || sc.pu[i].action != P_DELETE)
 			continue;
-		if (sc.patch_used) {
-			sc.pu[i].action = P_KEEP;
-			continue;
-		}
 		for (size_t k = 0; k < npacks; k++) {
 			const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
 
@@ -530,6 +580,7 @@ out:
 	ofs_index_packs_free(newp, nnew);
 	free(seen);
 	free(sc.repack.ids);
+	free(sc.patches.ids);
 	free(sc.repack.refs);
 	free(sc.pu);
 	ofs_idx_free(sc.used);

@@ -2,8 +2,9 @@
 # Edits inside large files after a stage: the backup stores the changed chunks as patches of
 # the seed's chunks, so the repository grows by about the bytes changed (measured on the
 # repository's files), not by the megabyte-sized chunks around each edit. Restore, check
-# --read-data and verify --deep rebuild them; prune keeps the containers they copy from; a
-# damaged seed chunk is named through the snapshot that only reaches it through a patch.
+# --read-data and verify --deep rebuild them; prune keeps the containers they copy from (and
+# only those); a damaged seed chunk is named through the snapshot that only reaches it
+# through a patch.
 . "$(dirname "$0")/lib.sh"
 need python3
 size() { find "$T/repo" -type f -printf '%s\n' | awk '{s += $1} END {print s}'; }
@@ -67,4 +68,27 @@ assert_contains "$T/out" "db/big.bin"
 expect_exit 4 ofs restore latest --repo "$T/repo" --target "$T/r4"
 cat "$T/out" "$T/err" >"$T/both"
 assert_contains "$T/both" "big.bin"
+
+# 5. a container whose chunks only patches still use is kept by prune; once no patch copies
+# from it, it goes
+mkdir -p "$T/s2"
+head -c 400000 /dev/urandom >"$T/s2/one"	# one chunk (under the 512 KiB minimum)
+expect_exit 0 ofs init --repo "$T/repo2"
+expect_exit 0 ofs stage --repo "$T/repo2" "$T/s2"
+edit "$T/s2/one" 200000 40000
+expect_exit 0 ofs --json backup --repo "$T/repo2" "$T/s2"
+[ "$(json patches)" = 1 ] || fail "the edited one-chunk file was not stored as a patch"
+expect_exit 0 ofs --json forget --repo "$T/repo2" --keep-last 1 --prune
+[ "$(ls "$T/repo2/containers/"*.vhd 2>/dev/null | wc -l)" = 1 ] ||
+    fail "prune deleted the container whose chunk a patch copies from: $(cat "$T/out")"
+expect_exit 0 ofs check --repo "$T/repo2" --read-data
+expect_exit 0 ofs restore latest --repo "$T/repo2" --target "$T/r5"
+cmp "$T/s2/one" "$T/r5$T/s2/one" || fail "restore of the patch differs after prune"
+head -c 400000 /dev/urandom >"$T/s2/one"	# all new: nothing to copy
+expect_exit 0 ofs --json backup --repo "$T/repo2" "$T/s2"
+[ "$(json patches)" = 0 ] || fail "a rewritten file was stored as a patch"
+expect_exit 0 ofs --json forget --repo "$T/repo2" --keep-last 1 --prune
+ls "$T/repo2/containers/"*.vhd >/dev/null 2>&1 && fail "the container no snapshot or patch uses was kept"
+expect_exit 0 ofs check --repo "$T/repo2" --read-data
+expect_exit 0 ofs verify "$T/repo2"
 echo ok
