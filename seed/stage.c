@@ -529,9 +529,13 @@ try_reuse(struct stage *s, const char *path, struct ofs_node *n, struct baseline
 		return 0;
 	if (!s->o->loose && e->bl.nblocks > 0)
 		*bl = bl_of(e);
+	pthread_mutex_lock(&s->mu);	/* the writer adds packs to the index under it */
 	for (uint32_t i = 0; i < e->nchunks; i++)
-		if (!ofs_idx_lookup(s->repo->idx, e->chunks[i], &ref))
+		if (!ofs_idx_lookup(s->repo->idx, e->chunks[i], &ref)) {
+			pthread_mutex_unlock(&s->mu);
 			return 0;
+		}
+	pthread_mutex_unlock(&s->mu);
 	n->chunks = ofs_xreallocarray(NULL, e->nchunks ? e->nchunks : 1, OFS_ID_LEN);
 	memcpy(n->chunks, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
 	n->nchunks = e->nchunks;
