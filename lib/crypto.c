@@ -11,6 +11,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <xxhash.h>
+#include <xxh_x86dispatch.h>	/* libxxhash's SSE2/AVX2/AVX-512 dispatch: 4x in cache here */
 #include <xxh_x86dispatch.h>	/* AVX2/AVX-512 at run time: ~3x the default SSE2 path */
 
 #include "crypto.h"

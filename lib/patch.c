@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <xxhash.h>
+#include <xxh_x86dispatch.h>	/* libxxhash's SSE2/AVX2/AVX-512 dispatch: 4x in cache here */
 
 #include "patch.h"
 #include "util.h"
