@@ -30,6 +30,7 @@
 #define READ_KEEP (1u << 20)		/* read buffer pages kept resident between files */
 #define INFLIGHT_BYTES (8u << 20)
 #define RING_SLOTS 4096
+#define WRITER_BATCH 64		/* small done items the writer is woken for at once */
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
 #define CATALOG_NAME "catalog"
 #define JOURNAL_MAX ((size_t)16 << 30)	/* the catalog of a ~60 TB seed (block hashes: 0.025 %) */
@@ -138,7 +139,7 @@ struct stage {
 	double wait_producer, wait_writer, wait_workers;	/* seconds blocked (-v) */
 	/* Who sleeps, so wake-ups can be batched: with many small files, waking a thread per
 	 * item costs more than the work (a context switch per file). */
-	int writer_waiting, workers_waiting;
+	int writer_waiting, workers_waiting, producer_waiting;
 
 	struct ofs_idx *pending;	/* ids accepted for storage, not yet in a written pack */
 
@@ -360,7 +361,9 @@ push(struct stage *s, struct item *it)
 		/* about to sleep: make sure nobody waits for a batch that will not fill */
 		pthread_cond_broadcast(&s->cv_work);
 		pthread_cond_signal(&s->cv_done);
+		s->producer_waiting = 1;
 		pthread_cond_wait(&s->cv_space, &s->mu);
+		s->producer_waiting = 0;
 		s->wait_producer += ofs_mono() - t;
 	}
 	if (s->stop) {
@@ -377,7 +380,7 @@ push(struct stage *s, struct item *it)
 	if (it->kind == IT_CHUNK && s->workers_waiting > 0 &&
 	    (it->len >= (256u << 10) || s->head - s->work_next >= 8))
 		pthread_cond_signal(&s->cv_work);
-	if (s->writer_waiting && s->head - s->tail >= 64)
+	if (s->writer_waiting && s->head - s->tail >= WRITER_BATCH)
 		pthread_cond_signal(&s->cv_done);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
@@ -838,7 +841,8 @@ worker(void *arg)
 		pthread_mutex_lock(&s->mu);
 		it->done = 1;
 		/* only the item at the head of the queue can unblock the writer */
-		if (s->writer_waiting && slot == s->tail)
+		if (s->writer_waiting && slot == s->tail && (s->head - s->tail >= WRITER_BATCH ||
+		    it->len >= (256u << 10) || s->producer_done || s->producer_waiting))
 			pthread_cond_signal(&s->cv_done);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -2051,7 +2055,10 @@ writer(void *arg)
 		s->tail++;
 		if (it->kind == IT_CHUNK)
 			s->inflight -= it->len;
-		pthread_cond_broadcast(&s->cv_space);
+		/* wake a blocked producer once there is room for a batch, not per item */
+		if (s->producer_waiting && (s->head - s->tail <= RING_SLOTS / 2 || s->tail == s->head) &&
+		    s->inflight <= INFLIGHT_BYTES / 2)
+			pthread_cond_broadcast(&s->cv_space);
 		pthread_mutex_unlock(&s->mu);
 
 		rc = consume(s, it, &err);
