@@ -67,6 +67,23 @@ ofs_buf_reserve(struct ofs_buf *b, size_t n)
 }
 
 int
+ofs_buf_reserve_exact(struct ofs_buf *b, size_t n)
+{
+	size_t want;
+
+	if (n > SIZE_MAX - b->len - 1)
+		return OFS_ERR_CORRUPT;
+	want = b->len + n;
+	if (b->max != 0 && want > b->max)
+		return OFS_ERR_CORRUPT;
+	if (want + 1 <= b->cap)
+		return 0;
+	b->data = ofs_xrealloc(b->data, want + 1);
+	b->cap = want + 1;
+	return 0;
+}
+
+int
 ofs_buf_add(struct ofs_buf *b, const void *p, size_t n)
 {
 	int r;

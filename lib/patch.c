@@ -288,6 +288,24 @@ ofs_blocks_final(struct ofs_blocks *b)
 	}
 }
 
+void
+ofs_blocks_reset(struct ofs_blocks *b)
+{
+	b->n = b->fill = 0;
+	b->probe_len = 0;
+	b->probe_done = 0;
+}
+
+uint64_t *
+ofs_blocks_copy(const struct ofs_blocks *b, size_t *n)
+{
+	uint64_t *h = ofs_xreallocarray(NULL, b->n ? b->n : 1, sizeof(*h));
+
+	memcpy(h, b->h, b->n * sizeof(*h));
+	*n = b->n;
+	return h;
+}
+
 uint64_t *
 ofs_blocks_take(struct ofs_blocks *b, size_t *n)
 {

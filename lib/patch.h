@@ -86,6 +86,10 @@ void ofs_blocks_probe(struct ofs_blocks *b, uint64_t block, size_t len);
 void ofs_blocks_update(struct ofs_blocks *b, const void *p, size_t n);
 /* Hash the unfinished last block, if any. */
 void ofs_blocks_final(struct ofs_blocks *b);
+/* Empty it for the next stream (no probe), keeping its storage. */
+void ofs_blocks_reset(struct ofs_blocks *b);
+/* A copy of the hashes, exactly n long (owned by the caller). */
+uint64_t *ofs_blocks_copy(const struct ofs_blocks *b, size_t *n);
 /* Hand the hashes to the caller (owned); the hasher is empty afterwards. */
 uint64_t *ofs_blocks_take(struct ofs_blocks *b, size_t *n);
 void ofs_blocks_release(struct ofs_blocks *b);

@@ -103,7 +103,7 @@ struct cat_entry {
 	int64_t mtime, ctime;
 	uint8_t (*chunks)[OFS_ID_LEN];
 	uint32_t nchunks;
-	struct baseline bl;	/* owned */
+	struct baseline *bl;	/* owned; NULL: none (most files: keeps the entry small) */
 };
 
 struct catalog {
@@ -199,27 +199,30 @@ struct stage {
 static void
 bl_copy(struct cat_entry *e, const struct baseline *bl)
 {
-	memset(&e->bl, 0, sizeof(e->bl));
+	struct baseline *c;
+
+	e->bl = NULL;
 	if (bl == NULL || bl->nblocks == 0)
 		return;
-	e->bl.nblocks = bl->nblocks;
-	e->bl.blocks = ofs_xreallocarray(NULL, bl->nblocks, sizeof(*bl->blocks));
-	memcpy(e->bl.blocks, bl->blocks, bl->nblocks * sizeof(*bl->blocks));
+	c = e->bl = ofs_xcalloc(1, sizeof(*c));
+	c->nblocks = bl->nblocks;
+	c->blocks = ofs_xreallocarray(NULL, bl->nblocks, sizeof(*bl->blocks));
+	memcpy(c->blocks, bl->blocks, bl->nblocks * sizeof(*bl->blocks));
 	if (bl->same || (bl->nbase == e->nchunks && (e->nchunks == 0 ||
 	    memcmp(bl->base, e->chunks, (size_t)e->nchunks * OFS_ID_LEN) == 0))) {
-		e->bl.same = 1;
+		c->same = 1;
 		return;
 	}
-	e->bl.nbase = bl->nbase;
-	e->bl.base = ofs_xreallocarray(NULL, bl->nbase ? bl->nbase : 1, OFS_ID_LEN);
-	memcpy(e->bl.base, bl->base, (size_t)bl->nbase * OFS_ID_LEN);
+	c->nbase = bl->nbase;
+	c->base = ofs_xreallocarray(NULL, bl->nbase ? bl->nbase : 1, OFS_ID_LEN);
+	memcpy(c->base, bl->base, (size_t)bl->nbase * OFS_ID_LEN);
 }
 
-/* The baseline of e with its base list spelled out (pointers into e). */
+/* The baseline of e (which has one) with its base list spelled out (pointers into e). */
 static struct baseline
 bl_of(const struct cat_entry *e)
 {
-	struct baseline b = e->bl;
+	struct baseline b = *e->bl;
 
 	if (b.same) {
 		b.base = e->chunks;
@@ -259,8 +262,11 @@ cat_release(struct catalog *c)
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->e[i].path);
 		free(c->e[i].chunks);
-		free(c->e[i].bl.blocks);
-		free(c->e[i].bl.base);
+		if (c->e[i].bl != NULL) {
+			free(c->e[i].bl->blocks);
+			free(c->e[i].bl->base);
+			free(c->e[i].bl);
+		}
 	}
 	free(c->e);
 	memset(c, 0, sizeof(*c));
@@ -525,12 +531,12 @@ try_reuse(struct stage *s, const char *path, struct ofs_node *n, struct baseline
 	struct ofs_blob_ref ref;
 
 	/* a backup keeps the seed's baseline of a file it reads again */
-	if (e != NULL && s->o->loose && e->bl.nblocks > 0)
+	if (e != NULL && s->o->loose && e->bl != NULL)
 		*bl = bl_of(e);
 	if (e == NULL || e->size != n->size || e->ino != n->ino || e->mtime != n->mtime_ns ||
 	    e->ctime != n->ctime_ns)
 		return 0;
-	if (!s->o->loose && e->bl.nblocks > 0)
+	if (!s->o->loose && e->bl != NULL)
 		*bl = bl_of(e);
 	pthread_mutex_lock(&s->mu);	/* the writer adds packs to the index under it */
 	for (uint32_t i = 0; i < e->nchunks; i++)
@@ -585,9 +591,11 @@ produce(struct stage *s, struct ofs_walk *w)
 	struct ofs_error err = { 0 };
 	uint8_t *buf = mmap(NULL, READ_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 	    -1, 0);
+	struct ofs_blocks bh;	/* one hasher for every file: no allocation per file */
 	struct item *it;
 	int rc = 0, changed, r;
 
+	ofs_blocks_init(&bh, s->repo->keys.block_secret);
 	if (buf == MAP_FAILED) {
 		ofs_err_sys(&err, OFS_ERR_IO, errno, "cannot map a %u MiB read buffer",
 		    READ_BUF >> 20);
@@ -641,12 +649,11 @@ produce(struct stage *s, struct ofs_walk *w)
 			struct ofs_node copy = it->node;
 			char *path = ofs_xstrdup(wi.path);
 			struct patch_src *ps = NULL;
-			struct ofs_blocks bh;
 			int hash;
 
 			/* stage: block hashes of every file big enough to patch later; backup:
 			 * of those with a baseline, to compare with it */
-			ofs_blocks_init(&bh, s->repo->keys.block_secret);
+			ofs_blocks_reset(&bh);
 			if (s->o->loose) {
 				hash = it->bl.nblocks > 0;
 				if (hash)
@@ -672,7 +679,6 @@ produce(struct stage *s, struct ofs_walk *w)
 			ofs_progress_add(s->pr, 0, 1, path);
 			if (r < 0) {
 				free(path);
-				ofs_blocks_release(&bh);
 				break;
 			}
 			it = item_new(IT_FILE_END);
@@ -681,11 +687,10 @@ produce(struct stage *s, struct ofs_walk *w)
 			if (hash && !s->o->loose) {
 				size_t nb;
 
-				it->bl.blocks = ofs_blocks_take(&bh, &nb);
+				it->bl.blocks = ofs_blocks_copy(&bh, &nb);
 				it->bl.nblocks = (uint32_t)nb;
 				it->bl.same = 1;
 			}
-			ofs_blocks_release(&bh);
 			if (changed) {
 				skipped(s, path, "changed while being read (stored, marked changed)");
 				s->res->changed++;
@@ -699,6 +704,7 @@ produce(struct stage *s, struct ofs_walk *w)
 	}
 	munmap(buf, READ_BUF);
 done:
+	ofs_blocks_release(&bh);
 	pthread_mutex_lock(&s->mu);
 	s->producer_done = 1;
 	pthread_cond_broadcast(&s->cv_done);
@@ -1348,7 +1354,7 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
 		uint64_t target = s->o->loose ? OFS_PACK_TARGET : CONTAINER_PACK_TARGET;
 
 		if (w->data.cap == 0)
-			ofs_buf_reserve(&w->data, (size_t)target + OFS_CHUNK_MAX + 4096);
+			ofs_buf_reserve_exact(&w->data, (size_t)target + OFS_CHUNK_MAX + 4096);
 		ofs_pack_writer_add(w, type, id, stored->data, stored->len, rawlen);
 		s->res->bytes_stored += stored->len;
 		return ofs_pack_writer_size(w) >= target ? close_loose_pack(s, w, err) : 0;
@@ -1393,9 +1399,30 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
  * i64 mtime ns, i64 ctime ns, u32 chunk count, chunk ids; then the baseline: u32 block
  * count, u64 block hashes, u32 base count (BASE_SAME: the chunk list), base ids. */
 #define BASE_SAME UINT32_MAX
+/* The bytes cat_encode appends. */
+static size_t
+cat_size(const struct catalog *c)
+{
+	size_t n = 8;
+
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cat_entry *e = &c->e[i];
+
+		n += 4 + strlen(e->path) + 4 * 8 + 4 + (size_t)e->nchunks * OFS_ID_LEN + 8;
+		if (e->bl != NULL)
+			n += (size_t)e->bl->nblocks * 8 +
+			    (e->bl->same ? 0 : (size_t)e->bl->nbase * OFS_ID_LEN);
+	}
+	return n;
+}
+
+/* Append the records, into a buffer sized for them first: the catalog of a large tree is
+ * megabytes, and doubling growth would hold up to twice that, plus the copy, at the end of
+ * the run when memory peaks. */
 static void
 cat_encode(const struct catalog *c, struct ofs_buf *b)
 {
+	ofs_buf_reserve_exact(b, cat_size(c));
 	ofs_buf_add_u64le(b, c->n);
 	for (size_t i = 0; i < c->n; i++) {
 		const struct cat_entry *e = &c->e[i];
@@ -1409,12 +1436,17 @@ cat_encode(const struct catalog *c, struct ofs_buf *b)
 		ofs_buf_add_u64le(b, (uint64_t)e->ctime);
 		ofs_buf_add_u32le(b, e->nchunks);
 		ofs_buf_add(b, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
-		ofs_buf_add_u32le(b, e->bl.nblocks);
-		for (uint32_t k = 0; k < e->bl.nblocks; k++)
-			ofs_buf_add_u64le(b, e->bl.blocks[k]);
-		ofs_buf_add_u32le(b, e->bl.nblocks == 0 ? 0 : e->bl.same ? BASE_SAME : e->bl.nbase);
-		if (e->bl.nblocks > 0 && !e->bl.same)
-			ofs_buf_add(b, e->bl.base, (size_t)e->bl.nbase * OFS_ID_LEN);
+		if (e->bl == NULL) {	/* no baseline: block count 0, base count 0 */
+			ofs_buf_add_u32le(b, 0);
+			ofs_buf_add_u32le(b, 0);
+			continue;
+		}
+		ofs_buf_add_u32le(b, e->bl->nblocks);
+		for (uint32_t k = 0; k < e->bl->nblocks; k++)
+			ofs_buf_add_u64le(b, e->bl->blocks[k]);
+		ofs_buf_add_u32le(b, e->bl->same ? BASE_SAME : e->bl->nbase);
+		if (!e->bl->same)
+			ofs_buf_add(b, e->bl->base, (size_t)e->bl->nbase * OFS_ID_LEN);
 	}
 }
 
@@ -1674,6 +1706,16 @@ write_journal(struct stage *s, struct ofs_error *err)
 		goto out;
 	ofs_buf_add_u64le(&j, packs.len);
 	ofs_buf_add(&j, packs.data, packs.len);
+	{	/* the rest sized first, like the catalog alone (cat_encode) */
+		const struct ofs_manifest *m = s->res->sealed;
+		size_t n = s->o->ndisks > 0 && m != NULL ? m->nfiles : 0;
+		size_t need = cat_size(&s->done_files) + 2 * (4 + PATH_MAX) + 8 + 4;
+
+		for (size_t i = 0; i < n; i++)
+			need += 8 + strlen(m->files[i].path) + strlen(s->sealed_serial[i]) + 8 +
+			    OFS_XXH_LEN + 4 + m->files[i].h.nregions * OFS_XXH_LEN;
+		ofs_buf_reserve_exact(&j, need);
+	}
 	cat_encode(&s->done_files, &j);
 	jstr_add(&j, s->cw != NULL && s->cur_disk >= 0 ? s->o->disk_serials[s->cur_disk] : "");
 	jstr_add(&j, s->cw != NULL && s->cur_disk >= 0 ? s->o->disks[s->cur_disk] : "");
