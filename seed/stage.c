@@ -489,7 +489,10 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 			have += (size_t)got;
 			ofs_progress_add(s->pr, (uint64_t)got, 0, NULL);
 			s->res->bytes_read += (uint64_t)got;
-			while (have - start >= OFS_CHUNK_MAX) {
+			/* cut while the chunker can decide: what is left to move to the front
+			 * before the next read is then the undecided tail (usually under 2 MiB),
+			 * not the CHUNK_MAX of lookahead a stricter rule would keep and copy */
+			for (;;) {
 				cut = ofs_chunker_next(&s->chunker, buf + start, have - start, 0);
 				if (cut == 0)
 					break;
