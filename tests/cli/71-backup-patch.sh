@@ -23,6 +23,13 @@ echo small >"$T/src/small"
 expect_exit 0 ofs init --repo "$T/repo"
 expect_exit 0 ofs stage --repo "$T/repo" "$T/src"
 
+# 0. the same bytes under another path are cut at the same points whatever the buffering:
+# nothing new is stored
+cp "$T/src/db/big.bin" "$T/src/db/copy.bin"
+expect_exit 0 ofs --json backup --repo "$T/repo" "$T/src"
+[ "$(json bytes_new)" = 0 ] || fail "a copy of a staged file stored new chunks: $(cat "$T/out")"
+rm "$T/src/db/copy.bin"
+
 # 1. an edit in the middle of a large file and two appends (one to an incompressible file)
 edit "$T/src/db/big.bin" 12000000 300000
 head -c 200000 /dev/urandom >>"$T/src/logs/app.log"
