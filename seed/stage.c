@@ -110,7 +110,47 @@ struct catalog {
 	struct cat_entry *e;
 	size_t n, cap;
 	int sorted;
+	/* The entries' paths, chunk lists and baselines live until the run ends: they come
+	 * from mapped blocks of their own, not the heap, where thousands of small lasting
+	 * allocations among the chunk buffers would keep freed space from being reused. */
+	uint8_t *pool;
+	size_t pool_left;
+	void **blocks;
+	size_t *block_len;
+	size_t nblocks;
 };
+
+#define POOL_BLOCK (1u << 20)
+
+/* n bytes (8-aligned) from the catalog's pool; freed only with the catalog. */
+static void *
+cat_alloc(struct catalog *c, size_t n)
+{
+	void *p;
+
+	n = (n + 7) & ~(size_t)7;
+	if (n == 0)
+		n = 8;
+	if (n > c->pool_left) {
+		size_t len = n > POOL_BLOCK ? n : POOL_BLOCK;
+		void *b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+
+		if (b == MAP_FAILED)
+			abort();	/* out of memory, like ofs_xmalloc */
+		c->blocks = ofs_xreallocarray(c->blocks, c->nblocks + 1, sizeof(*c->blocks));
+		c->block_len = ofs_xreallocarray(c->block_len, c->nblocks + 1,
+		    sizeof(*c->block_len));
+		c->blocks[c->nblocks] = b;
+		c->block_len[c->nblocks++] = len;
+		c->pool = b;
+		c->pool_left = len;
+	}
+	p = c->pool;
+	c->pool += n;
+	c->pool_left -= n;
+	return p;
+}
 
 struct level {
 	struct ofs_tree tree;
@@ -197,16 +237,17 @@ struct stage {
 
 /* Copy bl into e (as "same" when its base list is the entry's chunk list). */
 static void
-bl_copy(struct cat_entry *e, const struct baseline *bl)
+bl_copy(struct catalog *cat, struct cat_entry *e, const struct baseline *bl)
 {
 	struct baseline *c;
 
 	e->bl = NULL;
 	if (bl == NULL || bl->nblocks == 0)
 		return;
-	c = e->bl = ofs_xcalloc(1, sizeof(*c));
+	c = e->bl = cat_alloc(cat, sizeof(*c));
+	memset(c, 0, sizeof(*c));
 	c->nblocks = bl->nblocks;
-	c->blocks = ofs_xreallocarray(NULL, bl->nblocks, sizeof(*bl->blocks));
+	c->blocks = cat_alloc(cat, (size_t)bl->nblocks * sizeof(*bl->blocks));
 	memcpy(c->blocks, bl->blocks, bl->nblocks * sizeof(*bl->blocks));
 	if (bl->same || (bl->nbase == e->nchunks && (e->nchunks == 0 ||
 	    memcmp(bl->base, e->chunks, (size_t)e->nchunks * OFS_ID_LEN) == 0))) {
@@ -214,7 +255,7 @@ bl_copy(struct cat_entry *e, const struct baseline *bl)
 		return;
 	}
 	c->nbase = bl->nbase;
-	c->base = ofs_xreallocarray(NULL, bl->nbase ? bl->nbase : 1, OFS_ID_LEN);
+	c->base = cat_alloc(cat, (size_t)bl->nbase * OFS_ID_LEN);
 	memcpy(c->base, bl->base, (size_t)bl->nbase * OFS_ID_LEN);
 }
 
@@ -238,37 +279,42 @@ cat_add(struct catalog *c, const char *path, const struct ofs_node *n,
 {
 	struct cat_entry *e;
 
-	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 256;
-		c->e = ofs_xreallocarray(c->e, c->cap, sizeof(*c->e));
+	if (c->n == c->cap) {	/* mapped too, grown by mremap: no copy, no hole in the heap */
+		size_t ncap = c->cap ? 2 * c->cap : 4096;
+		void *p = c->e == NULL ?
+		    mmap(NULL, ncap * sizeof(*c->e), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) :
+		    mremap(c->e, c->cap * sizeof(*c->e), ncap * sizeof(*c->e), MREMAP_MAYMOVE);
+
+		if (p == MAP_FAILED)
+			abort();	/* out of memory, like ofs_xmalloc */
+		c->e = p;
+		c->cap = ncap;
 	}
 	e = &c->e[c->n++];
-	e->path = ofs_xstrdup(path);
+	e->path = cat_alloc(c, strlen(path) + 1);
+	memcpy(e->path, path, strlen(path) + 1);
 	e->size = n->size;
 	e->ino = n->ino;
 	e->mtime = n->mtime_ns;
 	e->ctime = n->ctime_ns;
 	e->nchunks = (uint32_t)n->nchunks;
-	e->chunks = ofs_xreallocarray(NULL, n->nchunks ? n->nchunks : 1, OFS_ID_LEN);
+	e->chunks = cat_alloc(c, (size_t)n->nchunks * OFS_ID_LEN);
 	if (n->nchunks > 0)
 		memcpy(e->chunks, n->chunks, n->nchunks * OFS_ID_LEN);
-	bl_copy(e, bl);
+	bl_copy(c, e, bl);
 	c->sorted = 0;
 }
 
 static void
 cat_release(struct catalog *c)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->e[i].path);
-		free(c->e[i].chunks);
-		if (c->e[i].bl != NULL) {
-			free(c->e[i].bl->blocks);
-			free(c->e[i].bl->base);
-			free(c->e[i].bl);
-		}
-	}
-	free(c->e);
+	for (size_t i = 0; i < c->nblocks; i++)
+		munmap(c->blocks[i], c->block_len[i]);
+	free(c->blocks);
+	free(c->block_len);
+	if (c->e != NULL)
+		munmap(c->e, c->cap * sizeof(*c->e));
 	memset(c, 0, sizeof(*c));
 }
 
