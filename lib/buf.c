@@ -44,8 +44,10 @@ ofs_buf_reset(struct ofs_buf *b)
 	b->len = 0;
 }
 
-int
-ofs_buf_reserve(struct ofs_buf *b, size_t n)
+/* Make room for n more bytes, growing to at least the next power of two (exact: to just
+ * what is needed). */
+static int
+reserve(struct ofs_buf *b, size_t n, int exact)
 {
 	size_t want, ncap;
 
@@ -56,7 +58,7 @@ ofs_buf_reserve(struct ofs_buf *b, size_t n)
 		return OFS_ERR_CORRUPT;
 	if (want + 1 <= b->cap)
 		return 0;
-	ncap = b->cap ? b->cap : 256;
+	ncap = exact ? want + 1 : b->cap ? b->cap : 256;
 	while (ncap < want + 1)
 		ncap = ncap > SIZE_MAX / 2 ? want + 1 : ncap * 2;
 	if (b->max != 0 && ncap > b->max + 1)
@@ -67,20 +69,15 @@ ofs_buf_reserve(struct ofs_buf *b, size_t n)
 }
 
 int
+ofs_buf_reserve(struct ofs_buf *b, size_t n)
+{
+	return reserve(b, n, 0);
+}
+
+int
 ofs_buf_reserve_exact(struct ofs_buf *b, size_t n)
 {
-	size_t want;
-
-	if (n > SIZE_MAX - b->len - 1)
-		return OFS_ERR_CORRUPT;
-	want = b->len + n;
-	if (b->max != 0 && want > b->max)
-		return OFS_ERR_CORRUPT;
-	if (want + 1 <= b->cap)
-		return 0;
-	b->data = ofs_xrealloc(b->data, want + 1);
-	b->cap = want + 1;
-	return 0;
+	return reserve(b, n, 1);
 }
 
 int

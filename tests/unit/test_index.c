@@ -77,13 +77,28 @@ sample(size_t *np)
 	return p;
 }
 
+/* b must equal tests/golden/NAME (rewritten first with OFFSEED_REGEN_GOLDEN). */
+static void
+same_as_golden(const char *name, const struct ofs_buf *b)
+{
+	struct ofs_buf want = OFS_BUF_INIT(1 << 20);
+	char path[PATH_MAX];
+
+	golden_path(name, path, sizeof(path));
+	if (getenv("OFFSEED_REGEN_GOLDEN") != NULL)
+		assert_int_equal(ofs_write_file_atomic(path, b->data, b->len, 0644, NULL), 0);
+	assert_int_equal(ofs_buf_read_file(&want, path, NULL), 0);
+	assert_int_equal(want.len, b->len);
+	assert_memory_equal(want.data, b->data, b->len);
+	ofs_buf_release(&want);
+}
+
 static void
 t_roundtrip_golden(void **state)
 {
 	struct ofs_index_pack *p, *q = NULL;
-	struct ofs_buf b = OFS_BUF_INIT(0), want = OFS_BUF_INIT(1 << 20);
+	struct ofs_buf b = OFS_BUF_INIT(0);
 	struct ofs_error err;
-	char path[PATH_MAX];
 	size_t n, m;
 
 	p = sample(&n);
@@ -105,16 +120,10 @@ t_roundtrip_golden(void **state)
 			assert_memory_equal(&q[i].blobs[j], &p[i].blobs[j],
 			    sizeof(struct ofs_pack_entry));
 	}
-	golden_path("index-v1.bin", path, sizeof(path));
-	if (getenv("OFFSEED_REGEN_GOLDEN") != NULL)
-		assert_int_equal(ofs_write_file_atomic(path, b.data, b.len, 0644, NULL), 0);
-	assert_int_equal(ofs_buf_read_file(&want, path, NULL), 0);
-	assert_int_equal(want.len, b.len);
-	assert_memory_equal(want.data, b.data, b.len);
+	same_as_golden("index-v1.bin", &b);
 	ofs_index_packs_free(p, n);
 	ofs_index_packs_free(q, m);
 	ofs_buf_release(&b);
-	ofs_buf_release(&want);
 }
 
 static void expect_code(const uint8_t *p, size_t len, int code);
@@ -125,9 +134,8 @@ static void
 t_patch_version(void **state)
 {
 	struct ofs_index_pack *p, *q = NULL;
-	struct ofs_buf b = OFS_BUF_INIT(0), want = OFS_BUF_INIT(1 << 20);
+	struct ofs_buf b = OFS_BUF_INIT(0);
 	struct ofs_error err;
-	char path[PATH_MAX];
 	size_t n, m;
 
 	(void)state;
@@ -137,12 +145,7 @@ t_patch_version(void **state)
 	assert_memory_equal(b.data, "OFSINDEX\x02\0\0\0\x03\0\0\0", 16);
 	assert_int_equal(ofs_index_decode(b.data, b.len, "index x", &q, &m, &err), 0);
 	assert_int_equal(q[1].blobs[0].type, OFS_BLOB_PATCH);
-	golden_path("index-v2.bin", path, sizeof(path));
-	if (getenv("OFFSEED_REGEN_GOLDEN") != NULL)
-		assert_int_equal(ofs_write_file_atomic(path, b.data, b.len, 0644, NULL), 0);
-	assert_int_equal(ofs_buf_read_file(&want, path, NULL), 0);
-	assert_int_equal(want.len, b.len);
-	assert_memory_equal(want.data, b.data, b.len);
+	same_as_golden("index-v2.bin", &b);
 	ofs_index_packs_free(q, m);
 	ofs_put_u32le(b.data + 8, 1);
 	expect_code(b.data, b.len, OFS_ERR_CORRUPT);
@@ -151,7 +154,6 @@ t_patch_version(void **state)
 	ofs_index_packs_free(p, n);
 	ofs_index_packs_free(q, m);
 	ofs_buf_release(&b);
-	ofs_buf_release(&want);
 }
 
 static void
