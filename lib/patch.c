@@ -306,17 +306,6 @@ ofs_blocks_copy(const struct ofs_blocks *b, size_t *n)
 	return h;
 }
 
-uint64_t *
-ofs_blocks_take(struct ofs_blocks *b, size_t *n)
-{
-	uint64_t *h = b->h;
-
-	*n = b->n;
-	b->h = NULL;
-	b->n = b->cap = 0;
-	return h;
-}
-
 void
 ofs_blocks_release(struct ofs_blocks *b)
 {

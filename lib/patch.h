@@ -90,8 +90,6 @@ void ofs_blocks_final(struct ofs_blocks *b);
 void ofs_blocks_reset(struct ofs_blocks *b);
 /* A copy of the hashes, exactly n long (owned by the caller). */
 uint64_t *ofs_blocks_copy(const struct ofs_blocks *b, size_t *n);
-/* Hand the hashes to the caller (owned); the hasher is empty afterwards. */
-uint64_t *ofs_blocks_take(struct ofs_blocks *b, size_t *n);
 void ofs_blocks_release(struct ofs_blocks *b);
 
 #endif

@@ -476,22 +476,31 @@ ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
 	return rc;
 }
 
-/* Read and open blob id; *ref receives its index entry. A patch comes back as its patch
+/* The index entry of blob id, or OFS_ERR_CORRUPT naming it. */
+static int
+lookup(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blob_ref *ref,
+    struct ofs_error *err)
+{
+	char hex[2 * OFS_ID_LEN + 1];
+
+	if (r->idx != NULL && ofs_idx_lookup(r->idx, id, ref))
+		return 0;
+	ofs_hex(id, OFS_ID_LEN, hex);
+	return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… is not in the index", hex);
+}
+
+/* Read and open blob id at its index entry ref. A patch comes back as its patch
  * plaintext. */
 static int
 read_opened(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
-    struct ofs_blob_ref *ref, struct ofs_buf *out, struct ofs_error *err)
+    const struct ofs_blob_ref *ref, struct ofs_buf *out, struct ofs_error *err)
 {
 	struct ofs_buf stored = OFS_BUF_INIT(0);
 	const struct ofs_idx_pack *p;
-	char name[128], cname[64], hex[2 * OFS_ID_LEN + 1];
+	char name[128], cname[64];
 	uint64_t off, end;
 	int rc;
 
-	if (r->idx == NULL || !ofs_idx_lookup(r->idx, id, ref)) {
-		ofs_hex(id, OFS_ID_LEN, hex);
-		return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… is not in the index", hex);
-	}
 	p = ofs_idx_pack(r->idx, ref->pack);
 	if ((rc = ofs_repo_check_container(r, &p->loc, err)) != 0)
 		return rc;
@@ -525,8 +534,9 @@ ofs_repo_read_blob(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t i
 	struct ofs_blob_ref ref;
 	int rc;
 
-	/* the common case opens straight into out */
-	if (r->idx == NULL || !ofs_idx_lookup(r->idx, id, &ref) || ref.type != OFS_BLOB_PATCH)
+	if ((rc = lookup(r, id, &ref, err)) != 0)
+		return rc;
+	if (ref.type != OFS_BLOB_PATCH)	/* the common case opens straight into out */
 		return read_opened(r, ctx, id, &ref, out, err);
 	if ((rc = read_opened(r, ctx, id, &ref, &patch, err)) == 0)
 		rc = ofs_repo_rebuild_patch(r, ctx, id, patch.data, patch.len, ref.raw_len, out,
@@ -546,7 +556,8 @@ ofs_repo_patch_bases(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t
 	int rc;
 
 	*n = 0;
-	if ((rc = read_opened(r, ctx, id, &ref, &patch, err)) != 0)
+	if ((rc = lookup(r, id, &ref, err)) != 0 ||
+	    (rc = read_opened(r, ctx, id, &ref, &patch, err)) != 0)
 		goto out;
 	ofs_hex(id, OFS_ID_LEN, hex);
 	if (ref.type != OFS_BLOB_PATCH) {
