@@ -22,6 +22,16 @@
  * 40 % less CPU; 64 KiB and 256 KiB pieces were slower. */
 #define READ_SIZE (128u << 10)
 
+/* A file bigger than this is hashed by every worker with nothing else to do: each claims
+ * the next piece, reads it into its own buffer and, in piece order, feeds both hashes while
+ * the piece is still in its cache. The read (a copy from the page cache, most of the cost)
+ * runs in parallel; only the hashing is in turn. Measured on 4 GiB with 2 CPUs: 0.48 s,
+ * against 0.63 s for one thread and 0.61 s for xxhsum -H2. */
+#define SHARE_MIN ((uint64_t)8 << 20)
+#define MAX_SHARED 64
+#define SHARE_PIECE (256u << 10)
+#define TURN_SPIN 4000		/* pause instructions, ~100 us */
+
 enum task_mode {
 	T_BOTH,		/* whole-file and region hashes in one pass */
 	T_SAMPLE,	/* the chosen regions only */
@@ -38,6 +48,16 @@ struct fstate {
 	char *error;		/* unreadable: message */
 	int short_read;		/* the file shrank while being read */
 	pthread_mutex_t mu;
+	/* a shared file (T_BOTH, above SHARE_MIN), all under mu */
+	int fd;
+	struct ofs_xxh *sh_whole, *sh_reg;
+	uint64_t next_off;	/* first byte not yet claimed (size once failed) */
+	uint64_t next_seq;	/* pieces claimed */
+	uint64_t turn;		/* the piece whose turn it is to be hashed (atomic) */
+	int workers;		/* workers on it; the last one out closes it */
+	int waiters;		/* workers asleep on cv */
+	pthread_cond_t cv;
+	int cv_init;
 };
 
 struct task {
@@ -52,6 +72,8 @@ struct ctx {
 	struct task *tasks;
 	size_t ntasks;
 	size_t next;
+	struct fstate *shared[MAX_SHARED];	/* shared files in progress (under mu) */
+	int nshared;
 	pthread_mutex_t mu;
 };
 
@@ -236,21 +258,193 @@ run_task(struct ctx *c, struct task *t, uint8_t *buf, struct ofs_xxh *whole, str
 	close(fd);
 }
 
+/* Read the piece [off, off + n) fully: 0, or -1 with the error or short read recorded. */
+static int
+read_piece(struct fstate *fs, uint8_t *buf, size_t n, uint64_t off, int *e)
+{
+	size_t done = 0;
+	ssize_t k;
+
+	while (done < n) {
+		do
+			k = pread(fs->fd, buf + done, n - done, (off_t)(off + done));
+		while (k < 0 && errno == EINTR);
+		if (k <= 0) {
+			*e = k < 0 ? errno : 0;
+			return -1;
+		}
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+/* Until piece seq's turn comes: the holder of the previous turn is hashing it, which takes
+ * a few microseconds, so spin a while before sleeping (a sleep and wake-up per piece cost
+ * a third of the time). Whoever holds the turn owns the hash states and the results. */
+static void
+wait_turn(struct fstate *fs, uint64_t seq)
+{
+	for (int i = 0; i < TURN_SPIN; i++) {
+		if (__atomic_load_n(&fs->turn, __ATOMIC_ACQUIRE) == seq)
+			return;
+		__builtin_ia32_pause();
+	}
+	pthread_mutex_lock(&fs->mu);
+	fs->waiters++;
+	while (__atomic_load_n(&fs->turn, __ATOMIC_ACQUIRE) != seq)
+		pthread_cond_wait(&fs->cv, &fs->mu);
+	fs->waiters--;
+	pthread_mutex_unlock(&fs->mu);
+}
+
+/* Work on a shared file until every piece is claimed; the caller has joined it (workers
+ * counted). The last worker out closes the file. */
+static void
+share_file(struct ctx *c, struct fstate *fs, uint8_t *buf)
+{
+	uint64_t size = fs->mf->h.size, off, seq;
+	size_t n;
+	int e = 0, bad;
+
+	for (;;) {
+		pthread_mutex_lock(&fs->mu);
+		if (fs->next_off >= size) {
+			if (--fs->workers == 0) {
+				close(fs->fd);
+				fs->fd = -1;
+				ofs_xxh_free(fs->sh_whole);
+				ofs_xxh_free(fs->sh_reg);
+				fs->sh_whole = fs->sh_reg = NULL;
+			}
+			pthread_mutex_unlock(&fs->mu);
+			return;
+		}
+		off = fs->next_off;
+		n = size - off < SHARE_PIECE ? (size_t)(size - off) : SHARE_PIECE;
+		fs->next_off += n;
+		seq = fs->next_seq++;
+		pthread_mutex_unlock(&fs->mu);
+
+		bad = read_piece(fs, buf, n, off, &e);
+
+		wait_turn(fs, seq);
+		if (bad && fs->error == NULL && !fs->short_read) {
+			if (e != 0)
+				fs->error = ofs_xasprintf("cannot read at offset %llu: %s",
+				    (unsigned long long)off, strerror(e));
+			else
+				fs->short_read = 1;
+		}
+		if (fs->error == NULL && !fs->short_read) {
+			ofs_xxh_update(fs->sh_whole, buf, n);
+			if (nregions_of(fs) > 0)
+				feed_regions(fs, c->region_size, fs->sh_reg, off, buf, n);
+			if (off + n == size) {
+				ofs_xxh_digest(fs->sh_whole, fs->whole);
+				fs->whole_done = 1;
+			}
+		}
+		pthread_mutex_lock(&fs->mu);
+		if (bad)
+			fs->next_off = size;	/* claim nothing more */
+		__atomic_store_n(&fs->turn, seq + 1, __ATOMIC_RELEASE);
+		if (fs->waiters > 0)
+			pthread_cond_broadcast(&fs->cv);
+		pthread_mutex_unlock(&fs->mu);
+		if (!bad)
+			count_bytes(c, fs, n);
+	}
+}
+
+/* Open a file to share and list it for the other workers: 0, or -1 (error recorded). */
+static int
+share_start(struct ctx *c, struct fstate *fs)
+{
+	if ((fs->fd = open(fs->abs, O_RDONLY | O_CLOEXEC)) == -1) {
+		set_error(fs, errno, "open", 0);
+		return -1;
+	}
+	posix_fadvise(fs->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	fs->sh_whole = ofs_xxh_new();
+	fs->sh_reg = ofs_xxh_new();
+	pthread_cond_init(&fs->cv, NULL);
+	fs->cv_init = 1;
+	fs->workers = 1;
+	pthread_mutex_lock(&c->mu);
+	if (c->nshared < MAX_SHARED)
+		c->shared[c->nshared++] = fs;
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+/* Under c->mu: join the listed shared file with the most left to claim (dropping finished
+ * ones from the list), or NULL. A piece or two left is not worth joining for. */
+static struct fstate *
+share_join(struct ctx *c)
+{
+	struct fstate *best = NULL;
+	uint64_t most = 2 * SHARE_PIECE;
+	int k = 0;
+
+	for (int i = 0; i < c->nshared; i++) {
+		struct fstate *fs = c->shared[i];
+		uint64_t left;
+
+		pthread_mutex_lock(&fs->mu);
+		left = fs->mf->h.size - fs->next_off;
+		pthread_mutex_unlock(&fs->mu);
+		if (left == 0)
+			continue;
+		c->shared[k++] = fs;
+		if (left > most) {
+			most = left;
+			best = fs;
+		}
+	}
+	c->nshared = k;
+	if (best != NULL) {
+		int ok;
+
+		pthread_mutex_lock(&best->mu);
+		if ((ok = best->next_off < best->mf->h.size))
+			best->workers++;
+		pthread_mutex_unlock(&best->mu);
+		if (!ok)
+			best = NULL;
+	}
+	return best;
+}
+
 static void *
 worker(void *arg)
 {
 	struct ctx *c = arg;
-	uint8_t *buf = ofs_xmalloc(READ_SIZE);
+	uint8_t *buf = ofs_xmalloc(SHARE_PIECE > READ_SIZE ? SHARE_PIECE : READ_SIZE);
 	struct ofs_xxh *whole = ofs_xxh_new(), *reg = ofs_xxh_new();
-	size_t i;
+	struct task *t;
+	struct fstate *join;
 
 	for (;;) {
+		t = NULL;
+		join = NULL;
 		pthread_mutex_lock(&c->mu);
-		i = c->next++;
+		if (c->next < c->ntasks)
+			t = &c->tasks[c->next++];
+		else
+			join = share_join(c);
 		pthread_mutex_unlock(&c->mu);
-		if (i >= c->ntasks)
+		if (join != NULL) {
+			share_file(c, join, buf);
+			continue;
+		}
+		if (t == NULL)
 			break;
-		run_task(c, &c->tasks[i], buf, whole, reg);
+		if (t->mode == T_BOTH && t->fs->mf->h.size > SHARE_MIN) {
+			if (share_start(c, t->fs) == 0)
+				share_file(c, t->fs, buf);
+		} else {
+			run_task(c, t, buf, whole, reg);
+		}
 		if (c->o->progress != NULL)
 			ofs_progress_add(c->o->progress, 0, 1, NULL);
 	}
@@ -520,17 +714,18 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 		}
 	}
 
-	/* Threads: one per CPU, capped by the number of files; biggest files first. One
-	 * thread per file: each byte is read (copied) once and hashed twice while it is still
-	 * in cache. Splitting one file over two threads (two readers, or a reader handing
-	 * buffers to a region hasher) measured slower on a 2-CPU machine. */
+	/* Threads: one per CPU, biggest files first. A file is read (copied) once and hashed
+	 * twice while each piece is still in cache; files above SHARE_MIN are shared by the
+	 * workers left without a file of their own. Without such a file, more threads than
+	 * files would idle. */
 	nthreads = o->threads > 0 ? o->threads : ofs_ncpu();
 	if (nthreads > 64)
 		nthreads = 64;
 	if (nt > 1)
 		qsort(c.tasks, nt, sizeof(*c.tasks), cmp_task);
 	c.ntasks = nt;
-	if ((size_t)nthreads > nt)
+	if ((size_t)nthreads > nt && !(nt > 0 && c.tasks[0].mode == T_BOTH &&
+	    c.tasks[0].fs->mf->h.size > SHARE_MIN))
 		nthreads = nt > 0 ? (int)nt : 1;
 	th = ofs_xcalloc((size_t)nthreads, sizeof(*th));
 	if (o->progress != NULL && !o->keep_total)
@@ -578,6 +773,8 @@ out:
 		free(fs[i].error);
 		if (fs[i].mf != NULL)
 			pthread_mutex_destroy(&fs[i].mu);
+		if (fs[i].cv_init)
+			pthread_cond_destroy(&fs[i].cv);
 	}
 	for (size_t i = 0; i < unl.n; i++)
 		free(unl.v[i]);

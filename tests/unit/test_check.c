@@ -19,7 +19,9 @@
 #include "util.h"
 
 #define RS 65536ULL
-#define BIG (5 * 1024 * 1024 + 5)
+/* above SHARE_MIN (8 MiB): with 2 or more threads the workers share it piece by piece */
+#define BIG (9 * 1024 * 1024 + 5)
+#define BIG_REGIONS 145
 
 static char root[] = "/tmp/ofs-test-check.XXXXXX";
 static const char *files[] = { "config", "containers/a.vhd", "data/big.bin" };
@@ -224,12 +226,12 @@ test_clean(void **state)
 		assert_int_equal(st.files_checked, 3);
 		assert_int_equal(st.containers_checked, 1);
 		assert_int_equal(st.bytes_hashed, st.bytes_listed);
-		assert_int_equal(st.regions_checked, 81 + 17);	/* big.bin + container */
+		assert_int_equal(st.regions_checked, BIG_REGIONS + 17);	/* big.bin + container */
 	}
 	/* sampling checks some regions only, and still finds nothing */
 	assert_int_equal(run_check(m, 2, 30, &r, &st), 0);
 	assert_int_equal(r.n, 0);
-	assert_true(st.regions_checked >= 2 && st.regions_checked < 81 + 17);
+	assert_true(st.regions_checked >= 2 && st.regions_checked < BIG_REGIONS + 17);
 	assert_true(st.bytes_hashed < st.bytes_listed);
 }
 
@@ -265,13 +267,24 @@ test_flipped_byte(void **state)
 	flip("data/big.bin", BIG - 1);
 	assert_int_equal(run_check(m, 2, 0, &r, &st), 0);
 	assert_int_equal(r.n, 2);
-	assert_int_equal(r.v[1].region, 80);
-	assert_int_equal(r.v[1].start, 80 * RS);
+	assert_int_equal(r.v[1].region, BIG_REGIONS - 1);
+	assert_int_equal(r.v[1].start, (BIG_REGIONS - 1) * RS);
 	assert_int_equal(r.v[1].end, BIG);
 	flip("data/big.bin", BIG - 1);
 	flip("data/big.bin", 200000);
 	assert_int_equal(run_check(m, 2, 0, &r, &st), 0);
 	assert_int_equal(r.n, 0);
+	/* the last byte of one 256 KiB piece and the first of the next: both regions named */
+	flip("data/big.bin", 20 * 262144 - 1);
+	flip("data/big.bin", 20 * 262144);
+	for (int threads = 1; threads <= 3; threads++) {
+		assert_int_equal(run_check(m, threads, 0, &r, &st), 0);
+		assert_int_equal(r.n, 2);
+		assert_int_equal(r.v[0].region, 20 * 4 - 1);
+		assert_int_equal(r.v[1].region, 20 * 4);
+	}
+	flip("data/big.bin", 20 * 262144 - 1);
+	flip("data/big.bin", 20 * 262144);
 }
 
 static void
