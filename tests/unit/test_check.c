@@ -1,6 +1,6 @@
 /* Unit tests for lib/check.c: a synthetic staging folder and its manifest; clean, flipped
  * byte (region and byte range named), truncated, missing, unlisted, damaged VHD footer,
- * whole-file mismatch, sampling, thread counts. */
+ * whole-file mismatch, sampling, thread counts, read errors and early ends (injected). */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -40,6 +42,37 @@ struct recs {
 	struct rec v[64];
 	int n;
 };
+
+/* Fault injection (a disk cannot be made to fail on demand): this pread replaces libc's for
+ * the whole test binary. A read of the file whose path ends in fault_path that covers
+ * fault_off fails with EIO (fault_eof 0) or finds the end of the file (fault_eof 1). */
+static const char *fault_path;
+static uint64_t fault_off;
+static int fault_eof;
+
+ssize_t
+pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (fault_path != NULL && (uint64_t)off <= fault_off && fault_off < (uint64_t)off + n) {
+		char link[64], target[4096];
+		ssize_t k;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		k = readlink(link, target, sizeof(target) - 1);
+		if (k > 0) {
+			size_t lp = strlen(fault_path);
+
+			target[k] = '\0';
+			if ((size_t)k >= lp && strcmp(target + k - lp, fault_path) == 0) {
+				if (fault_eof)
+					return 0;
+				errno = EIO;
+				return -1;
+			}
+		}
+	}
+	return syscall(SYS_pread64, fd, buf, n, off);
+}
 
 static void
 on_finding(const struct ofs_finding *f, void *arg)
@@ -287,6 +320,41 @@ test_flipped_byte(void **state)
 	flip("data/big.bin", 20 * 262144);
 }
 
+/* A read error or an early end in the middle of a file is named with the piece's offset,
+ * on one thread and with the file shared; the other files are still checked. */
+static void
+test_read_fault(void **state)
+{
+	const struct ofs_manifest *m = gm;
+
+	(void)state;
+	struct ofs_check_stats st;
+	struct recs r;
+
+	fault_path = "/data/big.bin";
+	fault_off = 3 * 1024 * 1024 + 5;	/* inside the 256 KiB piece at 3 MiB */
+	for (fault_eof = 0; fault_eof <= 1; fault_eof++) {
+		for (int threads = 1; threads <= 3; threads++) {
+			assert_int_equal(run_check(m, threads, 0, &r, &st), 0);
+			assert_int_equal(r.n, 1);
+			assert_string_equal(r.v[0].path, "data/big.bin");
+			if (fault_eof) {
+				assert_int_equal(r.v[0].kind, OFS_FINDING_SIZE);
+				assert_string_equal(r.v[0].detail, "the file shrank while being read");
+			} else {
+				assert_int_equal(r.v[0].kind, OFS_FINDING_UNREADABLE);
+				assert_string_equal(r.v[0].detail, "cannot read at offset 3145728: "
+				    "Input/output error");
+			}
+			assert_int_equal(st.files_checked, 2);
+			assert_int_equal(st.containers_checked, 1);
+		}
+	}
+	fault_path = NULL;
+	assert_int_equal(run_check(m, 2, 0, &r, &st), 0);
+	assert_int_equal(r.n, 0);
+}
+
 static void
 test_whole_hash_mismatch(void **state)
 {
@@ -431,6 +499,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_flipped_byte),
+		cmocka_unit_test(test_read_fault),
 		cmocka_unit_test(test_whole_hash_mismatch),
 		cmocka_unit_test(test_truncated_missing_unlisted),
 		cmocka_unit_test(test_damaged_footer),
