@@ -211,6 +211,10 @@ struct stage {
 	double last_ckpt;
 	struct catalog done_files;	/* files completed in this run (and resumed ones) */
 	struct catalog prev;		/* catalog from the journal of an interrupted run */
+	/* journal segments written by this run (0: the next checkpoint writes the file anew),
+	 * done_files entries they hold, the file's length, and its length after the last
+	 * whole rewrite */
+	uint64_t jseg, jcat_n, jlen, jbase;
 	uint8_t root_tree[OFS_ID_LEN];
 	uint8_t set_id[16];
 	int has_parent;
@@ -1448,13 +1452,13 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
  * i64 mtime ns, i64 ctime ns, u32 chunk count, chunk ids; then the baseline: u32 block
  * count, u64 block hashes, u32 base count (BASE_SAME: the chunk list), base ids. */
 #define BASE_SAME UINT32_MAX
-/* The bytes cat_encode appends. */
+/* The bytes cat_encode appends for the records from on. */
 static size_t
-cat_size(const struct catalog *c)
+cat_size(const struct catalog *c, size_t from)
 {
 	size_t n = 8;
 
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = from; i < c->n; i++) {
 		const struct cat_entry *e = &c->e[i];
 
 		n += 4 + strlen(e->path) + 4 * 8 + 4 + (size_t)e->nchunks * OFS_ID_LEN + 8;
@@ -1469,11 +1473,11 @@ cat_size(const struct catalog *c)
  * megabytes, and doubling growth would hold up to twice that, plus the copy, at the end of
  * the run when memory peaks. */
 static void
-cat_encode(const struct catalog *c, struct ofs_buf *b)
+cat_encode(const struct catalog *c, size_t from, struct ofs_buf *b)
 {
-	ofs_buf_reserve_exact(b, cat_size(c));
-	ofs_buf_add_u64le(b, c->n);
-	for (size_t i = 0; i < c->n; i++) {
+	ofs_buf_reserve_exact(b, cat_size(c, from));
+	ofs_buf_add_u64le(b, c->n - from);
+	for (size_t i = from; i < c->n; i++) {
 		const struct cat_entry *e = &c->e[i];
 		size_t pl = strlen(e->path);
 
@@ -1573,7 +1577,7 @@ save_catalog(struct stage *s, struct ofs_error *err)
 
 	ofs_buf_add(&c, "OFSCAT02", 8);
 	ofs_buf_add(&c, s->res->snapshot_id, OFS_ID_LEN);
-	cat_encode(&s->done_files, &c);
+	cat_encode(&s->done_files, 0, &c);
 	catalog_id(s, id);
 	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, 1, &sealed, err)) == 0)
 		rc = ofs_write_file_atomic(path, sealed.data, sealed.len, 0600, err);
@@ -1708,11 +1712,14 @@ journal_path(struct stage *s)
 	return ofs_path_join(s->repo->state_dir, s->o->loose ? "backup.journal" : "stage.journal");
 }
 
+/* Segment k of the journal: repository id ‖ k (u64le) ‖ 8 zero bytes (segment 0 has the id
+ * of the single-object journals of versions 1-3). */
 static void
-journal_id(struct stage *s, uint8_t id[OFS_ID_LEN])
+journal_id(struct stage *s, uint64_t seg, uint8_t id[OFS_ID_LEN])
 {
 	memset(id, 0, OFS_ID_LEN);
 	memcpy(id, s->repo->cfg.repo_id, 16);
+	ofs_put_u64le(id + 16, seg);
 }
 
 static void
@@ -1738,15 +1745,47 @@ jstr_get(struct ofs_rd *rd)
 	return ofs_xstrndup((const char *)p, n);
 }
 
+#define JOURNAL_MAGIC "OFSJSEG1"
+/* A segment appended rather than the file rewritten while the file stays under twice its
+ * length after the last rewrite, plus this: the catalog is then written O(1) times per
+ * entry, not once per checkpoint (the catalog of a 60 TB seed is gigabytes). */
+#define JOURNAL_SLACK ((uint64_t)64 << 20)
+
+/* Append one segment (len ‖ sealed) to the journal and make it durable. On failure the
+ * file is cut back to where it was. */
+static int
+journal_append(struct stage *s, const char *path, const struct ofs_buf *rec,
+    struct ofs_error *err)
+{
+	int fd, e = 0;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
+		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open stage journal '%s'", path);
+	if ((e = -ofs_write_all(fd, rec->data, rec->len)) == 0 && fdatasync(fd) == -1)
+		e = errno;
+	if (e != 0 && ftruncate(fd, (off_t)s->jlen) == -1) {
+		/* the torn segment is dropped when the journal is read */
+	}
+	close(fd);
+	if (e != 0)
+		return ofs_err_sys(err, e == ENOSPC || e == EDQUOT ? OFS_ERR_NOSPACE : OFS_ERR_IO,
+		    e, "cannot write stage journal '%s'", path);
+	return 0;
+}
+
+/* Checkpoint the run into the journal: a segment with the state and the files completed
+ * since the previous segment, appended; or, at the run's first checkpoint and whenever the
+ * file has grown past twice its rewritten length, the whole file anew (atomic write). */
 static int
 write_journal(struct stage *s, struct ofs_error *err)
 {
-	struct ofs_buf j = OFS_BUF_INIT(0), sealed = OFS_BUF_INIT(0), packs = OFS_BUF_INIT(0);
+	struct ofs_buf j = OFS_BUF_INIT(0), rec = OFS_BUF_INIT(0), packs = OFS_BUF_INIT(0);
 	uint8_t id[OFS_ID_LEN];
 	char *path;
-	int rc;
+	int whole = s->jseg == 0 || s->jlen > 2 * s->jbase + JOURNAL_SLACK, rc;
+	size_t from = whole ? 0 : (size_t)s->jcat_n;
 
-	ofs_buf_add(&j, "OFSJRNL3", 8);
+	ofs_buf_add(&j, "OFSJRNL4", 8);
 	ofs_buf_add(&j, s->set_id, 16);
 	ofs_buf_add_u32le(&j, s->next_seq);
 	ofs_buf_add_u32le(&j, s->seq);
@@ -1758,14 +1797,14 @@ write_journal(struct stage *s, struct ofs_error *err)
 	{	/* the rest sized first, like the catalog alone (cat_encode) */
 		const struct ofs_manifest *m = s->res->sealed;
 		size_t n = s->o->ndisks > 0 && m != NULL ? m->nfiles : 0;
-		size_t need = cat_size(&s->done_files) + 2 * (4 + PATH_MAX) + 8 + 4;
+		size_t need = cat_size(&s->done_files, from) + 2 * (4 + PATH_MAX) + 8 + 4;
 
 		for (size_t i = 0; i < n; i++)
 			need += 8 + strlen(m->files[i].path) + strlen(s->sealed_serial[i]) + 8 +
 			    OFS_XXH_LEN + 4 + m->files[i].h.nregions * OFS_XXH_LEN;
 		ofs_buf_reserve_exact(&j, need);
 	}
-	cat_encode(&s->done_files, &j);
+	cat_encode(&s->done_files, from, &j);
 	jstr_add(&j, s->cw != NULL && s->cur_disk >= 0 ? s->o->disk_serials[s->cur_disk] : "");
 	jstr_add(&j, s->cw != NULL && s->cur_disk >= 0 ? s->o->disks[s->cur_disk] : "");
 	ofs_buf_add_u64le(&j, s->cw != NULL ? s->climit : 0);
@@ -1785,17 +1824,39 @@ write_journal(struct stage *s, struct ofs_error *err)
 			ofs_buf_add(&j, h->regions, h->nregions * OFS_XXH_LEN);
 		}
 	}
-	journal_id(s, id);
-	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, &sealed,
-	    err)) != 0)
-		goto out;
+	journal_id(s, whole ? 0 : s->jseg, id);
+	if (whole)
+		ofs_buf_add(&rec, JOURNAL_MAGIC, 8);
+	ofs_buf_add_u64le(&rec, 0);	/* the sealed length, set below */
+	{
+		size_t at = rec.len - 8;
+
+		if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, &rec,
+		    err)) != 0)
+			goto out;
+		ofs_put_u64le(rec.data + at, rec.len - at - 8);
+	}
 	path = journal_path(s);
-	rc = ofs_write_file_atomic(path, sealed.data, sealed.len, 0600, err);
+	rc = whole ? ofs_write_file_atomic(path, rec.data, rec.len, 0600, err) :
+	    journal_append(s, path, &rec, err);
 	free(path);
+	if (rc != 0) {
+		if (!whole)
+			s->jseg = 0;	/* the next checkpoint rewrites the file */
+		goto out;
+	}
+	if (whole) {
+		s->jseg = 1;
+		s->jlen = s->jbase = rec.len;
+	} else {
+		s->jseg++;
+		s->jlen += rec.len;
+	}
+	s->jcat_n = s->done_files.n;
 out:
 	ofs_buf_release(&j);
 	ofs_buf_release(&packs);
-	ofs_buf_release(&sealed);
+	ofs_buf_release(&rec);
 	return rc;
 }
 
@@ -1819,125 +1880,214 @@ checkpoint(struct stage *s, struct ofs_error *err)
 	return 0;
 }
 
+/* What one journal segment (or a single-object journal) records; the last one wins. */
+struct jstate {
+	uint8_t set_id[16];
+	uint32_t next_seq, openseq;
+	uint64_t committed, climit;
+	struct ofs_index_pack *packs;
+	size_t np;
+	char *oserial, *omnt;
+	struct jsealed {
+		char *path, *serial;
+		struct ofs_file_hashes h;
+	} *sealed;
+	size_t nsealed;
+};
+
+static void
+jstate_release(struct jstate *st)
+{
+	ofs_index_packs_free(st->packs, st->np);
+	free(st->oserial);
+	free(st->omnt);
+	for (size_t i = 0; i < st->nsealed; i++) {
+		free(st->sealed[i].path);
+		free(st->sealed[i].serial);
+		ofs_file_hashes_release(&st->sealed[i].h);
+	}
+	free(st->sealed);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Parse a journal plaintext (versions 1-4) into st; its catalog records are added to
+ * s->prev (a version 4 segment holds the files completed since the previous one). */
+static int
+journal_parse(struct stage *s, const uint8_t *p, size_t len, const char *path,
+    struct jstate *st, struct ofs_error *err)
+{
+	struct ofs_rd rd;
+	const uint8_t *magic;
+	uint64_t plen;
+	int ver;
+
+	jstate_release(st);
+	ofs_rd_init(&rd, p, len);
+	magic = ofs_rd_ptr(&rd, 8);
+	if (magic == NULL || memcmp(magic, "OFSJRNL", 7) != 0 || magic[7] < '1' ||
+	    magic[7] > '4')
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is not valid (delete "
+		    "it to start over)", path);
+	ver = magic[7] - '0';
+	ofs_rd_bytes(&rd, st->set_id, 16);
+	st->next_seq = ofs_rd_u32le(&rd);
+	st->openseq = ofs_rd_u32le(&rd);
+	st->committed = ofs_rd_u64le(&rd);
+	plen = ofs_rd_u64le(&rd);
+	if (!ofs_rd_ok(&rd) || plen > ofs_rd_left(&rd))
+		goto truncated;
+	if (ofs_index_decode(ofs_rd_ptr(&rd, (size_t)plen), (size_t)plen, path, &st->packs,
+	    &st->np, err) != 0)
+		return OFS_ERR_CORRUPT;
+	if (cat_decode(&rd, &s->prev, ver >= 3) != 0)
+		goto truncated;
+	if (ver >= 2) {
+		uint32_t ns;
+
+		if ((st->oserial = jstr_get(&rd)) == NULL || (st->omnt = jstr_get(&rd)) == NULL)
+			goto truncated;
+		st->climit = ofs_rd_u64le(&rd);
+		ns = ofs_rd_u32le(&rd);
+		if (!ofs_rd_ok(&rd) || ns > ofs_rd_left(&rd) / 8)
+			goto truncated;
+		st->sealed = ofs_xcalloc(ns ? ns : 1, sizeof(*st->sealed));
+		for (uint32_t i = 0; i < ns && ofs_rd_ok(&rd); i++) {
+			struct jsealed *e = &st->sealed[st->nsealed++];
+
+			e->path = jstr_get(&rd);
+			e->serial = jstr_get(&rd);
+			e->h.size = ofs_rd_u64le(&rd);
+			ofs_rd_bytes(&rd, e->h.xxh, OFS_XXH_LEN);
+			e->h.nregions = ofs_rd_u32le(&rd);
+			if (e->path == NULL || e->serial == NULL || !ofs_rd_ok(&rd) ||
+			    e->h.nregions > ofs_rd_left(&rd) / OFS_XXH_LEN) {
+				e->h.nregions = 0;
+				goto truncated;
+			}
+			if (e->h.nregions > 0) {
+				e->h.regions = ofs_xreallocarray(NULL, e->h.nregions, OFS_XXH_LEN);
+				ofs_rd_bytes(&rd, e->h.regions, e->h.nregions * OFS_XXH_LEN);
+			}
+		}
+		if (!ofs_rd_ok(&rd))
+			goto truncated;
+	}
+	return 0;
+truncated:
+	return ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated (delete it to "
+	    "start over)", path);
+}
+
+/* Read the journal's segments into st, oldest first. A last segment cut short or that does
+ * not open is the trace of a crash during its append: dropped with a warning, the run
+ * resumes from the segment before (one checkpoint earlier). Anything else that does not
+ * open is corruption. */
+static int
+journal_segments(struct stage *s, const struct ofs_buf *file, const char *path,
+    struct jstate *st, struct ofs_error *err)
+{
+	struct ofs_buf j = OFS_BUF_INIT(JOURNAL_MAX);
+	uint8_t id[OFS_ID_LEN];
+	size_t off = 8, n = 0;
+	int rc = 0;
+
+	while (off < file->len) {
+		uint64_t len = file->len - off >= 8 ? ofs_get_u64le(file->data + off) : UINT64_MAX;
+		int last = len <= file->len - off - 8 && off + 8 + len == file->len;
+
+		if (len > file->len - off - 8) {
+			ofs_warn("stage journal '%s': the checkpoint after %zu was cut short by the "
+			    "interruption; resuming from the one before it", path, n);
+			break;
+		}
+		journal_id(s, n, id);
+		ofs_buf_reset(&j);
+		if ((rc = ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, file->data + off + 8,
+		    (size_t)len, JOURNAL_MAX, &j, err)) != 0) {
+			if (last && n > 0) {
+				ofs_warn("stage journal '%s': its last checkpoint (%zu) does not open "
+				    "(%s); resuming from the one before it", path, n, err->msg);
+				rc = 0;
+				break;
+			}
+			ofs_err_wrap(err, "stage journal '%s' (delete it to start over)", path);
+			break;
+		}
+		if ((rc = journal_parse(s, j.data, j.len, path, st, err)) != 0)
+			break;
+		off += 8 + (size_t)len;
+		n++;
+	}
+	if (rc == 0 && n == 0)
+		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' holds no checkpoint "
+		    "(delete it to start over)", path);
+	ofs_buf_release_secret(&j);
+	return rc;
+}
+
 /* Load the journal of an interrupted run: the open container's committed prefix and packs,
  * and the catalog of files already stored. Returns 1 if resumed, 0 if there was none. */
 static int
 load_journal(struct stage *s, struct ofs_error *err)
 {
-	struct ofs_buf sealed = OFS_BUF_INIT(JOURNAL_MAX), j = OFS_BUF_INIT(JOURNAL_MAX);
-	struct ofs_index_pack *packs = NULL;
+	struct ofs_buf file = OFS_BUF_INIT(JOURNAL_MAX), j = OFS_BUF_INIT(JOURNAL_MAX);
+	struct jstate st;
 	struct ofs_superblock sb;
-	struct ofs_rd rd;
 	uint8_t id[OFS_ID_LEN];
 	char *path = journal_path(s), name[64], *rel = NULL, *cpath = NULL, *fpath = NULL;
-	char *oserial = NULL, *omnt = NULL;
-	const uint8_t *magic;
-	uint64_t committed, plen, climit = 0;
-	uint32_t openseq;
-	size_t np = 0;
 	int rc, disk = -1;
 
-	rc = ofs_buf_read_file(&sealed, path, err);
+	memset(&st, 0, sizeof(st));
+	rc = ofs_buf_read_file(&file, path, err);
 	if (rc == OFS_ERR_NOTFOUND) {
 		rc = 0;
 		goto out;
 	}
 	if (rc != 0)
 		goto out;
-	journal_id(s, id);
-	if ((rc = ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, sealed.data, sealed.len,
-	    JOURNAL_MAX, &j, err)) != 0) {
-		ofs_err_wrap(err, "stage journal '%s' (delete it to start over)", path);
-		goto out;
-	}
-	ofs_rd_init(&rd, j.data, j.len);
-	magic = ofs_rd_ptr(&rd, 8);
-	if (magic == NULL || memcmp(magic, "OFSJRNL", 7) != 0 || magic[7] < '1' ||
-	    magic[7] > '3') {
-		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is not valid", path);
-		goto out;
-	}
-	ofs_rd_bytes(&rd, s->set_id, 16);
-	s->next_seq = ofs_rd_u32le(&rd);
-	openseq = ofs_rd_u32le(&rd);
-	committed = ofs_rd_u64le(&rd);
-	plen = ofs_rd_u64le(&rd);
-	if (!ofs_rd_ok(&rd) || plen > ofs_rd_left(&rd)) {
-		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated", path);
-		goto out;
-	}
-	if ((rc = ofs_index_decode(ofs_rd_ptr(&rd, (size_t)plen), (size_t)plen, path, &packs, &np,
-	    err)) != 0)
-		goto out;
-	if (cat_decode(&rd, &s->prev, magic[7] == '3') != 0) {
-		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated", path);
-		goto out;
-	}
-	if (magic[7] >= '2') {
-		uint32_t ns;
-
-		if ((oserial = jstr_get(&rd)) == NULL || (omnt = jstr_get(&rd)) == NULL) {
-			rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated",
-			    path);
+	if (file.len >= 8 && memcmp(file.data, JOURNAL_MAGIC, 8) == 0) {
+		if ((rc = journal_segments(s, &file, path, &st, err)) != 0)
+			goto out;
+	} else {	/* versions 1-3: one sealed object */
+		journal_id(s, 0, id);
+		if ((rc = ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, file.data, file.len,
+		    JOURNAL_MAX, &j, err)) != 0) {
+			ofs_err_wrap(err, "stage journal '%s' (delete it to start over)", path);
 			goto out;
 		}
-		climit = ofs_rd_u64le(&rd);
-		ns = ofs_rd_u32le(&rd);
-		for (uint32_t i = 0; i < ns && ofs_rd_ok(&rd); i++) {
-			struct ofs_file_hashes h = { 0 };
-			char *cp = jstr_get(&rd), *cs = jstr_get(&rd);
-
-			h.size = ofs_rd_u64le(&rd);
-			ofs_rd_bytes(&rd, h.xxh, OFS_XXH_LEN);
-			h.nregions = ofs_rd_u32le(&rd);
-			if (cp == NULL || cs == NULL || !ofs_rd_ok(&rd) ||
-			    h.nregions > ofs_rd_left(&rd) / OFS_XXH_LEN) {
-				free(cp);
-				free(cs);
-				rd.bad = 1;
-				break;
-			}
-			if (h.nregions > 0) {
-				h.regions = ofs_xreallocarray(NULL, h.nregions, OFS_XXH_LEN);
-				ofs_rd_bytes(&rd, h.regions, h.nregions * OFS_XXH_LEN);
-			}
-			if (s->res->sealed != NULL) {
-				ofs_manifest_add(s->res->sealed, cp, &h);
-				s->sealed_serial = ofs_xreallocarray(s->sealed_serial,
-				    s->res->sealed->nfiles, sizeof(char *));
-				s->sealed_serial[s->res->sealed->nfiles - 1] = cs;
-				cs = NULL;
-			} else {
-				ofs_file_hashes_release(&h);
-			}
-			free(cp);
-			free(cs);
-		}
-		if (!ofs_rd_ok(&rd)) {
-			rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated",
-			    path);
+		if ((rc = journal_parse(s, j.data, j.len, path, &st, err)) != 0)
 			goto out;
-		}
+	}
+	memcpy(s->set_id, st.set_id, 16);
+	s->next_seq = st.next_seq;
+	for (size_t i = 0; s->res->sealed != NULL && i < st.nsealed; i++) {
+		ofs_manifest_add(s->res->sealed, st.sealed[i].path, &st.sealed[i].h);
+		s->sealed_serial = ofs_xreallocarray(s->sealed_serial, s->res->sealed->nfiles,
+		    sizeof(char *));
+		s->sealed_serial[s->res->sealed->nfiles - 1] = st.sealed[i].serial;
+		st.sealed[i].serial = NULL;
 	}
 	/* Reopen the open container at its committed length, unless it got sealed. On disks,
 	 * the disk that holds it is found by its serial (or else its mount path). */
-	if (openseq != 0 && s->o->ndisks > 0) {
+	if (st.openseq != 0 && s->o->ndisks > 0) {
 		for (size_t k = 0; k < s->o->ndisks && disk < 0; k++)
-			if (oserial != NULL && oserial[0] != '\0' &&
-			    strcmp(s->o->disk_serials[k], oserial) == 0)
+			if (st.oserial != NULL && st.oserial[0] != '\0' &&
+			    strcmp(s->o->disk_serials[k], st.oserial) == 0)
 				disk = (int)k;
 		for (size_t k = 0; k < s->o->ndisks && disk < 0; k++)
-			if (omnt != NULL && omnt[0] != '\0' && strcmp(s->o->disks[k], omnt) == 0)
+			if (st.omnt != NULL && st.omnt[0] != '\0' &&
+			    strcmp(s->o->disks[k], st.omnt) == 0)
 				disk = (int)k;
 		if (disk < 0) {
 			ofs_warn("the interrupted run's open container %u is on disk %s ('%s'), "
-			    "which is not given: its data is stored again", openseq,
-			    oserial != NULL && oserial[0] ? oserial : "?", omnt ? omnt : "?");
-			openseq = 0;
+			    "which is not given: its data is stored again", st.openseq,
+			    st.oserial != NULL && st.oserial[0] ? st.oserial : "?",
+			    st.omnt ? st.omnt : "?");
+			st.openseq = 0;
 		}
 	}
-	if (openseq != 0) {
-		ofs_container_name(s->set_id, openseq, name, sizeof(name));
+	if (st.openseq != 0) {
+		ofs_container_name(s->set_id, st.openseq, name, sizeof(name));
 		fpath = container_file(s, disk, name);
 		rel = ofs_xasprintf(".%s.partial", name);
 		cpath = container_file(s, disk, rel);
@@ -1946,31 +2096,29 @@ load_journal(struct stage *s, struct ofs_error *err)
 			sb.version = OFS_CONTAINER_VERSION;
 			memcpy(sb.repo_id, s->repo->cfg.repo_id, 16);
 			memcpy(sb.set_id, s->set_id, 16);
-			sb.seq = openseq;
-			if ((rc = ofs_cw_resume(cpath, &sb, committed, OFS_REGION_SIZE, &s->cw,
+			sb.seq = st.openseq;
+			if ((rc = ofs_cw_resume(cpath, &sb, st.committed, OFS_REGION_SIZE, &s->cw,
 			    err)) != 0)
 				goto out;
-			s->seq = openseq;
+			s->seq = st.openseq;
 			s->cur_disk = disk;
-			s->climit = climit != 0 ? climit : s->o->container_size;
-			s->cpacks = packs;
-			s->ncpacks = s->capcpacks = np;
-			ofs_idx_add_index(s->repo->idx, packs, np);
-			packs = NULL;
-			np = 0;
+			s->climit = st.climit != 0 ? st.climit : s->o->container_size;
+			s->cpacks = st.packs;
+			s->ncpacks = s->capcpacks = st.np;
+			ofs_idx_add_index(s->repo->idx, st.packs, st.np);
+			st.packs = NULL;
+			st.np = 0;
 		}
 	}
 	rc = 1;
 out:
-	ofs_index_packs_free(packs, np);
-	ofs_buf_release(&sealed);
+	jstate_release(&st);
+	ofs_buf_release(&file);
 	ofs_buf_release_secret(&j);
 	free(rel);
 	free(cpath);
 	free(fpath);
 	free(path);
-	free(oserial);
-	free(omnt);
 	return rc;
 }
 
