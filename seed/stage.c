@@ -118,6 +118,12 @@ struct catalog {
 	void **blocks;
 	size_t *block_len;
 	size_t nblocks;
+	/* With backed, the blocks are shared mappings of fd, an unnamed file in the state dir:
+	 * the kernel can write them out and drop them under memory pressure. The catalog of a
+	 * large seed is gigabytes (a block hash per 32 KiB, an id per chunk), which would
+	 * otherwise have to stay in RAM until the run ends. */
+	int backed, fd;
+	uint64_t flen;
 };
 
 #define POOL_BLOCK (1u << 20)
@@ -132,10 +138,18 @@ cat_alloc(struct catalog *c, size_t n)
 	if (n == 0)
 		n = 8;
 	if (n > c->pool_left) {
-		size_t len = n > POOL_BLOCK ? n : POOL_BLOCK;
-		void *b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
+		size_t len = n > POOL_BLOCK ? (n + 4095) & ~(size_t)4095 : POOL_BLOCK;
+		void *b = MAP_FAILED;
 
+		/* the file's blocks are allocated first: a shared mapping of a hole on a full
+		 * file system would fault at the first write; without room, memory it is */
+		if (c->backed && fallocate(c->fd, 0, (off_t)c->flen, (off_t)len) == 0 &&
+		    (b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd,
+		    (off_t)c->flen)) != MAP_FAILED)
+			c->flen += len;
+		if (b == MAP_FAILED)
+			b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
 		if (b == MAP_FAILED)
 			abort();	/* out of memory, like ofs_xmalloc */
 		c->blocks = ofs_xreallocarray(c->blocks, c->nblocks + 1, sizeof(*c->blocks));
@@ -310,9 +324,22 @@ cat_add(struct catalog *c, const char *path, const struct ofs_node *n,
 	c->sorted = 0;
 }
 
+/* Back the catalog's pool with an unnamed file in dir (removed by the kernel when the run
+ * ends, however it ends); where that is not possible, memory. */
+static void
+cat_back(struct catalog *c, const char *dir)
+{
+	if ((c->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
+		c->backed = 1;
+	else
+		ofs_verbose("catalog in memory: no unnamed file in '%s': %s", dir, strerror(errno));
+}
+
 static void
 cat_release(struct catalog *c)
 {
+	if (c->backed)
+		close(c->fd);
 	for (size_t i = 0; i < c->nblocks; i++)
 		munmap(c->blocks[i], c->block_len[i]);
 	free(c->blocks);
@@ -2392,6 +2419,8 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	s.cur_disk = -1;
 	s.climit = o->container_size;
 	s.last_ckpt = ofs_mono();
+	cat_back(&s.done_files, r->state_dir);
+	cat_back(&s.prev, r->state_dir);
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_mutex_init(&s.umu, NULL);
 	pthread_cond_init(&s.ucv, NULL);

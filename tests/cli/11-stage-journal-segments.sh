@@ -4,6 +4,8 @@
 # source name in clear; a byte flipped in an earlier segment stops the rerun (exit 4,
 # "delete it to start over"); a last segment cut short by the crash is dropped with a
 # warning, and the rerun resumes from the one before, verifies and restores identically.
+# While it runs, the catalog lives in an unnamed file of the state dir (mapped shared), so
+# a large seed's catalog need not stay in RAM.
 . "$(dirname "$0")/lib.sh"
 need python3
 src="$T/src/journal-marker-5f1d"
@@ -34,8 +36,10 @@ PY
 "$OFFSEED" --passphrase-file "$PASS" --no-progress stage --threads 1 --repo "$T/repo" \
     --container-size 96M --checkpoint-bytes 16M "$T/src" >"$T/run1.out" 2>&1 &
 pid=$!
-j=""
+j="" backed=0
 for _ in $(seq 1 400); do
+	# the catalog's pool: a shared mapping of an unnamed file in the state dir
+	grep -qE " rw-s .*$T/state/.*\(deleted\)" /proc/$pid/maps 2>/dev/null && backed=1
 	j=$(find "$T/state" -name stage.journal 2>/dev/null | head -n1)
 	[ -n "$j" ] && [ "$(segments "$j")" -ge 3 ] && break
 	sleep 0.05
@@ -45,6 +49,7 @@ wait $pid 2>/dev/null
 [ -n "$j" ] && [ -f "$j" ] || { cat "$T/run1.out"; fail "the first run left no journal"; }
 n=$(segments "$j")
 [ "$n" -ge 3 ] || fail "expected 3 or more journal segments, found $n"
+[ "$backed" = 1 ] || fail "the catalog is not kept in a file of the state dir (/proc/PID/maps)"
 if grep -qaF "journal-marker-5f1d" "$j"; then fail "a source path is in clear in the journal"; fi
 cp "$j" "$T/journal.good"
 
