@@ -25,8 +25,9 @@
 /* A file bigger than this is hashed by every worker with nothing else to do: each claims
  * the next piece, reads it into its own buffer and, in piece order, feeds both hashes while
  * the piece is still in its cache. The read (a copy from the page cache, most of the cost)
- * runs in parallel; only the hashing is in turn. Measured on 4 GiB with 2 CPUs: 0.48 s,
- * against 0.63 s for one thread and 0.61 s for xxhsum -H2. */
+ * runs in parallel; only the hashing is in turn. Measured on one 4 GiB container with 2
+ * CPUs (hyperfine, 15 runs): 0.43 s, against 0.71 s for one thread per file and 0.70 s for
+ * xxhsum -H2. */
 #define SHARE_MIN ((uint64_t)8 << 20)
 #define MAX_SHARED 64
 #define SHARE_PIECE (256u << 10)
@@ -48,7 +49,9 @@ struct fstate {
 	char *error;		/* unreadable: message */
 	int short_read;		/* the file shrank while being read */
 	pthread_mutex_t mu;
-	/* a shared file (T_BOTH, above SHARE_MIN), all under mu */
+	/* a shared file (T_BOTH, above SHARE_MIN): fd, next_off, next_seq, workers and waiters
+	 * under mu; turn atomic; the hash states, whole and regions belong to whoever holds
+	 * the turn */
 	int fd;
 	struct ofs_xxh *sh_whole, *sh_reg;
 	uint64_t next_off;	/* first byte not yet claimed (size once failed) */
