@@ -106,10 +106,26 @@ ofs_keys_wipe(struct ofs_keys *k)
 
 /* --- AES-256-GCM --- */
 
+/* Nonces are random (RAND_bytes) but drawn NONCE_POOL at a time: one RAND_bytes call per
+ * message cost a getpid and a DRBG round trip per small file's blob. */
+#define NONCE_POOL 256
+
 struct ofs_aead {
 	EVP_CIPHER_CTX *enc;	/* key expanded once; each message only sets the IV */
 	EVP_CIPHER_CTX *dec;
+	uint8_t pool[NONCE_POOL * OFS_NONCE_LEN];
+	size_t pool_left;	/* nonces not handed out yet, at the end of pool */
 };
+
+static void
+next_nonce(struct ofs_aead *a, uint8_t nonce[OFS_NONCE_LEN])
+{
+	if (a->pool_left == 0) {
+		ofs_random(a->pool, sizeof(a->pool));
+		a->pool_left = NONCE_POOL;
+	}
+	memcpy(nonce, a->pool + (NONCE_POOL - a->pool_left--) * OFS_NONCE_LEN, OFS_NONCE_LEN);
+}
 
 struct ofs_aead *
 ofs_aead_new(const uint8_t key[OFS_KEY_LEN])
@@ -167,7 +183,7 @@ ofs_aead_seal2(struct ofs_aead *a, const void *aad, size_t aadlen, const void *p
 	uint8_t *nonce = out, *ct = out + OFS_NONCE_LEN;
 	int outl;
 
-	ofs_random(nonce, OFS_NONCE_LEN);
+	next_nonce(a, nonce);
 	if (EVP_EncryptInit_ex2(a->enc, NULL, NULL, nonce, NULL) != 1 ||
 	    (aadlen > 0 && gcm_update(a->enc, 1, NULL, aad, aadlen) != 0) ||
 	    (prelen > 0 && gcm_update(a->enc, 1, ct, pre, prelen) != 0) ||

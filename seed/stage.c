@@ -528,7 +528,8 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 		skipped(s, path, reason);
 		return 1;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (node->size > READ_BUF / 2)	/* smaller files come in one or two reads */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (size_t e = 0; e < next; e++) {
 		uint64_t off = ext[e].off, end = ext[e].off + ext[e].len;
 

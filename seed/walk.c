@@ -323,12 +323,14 @@ fill_node(struct ofs_walk *w, int dfd, const char *name, const struct stat *st)
 	n->mode = st->st_mode & 07777;
 	n->uid = st->st_uid;
 	n->gid = st->st_gid;
+	if (S_ISREG(st->st_mode) || S_ISLNK(st->st_mode))
+		n->size = (uint64_t)st->st_size;
+	if (w->o.sizes_only)
+		return 0;
 	if ((s = id_name(&w->users, &w->nusers, st->st_uid, 0)) != NULL)
 		n->user = ofs_xstrdup(s);
 	if ((s = id_name(&w->groups, &w->ngroups, st->st_gid, 1)) != NULL)
 		n->group = ofs_xstrdup(s);
-	if (S_ISREG(st->st_mode) || S_ISLNK(st->st_mode))
-		n->size = (uint64_t)st->st_size;
 	n->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 	n->atime_ns = (int64_t)st->st_atim.tv_sec * 1000000000LL + st->st_atim.tv_nsec;
 	n->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;

@@ -28,6 +28,8 @@ struct ofs_walk_opts {
 	size_t nexcludes;
 	int one_file_system;
 	FILE *skipped;			/* TSV "path\treason\n" of skipped entries (may be NULL) */
+	int sizes_only;			/* stat only: no owner names, symlink targets, xattrs
+					 * or extents (a count of what a run will read) */
 };
 
 struct ofs_walk_item {
