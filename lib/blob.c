@@ -120,6 +120,14 @@ looks_compressible(struct ofs_blob_ctx *c, const uint8_t *raw, size_t rawlen)
 	return got < (uint64_t)2 * PROBE_LEN * (100 - PROBE_SAVE_PCT) / 100;
 }
 
+/* Room for one sealed blob: exact in an empty buffer (a chunk's own, which would otherwise
+ * double past its size), by the usual growth when appending. */
+static int
+grow(struct ofs_buf *b, size_t n)
+{
+	return b->len == 0 ? ofs_buf_reserve_exact(b, n) : ofs_buf_reserve(b, n);
+}
+
 int
 ofs_blob_seal(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN],
     const void *raw, size_t rawlen, int compress, struct ofs_buf *out, struct ofs_error *err)
@@ -133,19 +141,22 @@ ofs_blob_seal(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN]
 	if (compress && rawlen >= COMPRESS_MIN &&
 	    (rawlen <= PROBE_FROM || looks_compressible(c, raw, rawlen))) {
 		size_t bound = ZSTD_compressBound(rawlen);
+		uint8_t *dst;
 
-		c->scratch.len = 0;
-		if (ofs_buf_reserve(&c->scratch, bound) == 0) {
+		/* Compressed straight into out, where it is then encrypted in place: no scratch
+		 * copy of the blob (workers kept one of up to 8 MiB each). */
+		if (grow(out, 1 + (bound > rawlen ? bound : rawlen) + OFS_AEAD_OVERHEAD) == 0) {
+			dst = out->data + out->len + OFS_NONCE_LEN + 1;
 			/* One-shot compression records the frame content size, which open checks. */
-			n = ZSTD_compressCCtx(c->cc, c->scratch.data, bound, raw, rawlen, c->level);
+			n = ZSTD_compressCCtx(c->cc, dst, bound, raw, rawlen, c->level);
 			if (!ZSTD_isError(n) && n < rawlen - rawlen * MIN_SAVE_PCT / 100) {
 				mode = MODE_ZSTD;
-				payload = c->scratch.data;
+				payload = dst;
 				plen = n;
 			}
 		}
 	}
-	if ((r = ofs_buf_reserve(out, 1 + plen + OFS_AEAD_OVERHEAD)) != 0)
+	if ((r = grow(out, 1 + plen + OFS_AEAD_OVERHEAD)) != 0)
 		return corrupt(err, type, id, "sealed blob exceeds its buffer limit");
 	if ((r = ofs_aead_seal2(c->aead, aad, sizeof(aad), &mode, 1, payload, plen,
 	    out->data + out->len)) != 0)

@@ -39,6 +39,15 @@ ofs_buf_release_secret(struct ofs_buf *b)
 }
 
 void
+ofs_buf_fit(struct ofs_buf *b)
+{
+	if (b->data != NULL && b->cap > b->len + 1) {
+		b->data = ofs_xrealloc(b->data, b->len + 1);
+		b->cap = b->len + 1;
+	}
+}
+
+void
 ofs_buf_reset(struct ofs_buf *b)
 {
 	b->len = 0;

@@ -30,6 +30,8 @@ int ofs_buf_reserve(struct ofs_buf *b, size_t n);
 /* The same without rounding up to a power of two: for a buffer whose final size is known
  * (a pack), so that a 40 MiB need does not take 64 MiB. */
 int ofs_buf_reserve_exact(struct ofs_buf *b, size_t n);
+/* Give back the capacity past len (a shrinking realloc: no copy in glibc's heap). */
+void ofs_buf_fit(struct ofs_buf *b);
 /* Append; returns 0 or OFS_ERR_CORRUPT past max. */
 int ofs_buf_add(struct ofs_buf *b, const void *p, size_t n);
 int ofs_buf_addc(struct ofs_buf *b, uint8_t c);

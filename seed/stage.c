@@ -28,7 +28,7 @@
 
 #define READ_BUF (2 * OFS_CHUNK_MAX)	/* data in [start, have); compacted rarely */
 #define READ_KEEP (1u << 20)		/* read buffer pages kept resident between files */
-#define INFLIGHT_BYTES (8u << 20)
+#define INFLIGHT_BYTES (4u << 20)
 #define RING_SLOTS 4096
 #define WRITER_BATCH 64		/* small done items the writer is woken for at once */
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
@@ -905,16 +905,14 @@ worker(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		if (it->is_new && it->ps != NULL)
 			it->is_patch = build_patch(it, &pw, &plain);
+		/* ofs_blob_seal sizes it->stored exactly (doubling growth would hold up to 2x) */
 		if (it->is_patch) {
-			ofs_buf_reserve(&it->stored, plain.len + OFS_AEAD_OVERHEAD + 64);
 			if (ofs_blob_seal(ctx, OFS_BLOB_PATCH, it->id, plain.data, plain.len, 1,
 			    &it->stored, &err) != 0) {
 				fail(s, OFS_ERR_IO, &err);
 				pthread_mutex_lock(&s->mu);
 				break;
 			}
-		} else if (it->is_new) { /* exact size: doubling growth would hold up to 2x */
-			ofs_buf_reserve(&it->stored, it->len + OFS_AEAD_OVERHEAD + 64);
 		}
 		if (it->is_new && !it->is_patch && ofs_blob_seal(ctx, OFS_BLOB_DATA, it->id,
 		    it->data, it->len, 1, &it->stored, &err) != 0) {
@@ -924,6 +922,8 @@ worker(void *arg)
 		}
 		free(it->data);
 		it->data = NULL;
+		if (it->stored.cap > it->stored.len + (64u << 10))
+			ofs_buf_fit(&it->stored);	/* compressed: the rest waits unused */
 
 		pthread_mutex_lock(&s->mu);
 		it->done = 1;
