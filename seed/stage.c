@@ -28,7 +28,7 @@
 
 #define READ_BUF (2 * OFS_CHUNK_MAX)	/* data in [start, have); compacted rarely */
 #define READ_KEEP (1u << 20)		/* read buffer pages kept resident between files */
-#define INFLIGHT_BYTES (4u << 20)
+#define INFLIGHT_BYTES (8u << 20)
 #define RING_SLOTS 4096
 #define WRITER_BATCH 64		/* small done items the writer is woken for at once */
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
