@@ -28,6 +28,16 @@ static const uint8_t PERM[16] = { 0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1,
 
 #define VROTL(v, n) _mm_or_si128(_mm_slli_epi32((v), (n)), _mm_srli_epi32((v), 32 - (n)))
 
+/* Four quarter-rounds at once: y1 ^= (y0 + y3) <<< 7, y2 ^= (y1 + y0) <<< 9, … */
+static inline void
+quarter(__m128i *y0, __m128i *y1, __m128i *y2, __m128i *y3)
+{
+	*y1 = _mm_xor_si128(*y1, VROTL(_mm_add_epi32(*y0, *y3), 7));
+	*y2 = _mm_xor_si128(*y2, VROTL(_mm_add_epi32(*y1, *y0), 9));
+	*y3 = _mm_xor_si128(*y3, VROTL(_mm_add_epi32(*y2, *y1), 13));
+	*y0 = _mm_xor_si128(*y0, VROTL(_mm_add_epi32(*y3, *y2), 18));
+}
+
 static inline void
 salsa20_8(__m128i *pa, __m128i *pb, __m128i *pc, __m128i *pd)
 {
@@ -35,18 +45,12 @@ salsa20_8(__m128i *pa, __m128i *pb, __m128i *pc, __m128i *pd)
 
 	for (int i = 0; i < 8; i += 2) {
 		/* columns: lanes are the quarter-rounds (0,4,8,12) (5,9,13,1) (10,14,2,6) (15,3,7,11) */
-		b = _mm_xor_si128(b, VROTL(_mm_add_epi32(a, d), 7));
-		c = _mm_xor_si128(c, VROTL(_mm_add_epi32(b, a), 9));
-		d = _mm_xor_si128(d, VROTL(_mm_add_epi32(c, b), 13));
-		a = _mm_xor_si128(a, VROTL(_mm_add_epi32(d, c), 18));
+		quarter(&a, &b, &c, &d);
 		/* rows: (0,1,2,3) (5,6,7,4) (10,11,8,9) (15,12,13,14) after rotating the lanes */
 		d = _mm_shuffle_epi32(d, 0x39);
 		c = _mm_shuffle_epi32(c, 0x4e);
 		b = _mm_shuffle_epi32(b, 0x93);
-		d = _mm_xor_si128(d, VROTL(_mm_add_epi32(a, b), 7));
-		c = _mm_xor_si128(c, VROTL(_mm_add_epi32(d, a), 9));
-		b = _mm_xor_si128(b, VROTL(_mm_add_epi32(c, d), 13));
-		a = _mm_xor_si128(a, VROTL(_mm_add_epi32(b, c), 18));
+		quarter(&a, &d, &c, &b);
 		d = _mm_shuffle_epi32(d, 0x93);
 		c = _mm_shuffle_epi32(c, 0x4e);
 		b = _mm_shuffle_epi32(b, 0x39);
