@@ -252,6 +252,47 @@ test_metadata(void **state)
 	evs_free(&e);
 }
 
+/* The pre-scan's walk: the same entries and sizes, but none of the extra reads (owner
+ * names, xattrs, symlink targets, extents) that make a full walk cost twice as much. */
+static void
+test_sizes_only(void **state)
+{
+	const char *src[1];
+	struct ofs_walk_opts o;
+	struct evs e;
+	struct ev *v;
+	int fd;
+
+	(void)state;
+	put("file", "hello", 5);
+	assert_int_equal(setxattr(at("file"), "user.test", "val", 3, 0), 0);
+	assert_int_equal(symlink("target", at("link")), 0);
+	assert_true((fd = open(at("sparse"), O_CREAT | O_WRONLY, 0600)) >= 0);
+	assert_int_equal(ftruncate(fd, 64 << 20), 0);
+	assert_int_equal(pwrite(fd, "x", 1, 0), 1);
+	close(fd);
+	memset(&o, 0, sizeof(o));
+	o.sizes_only = 1;
+	src[0] = base;
+	walk_all(src, 1, &o, &e, NULL);
+
+	v = find(&e, at("file"));
+	assert_non_null(v);
+	assert_int_equal(v->node.type, OFS_NODE_FILE);
+	assert_int_equal(v->node.size, 5);
+	assert_int_equal(v->node.nxattrs, 0);
+	assert_null(v->node.user);
+	v = find(&e, at("link"));
+	assert_int_equal(v->node.type, OFS_NODE_SYMLINK);
+	assert_int_equal(v->node.size, 6);
+	assert_null(v->node.target);
+	v = find(&e, at("sparse"));
+	assert_true(v->node.size == 64u << 20);
+	assert_false(v->node.sparse);	/* extents not read: the caller uses st_blocks */
+	assert_true((uint64_t)v->st.st_blocks * 512 < (1u << 20));
+	evs_free(&e);
+}
+
 static void
 test_merge_srcs(void **state)
 {
@@ -439,6 +480,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_order_and_parents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sizes_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_srcs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_excludes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vanished, setup, teardown),
