@@ -82,8 +82,10 @@ int ofs_cw_append(struct ofs_cw *w, const void *pack, size_t len, uint64_t *offs
 /* Streaming form of ofs_cw_append for writers that send a pack blob by blob: pad to
  * OFS_PACK_ALIGN and return the offset where the next pack starts … */
 int ofs_cw_align(struct ofs_cw *w, uint64_t *offset, struct ofs_error *err);
-/* … then append bytes with no padding. ENOSPC → OFS_ERR_NOSPACE. */
-int ofs_cw_write(struct ofs_cw *w, const void *p, size_t n, struct ofs_error *err);
+/* … then append bytes with no padding; also (may be NULL) is fed the same bytes while they
+ * are in cache (a pack's own checksum). ENOSPC → OFS_ERR_NOSPACE. */
+int ofs_cw_write(struct ofs_cw *w, const void *p, size_t n, struct ofs_xxh *also,
+    struct ofs_error *err);
 /* fdatasync: everything appended so far is durable (a checkpoint). */
 int ofs_cw_sync(struct ofs_cw *w, struct ofs_error *err);
 /* Append the sealed index, trailer, zero padding and VHD footer; fsync; rename to

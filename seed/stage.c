@@ -1190,9 +1190,8 @@ close_pack(struct stage *s, struct ofs_error *err)
 	if (!s->pack_open)
 		return 0;
 	if ((rc = ofs_pack_tail_build(s->wctx, s->pw.entries, s->pw.n, pid, &tail, err)) != 0 ||
-	    (rc = ofs_cw_write(s->cw, tail.data, tail.len, err)) != 0)
+	    (rc = ofs_cw_write(s->cw, tail.data, tail.len, s->pack_h, err)) != 0)
 		goto out;
-	ofs_xxh_update(s->pack_h, tail.data, tail.len);
 	if (s->ncpacks == s->capcpacks) {
 		s->capcpacks = s->capcpacks ? 2 * s->capcpacks : 64;
 		s->cpacks = ofs_xreallocarray(s->cpacks, s->capcpacks, sizeof(*s->cpacks));
@@ -1456,9 +1455,8 @@ add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN], const stru
 		s->pw.n = 0;
 		s->pack_open = 1;
 	}
-	if ((rc = ofs_cw_write(s->cw, stored->data, stored->len, err)) != 0)
+	if ((rc = ofs_cw_write(s->cw, stored->data, stored->len, s->pack_h, err)) != 0)
 		return rc;
-	ofs_xxh_update(s->pack_h, stored->data, stored->len);
 	if (s->pw.n == s->pw.cap) {
 		s->pw.cap = s->pw.cap ? 2 * s->pw.cap : 256;
 		s->pw.entries = ofs_xreallocarray(s->pw.entries, s->pw.cap, sizeof(*s->pw.entries));
