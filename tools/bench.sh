@@ -245,11 +245,14 @@ measure() {
 # measure_best N KEY OKCODES CMD…: the fastest of N runs of a read-only command (the
 # sub-second keyless verify rows, for offseed and xxhsum alike: one run of them moves by
 # ±20% on this VM; the deep checks of all three tools, which moved by 20-35% between
-# whole runs); its RSS is that run's.
+# whole runs); its RSS is that run's. With BEST_PREP set, that function runs (untimed,
+# given KEY) before each run.
+BEST_PREP=""
 measure_best() {
 	local n=$1 key=$2 best="" rss="" i
 	shift 2
 	for i in $(seq "$n"); do
+		if [ -n "$BEST_PREP" ]; then "$BEST_PREP" "$key" || return 1; fi
 		measure "$key" "$@" || return 1
 		if [ -z "$best" ] || awk -v a="${T[$key]}" -v b="$best" 'BEGIN {exit !(a < b)}'; then
 			best=${T[$key]} rss=${RSS[$key]:-}
@@ -266,26 +269,24 @@ measure_best() {
 # readied before each run). One first backup moved by 15-30% between whole runs on this VM
 # (4 GiB stage: 5.2-6.8 s, restic and borg alike), as the host's page faults come and go.
 # Its RSS is that run's; the last run's repository stays for the steps that follow.
+FRESH_INIT=() FRESH_BYTES="" FRESH_SRC="" FRESH_REPO=""
+fresh_prep() {	# KEY
+	rm -rf "$FRESH_REPO"
+	setup "$1" "${FRESH_INIT[@]}" || return 1
+	warm "$FRESH_SRC"
+	ram_ready "$FRESH_BYTES"
+}
 measure_fresh() {
-	local n=$1 key=$2 ok=$3 bytes=$4 src=$5 repo=$6 best="" rss="" i
-	local init=()
+	local n=$1 key=$2 ok=$3 rc
+	FRESH_BYTES=$4 FRESH_SRC=$5 FRESH_REPO=$6 FRESH_INIT=()
 	shift 6
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do init+=("$1"); shift; done
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do FRESH_INIT+=("$1"); shift; done
 	shift
-	for i in $(seq "$n"); do
-		rm -rf "$repo"
-		setup "$key" "${init[@]}" || return 1
-		warm "$src"
-		ram_ready "$bytes"
-		measure "$key" "$ok" "$@" || return 1
-		if [ -z "$best" ] || awk -v a="${T[$key]}" -v b="$best" 'BEGIN {exit !(a < b)}'; then
-			best=${T[$key]} rss=${RSS[$key]:-}
-		fi
-	done
-	T[$key]=$best
-	[ -n "$rss" ] && RSS[$key]=$rss
-	say "$(printf '%-26s %8.2f s (best of %d)' "$key" "$best" "$n")"
-	return 0
+	BEST_PREP=fresh_prep
+	measure_best "$n" "$key" "$ok" "$@"
+	rc=$?
+	BEST_PREP=""
+	return $rc
 }
 
 # setup KEY CMD…: an untimed step (init); failure marks KEY and everything after it.
