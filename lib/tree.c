@@ -811,21 +811,6 @@ arena_leave(void)
 	a->active = 0;
 }
 
-static int tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
-    struct ofs_error *err);
-
-int
-ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
-    struct ofs_error *err)
-{
-	int entered = arena_enter(), r;
-
-	r = tree_decode(p, len, what, t, err);
-	if (entered)
-		arena_leave();
-	return r;
-}
-
 static int
 tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
     struct ofs_error *err)
@@ -886,6 +871,18 @@ out:
 	json_decref(root);
 	if (r != 0)
 		ofs_tree_release(t);
+	return r;
+}
+
+int
+ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
+    struct ofs_error *err)
+{
+	int entered = arena_enter(), r;
+
+	r = tree_decode(p, len, what, t, err);
+	if (entered)
+		arena_leave();
 	return r;
 }
 

@@ -307,9 +307,9 @@ remove_partials(const struct ofs_stage_opts *o, const uint8_t set[16])
 }
 
 /* Sum of the bytes stage will read, for progress and for "bytes still needed". A walk of
- * sizes only: what the run itself reads of each entry (owners, xattrs, extents) would
- * double the metadata cost of a tree of small files (50k files: 0.6 s of 3.3 s). A sparse
- * file counts its allocated bytes, close to the data its extents hold. */
+ * sizes only: reading each entry's owners and xattrs here as well cost a 50k-file stage
+ * 109k llistxattr calls instead of 55k. A sparse file counts its allocated bytes, close to
+ * the data its extents hold. */
 static void
 pre_scan(const struct ofs_stage_opts *o, uint64_t *bytes, uint64_t *files)
 {
