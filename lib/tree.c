@@ -243,6 +243,54 @@ node_cmp(const void *a, const void *b)
 	return namecmp(x->name, x->namelen, y->name, y->namelen);
 }
 
+static int
+same_str(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static int
+same_bytes(const void *a, size_t alen, const void *b, size_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static int
+node_equal(const struct ofs_node *a, const struct ofs_node *b)
+{
+	if (!same_bytes(a->name, a->namelen, b->name, b->namelen) || a->type != b->type ||
+	    a->mode != b->mode || a->uid != b->uid || a->gid != b->gid ||
+	    !same_str(a->user, b->user) || !same_str(a->group, b->group) || a->size != b->size ||
+	    a->mtime_ns != b->mtime_ns || a->atime_ns != b->atime_ns ||
+	    a->ctime_ns != b->ctime_ns || a->ino != b->ino || a->dev != b->dev ||
+	    a->nlink != b->nlink || !same_bytes(a->target, a->targetlen, b->target, b->targetlen) ||
+	    a->rdev != b->rdev || a->nxattrs != b->nxattrs ||
+	    (a->xattrs == NULL) != (b->xattrs == NULL) || (a->chunks == NULL) != (b->chunks == NULL) ||
+	    !same_bytes(a->chunks, a->nchunks * OFS_ID_LEN, b->chunks, b->nchunks * OFS_ID_LEN) ||
+	    a->sparse != b->sparse || (a->extents == NULL) != (b->extents == NULL) ||
+	    !same_bytes(a->extents, a->nextents * sizeof(*a->extents), b->extents,
+	    b->nextents * sizeof(*b->extents)) || a->has_subtree != b->has_subtree ||
+	    memcmp(a->subtree, b->subtree, OFS_ID_LEN) != 0 || a->flags != b->flags)
+		return 0;
+	for (size_t i = 0; i < a->nxattrs; i++)
+		if (!same_str(a->xattrs[i].name, b->xattrs[i].name) ||
+		    !same_bytes(a->xattrs[i].value, a->xattrs[i].len, b->xattrs[i].value,
+		    b->xattrs[i].len))
+			return 0;
+	return 1;
+}
+
+int
+ofs_tree_equal(const struct ofs_tree *a, const struct ofs_tree *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (!node_equal(&a->nodes[i], &b->nodes[i]))
+			return 0;
+	return 1;
+}
+
 static const char *const type_names[] = {
 	[OFS_NODE_FILE] = "file",
 	[OFS_NODE_DIR] = "dir",
@@ -262,12 +310,18 @@ ofs_node_type_name(int type)
 }
 
 static int
-type_from_name(const char *s)
+type_from_span(const uint8_t *s, size_t n)
 {
 	for (int i = OFS_NODE_FILE; i <= OFS_NODE_SOCK; i++)
-		if (strcmp(s, type_names[i]) == 0)
+		if (strlen(type_names[i]) == n && memcmp(s, type_names[i], n) == 0)
 			return i;
 	return 0;
+}
+
+static int
+type_from_name(const char *s)
+{
+	return type_from_span((const uint8_t *)s, strlen(s));
 }
 
 /* ---- encoding ---- */
@@ -556,10 +610,17 @@ get_str(struct dctx *d, json_t *o, const char *key, char **out)
 	return 0;
 }
 
+/* In the order JSON_SORT_KEYS writes them (enum node_key follows it). */
 static const char *const node_keys[] = {
-	"name", "name_b64", "type", "mode", "uid", "gid", "user", "group", "size", "mtime",
-	"atime", "ctime", "inode", "device", "links", "target", "target_b64", "rdev", "xattrs",
-	"content", "sparse", "subtree", "flags", NULL
+	"atime", "content", "ctime", "device", "flags", "gid", "group", "inode", "links", "mode",
+	"mtime", "name", "name_b64", "rdev", "size", "sparse", "subtree", "target", "target_b64",
+	"type", "uid", "user", "xattrs", NULL
+};
+
+enum node_key {
+	K_ATIME, K_CONTENT, K_CTIME, K_DEVICE, K_FLAGS, K_GID, K_GROUP, K_INODE, K_LINKS, K_MODE,
+	K_MTIME, K_NAME, K_NAME_B64, K_RDEV, K_SIZE, K_SPARSE, K_SUBTREE, K_TARGET, K_TARGET_B64,
+	K_TYPE, K_UID, K_USER, K_XATTRS, K_COUNT
 };
 
 static int
@@ -731,6 +792,345 @@ node_from_json(struct dctx *d, json_t *o, struct ofs_node *n)
 	return 0;
 }
 
+/* ---- the plain form, read without jansson ----
+ * offseed writes trees as compact JSON with sorted keys, and nearly all their strings need
+ * no escape. A tree in exactly that plain form (no whitespace, no backslash or control
+ * character in any string, the top level {"nodes":[…],"version":1}, each xattr as
+ * {"name":…,"value_b64":…}) is parsed here straight into nodes, under the same checks as
+ * node_from_json. Anything else, every malformed tree included, is declined and goes to
+ * the jansson decoder, which accepts it or words the error. fuzz_tree checks that what
+ * this path accepts decodes to the same tree through jansson. */
+
+struct plain {
+	const uint8_t *p, *end;
+};
+
+static int
+pl_char(struct plain *l, char c)
+{
+	if (l->p == l->end || *l->p != (uint8_t)c)
+		return 0;
+	l->p++;
+	return 1;
+}
+
+static int
+pl_lit(struct plain *l, const char *s)
+{
+	size_t n = strlen(s);
+
+	if ((size_t)(l->end - l->p) < n || memcmp(l->p, s, n) != 0)
+		return 0;
+	l->p += n;
+	return 1;
+}
+
+/* A string with no escape or control character and valid UTF-8 (what jansson would
+ * accept and return unchanged): its bytes, in place. */
+static int
+pl_str(struct plain *l, const uint8_t **s, size_t *n)
+{
+	const uint8_t *q;
+	uint8_t high = 0;
+
+	if (!pl_char(l, '"'))
+		return 0;
+	for (q = l->p; q < l->end && *q != '"'; q++) {
+		if (*q < 0x20 || *q == '\\')
+			return 0;
+		high |= *q;
+	}
+	if (q == l->end || ((high & 0x80) && !ofs_utf8_ok(l->p, (size_t)(q - l->p))))
+		return 0;
+	*s = l->p;
+	*n = (size_t)(q - l->p);
+	l->p = q + 1;
+	return 1;
+}
+
+/* A 64-hex-digit id in quotes. */
+static int
+pl_id(struct plain *l, uint8_t id[OFS_ID_LEN])
+{
+	if (l->end - l->p < 2 * OFS_ID_LEN + 2 || l->p[0] != '"' || l->p[2 * OFS_ID_LEN + 1] != '"' ||
+	    ofs_unhexn((const char *)l->p + 1, 2 * OFS_ID_LEN, id, OFS_ID_LEN) != 0)
+		return 0;
+	l->p += 2 * OFS_ID_LEN + 2;
+	return 1;
+}
+
+/* A JSON integer that fits int64_t (jansson's integer: no fraction, exponent or leading
+ * zero). */
+static int
+pl_int(struct plain *l, int64_t *v)
+{
+	int neg = pl_char(l, '-');
+	const uint8_t *d = l->p;
+	uint64_t u = 0;
+
+	while (l->p < l->end && *l->p >= '0' && *l->p <= '9' && l->p - d < 19)
+		u = u * 10 + (uint64_t)(*l->p++ - '0');
+	if (l->p == d || (d[0] == '0' && l->p - d > 1) || u > (uint64_t)INT64_MAX + (uint64_t)neg)
+		return 0;
+	if (l->p < l->end && (*l->p == '.' || *l->p == 'e' || *l->p == 'E' ||
+	    (*l->p >= '0' && *l->p <= '9')))
+		return 0;
+	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return 1;
+}
+
+/* "key": — the index of a node key, looked up from `from` on (the next key in sorted
+ * order), or -1. */
+static int
+pl_key(struct plain *l, int from)
+{
+	const uint8_t *s;
+	size_t n;
+
+	if (!pl_str(l, &s, &n) || !pl_char(l, ':'))
+		return -1;
+	for (int i = 0; i < K_COUNT; i++) {
+		int k = (from + i) % K_COUNT;
+
+		if (strncmp(node_keys[k], (const char *)s, n) == 0 && node_keys[k][n] == '\0')
+			return k;
+	}
+	return -1;
+}
+
+static int
+pl_content(struct plain *l, struct ofs_node *n)
+{
+	size_t cap = 4;
+
+	if (!pl_char(l, '['))
+		return 0;
+	n->chunks = ofs_xcalloc(cap + 1, OFS_ID_LEN);
+	if (pl_char(l, ']'))
+		return 1;
+	do {
+		if (n->nchunks == cap) {
+			cap *= 2;
+			n->chunks = ofs_xreallocarray(n->chunks, cap + 1, OFS_ID_LEN);
+		}
+		if (!pl_id(l, n->chunks[n->nchunks]))
+			return 0;
+		n->nchunks++;
+	} while (pl_char(l, ','));
+	return pl_char(l, ']');
+}
+
+/* [[offset,length],…] with offset >= 0 and length > 0; order and size are checked once
+ * the node is read. */
+static int
+pl_sparse(struct plain *l, struct ofs_node *n)
+{
+	size_t cap = 4;
+
+	if (!pl_char(l, '['))
+		return 0;
+	n->sparse = 1;
+	n->extents = ofs_xcalloc(cap + 1, sizeof(*n->extents));
+	if (pl_char(l, ']'))
+		return 1;
+	do {
+		int64_t off, len;
+
+		if (n->nextents == cap) {
+			cap *= 2;
+			n->extents = ofs_xreallocarray(n->extents, cap + 1, sizeof(*n->extents));
+		}
+		if (!pl_char(l, '[') || !pl_int(l, &off) || !pl_char(l, ',') || !pl_int(l, &len) ||
+		    !pl_char(l, ']') || off < 0 || len <= 0)
+			return 0;
+		n->extents[n->nextents].off = (uint64_t)off;
+		n->extents[n->nextents++].len = (uint64_t)len;
+	} while (pl_char(l, ','));
+	return pl_char(l, ']');
+}
+
+static int
+pl_xattrs(struct plain *l, struct ofs_node *n)
+{
+	size_t cap = 2;
+
+	if (!pl_char(l, '['))
+		return 0;
+	n->xattrs = ofs_xcalloc(cap + 1, sizeof(*n->xattrs));
+	if (pl_char(l, ']'))
+		return 1;
+	do {
+		struct ofs_xattr *x;
+		const uint8_t *name, *val;
+		size_t namelen, vallen;
+
+		if (n->nxattrs == cap) {
+			cap *= 2;
+			n->xattrs = ofs_xreallocarray(n->xattrs, cap + 1, sizeof(*n->xattrs));
+		}
+		if (!pl_lit(l, "{\"name\":") || !pl_str(l, &name, &namelen) ||
+		    !pl_lit(l, ",\"value_b64\":") || !pl_str(l, &val, &vallen) || !pl_char(l, '}') ||
+		    namelen == 0 || namelen > XATTR_NAME_MAX)
+			return 0;
+		x = &n->xattrs[n->nxattrs];
+		memset(x, 0, sizeof(*x));
+		x->name = ofs_xstrndup((const char *)name, namelen);
+		n->nxattrs++;
+		if (b64_decode((const char *)val, vallen, &x->value, &x->len) != 0 ||
+		    x->len > XATTR_VALUE_MAX)
+			return 0;
+		for (size_t k = 0; k + 1 < n->nxattrs; k++)
+			if (strcmp(n->xattrs[k].name, x->name) == 0)
+				return 0;
+	} while (pl_char(l, ','));
+	return pl_char(l, ']');
+}
+
+/* Name or target bytes: "key" as is, or "key_b64" decoded (one of them, never both). */
+static int
+pl_bytes(uint32_t have, int key, int key64, const uint8_t *const *s, const size_t *sn,
+    uint8_t **out, size_t *outlen)
+{
+	int plain = have >> key & 1, b64 = have >> key64 & 1;
+
+	if (plain == b64)
+		return 0;
+	if (plain) {
+		*out = (uint8_t *)ofs_xstrndup((const char *)s[key], sn[key]);
+		*outlen = sn[key];
+		return 1;
+	}
+	return b64_decode((const char *)s[key64], sn[key64], out, outlen) == 0;
+}
+
+/* The checks of node_from_json on the values read. */
+static int
+pl_node_ok(struct ofs_node *n, uint32_t have, const uint8_t *const *s, const size_t *sn,
+    const int64_t *iv)
+{
+#define HAS(k) (have >> (k) & 1)
+	uint64_t end = 0;
+
+	if (!pl_bytes(have, K_NAME, K_NAME_B64, s, sn, &n->name, &n->namelen) ||
+	    !ofs_name_ok(n->name, n->namelen))
+		return 0;
+	if (!HAS(K_TYPE) || (n->type = type_from_span(s[K_TYPE], sn[K_TYPE])) == 0)
+		return 0;
+	if (!HAS(K_MODE) || iv[K_MODE] < 0 || iv[K_MODE] > 07777 ||
+	    iv[K_UID] < 0 || iv[K_UID] > UINT32_MAX || iv[K_GID] < 0 || iv[K_GID] > UINT32_MAX ||
+	    iv[K_SIZE] < 0 || iv[K_LINKS] < 0 || iv[K_FLAGS] < 0 ||
+	    iv[K_FLAGS] > OFS_NODE_CHANGED)
+		return 0;
+	n->mode = (uint32_t)iv[K_MODE];
+	n->uid = (uint32_t)iv[K_UID];
+	n->gid = (uint32_t)iv[K_GID];
+	n->size = (uint64_t)iv[K_SIZE];
+	n->mtime_ns = iv[K_MTIME];
+	n->atime_ns = iv[K_ATIME];
+	n->ctime_ns = iv[K_CTIME];
+	n->ino = (uint64_t)iv[K_INODE];
+	n->dev = (uint64_t)iv[K_DEVICE];
+	n->nlink = (uint64_t)iv[K_LINKS];
+	n->flags = (uint32_t)iv[K_FLAGS];
+	if (HAS(K_USER))
+		n->user = ofs_xstrndup((const char *)s[K_USER], sn[K_USER]);
+	if (HAS(K_GROUP))
+		n->group = ofs_xstrndup((const char *)s[K_GROUP], sn[K_GROUP]);
+	if (n->type == OFS_NODE_SYMLINK) {
+		if (!pl_bytes(have, K_TARGET, K_TARGET_B64, s, sn, &n->target, &n->targetlen) ||
+		    n->targetlen == 0 || memchr(n->target, '\0', n->targetlen) != NULL)
+			return 0;
+	} else if (HAS(K_TARGET) || HAS(K_TARGET_B64)) {
+		return 0;
+	}
+	if ((n->type == OFS_NODE_CHR || n->type == OFS_NODE_BLK) != !!HAS(K_RDEV))
+		return 0;
+	n->rdev = (uint64_t)iv[K_RDEV];
+	if (n->type != OFS_NODE_FILE && (HAS(K_CONTENT) || HAS(K_SPARSE)))
+		return 0;
+	for (size_t i = 0; i < n->nextents; i++) {
+		const struct ofs_extent *e = &n->extents[i];
+
+		if (e->off < end || e->off > n->size || e->len > n->size - e->off)
+			return 0;
+		end = e->off + e->len;
+	}
+	if ((n->type == OFS_NODE_DIR) != !!HAS(K_SUBTREE))
+		return 0;
+	n->has_subtree = n->type == OFS_NODE_DIR;
+	return 1;
+#undef HAS
+}
+
+static int
+pl_node(struct plain *l, struct ofs_node *n)
+{
+	const uint8_t *s[K_COUNT] = { 0 };
+	size_t sn[K_COUNT] = { 0 };
+	int64_t iv[K_COUNT] = { 0 };
+	uint32_t have = 0;
+	int k = -1, ok;
+
+	if (!pl_char(l, '{'))
+		return 0;
+	do {
+		if ((k = pl_key(l, k + 1)) < 0 || (have >> k & 1))
+			return 0;
+		have |= 1u << k;
+		switch (k) {
+		case K_CONTENT:
+			ok = pl_content(l, n);
+			break;
+		case K_SPARSE:
+			ok = pl_sparse(l, n);
+			break;
+		case K_XATTRS:
+			ok = pl_xattrs(l, n);
+			break;
+		case K_SUBTREE:
+			ok = pl_id(l, n->subtree);
+			break;
+		case K_NAME: case K_NAME_B64: case K_TYPE: case K_USER: case K_GROUP:
+		case K_TARGET: case K_TARGET_B64:
+			ok = pl_str(l, &s[k], &sn[k]);
+			break;
+		default:
+			ok = pl_int(l, &iv[k]);
+			break;
+		}
+		if (!ok)
+			return 0;
+	} while (pl_char(l, ','));
+	return pl_char(l, '}') && pl_node_ok(n, have, s, sn, iv);
+}
+
+int
+ofs_tree_decode_plain(const uint8_t *p, size_t len, struct ofs_tree *t)
+{
+	struct plain l = { p, p + len };
+
+	ofs_tree_init(t);
+	if (len > OFS_TREE_MAX || !pl_lit(&l, "{\"nodes\":["))
+		return -1;
+	if (!pl_char(&l, ']')) {
+		do {
+			struct ofs_node *n = ofs_tree_add(t);
+
+			if (!pl_node(&l, n) ||
+			    (t->n > 1 && node_cmp(&t->nodes[t->n - 2], n) >= 0))
+				goto decline;
+		} while (pl_char(&l, ','));
+		if (!pl_char(&l, ']'))
+			goto decline;
+	}
+	if (!pl_lit(&l, ",\"version\":1}") || l.p != l.end)
+		goto decline;
+	return 0;
+decline:
+	ofs_tree_release(t);
+	return -1;
+}
+
 /* ---- jansson's memory while a tree is decoded ----
  * A tree's JSON becomes thousands of small jansson values that live only until its nodes
  * are copied out; malloc, free and glibc's consolidation of them took a quarter of a deep
@@ -875,7 +1275,7 @@ out:
 }
 
 int
-ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
+ofs_tree_decode_json(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
     struct ofs_error *err)
 {
 	int entered = arena_enter(), r;
@@ -884,6 +1284,15 @@ ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree 
 	if (entered)
 		arena_leave();
 	return r;
+}
+
+int
+ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
+    struct ofs_error *err)
+{
+	if (ofs_tree_decode_plain(p, len, t) == 0)
+		return 0;
+	return ofs_tree_decode_json(p, len, what, t, err);
 }
 
 /* ---- snapshots ---- */

@@ -73,11 +73,20 @@ void ofs_tree_release(struct ofs_tree *t);
 void ofs_node_release(struct ofs_node *n);
 /* Append a zeroed node and return it (pointer valid until the next add). */
 struct ofs_node *ofs_tree_add(struct ofs_tree *t);
+/* Same nodes in the same order, field by field (which optional arrays are present
+ * included): 1 or 0. */
+int ofs_tree_equal(const struct ofs_tree *a, const struct ofs_tree *b);
 /* Sort by name bytes and serialize (deterministic: same tree → same bytes → same id). */
 int ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err);
 /* Parse and validate: names non-empty, no '/', no NUL, not "." or "..", no duplicates; types
  * and field ranges known. Malformed → OFS_ERR_CORRUPT naming `what` and the field. */
 int ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
+    struct ofs_error *err);
+/* The two readers behind ofs_tree_decode, for tests and the fuzz target. _plain reads
+ * only the plain form offseed writes (compact, sorted keys, no escapes) and returns 0, or
+ * -1 when it declines and leaves *t empty; _json reads any JSON and words every error. */
+int ofs_tree_decode_plain(const uint8_t *p, size_t len, struct ofs_tree *t);
+int ofs_tree_decode_json(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
     struct ofs_error *err);
 /* Is this a name we will create on restore? (same rules as decode) */
 int ofs_name_ok(const uint8_t *name, size_t len);

@@ -123,7 +123,13 @@ hexval(int c)
 int
 ofs_unhex(const char *s, uint8_t *out, size_t n)
 {
-	if (s == NULL || strlen(s) != 2 * n)
+	return s == NULL ? -1 : ofs_unhexn(s, strlen(s), out, n);
+}
+
+int
+ofs_unhexn(const char *s, size_t len, uint8_t *out, size_t n)
+{
+	if (len != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);

@@ -25,8 +25,10 @@ char *ofs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Lower-case hex of n bytes into out (2n+1 bytes incl. NUL). */
 void ofs_hex(const uint8_t *p, size_t n, char *out);
-/* Parse exactly 2n hex chars into out. Returns 0 or -1. */
+/* Parse exactly 2n hex chars into out (the string s, or its first len bytes). Returns 0
+ * or -1. */
 int ofs_unhex(const char *s, uint8_t *out, size_t n);
+int ofs_unhexn(const char *s, size_t len, uint8_t *out, size_t n);
 
 /* Cryptographically random bytes (aborts if the RNG fails). */
 void ofs_random(void *p, size_t n);

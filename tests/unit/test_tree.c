@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tree.h"
 #include "util.h"
@@ -145,6 +146,10 @@ assert_nodes_equal(const struct ofs_node *a, const struct ofs_node *b)
 		assert_string_equal(a->user, b->user);
 	else
 		assert_null(b->user);
+	if (a->group != NULL)
+		assert_string_equal(a->group, b->group);
+	else
+		assert_null(b->group);
 	assert_int_equal(a->size, b->size);
 	assert_true(a->mtime_ns == b->mtime_ns);
 	assert_true(a->atime_ns == b->atime_ns);
@@ -389,6 +394,96 @@ test_reject_syntax_and_version(void **state)
 	ofs_tree_release(&t);
 }
 
+/* What offseed writes is read by the plain-form reader, to the same nodes as through
+ * jansson. */
+static void
+test_plain_reads_what_offseed_writes(void **state)
+{
+	struct ofs_tree t, p, j;
+	struct ofs_buf b = OFS_BUF_INIT(0);
+	struct ofs_error err;
+
+	(void)state;
+	build_tree(&t);
+	assert_int_equal(ofs_tree_encode(&t, &b, &err), 0);
+	assert_int_equal(ofs_tree_decode_plain(b.data, b.len, &p), 0);
+	assert_int_equal(ofs_tree_decode_json(b.data, b.len, "tree x", &j, &err), 0);
+	assert_int_equal(p.n, t.n);
+	for (size_t i = 0; i < t.n; i++)
+		assert_nodes_equal(&t.nodes[i], &p.nodes[i]);
+	assert_true(ofs_tree_equal(&p, &j));
+	/* a field changed in one copy is seen */
+	p.nodes[2].mtime_ns++;
+	assert_false(ofs_tree_equal(&p, &j));
+	ofs_tree_release(&t);
+	ofs_tree_release(&p);
+	ofs_tree_release(&j);
+	ofs_buf_release(&b);
+}
+
+/* Every malformed tree, also written in the plain form (compact, sorted keys), is declined
+ * by the plain reader and refused by ofs_tree_decode with the field named. */
+static void
+test_plain_declines_bad(void **state)
+{
+	struct ofs_tree t;
+	struct ofs_error err;
+	char want[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_trees) / sizeof(bad_trees[0]); i++) {
+		json_t *v = json_loads(bad_trees[i].json, 0, NULL);
+		char *plain;
+
+		assert_non_null(v);
+		plain = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(v);
+		if (ofs_tree_decode_plain((const uint8_t *)plain, strlen(plain), &t) != -1)
+			fail_msg("case %zu accepted by the plain reader: %s", i, plain);
+		assert_int_equal(t.n, 0);
+		assert_null(t.nodes);
+		assert_int_equal(ofs_tree_decode((const uint8_t *)plain, strlen(plain), "tree T", &t,
+		    &err), OFS_ERR_CORRUPT);
+		snprintf(want, sizeof(want), "'%s'", bad_trees[i].field);
+		if (strstr(err.msg, want) == NULL)
+			fail_msg("case %zu: message does not name %s: %s", i, want, err.msg);
+		free(plain);
+	}
+}
+
+/* Valid JSON outside the plain form (whitespace, other key order, escapes, integers the
+ * plain reader does not take) is declined by it and read by jansson. */
+static void
+test_plain_declines_other_forms(void **state)
+{
+	static const char *const forms[] = {
+		"{\"version\":1,\"nodes\":[]}",
+		"{ \"nodes\":[],\"version\":1}",
+		"{\"nodes\":[{\"mode\":420,\"name\":\"a\\\"b\",\"type\":\"file\"}],\"version\":1}",
+		"{\"nodes\":[{\"mode\":420,\"name\":\"a\\u00e9\",\"type\":\"file\"}],\"version\":1}",
+		"{\"nodes\":[{\"mode\":420,\"name\":\"a\",\"type\":\"file\"} ],\"version\":1}",
+		"{\"nodes\":[{\"mode\":-0,\"name\":\"a\",\"type\":\"file\"}],\"version\":1}\n",
+		"{\"nodes\":[{\"mode\":420,\"name\":\"a\",\"type\":\"file\",\"xattrs\":"
+		    "[{\"value_b64\":\"\",\"name\":\"u.a\"}]}],\"version\":1}",
+	};
+	struct ofs_tree t, j;
+	struct ofs_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		const uint8_t *f = (const uint8_t *)forms[i];
+
+		if (ofs_tree_decode_plain(f, strlen(forms[i]), &t) != -1)
+			fail_msg("form %zu accepted by the plain reader: %s", i, forms[i]);
+		if (ofs_tree_decode(f, strlen(forms[i]), "tree T", &t, &err) != 0)
+			fail_msg("form %zu refused: %s", i, err.msg);
+		assert_int_equal(ofs_tree_decode_json(f, strlen(forms[i]), "tree T", &j, &err), 0);
+		assert_true(ofs_tree_equal(&t, &j));
+		ofs_tree_release(&t);
+		ofs_tree_release(&j);
+	}
+}
+
 static void
 test_encode_refuses(void **state)
 {
@@ -551,6 +646,9 @@ main(void)
 		cmocka_unit_test(test_name_ok),
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_reject_syntax_and_version),
+		cmocka_unit_test(test_plain_reads_what_offseed_writes),
+		cmocka_unit_test(test_plain_declines_bad),
+		cmocka_unit_test(test_plain_declines_other_forms),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_snapshot_roundtrip),
 		cmocka_unit_test(test_snapshot_reject),
