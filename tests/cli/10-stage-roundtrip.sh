@@ -26,6 +26,20 @@ s=[json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
 assert s["bytes_new"]==0, s
 PY
 
+# progress shown (--json): every progress event carries the totals of the pre-scan
+expect_exit 0 ofs init --repo "$T/repo-progress"
+expect_exit 0 "$OFFSEED" --passphrase-file "$PASS" --json --progress-interval 0.000001 stage \
+    --repo "$T/repo-progress" "$T/src"
+python3 - "$T/out" "$T/src" <<'PY' || fail "stage progress lacks the source totals"
+import json, os, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+pr = [e for e in ev if e["type"] == "progress"]
+size = sum(os.lstat(os.path.join(r, f)).st_size for r, _, fs in os.walk(sys.argv[2])
+           for f in fs if not os.path.islink(os.path.join(r, f)))
+assert pr, "no progress events"
+assert all(e["bytes_total"] == size and e["files_total"] > 0 for e in pr), (size, pr[:2])
+PY
+
 for f in "$T/repo/containers/"*.vhd; do
 	size=$(stat -c %s "$f")
 	virt=$(qemu-img info -f vpc --output=json "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
