@@ -102,11 +102,15 @@ make_aad(uint8_t aad[AAD_LEN], uint8_t type, const uint8_t id[OFS_ID_LEN])
 	memcpy(aad + 5, id, OFS_ID_LEN);
 }
 
-/* Cheap test on two samples: 1 if the blob looks worth a full compression pass. */
+/* Cheap test on two samples: 1 if the blob looks worth a full compression pass. When the
+ * first sample alone settles it (the second could not come out larger than `bound`), the
+ * second is not compressed: same answer, and compressible blobs (most of them in a tree of
+ * text) pay for one sample instead of two. */
 static int
 looks_compressible(struct ofs_blob_ctx *c, const uint8_t *raw, size_t rawlen)
 {
 	size_t bound = ZSTD_compressBound(PROBE_LEN), got = 0, n;
+	const size_t want = (size_t)2 * PROBE_LEN * (100 - PROBE_SAVE_PCT) / 100;
 	const uint8_t *sample[2] = { raw, raw + rawlen / 2 };
 
 	if (ofs_buf_reserve(&c->scratch, bound) != 0)
@@ -116,8 +120,10 @@ looks_compressible(struct ofs_blob_ctx *c, const uint8_t *raw, size_t rawlen)
 		if (ZSTD_isError(n))
 			return 1;
 		got += n;
+		if (i == 0 && got + bound < want)
+			return 1;
 	}
-	return got < (uint64_t)2 * PROBE_LEN * (100 - PROBE_SAVE_PCT) / 100;
+	return got < want;
 }
 
 /* Room for one sealed blob: exact in an empty buffer (a chunk's own, which would otherwise
