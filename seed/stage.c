@@ -28,6 +28,10 @@
 
 #define READ_BUF (2 * OFS_CHUNK_MAX)	/* data in [start, have); compacted rarely */
 #define READ_KEEP (1u << 20)		/* read buffer pages kept resident between files */
+/* Files smaller than this (no block hashes, one chunk) are read by the worker that takes
+ * their chunk: with many small files, the producer's open/read/fstat/close per file was
+ * the pipeline's bottleneck while the workers waited. */
+#define SMALL_FILE (2 * OFS_BLOCK_SIZE)
 #define INFLIGHT_BYTES (8u << 20)
 #define RING_SLOTS 4096
 #define WRITER_BATCH 64		/* small done items the writer is woken for at once */
@@ -84,8 +88,16 @@ struct item {
 	struct ofs_node node;	/* DIR_ENTER, ENTRY, FILE_START */
 	char *path;		/* FILE_START: absolute source path (catalog key) */
 	int reused;		/* FILE_START: node.chunks already filled from the catalog */
-	int drop;		/* FILE_END: the file could not be read: leave it out */
-	int changed;		/* FILE_END: changed while read */
+	int drop;		/* FILE_END (and a small file's chunk): could not be read: leave
+				 * the file out */
+	int changed;		/* FILE_END (and a small file's chunk): changed while read */
+	/* A small file's only chunk, read by the worker that takes it (SMALL_FILE): path is
+	 * the file, len its size at the walk, fmtime/fctime its times; after the read, len
+	 * is what was read, and reason says why it could not be when drop is set. */
+	int small;
+	int64_t fmtime, fctime;
+	char *reason;
+	size_t charged;		/* chunk: bytes counted in stage.inflight */
 };
 
 /* A finished loose pack on its way to storage. */
@@ -195,6 +207,9 @@ struct stage {
 	 * item costs more than the work (a context switch per file). */
 	int writer_waiting, workers_waiting, producer_waiting;
 
+	/* The index and the pending table have their own lock: every chunk is looked up, and
+	 * under mu that lookup queued behind the ring's traffic. */
+	pthread_mutex_t idx_mu;
 	struct ofs_idx *pending;	/* ids accepted for storage, not yet in a written pack */
 
 	/* writer state */
@@ -203,6 +218,8 @@ struct stage {
 	size_t nlevels, caplevels;
 	struct ofs_node cur;	/* file being assembled */
 	int have_cur;
+	int cur_drop, cur_changed;	/* what its small-file chunk's read found */
+	uint64_t cur_bytes;		/* data in its chunks so far */
 	char *cur_path;
 	struct baseline cur_bl;	/* borrowed from s->prev */
 	struct ofs_pack_writer pw;	/* only its entries are used: blobs stream to the file */
@@ -429,6 +446,7 @@ item_free(struct item *it)
 	ofs_buf_release(&it->stored);
 	ofs_node_release(&it->node);
 	free(it->path);
+	free(it->reason);
 	free(it);
 }
 
@@ -455,7 +473,7 @@ push(struct stage *s, struct item *it)
 		return -1;
 	}
 	if (it->kind == IT_CHUNK)
-		s->inflight += it->len;
+		s->inflight += it->charged = it->len;
 	else
 		it->done = 1;
 	s->ring[s->head % RING_SLOTS] = it;
@@ -507,6 +525,92 @@ skipped(struct stage *s, const char *path, const char *reason)
 	ofs_warn("skipped '%s': %s", path, reason);
 }
 
+/* A source file for reading, without updating its access time where we may. */
+static int
+open_source(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+
+	if (fd == -1 && errno == EPERM)
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+/* Has the open file changed from what the walk saw (size, mtime, ctime)? */
+static int
+source_changed(int fd, uint64_t size, int64_t mtime_ns, int64_t ctime_ns)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && ((uint64_t)st.st_size != size ||
+	    (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != mtime_ns ||
+	    (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != ctime_ns);
+}
+
+/* A worker reads a small file's chunk (item.small): the whole file, as read_file would.
+ * Sets it->drop and it->reason when it cannot be read, it->changed when it changed, and
+ * it->len to what was read (0: nothing to store). */
+static void
+read_small(struct stage *s, struct item *it)
+{
+	size_t want = it->len, got = 0;
+	int fd;
+
+	it->len = 0;
+	if ((fd = open_source(it->path)) == -1) {
+		it->reason = ofs_xasprintf("cannot open: %s", strerror(errno));
+		it->drop = 1;
+		return;
+	}
+	it->data = ofs_xmalloc(want);
+	while (got < want) {
+		ssize_t r = pread(fd, it->data + got, want - got, (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			it->reason = ofs_xasprintf("read error at offset %llu: %s",
+			    (unsigned long long)got, strerror(errno));
+			it->drop = 1;
+			close(fd);
+			return;
+		}
+		if (r == 0) {	/* shrank while reading */
+			it->changed = 1;
+			break;
+		}
+		got += (size_t)r;
+	}
+	if (source_changed(fd, want, it->fmtime, it->fctime))
+		it->changed = 1;
+	close(fd);
+	it->len = got;
+	ofs_progress_add(s->pr, got, 0, NULL);
+	__atomic_add_fetch(&s->res->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
+}
+
+/* Queue a small file (SMALL_FILE) as its FILE_START, the one chunk a worker reads, and
+ * FILE_END; what the read found reaches the writer with the chunk. */
+static int
+push_small(struct stage *s, struct item *start, const char *path)
+{
+	struct item *c = item_new(IT_CHUNK);
+
+	c->small = 1;
+	c->path = ofs_xstrdup(path);
+	c->len = start->node.size;
+	c->fmtime = start->node.mtime_ns;
+	c->fctime = start->node.ctime_ns;
+	if (push(s, start) != 0) {
+		item_free(c);
+		return -1;
+	}
+	if (push(s, c) != 0)
+		return -1;
+	ofs_progress_add(s->pr, 0, 1, path);
+	return push(s, item_new(IT_FILE_END));
+}
+
 /* Read one regular file (its data extents when sparse) and queue its chunks. Returns 0,
  * 1 when the file was dropped (unreadable), -1 when the pipeline stopped. */
 static int
@@ -517,13 +621,11 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 	const struct ofs_extent *ext = node->sparse ? node->extents : &whole;
 	size_t next = node->sparse ? node->nextents : 1, have = 0, start = 0, cut;
 	uint64_t foff = 0;	/* offset in the file's data of buf[start] */
-	struct stat st;
 	char reason[256];
 	int fd, rc = 0;
 
 	*changed = 0;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME)) == -1 &&
-	    (errno != EPERM || (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)) {
+	if ((fd = open_source(path)) == -1) {
 		snprintf(reason, sizeof(reason), "cannot open: %s", strerror(errno));
 		skipped(s, path, reason);
 		return 1;
@@ -566,7 +668,7 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 			off += (uint64_t)got;
 			have += (size_t)got;
 			ofs_progress_add(s->pr, (uint64_t)got, 0, NULL);
-			s->res->bytes_read += (uint64_t)got;
+			__atomic_add_fetch(&s->res->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
 			/* cut while the chunker can decide: what is left to move to the front
 			 * before the next read is then the undecided tail (usually under 2 MiB),
 			 * not the CHUNK_MAX of lookahead a stricter rule would keep and copy */
@@ -594,9 +696,7 @@ read_file(struct stage *s, const char *path, const struct ofs_node *node, uint8_
 		start += cut;
 		foff += cut;
 	}
-	if (fstat(fd, &st) == 0 && ((uint64_t)st.st_size != node->size ||
-	    (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != node->mtime_ns ||
-	    (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != node->ctime_ns))
+	if (source_changed(fd, node->size, node->mtime_ns, node->ctime_ns))
 		*changed = 1;
 out:
 	close(fd);
@@ -619,13 +719,13 @@ try_reuse(struct stage *s, const char *path, struct ofs_node *n, struct baseline
 		return 0;
 	if (!s->o->loose && e->bl != NULL)
 		*bl = bl_of(e);
-	pthread_mutex_lock(&s->mu);	/* the writer adds packs to the index under it */
+	pthread_mutex_lock(&s->idx_mu);	/* the writer adds packs to the index under it */
 	for (uint32_t i = 0; i < e->nchunks; i++)
 		if (!ofs_idx_lookup(s->repo->idx, e->chunks[i], &ref)) {
-			pthread_mutex_unlock(&s->mu);
+			pthread_mutex_unlock(&s->idx_mu);
 			return 0;
 		}
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->idx_mu);
 	n->chunks = ofs_xreallocarray(NULL, e->nchunks ? e->nchunks : 1, OFS_ID_LEN);
 	memcpy(n->chunks, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
 	n->nchunks = e->nchunks;
@@ -649,13 +749,13 @@ patch_src_new(struct stage *s, const struct baseline *bl)
 	ps->base = (const uint8_t (*)[OFS_ID_LEN])bl->base;
 	ps->off = ofs_xcalloc((size_t)bl->nbase + 1, sizeof(*ps->off));
 	ps->ok = ofs_xcalloc((size_t)bl->nbase + 1, 1);
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->idx_mu);
 	for (i = 0; i < bl->nbase && ofs_idx_lookup(s->repo->idx, bl->base[i], &ref); i++) {
 		ps->ok[i] = ref.type == OFS_BLOB_DATA &&
 		    ofs_idx_pack(s->repo->idx, ref.pack)->loc.kind == OFS_LOC_CONTAINER;
 		ps->off[i + 1] = ps->off[i] + ref.raw_len;
 	}
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->idx_mu);
 	ps->nbase = i;
 	/* the seed's data ended inside its last block: the probe compares that prefix */
 	last = (uint64_t)(bl->nblocks - 1) * OFS_BLOCK_SIZE;
@@ -692,7 +792,7 @@ produce(struct stage *s, struct ofs_walk *w)
 		if (wi.ev == OFS_WALK_END)
 			break;
 		if (wi.ev == OFS_WALK_SKIP) {
-			s->res->skipped++;
+			__atomic_add_fetch(&s->res->skipped, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		if (wi.ev == OFS_WALK_DIR_LEAVE) {
@@ -723,6 +823,12 @@ produce(struct stage *s, struct ofs_walk *w)
 			ofs_progress_add(s->pr, it->node.size, 1, wi.path);
 			s->res->bytes_reused += it->node.size;
 			if (push(s, it) != 0 || push(s, item_new(IT_FILE_END)) != 0)
+				break;
+			continue;
+		}
+		if (it->node.size < SMALL_FILE && !it->node.sparse &&
+		    (!s->o->loose || it->bl.nblocks == 0)) {
+			if (push_small(s, it, wi.path) != 0)
 				break;
 			continue;
 		}
@@ -774,10 +880,10 @@ produce(struct stage *s, struct ofs_walk *w)
 			}
 			if (changed) {
 				skipped(s, path, "changed while being read (stored, marked changed)");
-				s->res->changed++;
+				__atomic_add_fetch(&s->res->changed, 1, __ATOMIC_RELAXED);
 			}
 			if (r == 1)
-				s->res->skipped++;
+				__atomic_add_fetch(&s->res->skipped, 1, __ATOMIC_RELAXED);
 			free(path);
 			if (push(s, it) != 0)
 				break;
@@ -898,11 +1004,16 @@ worker(void *arg)
 		it = s->ring[s->work_next++ % RING_SLOTS];
 		pthread_mutex_unlock(&s->mu);
 
+		if (it->small) {
+			read_small(s, it);
+			if (it->len == 0)	/* unreadable or emptied: nothing to store */
+				goto processed;
+		}
 		ofs_blob_id(ctx, it->data, it->len, it->id);
-		pthread_mutex_lock(&s->mu);
+		pthread_mutex_lock(&s->idx_mu);
 		it->is_new = !ofs_idx_lookup(s->repo->idx, it->id, &ref) &&
 		    ofs_idx_add_blob(s->pending, it->id, &dummy) == 0;
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&s->idx_mu);
 		if (it->is_new && it->ps != NULL)
 			it->is_patch = build_patch(it, &pw, &plain);
 		/* ofs_blob_seal sizes it->stored exactly (doubling growth would hold up to 2x) */
@@ -920,6 +1031,7 @@ worker(void *arg)
 			pthread_mutex_lock(&s->mu);
 			break;
 		}
+processed:
 		free(it->data);
 		it->data = NULL;
 		if (it->stored.cap > it->stored.len + (64u << 10))
@@ -1208,9 +1320,9 @@ close_pack(struct stage *s, struct ofs_error *err)
 	ip->nblobs = s->pw.n;
 	ip->blobs = ofs_xreallocarray(NULL, s->pw.n, sizeof(*ip->blobs));
 	memcpy(ip->blobs, s->pw.entries, s->pw.n * sizeof(*ip->blobs));
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->idx_mu);
 	ofs_idx_add_index(s->repo->idx, ip, 1);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->idx_mu);
 	s->res->packs++;
 	s->since_ckpt += ip->length;
 	s->pw.n = 0;
@@ -1380,9 +1492,9 @@ close_loose_pack(struct stage *s, struct ofs_pack_writer *w, struct ofs_error *e
 	ip->nblobs = w->n;
 	ip->blobs = ofs_xreallocarray(NULL, w->n, sizeof(*ip->blobs));
 	memcpy(ip->blobs, w->entries, w->n * sizeof(*ip->blobs));
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->idx_mu);
 	ofs_idx_add_index(s->repo->idx, ip, 1);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->idx_mu);
 	s->since_ckpt += ip->length;
 	ofs_pack_writer_reset(w);
 	return upload_push(s, u, err);
@@ -2176,10 +2288,10 @@ store_tree(struct stage *s, struct ofs_tree *t, uint8_t id[OFS_ID_LEN], struct o
 	if ((rc = ofs_tree_encode(t, &raw, err)) != 0)
 		goto out;
 	ofs_blob_id(s->wctx, raw.data, raw.len, id);
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->idx_mu);
 	is_new = !ofs_idx_lookup(s->repo->idx, id, &ref) &&
 	    ofs_idx_add_blob(s->pending, id, &dummy) == 0;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->idx_mu);
 	if (!is_new)
 		goto out;
 	if ((rc = ofs_blob_seal(s->wctx, OFS_BLOB_TREE, id, raw.data, raw.len, 1, &stored,
@@ -2201,6 +2313,25 @@ tree_take(struct ofs_tree *t, struct ofs_node *n)
 	memset(n, 0, sizeof(*n));
 }
 
+/* The writer's side of a small file's chunk: reports what its read found; 1 when it
+ * carries data to store. */
+static int
+small_outcome(struct stage *s, const struct item *it)
+{
+	if (it->drop) {
+		skipped(s, it->path, it->reason);
+		__atomic_add_fetch(&s->res->skipped, 1, __ATOMIC_RELAXED);
+		s->cur_drop = 1;
+		return 0;
+	}
+	if (it->changed) {
+		skipped(s, it->path, "changed while being read (stored, marked changed)");
+		__atomic_add_fetch(&s->res->changed, 1, __ATOMIC_RELAXED);
+		s->cur_changed = 1;
+	}
+	return it->len > 0;
+}
+
 static int
 consume(struct stage *s, struct item *it, struct ofs_error *err)
 {
@@ -2209,6 +2340,8 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 
 	switch (it->kind) {
 	case IT_CHUNK:
+		if (it->small && !small_outcome(s, it))
+			break;
 		if (it->is_new) {
 			s->res->bytes_new += it->len;
 			s->res->blobs_new++;
@@ -2221,6 +2354,7 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 			s->res->blobs_dup++;
 		}
 		if (s->have_cur) {
+			s->cur_bytes += it->len;
 			s->cur.chunks = ofs_xreallocarray(s->cur.chunks, s->cur.nchunks + 1,
 			    OFS_ID_LEN);
 			memcpy(s->cur.chunks[s->cur.nchunks++], it->id, OFS_ID_LEN);
@@ -2256,6 +2390,8 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		s->cur_path = it->path;
 		it->path = NULL;
 		s->cur_bl = it->bl;	/* borrowed from s->prev, which outlives the run */
+		s->cur_drop = s->cur_changed = 0;
+		s->cur_bytes = 0;
 		if (!it->reused) {
 			free(s->cur.chunks);
 			s->cur.chunks = NULL;
@@ -2266,15 +2402,19 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		if (!s->have_cur)
 			break;
 		s->have_cur = 0;
-		if (it->drop) {
+		if (it->drop || s->cur_drop) {
 			ofs_node_release(&s->cur);
 			break;
 		}
-		if (!it->changed) {
+		if (!it->changed && !s->cur_changed) {
 			cat_add(&s->done_files, s->cur_path, &s->cur,
 			    it->bl.nblocks > 0 ? &it->bl : &s->cur_bl);
 		} else {
 			s->cur.flags |= OFS_NODE_CHANGED;
+			/* it shrank while read: it is what was read (else restore would find
+			 * its chunks short of its size and call it damaged) */
+			if (!s->cur.sparse && s->cur_bytes < s->cur.size)
+				s->cur.size = s->cur_bytes;
 			/* read again next time (a ctime no file has), but keep the baseline */
 			if (s->cur_bl.nblocks > 0) {
 				struct ofs_node again = s->cur;
@@ -2319,7 +2459,7 @@ writer(void *arg)
 		s->ring[s->tail % RING_SLOTS] = NULL;
 		s->tail++;
 		if (it->kind == IT_CHUNK)
-			s->inflight -= it->len;
+			s->inflight -= it->charged;
 		/* wake a blocked producer once there is room for a batch, not per item */
 		if (s->producer_waiting && (s->head - s->tail <= RING_SLOTS / 2 || s->tail == s->head) &&
 		    s->inflight <= INFLIGHT_BYTES / 2)
@@ -2421,6 +2561,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	cat_back(&s.done_files, r->state_dir);
 	cat_back(&s.prev, r->state_dir);
 	pthread_mutex_init(&s.mu, NULL);
+	pthread_mutex_init(&s.idx_mu, NULL);
 	pthread_mutex_init(&s.umu, NULL);
 	pthread_cond_init(&s.ucv, NULL);
 	s.uq_tail = &s.uq_head;
@@ -2552,6 +2693,7 @@ out:
 	free(workers);
 	free(s.ring);
 	pthread_mutex_destroy(&s.mu);
+	pthread_mutex_destroy(&s.idx_mu);
 	pthread_mutex_destroy(&s.umu);
 	pthread_cond_destroy(&s.ucv);
 	pthread_cond_destroy(&s.cv_space);

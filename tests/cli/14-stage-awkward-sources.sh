@@ -37,4 +37,18 @@ expect_exit 0 ofs init --repo "$T/repo2"
 expect_exit 3 ofs stage --repo "$T/repo2" "$T/src2"
 kill $grower 2>/dev/null; wait $grower 2>/dev/null
 assert_contains "$T/err" "changed while being read"
+
+# a small file, read by a worker rather than the walker, that yields fewer bytes than its
+# size: a sysfs attribute says 4096 bytes and holds a few. Stored with the bytes read as
+# its size, marked changed, exit 3; it restores as those bytes.
+attr=""
+for f in /sys/kernel/mm/transparent_hugepage/enabled /sys/power/state /sys/kernel/profiling; do
+	[ -r "$f" ] && [ "$(stat -c %s "$f")" = 4096 ] && { attr=$f; break; }
+done
+[ -n "$attr" ] || fail "no readable 4096-byte sysfs attribute for the short-read case"
+expect_exit 0 ofs init --repo "$T/repo3"
+expect_exit 3 ofs stage --repo "$T/repo3" "$attr"
+assert_contains "$T/err" "changed while being read"
+expect_exit 0 ofs restore latest --repo "$T/repo3" --target "$T/r3"
+cmp "$attr" "$T/r3$attr" || fail "$attr did not restore as the bytes read"
 echo ok
