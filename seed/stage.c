@@ -525,14 +525,17 @@ skipped(struct stage *s, const char *path, const char *reason)
 	ofs_warn("skipped '%s': %s", path, reason);
 }
 
-/* A source file for reading, without updating its access time where we may. */
+/* A source file for reading, without updating its access time where we may. The walk
+ * saw a regular file; should a FIFO or device have taken its place since, O_NONBLOCK and
+ * O_NOCTTY keep the open and the reads from waiting on it (a regular file ignores them). */
 static int
 open_source(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+	int fd = open(path, flags | O_NOATIME);
 
 	if (fd == -1 && errno == EPERM)
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = open(path, flags);
 	return fd;
 }
 
