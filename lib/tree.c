@@ -358,6 +358,12 @@ hex_id(const uint8_t *id, size_t n)
 	return json_string(hex);
 }
 
+static int
+dump_to_buf(const char *p, size_t n, void *ud)
+{
+	return ofs_buf_add(ud, p, n) == 0 ? 0 : -1;
+}
+
 static json_t *
 node_to_json(const struct ofs_node *n)
 {
@@ -413,6 +419,185 @@ node_to_json(const struct ofs_node *n)
 	return o;
 }
 
+/* The same bytes without jansson: each node written straight out, keys in sorted order,
+ * strings escaped as jansson's compact dump escapes them ('"', '\\', and control characters
+ * as \b \t \n \f \r or \u00XX in upper-case hex; everything else, UTF-8 included, as is).
+ * A user or group name that is not UTF-8 is left out, as json_string refuses it. Building
+ * and dumping a jansson object per node was 13% of the writer's time when staging many
+ * small files. ofs_tree_encode_json keeps the jansson way, for the tests that compare. */
+static void
+put_str(struct ofs_buf *b, const uint8_t *p, size_t n)
+{
+	size_t from = 0;
+
+	ofs_buf_addc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		const char *esc = NULL;
+		char u[8];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		ofs_buf_add(b, p + from, i - from);
+		from = i + 1;
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\f': esc = "\\f"; break;
+		case '\r': esc = "\\r"; break;
+		default:
+			snprintf(u, sizeof(u), "\\u%04X", c);
+			esc = u;
+		}
+		ofs_buf_adds(b, esc);
+	}
+	ofs_buf_add(b, p + from, n - from);
+	ofs_buf_addc(b, '"');
+}
+
+/* ,"key": (no comma before the first key of an object) */
+static void
+put_key(struct ofs_buf *b, const char *key, int *first)
+{
+	if (!*first)
+		ofs_buf_addc(b, ',');
+	*first = 0;
+	ofs_buf_addc(b, '"');
+	ofs_buf_adds(b, key);
+	ofs_buf_adds(b, "\":");
+}
+
+static void
+put_int(struct ofs_buf *b, const char *key, long long v, int *first)
+{
+	put_key(b, key, first);
+	ofs_buf_addf(b, "%lld", v);
+}
+
+static void
+put_id(struct ofs_buf *b, const uint8_t *id)
+{
+	char hex[2 * OFS_ID_LEN + 1];
+
+	ofs_hex(id, OFS_ID_LEN, hex);
+	ofs_buf_addc(b, '"');
+	ofs_buf_add(b, hex, 2 * OFS_ID_LEN);
+	ofs_buf_addc(b, '"');
+}
+
+/* "key" (UTF-8 without NUL) or "key_b64", as set_bytes chooses. */
+static void
+put_bytes(struct ofs_buf *b, const char *key, const uint8_t *p, size_t n, int *first)
+{
+	char k64[32];
+	char *enc;
+
+	if (ofs_utf8_ok(p, n) && memchr(p, '\0', n) == NULL) {
+		put_key(b, key, first);
+		put_str(b, p, n);
+		return;
+	}
+	snprintf(k64, sizeof(k64), "%s_b64", key);
+	put_key(b, k64, first);
+	enc = ofs_b64_encode(p, n);
+	put_str(b, (const uint8_t *)enc, strlen(enc));
+	free(enc);
+}
+
+static void
+put_name(struct ofs_buf *b, const char *key, const char *v, int *first)
+{
+	if (v != NULL && ofs_utf8_ok((const uint8_t *)v, strlen(v))) {
+		put_key(b, key, first);
+		put_str(b, (const uint8_t *)v, strlen(v));
+	}
+}
+
+static int
+node_put(const struct ofs_node *n, struct ofs_buf *b)
+{
+	int first = 1;
+
+	ofs_buf_addc(b, '{');
+	put_int(b, "atime", n->atime_ns, &first);
+	if (n->type == OFS_NODE_FILE) {
+		put_key(b, "content", &first);
+		ofs_buf_addc(b, '[');
+		for (size_t i = 0; i < n->nchunks; i++) {
+			if (i > 0)
+				ofs_buf_addc(b, ',');
+			put_id(b, n->chunks[i]);
+		}
+		ofs_buf_addc(b, ']');
+	}
+	put_int(b, "ctime", n->ctime_ns, &first);
+	put_int(b, "device", (long long)n->dev, &first);
+	if (n->flags != 0)
+		put_int(b, "flags", n->flags, &first);
+	put_int(b, "gid", n->gid, &first);
+	put_name(b, "group", n->group, &first);
+	put_int(b, "inode", (long long)n->ino, &first);
+	put_int(b, "links", (long long)n->nlink, &first);
+	put_int(b, "mode", n->mode, &first);
+	put_int(b, "mtime", n->mtime_ns, &first);
+	put_bytes(b, "name", n->name, n->namelen, &first);
+	if (n->type == OFS_NODE_CHR || n->type == OFS_NODE_BLK)
+		put_int(b, "rdev", (long long)n->rdev, &first);
+	put_int(b, "size", (long long)n->size, &first);
+	if (n->type == OFS_NODE_FILE && n->sparse) {
+		put_key(b, "sparse", &first);
+		ofs_buf_addc(b, '[');
+		for (size_t i = 0; i < n->nextents; i++)
+			ofs_buf_addf(b, "%s[%lld,%lld]", i > 0 ? "," : "",
+			    (long long)n->extents[i].off, (long long)n->extents[i].len);
+		ofs_buf_addc(b, ']');
+	}
+	if (n->type == OFS_NODE_DIR && n->has_subtree) {
+		put_key(b, "subtree", &first);
+		put_id(b, n->subtree);
+	}
+	if (n->type == OFS_NODE_SYMLINK)
+		put_bytes(b, "target", n->target, n->targetlen, &first);
+	put_key(b, "type", &first);
+	ofs_buf_addc(b, '"');
+	ofs_buf_adds(b, ofs_node_type_name(n->type));
+	ofs_buf_addc(b, '"');
+	put_int(b, "uid", n->uid, &first);
+	put_name(b, "user", n->user, &first);
+	if (n->nxattrs > 0) {
+		put_key(b, "xattrs", &first);
+		ofs_buf_addc(b, '[');
+		for (size_t i = 0; i < n->nxattrs; i++) {
+			char *v = ofs_b64_encode(n->xattrs[i].value, n->xattrs[i].len);
+
+			ofs_buf_adds(b, i > 0 ? ",{\"name\":" : "{\"name\":");
+			put_str(b, (const uint8_t *)n->xattrs[i].name, strlen(n->xattrs[i].name));
+			ofs_buf_adds(b, ",\"value_b64\":");
+			put_str(b, (const uint8_t *)v, strlen(v));
+			ofs_buf_addc(b, '}');
+			free(v);
+		}
+		ofs_buf_addc(b, ']');
+	}
+	return ofs_buf_addc(b, '}');
+}
+
+static int
+node_put_json(const struct ofs_node *n, struct ofs_buf *b)
+{
+	json_t *o = node_to_json(n);
+	int r;
+
+	if (o == NULL)
+		return -1;
+	r = json_dump_callback(o, dump_to_buf, b, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return r;
+}
+
 /* What the decoder would refuse, checked before writing. */
 static int
 node_check(const struct ofs_node *n, char *why, size_t whysz)
@@ -450,16 +635,11 @@ node_check(const struct ofs_node *n, char *why, size_t whysz)
 	return 0;
 }
 
-static int
-dump_to_buf(const char *p, size_t n, void *ud)
-{
-	return ofs_buf_add(ud, p, n) == 0 ? 0 : -1;
-}
-
 /* The document is {"nodes":[…],"version":N} (keys sorted, compact), written one node at a
  * time so that a directory of many entries never exists as a whole JSON tree in memory. */
-int
-ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err)
+static int
+tree_encode(struct ofs_tree *t, struct ofs_buf *out, int (*put)(const struct ofs_node *,
+    struct ofs_buf *), struct ofs_error *err)
 {
 	char why[128], nm[128], tail[32];
 	size_t start = out->len;
@@ -471,8 +651,6 @@ ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err)
 		goto too_large;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ofs_node *n = &t->nodes[i];
-		json_t *o;
-		int bad;
 
 		if (node_check(n, why, sizeof(why)) != 0 ||
 		    (i > 0 && node_cmp(&t->nodes[i - 1], n) == 0 &&
@@ -482,15 +660,7 @@ ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err)
 			    why);
 			goto out;
 		}
-		if (i > 0 && ofs_buf_add(out, ",", 1) != 0)
-			goto too_large;
-		if ((o = node_to_json(n)) == NULL) {
-			r = ofs_err_set(err, OFS_ERR_IO, "cannot encode tree");
-			goto out;
-		}
-		bad = json_dump_callback(o, dump_to_buf, out, JSON_COMPACT | JSON_SORT_KEYS);
-		json_decref(o);
-		if (bad != 0)
+		if ((i > 0 && ofs_buf_add(out, ",", 1) != 0) || put(n, out) != 0)
 			goto too_large;
 	}
 	snprintf(tail, sizeof(tail), "],\"version\":%d}", TREE_VERSION);
@@ -502,6 +672,18 @@ too_large:
 out:
 	out->len = start;
 	return r;
+}
+
+int
+ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err)
+{
+	return tree_encode(t, out, node_put, err);
+}
+
+int
+ofs_tree_encode_json(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err)
+{
+	return tree_encode(t, out, node_put_json, err);
 }
 
 /* ---- decoding ---- */

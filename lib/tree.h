@@ -78,6 +78,9 @@ struct ofs_node *ofs_tree_add(struct ofs_tree *t);
 int ofs_tree_equal(const struct ofs_tree *a, const struct ofs_tree *b);
 /* Sort by name bytes and serialize (deterministic: same tree → same bytes → same id). */
 int ofs_tree_encode(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err);
+/* The same bytes built through jansson objects: the reference the tests compare
+ * ofs_tree_encode with. */
+int ofs_tree_encode_json(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *err);
 /* Parse and validate: names non-empty, no '/', no NUL, not "." or "..", no duplicates; types
  * and field ranges known. Malformed → OFS_ERR_CORRUPT naming `what` and the field. */
 int ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,

@@ -1,5 +1,5 @@
 /* Fuzz target: tree blob decoder. Anything it accepts must re-encode and decode to the same
- * bytes (the encoding is canonical). A tree the plain-form reader accepts must decode to
+ * bytes (the encoding is canonical), and the direct encoder must write what jansson writes. A tree the plain-form reader accepts must decode to
  * the same nodes through jansson: the plain reader may decline anything, never differ. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,6 +41,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	if (ofs_tree_encode(&t, &a, &err) != 0)
 		abort();
+	/* the direct encoder writes what jansson writes */
+	if (ofs_tree_encode_json(&t, &b, &err) != 0 || a.len != b.len ||
+	    memcmp(a.data, b.data, a.len) != 0)
+		abort();
+	b.len = 0;
 	/* what offseed writes, the plain reader reads */
 	if (ofs_tree_decode_plain(a.data, a.len, &u) == 0)
 		ofs_tree_release(&u);

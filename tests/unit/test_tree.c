@@ -394,6 +394,53 @@ test_reject_syntax_and_version(void **state)
 	ofs_tree_release(&t);
 }
 
+/* The direct encoder writes exactly what jansson's compact, sorted dump writes, escapes
+ * and names that are not UTF-8 included. */
+static void
+test_encode_matches_jansson(void **state)
+{
+	struct ofs_tree t;
+	struct ofs_buf a = OFS_BUF_INIT(0), b = OFS_BUF_INIT(0);
+	struct ofs_error err;
+	struct ofs_node *n;
+	char ctl[40];
+
+	(void)state;
+	build_tree(&t);
+	n = ofs_tree_add(&t);	/* every character jansson escapes, and DEL */
+	for (int i = 0; i < 32; i++)
+		ctl[i] = (char)(i + 1);
+	memcpy(ctl + 31, "\"\\\x7f\xc3\xa9", 5);
+	set_name(n, ctl, 36);
+	n->type = OFS_NODE_FILE;
+	n->user = ofs_xstrdup("not-utf8-\xff");	/* left out, as json_string refuses it */
+	n->group = ofs_xstrdup("gr\"oup\\");
+	n->mtime_ns = INT64_MIN;
+	n->size = 12;
+	n->nxattrs = 1;
+	n->xattrs = ofs_xcalloc(1, sizeof(*n->xattrs));
+	n->xattrs[0].name = ofs_xstrdup("user.\"q\t");
+	n->xattrs[0].value = (uint8_t *)ofs_xstrdup("");
+	n = ofs_tree_add(&t);
+	set_name(n, "blk", 3);
+	n->type = OFS_NODE_BLK;
+	n->rdev = UINT64_MAX;
+	n->nlink = 3;
+	n = ofs_tree_add(&t);
+	set_name(n, "sock", 4);
+	n->type = OFS_NODE_SOCK;
+	n->mode = 0755;
+	assert_int_equal(ofs_tree_encode(&t, &a, &err), 0);
+	assert_int_equal(ofs_tree_encode_json(&t, &b, &err), 0);
+	ofs_buf_cstr(&a);
+	ofs_buf_cstr(&b);
+	assert_string_equal((char *)a.data, (char *)b.data);
+	assert_null(strstr((char *)a.data, "not-utf8"));
+	ofs_tree_release(&t);
+	ofs_buf_release(&a);
+	ofs_buf_release(&b);
+}
+
 /* What offseed writes is read by the plain-form reader, to the same nodes as through
  * jansson. */
 static void
@@ -646,6 +693,7 @@ main(void)
 		cmocka_unit_test(test_name_ok),
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_reject_syntax_and_version),
+		cmocka_unit_test(test_encode_matches_jansson),
 		cmocka_unit_test(test_plain_reads_what_offseed_writes),
 		cmocka_unit_test(test_plain_declines_bad),
 		cmocka_unit_test(test_plain_declines_other_forms),
