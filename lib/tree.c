@@ -470,11 +470,27 @@ put_key(struct ofs_buf *b, const char *key, int *first)
 	ofs_buf_adds(b, "\":");
 }
 
+/* Decimal, as "%lld" writes it (a node has a dozen integers: printf was 3% of the
+ * writer's time). */
+static void
+put_dec(struct ofs_buf *b, long long v)
+{
+	char d[24], *p = d + sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	ofs_buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
 static void
 put_int(struct ofs_buf *b, const char *key, long long v, int *first)
 {
 	put_key(b, key, first);
-	ofs_buf_addf(b, "%lld", v);
+	put_dec(b, v);
 }
 
 static void
@@ -550,9 +566,13 @@ node_put(const struct ofs_node *n, struct ofs_buf *b)
 	if (n->type == OFS_NODE_FILE && n->sparse) {
 		put_key(b, "sparse", &first);
 		ofs_buf_addc(b, '[');
-		for (size_t i = 0; i < n->nextents; i++)
-			ofs_buf_addf(b, "%s[%lld,%lld]", i > 0 ? "," : "",
-			    (long long)n->extents[i].off, (long long)n->extents[i].len);
+		for (size_t i = 0; i < n->nextents; i++) {
+			ofs_buf_adds(b, i > 0 ? ",[" : "[");
+			put_dec(b, (long long)n->extents[i].off);
+			ofs_buf_addc(b, ',');
+			put_dec(b, (long long)n->extents[i].len);
+			ofs_buf_addc(b, ']');
+		}
 		ofs_buf_addc(b, ']');
 	}
 	if (n->type == OFS_NODE_DIR && n->has_subtree) {
