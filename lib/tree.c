@@ -326,6 +326,14 @@ type_from_name(const char *s)
 
 /* ---- encoding ---- */
 
+/* Names and targets go as "key" when their bytes are valid UTF-8 without NUL, else as
+ * "key_b64": one rule for both encoders, so their choice cannot drift apart. */
+static int
+bytes_as_text(const uint8_t *p, size_t n)
+{
+	return ofs_utf8_ok(p, n) && memchr(p, '\0', n) == NULL;
+}
+
 /* Bytes as "key" (valid UTF-8) or "key_b64". */
 static void
 set_bytes(json_t *o, const char *key, const uint8_t *p, size_t n)
@@ -333,7 +341,7 @@ set_bytes(json_t *o, const char *key, const uint8_t *p, size_t n)
 	char k64[32];
 	char *s;
 
-	if (ofs_utf8_ok(p, n) && memchr(p, '\0', n) == NULL) {
+	if (bytes_as_text(p, n)) {
 		json_object_set_new(o, key, json_stringn((const char *)p, n));
 	} else {
 		snprintf(k64, sizeof(k64), "%s_b64", key);
@@ -511,7 +519,7 @@ put_bytes(struct ofs_buf *b, const char *key, const uint8_t *p, size_t n, int *f
 	char k64[32];
 	char *enc;
 
-	if (ofs_utf8_ok(p, n) && memchr(p, '\0', n) == NULL) {
+	if (bytes_as_text(p, n)) {
 		put_key(b, key, first);
 		put_str(b, p, n);
 		return;
@@ -1100,21 +1108,31 @@ pl_key(struct plain *l, int from)
 	return -1;
 }
 
+/* An array being read: room for element n (doubling; one spare element, as the jansson
+ * decoder allocates, so an empty array is still a non-NULL one). */
+static void *
+pl_room(void *a, size_t n, size_t *cap, size_t size)
+{
+	if (a == NULL || n == *cap) {
+		*cap = a == NULL ? 4 : *cap * 2;
+		a = ofs_xreallocarray(a, *cap + 1, size);
+		memset((char *)a + n * size, 0, (*cap + 1 - n) * size);
+	}
+	return a;
+}
+
 static int
 pl_content(struct plain *l, struct ofs_node *n)
 {
-	size_t cap = 4;
+	size_t cap = 0;
 
 	if (!pl_char(l, '['))
 		return 0;
-	n->chunks = ofs_xcalloc(cap + 1, OFS_ID_LEN);
+	n->chunks = pl_room(NULL, 0, &cap, OFS_ID_LEN);
 	if (pl_char(l, ']'))
 		return 1;
 	do {
-		if (n->nchunks == cap) {
-			cap *= 2;
-			n->chunks = ofs_xreallocarray(n->chunks, cap + 1, OFS_ID_LEN);
-		}
+		n->chunks = pl_room(n->chunks, n->nchunks, &cap, OFS_ID_LEN);
 		if (!pl_id(l, n->chunks[n->nchunks]))
 			return 0;
 		n->nchunks++;
@@ -1127,21 +1145,18 @@ pl_content(struct plain *l, struct ofs_node *n)
 static int
 pl_sparse(struct plain *l, struct ofs_node *n)
 {
-	size_t cap = 4;
+	size_t cap = 0;
 
 	if (!pl_char(l, '['))
 		return 0;
 	n->sparse = 1;
-	n->extents = ofs_xcalloc(cap + 1, sizeof(*n->extents));
+	n->extents = pl_room(NULL, 0, &cap, sizeof(*n->extents));
 	if (pl_char(l, ']'))
 		return 1;
 	do {
 		int64_t off, len;
 
-		if (n->nextents == cap) {
-			cap *= 2;
-			n->extents = ofs_xreallocarray(n->extents, cap + 1, sizeof(*n->extents));
-		}
+		n->extents = pl_room(n->extents, n->nextents, &cap, sizeof(*n->extents));
 		if (!pl_char(l, '[') || !pl_int(l, &off) || !pl_char(l, ',') || !pl_int(l, &len) ||
 		    !pl_char(l, ']') || off < 0 || len <= 0)
 			return 0;
@@ -1154,11 +1169,11 @@ pl_sparse(struct plain *l, struct ofs_node *n)
 static int
 pl_xattrs(struct plain *l, struct ofs_node *n)
 {
-	size_t cap = 2;
+	size_t cap = 0;
 
 	if (!pl_char(l, '['))
 		return 0;
-	n->xattrs = ofs_xcalloc(cap + 1, sizeof(*n->xattrs));
+	n->xattrs = pl_room(NULL, 0, &cap, sizeof(*n->xattrs));
 	if (pl_char(l, ']'))
 		return 1;
 	do {
@@ -1166,16 +1181,12 @@ pl_xattrs(struct plain *l, struct ofs_node *n)
 		const uint8_t *name, *val;
 		size_t namelen, vallen;
 
-		if (n->nxattrs == cap) {
-			cap *= 2;
-			n->xattrs = ofs_xreallocarray(n->xattrs, cap + 1, sizeof(*n->xattrs));
-		}
+		n->xattrs = pl_room(n->xattrs, n->nxattrs, &cap, sizeof(*n->xattrs));
 		if (!pl_lit(l, "{\"name\":") || !pl_str(l, &name, &namelen) ||
 		    !pl_lit(l, ",\"value_b64\":") || !pl_str(l, &val, &vallen) || !pl_char(l, '}') ||
 		    namelen == 0 || namelen > XATTR_NAME_MAX)
 			return 0;
 		x = &n->xattrs[n->nxattrs];
-		memset(x, 0, sizeof(*x));
 		x->name = ofs_xstrndup((const char *)name, namelen);
 		n->nxattrs++;
 		if (b64_decode((const char *)val, vallen, &x->value, &x->len) != 0 ||
