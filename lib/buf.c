@@ -204,13 +204,23 @@ ofs_buf_detach(struct ofs_buf *b, size_t *len)
 int
 ofs_buf_read_file(struct ofs_buf *b, const char *path, struct ofs_error *err)
 {
-	struct stat st;
-	ssize_t n;
-	int fd, r = 0;
+	int fd, r;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return ofs_err_sys(err, errno == ENOENT ? OFS_ERR_NOTFOUND : OFS_ERR_IO,
 		    errno, "cannot open '%s'", path);
+	r = ofs_buf_read_fd(b, fd, path, err);
+	close(fd);
+	return r;
+}
+
+int
+ofs_buf_read_fd(struct ofs_buf *b, int fd, const char *path, struct ofs_error *err)
+{
+	struct stat st;
+	ssize_t n;
+	int r = 0;
+
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
 		if (b->max != 0 && (uint64_t)st.st_size > b->max) {
 			r = ofs_err_set(err, OFS_ERR_CORRUPT,
@@ -242,7 +252,6 @@ ofs_buf_read_file(struct ofs_buf *b, const char *path, struct ofs_error *err)
 	}
 	b->data[b->len] = '\0';
 out:
-	close(fd);
 	return r;
 }
 

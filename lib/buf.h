@@ -49,6 +49,8 @@ uint8_t *ofs_buf_detach(struct ofs_buf *b, size_t *len);
 /* Read a whole file into b (appending). Fails with OFS_ERR_CORRUPT naming the path when it
  * is larger than b->max, OFS_ERR_NOTFOUND when absent, OFS_ERR_IO otherwise. */
 int ofs_buf_read_file(struct ofs_buf *b, const char *path, struct ofs_error *err);
+/* The same from an open file (read to its end; fd stays open); path names it. */
+int ofs_buf_read_fd(struct ofs_buf *b, int fd, const char *path, struct ofs_error *err);
 
 /* Bounds-checked reader. Any read past the end sets bad and yields zeros; check
  * ofs_rd_ok() once after a group of reads. */

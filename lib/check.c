@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "check.h"
 #include "container.h"
 #include "disk.h"
@@ -70,6 +71,7 @@ struct task {
 
 struct ctx {
 	const struct ofs_check_opts *o;
+	int rootfd;			/* the checked folder: every file is opened beneath it */
 	uint64_t region_size;
 	struct ofs_check_stats *st;
 	struct task *tasks;
@@ -231,8 +233,8 @@ run_task(struct ctx *c, struct task *t, uint8_t *buf, struct ofs_xxh *whole, str
 	uint64_t size = fs->mf->h.size, nreg = nregions_of(fs);
 	int fd;
 
-	if ((fd = open(fs->abs, O_RDONLY | O_CLOEXEC)) == -1) {
-		set_error(fs, errno, "open", 0);
+	if ((fd = ofs_beneath_open(c->rootfd, fs->mf->path, NULL)) < 0) {
+		set_error(fs, -fd, "open", 0);
 		return;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -363,8 +365,9 @@ share_file(struct ctx *c, struct fstate *fs, uint8_t *buf)
 static int
 share_start(struct ctx *c, struct fstate *fs)
 {
-	if ((fs->fd = open(fs->abs, O_RDONLY | O_CLOEXEC)) == -1) {
-		set_error(fs, errno, "open", 0);
+	if ((fs->fd = ofs_beneath_open(c->rootfd, fs->mf->path, NULL)) < 0) {
+		set_error(fs, -fs->fd, "open", 0);
+		fs->fd = -1;
 		return -1;
 	}
 	posix_fadvise(fs->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -488,43 +491,62 @@ cmp_path_file(const void *key, const void *elem)
 }
 
 static void
-scan(const char *abs, const char *rel, const struct ofs_manifest_file **sorted, size_t n,
+add_name(struct names *v, char *s)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 16;
+		v->v = ofs_xreallocarray(v->v, v->cap, sizeof(char *));
+	}
+	v->v[v->n++] = s;
+}
+
+/* Folders nested deeper than this are reported, not entered (each level holds a fd). */
+#define SCAN_DEPTH 128
+
+/* List the files below the folder dfd (taken, closed) whose root-relative paths (rel) the
+ * manifest does not name. Folders are entered by fd without following links: a symbolic
+ * link, FIFO, socket or device is only ever named, never opened. */
+static void
+scan(int dfd, const char *rel, int depth, const struct ofs_manifest_file **sorted, size_t n,
     struct names *out, struct names *errs)
 {
 	struct dirent *e;
 	struct stat st;
 	DIR *d;
 
-	if ((d = opendir(abs)) == NULL) {
-		if (errs->n == errs->cap) {
-			errs->cap = errs->cap ? errs->cap * 2 : 8;
-			errs->v = ofs_xreallocarray(errs->v, errs->cap, sizeof(char *));
-		}
-		errs->v[errs->n++] = ofs_xasprintf("%s\t%s", *rel ? rel : ".", strerror(errno));
+	if ((d = fdopendir(dfd)) == NULL) {
+		add_name(errs, ofs_xasprintf("%s\t%s", *rel ? rel : ".", strerror(errno)));
+		close(dfd);
 		return;
 	}
-	while ((e = readdir(d)) != NULL) {
-		char *a, *r;
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		char *r;
+		int sub;
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		a = ofs_path_join(abs, e->d_name);
 		r = *rel ? ofs_xasprintf("%s/%s", rel, e->d_name) : ofs_xstrdup(e->d_name);
 		if (ofs_check_ignored(r)) {
 			/* skip */
-		} else if (lstat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
-			scan(a, r, sorted, n, out, errs);
-		} else if (bsearch(r, sorted, n, sizeof(*sorted), cmp_path_file) == NULL) {
-			if (out->n == out->cap) {
-				out->cap = out->cap ? out->cap * 2 : 16;
-				out->v = ofs_xreallocarray(out->v, out->cap, sizeof(char *));
+		} else if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			if (depth >= SCAN_DEPTH) {
+				add_name(errs, ofs_xasprintf("%s\tfolders nested more than %d deep are "
+				    "not read", r, SCAN_DEPTH));
+			} else if ((sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1) {
+				add_name(errs, ofs_xasprintf("%s\t%s", r, strerror(errno)));
+			} else {
+				scan(sub, r, depth + 1, sorted, n, out, errs);
 			}
-			out->v[out->n++] = r;
+		} else if (bsearch(r, sorted, n, sizeof(*sorted), cmp_path_file) == NULL) {
+			add_name(out, r);
 			r = NULL;	/* transferred */
 		}
-		free(a);
 		free(r);
 	}
+	if (errno != 0)
+		add_name(errs, ofs_xasprintf("%s\t%s", *rel ? rel : ".", strerror(errno)));
 	closedir(d);
 }
 
@@ -561,7 +583,8 @@ report_file(struct ctx *c, struct fstate *fs, int sample)
 
 			f.has_sizes = 1;
 			f.expected_size = mf->h.size;
-			f.found_size = stat(fs->abs, &st) == 0 ? (uint64_t)st.st_size : 0;
+			f.found_size = ofs_beneath_stat(c->rootfd, mf->path, &st) == 0 ?
+			    (uint64_t)st.st_size : 0;
 		}
 		report(c, &f);
 		return;
@@ -607,7 +630,11 @@ check_structure(struct ctx *c, struct fstate *fs)
 	int r;
 
 	ofs_err_clear(&e);
-	if ((r = ofs_container_open(fs->abs, &ct, &e)) == 0) {
+	if ((r = ofs_beneath_open(c->rootfd, fs->mf->path, NULL)) < 0)
+		r = ofs_err_sys(&e, OFS_ERR_IO, -r, "cannot open container '%s'", fs->abs);
+	else
+		r = ofs_container_open_fd(r, fs->abs, &ct, &e);
+	if (r == 0) {
 		c->st->containers_checked++;
 		ofs_container_close(ct);
 		return;
@@ -631,7 +658,7 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 	struct stat sb;
 	uint64_t total = 0;
 	size_t nf = m->nfiles, nt = 0;
-	int sample = o->sample_pct > 0 && o->sample_pct < 100, nthreads, started = 0, r = 0;
+	int sample = o->sample_pct > 0 && o->sample_pct < 100, nthreads, started = 0, r = 0, e;
 	double t0 = ofs_mono();
 
 	memset(st, 0, sizeof(*st));
@@ -639,14 +666,11 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 	c.o = o;
 	c.st = st;
 	c.region_size = m->region_size;
+	c.rootfd = -1;
 	pthread_mutex_init(&c.mu, NULL);
-	if (stat(root, &sb) != 0) {
+	if ((c.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		r = ofs_err_sys(err, errno == ENOENT ? OFS_ERR_NOTFOUND : OFS_ERR_IO, errno,
 		    "cannot check '%s'", root);
-		goto out;
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		r = ofs_err_sys(err, OFS_ERR_IO, ENOTDIR, "cannot check '%s'", root);
 		goto out;
 	}
 
@@ -667,18 +691,27 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 		fs[i].abs = ofs_path_join(root, mf->path);
 		pthread_mutex_init(&fs[i].mu, NULL);
 		st->bytes_listed += mf->h.size;
-		if (lstat(fs[i].abs, &sb) != 0) {
-			finding_init(&f, errno == ENOENT || errno == ENOTDIR ? OFS_FINDING_MISSING :
+		if ((e = ofs_beneath_stat(c.rootfd, mf->path, &sb)) != 0) {
+			finding_init(&f, e == -ENOENT || e == -ENOTDIR ? OFS_FINDING_MISSING :
 			    OFS_FINDING_UNREADABLE, mf->path);
-			f.has_sizes = 1;
+			f.has_sizes = e == -ENOENT || e == -ENOTDIR;
 			f.expected_size = mf->h.size;
-			f.detail = strerror(errno);
+			f.detail = e == -ELOOP ? "a folder on its path is a symbolic link (not "
+			    "followed)" : ofs_beneath_strerror(e, NULL);
 			report(&c, &f);
 			continue;
 		}
 		if (!S_ISREG(sb.st_mode)) {
 			finding_init(&f, OFS_FINDING_UNREADABLE, mf->path);
-			f.detail = "not a regular file";
+			f.detail = ofs_beneath_strerror(S_ISLNK(sb.st_mode) ? -ELOOP :
+			    -OFS_BENEATH_NOTREG, &sb);
+			report(&c, &f);
+			continue;
+		}
+		if (o->refuse_hardlinks && sb.st_nlink > 1) {
+			finding_init(&f, OFS_FINDING_UNREADABLE, mf->path);
+			f.detail = "has more than one hard link (refused: it may be a file from "
+			    "outside the disk)";
 			report(&c, &f);
 			continue;
 		}
@@ -751,11 +784,17 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 	}
 
 	if (!o->no_unlisted) {
-		scan(root, "", sorted, nf, &unl, &errs);
+		int dfd = ofs_beneath_opendir(c.rootfd, "");
+
+		if (dfd < 0)
+			add_name(&errs, ofs_xasprintf(".\t%s", strerror(-dfd)));
+		else
+			scan(dfd, "", 0, sorted, nf, &unl, &errs);
 		if (unl.n > 1)
 			qsort(unl.v, unl.n, sizeof(char *), cmp_str);
 		for (size_t i = 0; i < unl.n; i++) {
 			finding_init(&f, OFS_FINDING_UNLISTED, unl.v[i]);
+			f.unlisted_scan = 1;
 			report(&c, &f);
 		}
 		for (size_t i = 0; i < errs.n; i++) {
@@ -763,6 +802,7 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 
 			*tab = '\0';
 			finding_init(&f, OFS_FINDING_UNREADABLE, errs.v[i]);
+			f.unlisted_scan = 1;
 			f.detail = tab + 1;
 			report(&c, &f);
 		}
@@ -789,6 +829,8 @@ out:
 	free(sorted);
 	free(c.tasks);
 	free(th);
+	if (c.rootfd != -1)
+		close(c.rootfd);
 	pthread_mutex_destroy(&c.mu);
 	return r;
 }

@@ -46,6 +46,8 @@ struct ofs_finding {
 	const char *detail;		/* human detail (structure, unreadable, …) or NULL */
 	uint32_t disk_index, disk_count;	/* the set disk concerned (disk findings), or 0 */
 	const char *serial;		/* its serial, or NULL */
+	int unlisted_scan;		/* about a path the manifest does not list (an unlisted
+					 * file, or a folder the scan for them could not read) */
 };
 
 /* Stable snake_case name of a finding for reports: "missing", "truncated",
@@ -66,6 +68,9 @@ struct ofs_check_opts {
 					 * skipping whole-file hashes of region-hashed files */
 	int no_unlisted;		/* skip the unlisted-file scan */
 	int no_structure;		/* skip the container structure check */
+	int refuse_hardlinks;		/* a listed file with more than one hard link is
+					 * unreadable (the datacenter: a disk's files are its
+					 * own, never links to the host's) */
 	struct ofs_progress *progress;	/* may be NULL; bytes and files are added */
 	int keep_total;			/* the caller sets the progress totals (several roots
 					 * checked at once into one progress) */
@@ -81,7 +86,9 @@ struct ofs_check_stats {
 	double seconds;
 };
 
-/* Check the folder root against manifest m. Ignored while looking for unlisted files: the
+/* Check the folder root against manifest m. Every path is resolved beneath root without
+ * following a symbolic link (lib/beneath.h); only regular files are opened, and a FIFO,
+ * socket, device or link is reported, never opened. Ignored while looking for unlisted files: the
  * manifest itself, offseed-set.json and .offseed-disk-id (prep's disk id file) at the root,
  * and the root folders jobs/ and locks/ (staging-repo bookkeeping). Several roots may be
  * checked at once from different threads (each call is independent). Every *.vhd listed and present with its size is opened with

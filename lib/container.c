@@ -661,6 +661,19 @@ ofs_cw_abort(struct ofs_cw *w)
 int
 ofs_container_open(const char *path, struct ofs_container **out, struct ofs_error *err)
 {
+	int fd;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return ofs_err_sys(err, errno == ENOENT ? OFS_ERR_NOTFOUND : OFS_ERR_IO, errno,
+		    "cannot open container '%s'", path);
+	return ofs_container_open_fd(fd, path, out, err);
+}
+
+int
+ofs_container_open_fd(int fd, const char *path, struct ofs_container **out,
+    struct ofs_error *err)
+{
 	struct ofs_container *c;
 	struct stat st;
 	uint8_t foot[OFS_VHD_FOOTER_SIZE], *win = NULL;
@@ -672,12 +685,8 @@ ofs_container_open(const char *path, struct ofs_container **out, struct ofs_erro
 	*out = NULL;
 	c = ofs_xcalloc(1, sizeof(*c));
 	c->path = ofs_xstrdup(path);
+	c->fd = fd;
 	what = ofs_xasprintf("container '%s'", path);
-	if ((c->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		r = ofs_err_sys(err, errno == ENOENT ? OFS_ERR_NOTFOUND : OFS_ERR_IO, errno,
-		    "cannot open container '%s'", path);
-		goto out;
-	}
 	if (fstat(c->fd, &st) == -1) {
 		r = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot stat container '%s'", path);
 		goto out;

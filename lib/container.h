@@ -108,6 +108,10 @@ struct ofs_container {
 };
 
 int ofs_container_open(const char *path, struct ofs_container **out, struct ofs_error *err);
+/* The same on a file already open for reading; takes fd (closed on failure too). path
+ * names the container in messages. */
+int ofs_container_open_fd(int fd, const char *path, struct ofs_container **out,
+    struct ofs_error *err);
 void ofs_container_close(struct ofs_container *c);
 /* Read the sealed container index (decrypt with ofs_blob_open, type OFS_OBJ_CONTAINER_INDEX). */
 int ofs_container_read_index(struct ofs_container *c, struct ofs_buf *sealed, struct ofs_error *err);
