@@ -76,7 +76,7 @@ $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c
 DEB_PKGS := build-essential clang pkg-config libarchive-dev libssl-dev libcurl4-openssl-dev \
             libxxhash-dev xxhash libzstd-dev libjansson-dev libmicrohttpd-dev libcmocka-dev \
             libclang-rt-14-dev qemu-utils restic borgbackup hyperfine libarchive-tools tar \
-            attr acl python3 e2fsprogs time openssl util-linux nodejs
+            attr acl python3 e2fsprogs time openssl util-linux nodejs fiu-utils
 # Azurite (blob emulator for the Azure tests), pinned by tools/azurite/package-lock.json.
 AZURITE_DEPS := [ -d tools/azurite/node_modules/azurite ] && \
             [ -d tools/azurite/node_modules/@azure/storage-blob ] || \

@@ -1450,7 +1450,7 @@ ofs_azblob_put_page_blob_fd(struct ofs_azblob *c, const char *container, const c
 			if (bufs[i] == NULL)
 				bufs[i] = ofs_xmalloc(OFS_AZBLOB_PAGE_MAX);
 			if ((e = ofs_pread_all(fd, bufs[i], len, off)) != 0) {
-				r = e == -EIO ? ofs_err_set(err, OFS_ERR_IO, "PUT %s/%s: the file "
+				r = e == OFS_READ_EOF ? ofs_err_set(err, OFS_ERR_IO, "PUT %s/%s: the file "
 				    "ended before %" PRIu64 " bytes", container, name, size) :
 				    ofs_err_sys(err, OFS_ERR_IO, -e, "PUT %s/%s: cannot read at %"
 				    PRIu64, container, name, off);

@@ -52,7 +52,7 @@ local_get(struct ofs_backend *b, const char *name, uint64_t off, uint64_t len,
 		goto out;
 	}
 	if ((e = ofs_pread_all(fd, out->data + out->len, (size_t)len, off)) != 0) {
-		r = e == -EIO ? ofs_err_set(err, OFS_ERR_CORRUPT,
+		r = e == OFS_READ_EOF ? ofs_err_set(err, OFS_ERR_CORRUPT,
 		    "'%s' is truncated: cannot read %llu bytes at offset %llu", p,
 		    (unsigned long long)len, (unsigned long long)off)
 		    : ofs_err_sys(err, OFS_ERR_IO, -e, "cannot read '%s'", p);

@@ -48,6 +48,7 @@ struct fstate {
 	uint8_t (*regions)[OFS_XXH_LEN];
 	uint8_t *region_done;	/* per region: 1 hashed */
 	char *error;		/* unreadable: message */
+	int error_errno;	/* its errno */
 	int short_read;		/* the file shrank while being read */
 	pthread_mutex_t mu;
 	/* a shared file (T_BOTH, above SHARE_MIN): fd, next_off, next_seq, workers and waiters
@@ -146,9 +147,11 @@ static void
 set_error(struct fstate *fs, int e, const char *what, uint64_t off)
 {
 	pthread_mutex_lock(&fs->mu);
-	if (fs->error == NULL)
+	if (fs->error == NULL) {
 		fs->error = ofs_xasprintf("cannot %s at offset %llu: %s", what,
-		    (unsigned long long)off, strerror(e));
+		    (unsigned long long)off, ofs_beneath_strerror(-e, NULL));
+		fs->error_errno = e;
+	}
 	pthread_mutex_unlock(&fs->mu);
 }
 
@@ -578,6 +581,9 @@ report_file(struct ctx *c, struct fstate *fs, int sample)
 		finding_init(&f, fs->short_read && fs->error == NULL ? OFS_FINDING_SIZE :
 		    OFS_FINDING_UNREADABLE, mf->path);
 		f.detail = fs->error != NULL ? fs->error : "the file shrank while being read";
+		if (f.kind == OFS_FINDING_UNREADABLE && fs->error_errno != ELOOP &&
+		    fs->error_errno != OFS_BENEATH_NOTREG && fs->error_errno != EXDEV)
+			f.io_errno = fs->error_errno;
 		if (f.kind == OFS_FINDING_SIZE) {
 			struct stat st;
 
@@ -642,6 +648,8 @@ check_structure(struct ctx *c, struct fstate *fs)
 	finding_init(&f, r == OFS_ERR_VERSION ? OFS_FINDING_VERSION :
 	    r == OFS_ERR_CORRUPT ? OFS_FINDING_STRUCTURE : OFS_FINDING_UNREADABLE, fs->mf->path);
 	f.detail = e.msg;
+	if (f.kind == OFS_FINDING_UNREADABLE)
+		f.io_errno = e.sys_errno != 0 ? e.sys_errno : EIO;
 	report(c, &f);
 }
 
@@ -698,6 +706,8 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 			f.expected_size = mf->h.size;
 			f.detail = e == -ELOOP ? "a folder on its path is a symbolic link (not "
 			    "followed)" : ofs_beneath_strerror(e, NULL);
+			if (f.kind == OFS_FINDING_UNREADABLE && e != -ELOOP && e != -EXDEV)
+				f.io_errno = -e;
 			report(&c, &f);
 			continue;
 		}
@@ -792,11 +802,6 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 			scan(dfd, "", 0, sorted, nf, &unl, &errs);
 		if (unl.n > 1)
 			qsort(unl.v, unl.n, sizeof(char *), cmp_str);
-		for (size_t i = 0; i < unl.n; i++) {
-			finding_init(&f, OFS_FINDING_UNLISTED, unl.v[i]);
-			f.unlisted_scan = 1;
-			report(&c, &f);
-		}
 		for (size_t i = 0; i < errs.n; i++) {
 			char *tab = strchr(errs.v[i], '\t');
 
@@ -804,6 +809,13 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 			finding_init(&f, OFS_FINDING_UNREADABLE, errs.v[i]);
 			f.unlisted_scan = 1;
 			f.detail = tab + 1;
+			if (strstr(f.detail, "nested more than") == NULL)
+				f.io_errno = EIO;	/* listing the folder failed */
+			report(&c, &f);
+		}
+		for (size_t i = 0; i < unl.n; i++) {
+			finding_init(&f, OFS_FINDING_UNLISTED, unl.v[i]);
+			f.unlisted_scan = 1;
 			report(&c, &f);
 		}
 	}

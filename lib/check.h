@@ -48,6 +48,10 @@ struct ofs_finding {
 	const char *serial;		/* its serial, or NULL */
 	int unlisted_scan;		/* about a path the manifest does not list (an unlisted
 					 * file, or a folder the scan for them could not read) */
+	int io_errno;			/* UNREADABLE because a system call failed (EIO, EACCES,
+					 * …): its errno. 0 when the data itself is at fault (a
+					 * link, FIFO or device where a file belongs). An I/O
+					 * error is not corruption: `verify` exits 1 for it. */
 };
 
 /* Stable snake_case name of a finding for reports: "missing", "truncated",
@@ -58,7 +62,8 @@ const char *ofs_finding_name(const struct ofs_finding *f);
 
 /* Called once per finding, serialized (never concurrently), in a deterministic order:
  * presence and size findings of listed files by path, then their region, hash and
- * structure findings by path, then unlisted files by path. */
+ * structure findings by path, then folders the unlisted scan could not read, then unlisted
+ * files by path. */
 typedef void (*ofs_finding_fn)(const struct ofs_finding *f, void *arg);
 
 struct ofs_check_opts {

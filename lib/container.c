@@ -489,8 +489,11 @@ ofs_cw_resume(const char *tmp_path, const struct ofs_superblock *sb, uint64_t co
 	for (off = 0; off < committed; off += n) {
 		n = committed - off < RESUME_READ ? (size_t)(committed - off) : RESUME_READ;
 		if ((e = -ofs_pread_all(w->fd, buf, n, off)) != 0) {
-			r = ofs_err_sys(err, OFS_ERR_IO, e, "cannot read container '%s' at offset "
-			    "%llu", tmp_path, (unsigned long long)off);
+			r = e == -OFS_READ_EOF ? ofs_err_set(err, OFS_ERR_CORRUPT, "container '%s' "
+			    "is shorter than its journal records (%llu bytes)", tmp_path,
+			    (unsigned long long)committed) : ofs_err_sys(err, OFS_ERR_IO, e,
+			    "cannot read container '%s' at offset %llu", tmp_path,
+			    (unsigned long long)off);
 			goto out;
 		}
 		if (off == 0) {
@@ -658,6 +661,19 @@ ofs_cw_abort(struct ofs_cw *w)
 
 #define TRAILER_WINDOW OFS_VHD_ALIGN
 
+/* A failed read of what at off: the file ended (it shrank after its size was taken:
+ * corrupt) or the read failed (I/O, with the errno's words). e is a positive errno or
+ * -OFS_READ_EOF. */
+static int
+read_fail(struct ofs_error *err, int e, const char *what, uint64_t off)
+{
+	if (e == -OFS_READ_EOF)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s is shorter than its size at offset "
+		    "%llu", what, (unsigned long long)off);
+	return ofs_err_sys(err, OFS_ERR_IO, e, "cannot read %s at offset %llu", what,
+	    (unsigned long long)off);
+}
+
 int
 ofs_container_open(const char *path, struct ofs_container **out, struct ofs_error *err)
 {
@@ -700,8 +716,7 @@ ofs_container_open_fd(int fd, const char *path, struct ofs_container **out,
 	}
 	vsize = c->file_size - OFS_VHD_FOOTER_SIZE;
 	if ((e = -ofs_pread_all(c->fd, foot, sizeof(foot), vsize)) != 0) {
-		r = ofs_err_sys(err, OFS_ERR_IO, e, "cannot read %s at offset %llu", what,
-		    (unsigned long long)vsize);
+		r = read_fail(err, e, what, vsize);
 		goto out;
 	}
 	free(what);
@@ -721,7 +736,7 @@ ofs_container_open_fd(int fd, const char *path, struct ofs_container **out,
 	wstart = vsize - wlen;
 	win = ofs_xmalloc(wlen > OFS_SUPERBLOCK_SIZE ? wlen : OFS_SUPERBLOCK_SIZE);
 	if ((e = -ofs_pread_all(c->fd, win, OFS_SUPERBLOCK_SIZE, 0)) != 0) {
-		r = ofs_err_sys(err, OFS_ERR_IO, e, "cannot read %s at offset 0", what);
+		r = read_fail(err, e, what, 0);
 		goto out;
 	}
 	free(what);
@@ -731,8 +746,7 @@ ofs_container_open_fd(int fd, const char *path, struct ofs_container **out,
 	free(what);
 	what = ofs_xasprintf("container '%s'", path);
 	if ((e = -ofs_pread_all(c->fd, win, wlen, wstart)) != 0) {
-		r = ofs_err_sys(err, OFS_ERR_IO, e, "cannot read %s at offset %llu", what,
-		    (unsigned long long)wstart);
+		r = read_fail(err, e, what, wstart);
 		goto out;
 	}
 	for (b = wlen / OFS_TRAILER_SIZE; b > 0; b--)
@@ -794,7 +808,9 @@ ofs_container_pread(struct ofs_container *c, void *buf, size_t len, uint64_t off
 		    "offset %llu is past the payload (%llu bytes)", c->path, len,
 		    (unsigned long long)off, (unsigned long long)c->tr.payload_length);
 	if ((e = -ofs_pread_all(c->fd, buf, len, off)) != 0)
-		return ofs_err_sys(err, OFS_ERR_IO, e, "cannot read container '%s' at offset %llu",
+		return e == -OFS_READ_EOF ? ofs_err_set(err, OFS_ERR_CORRUPT, "container '%s' "
+		    "ends before offset %llu", c->path, (unsigned long long)(off + len)) :
+		    ofs_err_sys(err, OFS_ERR_IO, e, "cannot read container '%s' at offset %llu",
 		    c->path, (unsigned long long)off);
 	return 0;
 }

@@ -203,7 +203,7 @@ ofs_pread_all(int fd, void *buf, size_t len, uint64_t off)
 			return -errno;
 		}
 		if (n == 0)
-			return -EIO;
+			return OFS_READ_EOF;
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;

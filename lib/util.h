@@ -3,6 +3,7 @@
 #ifndef OFS_UTIL_H
 #define OFS_UTIL_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,7 +43,12 @@ int ofs_fsync_dir(const char *dir, struct ofs_error *err);
 /* Write all of buf at fd (handles short writes and EINTR). Returns 0 or -errno. */
 int ofs_write_all(int fd, const void *buf, size_t len);
 int ofs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
-/* Read exactly len bytes at off. Returns 0, -errno, or -EIO if the file is shorter. */
+/* What ofs_pread_all returns when the file ends first: not an errno a regular file's read
+ * gives, so a short file (corruption, exit 4) is never mistaken for a failing disk (EIO,
+ * exit 1) or the other way round. */
+#define OFS_READ_EOF (-ENODATA)
+/* Read exactly len bytes at off (retrying EINTR and short reads). Returns 0, -errno of a
+ * failed read, or OFS_READ_EOF when the file is shorter. */
 int ofs_pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* mkdir -p; existing directories are fine. */
 int ofs_mkdir_p(const char *path, mode_t mode, struct ofs_error *err);

@@ -772,7 +772,9 @@ read_back(struct pdisk *d, int fd, const char *path, uint8_t *buf, size_t bufsz,
 		int e;
 
 		if ((e = ofs_pread_all(fd, buf, n, off)) != 0)
-			return ofs_err_sys(err, OFS_ERR_IO, -e, "cannot read back '%s'", path);
+			return e == OFS_READ_EOF ? ofs_err_set(err, OFS_ERR_IO, "cannot read back "
+			    "'%s': it ended before %llu bytes", path, (unsigned long long)st.st_size) :
+			    ofs_err_sys(err, OFS_ERR_IO, -e, "cannot read back '%s'", path);
 		ofs_hasher_update(h, buf, n);
 		off += n;
 	}
@@ -832,7 +834,10 @@ copy_file(struct pdisk *d, struct sfile *f, const char *final, uint8_t *buf, siz
 		size_t n = size - off < bufsz ? (size_t)(size - off) : bufsz;
 
 		if ((e = ofs_pread_all(in, buf, n, off)) != 0) {
-			r = ofs_err_sys(err, OFS_ERR_IO, -e, "cannot read '%s'", f->src);
+			r = e == OFS_READ_EOF ? ofs_err_set(err, OFS_ERR_CORRUPT, "'%s' ends before "
+			    "%llu bytes, the size the staging manifest records", f->src,
+			    (unsigned long long)size) :
+			    ofs_err_sys(err, OFS_ERR_IO, -e, "cannot read '%s'", f->src);
 			goto out;
 		}
 		if ((e = ofs_pwrite_all(out, buf, n, off)) != 0) {

@@ -92,7 +92,9 @@ struct target {
 struct vctx {
 	const char *target;
 	int multi;		/* several targets: prefix paths with the target */
-	uint64_t findings, serious;	/* serious: anything but version findings */
+	uint64_t findings, serious;	/* serious: anything but version findings and I/O
+					 * errors */
+	uint64_t io;		/* unreadable through an I/O error (exit 1, not 4) */
 	uint64_t by_kind[OFS_FINDING_NKINDS];
 	uint64_t names[OFS_FINDING_NKINDS + 4];
 	json_t *list;		/* --json: findings, carried in the one summary object */
@@ -112,7 +114,9 @@ on_finding(const struct ofs_finding *f, void *arg)
 	json_t *o;
 
 	v->findings++;
-	if (f->kind != OFS_FINDING_VERSION)
+	if (f->kind == OFS_FINDING_UNREADABLE && f->io_errno != 0)
+		v->io++;
+	else if (f->kind != OFS_FINDING_VERSION)
 		v->serious++;
 	if (f->kind > 0 && f->kind < OFS_FINDING_NKINDS)
 		v->by_kind[f->kind]++;
@@ -222,6 +226,22 @@ simple_finding(struct vctx *v, enum ofs_finding_kind kind, const char *path,
 	on_finding(&f, v);
 }
 
+/* The finding for a manifest that could not be read: r from ofs_buf_read_file. */
+static void
+read_finding(struct vctx *v, int r, const char *path, const struct ofs_error *e)
+{
+	struct ofs_finding f;
+
+	memset(&f, 0, sizeof(f));
+	f.kind = r == OFS_ERR_CORRUPT ? OFS_FINDING_STRUCTURE : OFS_FINDING_UNREADABLE;
+	f.path = path;
+	f.region = -1;
+	f.detail = e->msg;
+	if (f.kind == OFS_FINDING_UNREADABLE)
+		f.io_errno = e->sys_errno != 0 ? e->sys_errno : EIO;
+	on_finding(&f, v);
+}
+
 static int
 parse_expect(const char *s, struct expect *e)
 {
@@ -260,8 +280,7 @@ load_target(struct target *t, struct vctx *v, struct ofs_error *err)
 		if (r == OFS_ERR_NOTFOUND)
 			simple_finding(v, OFS_FINDING_MISSING, OFS_MANIFEST_NAME, e.msg);
 		else
-			simple_finding(v, r == OFS_ERR_CORRUPT ? OFS_FINDING_STRUCTURE :
-			    OFS_FINDING_UNREADABLE, OFS_MANIFEST_NAME, e.msg);
+			read_finding(v, r, OFS_MANIFEST_NAME, &e);
 		r = 0;
 		goto out;
 	}
@@ -321,8 +340,7 @@ load_set(struct target *t, struct vctx *v)
 	if ((r = ofs_buf_read_file(&raw, sp, &e)) != 0) {
 		if (r != OFS_ERR_NOTFOUND) {
 			t->is_disk = 1;
-			simple_finding(v, r == OFS_ERR_CORRUPT ? OFS_FINDING_STRUCTURE :
-			    OFS_FINDING_UNREADABLE, OFS_SET_MANIFEST_NAME, e.msg);
+			read_finding(v, r, OFS_SET_MANIFEST_NAME, &e);
 		} else if (t->m != NULL && t->m->has_disk) {
 			/* a prepared disk carries both manifests */
 			t->is_disk = 1;
@@ -913,7 +931,7 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 
 summary:
 	secs = ofs_mono() - t0;
-	rc = v.serious > 0 ? 4 : v.findings > 0 ? 7 : 0;
+	rc = v.serious > 0 ? 4 : v.io > 0 ? 1 : v.findings > 0 ? 7 : 0;
 	if (ofs_out_is_json()) {
 		json_t *kinds = json_object();
 

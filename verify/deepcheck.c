@@ -220,7 +220,7 @@ read_pack(struct deep *d, const char *name, uint64_t off, uint64_t len, struct o
 		size_t n = len - done < READ_PIECE ? (size_t)(len - done) : READ_PIECE;
 
 		if ((e = ofs_pread_all(fd, data->data + data->len, n, off + done)) != 0) {
-			r = e == -EIO ? ofs_err_set(err, OFS_ERR_CORRUPT,
+			r = e == OFS_READ_EOF ? ofs_err_set(err, OFS_ERR_CORRUPT,
 			    "'%s' is truncated: cannot read %llu bytes at offset %llu", lp,
 			    (unsigned long long)len, (unsigned long long)off)
 			    : ofs_err_sys(err, OFS_ERR_IO, -e, "cannot read '%s'", lp);
