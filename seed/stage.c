@@ -2,6 +2,7 @@
  * computes ids, deduplicates and seals them, and one writer consumes the results in order,
  * building trees, packs and containers, with checkpoints a killed run resumes from. */
 #include <dirent.h>
+#include <libgen.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1769,6 +1770,54 @@ out:
 	ofs_buf_release_secret(&c);
 }
 
+/* Unfinished containers (".<set>-<seq>.vhd.partial") that no journal names: a run killed
+ * before its first checkpoint leaves one, and nothing in the index points into it. We hold
+ * the lock, so nobody else writes there: remove them (the resumed open container, s->cw,
+ * stays), from the staging folder and every given disk, and say so. */
+static void
+remove_orphan_partials(struct stage *s)
+{
+	char keep[128] = "";
+
+	if (s->cw != NULL) {
+		char name[96];
+
+		ofs_container_name(s->set_id, s->seq, name, sizeof(name));
+		snprintf(keep, sizeof(keep), ".%s.partial", name);
+	}
+	for (int k = s->o->ndisks > 0 ? 0 : -1; k < (int)s->o->ndisks || k == -1; k++) {
+		char *probe = container_file(s, k, "x"), *dir;
+		struct dirent *de;
+		DIR *d;
+
+		if (probe == NULL)
+			break;
+		dir = ofs_xstrdup(dirname(probe));
+		if ((d = opendir(dir)) != NULL) {
+			while ((de = readdir(d)) != NULL) {
+				size_t n = strlen(de->d_name);
+
+				if (de->d_name[0] != '.' || n < 9 ||
+				    strcmp(de->d_name + n - 8, ".partial") != 0 ||
+				    strcmp(de->d_name, keep) == 0)
+					continue;
+				if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+					ofs_info("removed %s/%s: an unfinished container of a run "
+					    "interrupted before its first checkpoint (its data is stored "
+					    "again)", dir, de->d_name);
+				else
+					ofs_warn("cannot remove the unfinished container %s/%s: %s", dir,
+					    de->d_name, strerror(errno));
+			}
+			closedir(d);
+		}
+		free(dir);
+		free(probe);
+		if (k == -1)
+			break;
+	}
+}
+
 /* A backup killed after uploading packs but before listing them in an index file: find
  * those packs (in data/, unknown to the index) and index them from their own headers, so
  * they are not uploaded again. */
@@ -2596,6 +2645,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	free(jpath);
 	if (res->resumed || access(running, F_OK) == 0)
 		adopt_orphan_packs(&s);
+	remove_orphan_partials(&s);
 	if ((rc = ofs_write_file_atomic(running, "", 0, 0600, err)) != 0)
 		goto out;
 	load_catalog(&s);	/* a resumed run reuses both its journal and the last catalog */
