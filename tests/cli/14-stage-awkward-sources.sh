@@ -13,9 +13,13 @@ chown -R 65534:65534 "$T/src"
 chmod 000 "$T/src/unreadable.txt"
 mkdir -p "$T/nobody"; chown 65534:65534 "$T/nobody"; chmod 755 "$T"
 cp "$PASS" "$T/nobody/pass"; chown 65534 "$T/nobody/pass"
+# The clone may sit in a folder only root can enter (/root/src): nobody runs a copy.
+cp "$OFFSEED" "$T/nobody/offseed"; chmod 755 "$T/nobody/offseed"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$T/nobody/offseed" --version >/dev/null ||
+    fail "user nobody cannot run the copy of offseed in $T/nobody"
 asnobody() { timeout 120 setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$T/nobody" \
     OFFSEED_STATE="$T/nobody/state" OFFSEED_TEST_KDF_FAST=1 \
-    "$OFFSEED" --passphrase-file "$T/nobody/pass" --no-progress "$@"; }
+    "$T/nobody/offseed" --passphrase-file "$T/nobody/pass" --no-progress "$@"; }
 expect_exit 0 asnobody init --repo "$T/nobody/repo"
 expect_exit 3 asnobody stage --repo "$T/nobody/repo" "$T/src"
 assert_contains "$T/err" "unreadable.txt"
