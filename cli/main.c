@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "container.h"
+#include "harden.h"
 #include "out.h"
 #include "util.h"
 
@@ -120,6 +121,10 @@ main(int argc, char **argv)
 	struct ofs_out_opts oo;
 	const char *e;
 
+	/* First of all: no core dumps of a process that will hold keys, and jansson's buffers
+	 * wiped when freed (its allocator must be in place before its first allocation). */
+	ofs_harden_process();
+	ofs_json_wipe_on_free();
 	/* Chunk buffers (0.5–8 MiB) come and go at disk speed: keep them in the heap instead of
 	 * fresh mmaps whose every page faults in again. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);	/* the largest value glibc accepts */

@@ -79,8 +79,15 @@ static const char usage_logs[] =
     "usage: offseed import logs --job NAME [--out DIR] [--json]\n"
     "\n"
     "Download the copy logs the job links (per disk: error log and verbose log) into DIR\n"
-    "(default: the current folder) as SERIAL-error.json and SERIAL-verbose.json, and list\n"
-    "the files the error logs name. Exit 1 when the job has no logs yet.\n";
+    "(default: the current folder) as SERIAL-error.json and SERIAL-verbose.json (mode\n"
+    "0600), and list the files the error logs name (a name that is not plain UTF-8 text is\n"
+    "shown percent-escaped, as the log writes it).\n"
+    "\n"
+    "Links are followed only to the service's own origin or the storage account the\n"
+    "credentials name; file: links only for a service on this machine and only inside the\n"
+    "storage folder the credentials name. Any other link is refused (exit 4).\n"
+    "\n"
+    "Exit: 0 downloaded, 1 the job has no logs yet, 4 a link refused.\n";
 
 /* What every subcommand sets up: credentials, the client and (optionally) the staging
  * repository whose vault the credentials must match. */
@@ -826,7 +833,7 @@ logs(int argc, char **argv, struct ofs_cli *g)
 				continue;
 			path = log_name(dir, j.logs[i].serial, k == 0 ? "error" : "verbose");
 			if ((r = ofs_jobclient_download(c.jc, link, &b, &err)) != 0 ||
-			    (r = ofs_write_file_atomic(path, b.data, b.len, 0644, &err)) != 0) {
+			    (r = ofs_write_file_atomic(path, b.data, b.len, 0600, &err)) != 0) {
 				ofs_err_wrap(&err, "fetching the %s log of disk %s",
 				    k == 0 ? "error" : "verbose", j.logs[i].serial);
 				free(path);
@@ -844,7 +851,8 @@ logs(int argc, char **argv, struct ofs_cli *g)
 				} else {
 					for (size_t e = 0; e < cl.n; e++) {
 						const struct ofs_copylog_entry *en = &cl.entries[e];
-						const char *what = en->path ? en->path : en->blob;
+						/* as the log writes it: escaped when not plain text */
+						const char *what = en->path_shown ? en->path_shown : en->blob;
 
 						ofs_result("  disk %s: %s%s%s%s%s%s\n", j.logs[i].serial, what,
 						    en->error ? ": " : "", en->error ? en->error : "",
@@ -854,6 +862,15 @@ logs(int argc, char **argv, struct ofs_cli *g)
 						json_array_append_new(failed, json_pack("{s:s, s:s, s:s?, s:s?}",
 						    "serial", j.logs[i].serial, "path", what, "error",
 						    en->error, "detail", en->detail));
+					}
+					for (size_t e = 0; e < cl.nunusable; e++) {
+						const struct ofs_copylog_unusable *u = &cl.unusable[e];
+
+						ofs_warn("disk %s: an entry of the error log cannot be used: %s",
+						    j.logs[i].serial, u->reason);
+						json_array_append_new(failed, json_pack("{s:s, s:s?, s:s?, "
+						    "s:s}", "serial", j.logs[i].serial, "path", u->shown,
+						    "error", u->error, "unusable", u->reason));
 					}
 				}
 				ofs_copylog_release(&cl);

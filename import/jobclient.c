@@ -2,15 +2,19 @@
  * for the run, bounded retries with back-off honouring Retry-After, long-running create
  * (Azure-AsyncOperation / Location) and the copy-log downloads. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "dynlib.h"
 
+#include "azblob.h"
 #include "crypto.h"
 #include "jobclient.h"
 #include "out.h"
@@ -29,6 +33,11 @@ struct ofs_jobclient {
 	int attempts;
 	double backoff, timeout;
 	char *ca_file;
+	/* Where copy-log links may point (SPEC §15 "Links the client follows"). */
+	int loopback;		/* the endpoint is on this machine: file: links may be read */
+	char *storage_dir;	/* file: storage folder the credentials name, or NULL */
+	char *storage_origin;	/* scheme://host[:port] of the azure:// storage, or NULL */
+	char *storage_path;	/* its path prefix (path-style endpoint) or "" */
 };
 
 struct resp {
@@ -96,6 +105,9 @@ sleep_s(double s)
 		;
 }
 
+static int endpoint_loopback(const char *endpoint);
+static void storage_policy(struct ofs_jobclient *jc, const struct ofs_credentials *c);
+
 int
 ofs_jobclient_new(const struct ofs_credentials *c, struct ofs_jobclient **out,
     struct ofs_error *err)
@@ -123,8 +135,26 @@ ofs_jobclient_new(const struct ofs_credentials *c, struct ofs_jobclient **out,
 	jc->attempts = (int)env_num("OFFSEED_HTTP_RETRIES", 6, 1, 100);
 	jc->backoff = env_num("OFFSEED_HTTP_BACKOFF", 1, 0, 600);
 	jc->timeout = env_num("OFFSEED_HTTP_TIMEOUT", 60, 1, 86400);
-	if ((ca = getenv("OFFSEED_CA_FILE")) != NULL && *ca)
+	if ((ca = getenv("OFFSEED_CA_FILE")) != NULL && *ca) {
+		/* Say so now rather than as a TLS failure on the first request. */
+		int fd = open(ca, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e = fd < 0 ? errno : 0;
+		struct stat st;
+
+		if (fd >= 0 && fstat(fd, &st) != 0)
+			e = errno;
+		else if (fd >= 0 && !S_ISREG(st.st_mode))
+			e = -1;
+		if (fd >= 0)
+			close(fd);
+		if (e != 0) {
+			ofs_jobclient_free(jc);
+			return ofs_err_set(err, OFS_ERR_USAGE, "cannot use the CA file '%s' "
+			    "(OFFSEED_CA_FILE): %s", ca, e < 0 ? "not a regular file" : strerror(e));
+		}
 		jc->ca_file = ofs_xstrdup(ca);
+	}
+	jc->loopback = endpoint_loopback(jc->endpoint);
+	storage_policy(jc, c);
 	*out = jc;
 	return 0;
 }
@@ -143,6 +173,9 @@ ofs_jobclient_free(struct ofs_jobclient *jc)
 	free(jc->endpoint);
 	free(jc->base);
 	free(jc->ca_file);
+	free(jc->storage_dir);
+	free(jc->storage_origin);
+	free(jc->storage_path);
 	free(jc);
 }
 
@@ -332,6 +365,9 @@ http(struct ofs_jobclient *jc, const char *method, const char *url, const char *
 		curl_easy_setopt(jc->curl, CURLOPT_WRITEDATA, rs);
 		curl_easy_setopt(jc->curl, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(jc->curl, CURLOPT_HEADERDATA, rs);
+		/* TLS is always verified: the system CAs, or OFFSEED_CA_FILE. */
+		curl_easy_setopt(jc->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(jc->curl, CURLOPT_SSL_VERIFYHOST, 2L);
 		if (jc->ca_file != NULL)
 			curl_easy_setopt(jc->curl, CURLOPT_CAINFO, jc->ca_file);
 		ofs_verbose("%s (attempt %d)", name, attempt);
@@ -355,6 +391,12 @@ http(struct ofs_jobclient *jc, const char *method, const char *url, const char *
 				goto out;
 			}
 			snprintf(last, sizeof(last), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+			if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
+				r = ofs_err_set(err, OFS_ERR_NETWORK, "%s failed: TLS: %s (the service's "
+				    "certificate must verify against the system CAs or OFFSEED_CA_FILE)",
+				    name, last);
+				goto out;
+			}
 			if (!retryable_curl(cc)) {
 				r = ofs_err_set(err, OFS_ERR_NETWORK, "%s failed: %s", name, last);
 				goto out;
@@ -370,6 +412,7 @@ http(struct ofs_jobclient *jc, const char *method, const char *url, const char *
 			if (rs->status == 401 && auth && !renewed) {
 				/* Our cached token may have been revoked: fetch a new one once. */
 				renewed = 1;
+				ofs_wipe(jc->token, strlen(jc->token));
 				free(jc->token);
 				jc->token = NULL;
 				attempt--;
@@ -510,6 +553,7 @@ out:
 	free(scope_s);
 	free(url);
 	ofs_buf_release_secret(&form);
+	ofs_buf_release_secret(&rs.body);	/* it held the access token */
 	resp_release(&rs);
 	return r;
 }
@@ -830,70 +874,367 @@ ofs_jobclient_cancel(struct ofs_jobclient *jc, const char *name, const char *rea
 	return r;
 }
 
-static int
-hexval(char c)
+/* "scheme://authority" of an http(s) URL, lower-cased, owned; NULL when url is not
+ * http(s)://HOST… or its authority holds user information ('@'), a space or a control. */
+static char *
+url_origin(const char *url)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	const char *p, *end;
+	char *o;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		p = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		p = url + 8;
+	else
+		return NULL;
+	end = p + strcspn(p, "/?#");
+	if (end == p)
+		return NULL;
+	for (const char *q = p; q < end; q++)
+		if (*q == '@' || *q == '\\' || (unsigned char)*q <= 0x20 || *q == 0x7f)
+			return NULL;
+	o = ofs_xstrndup(url, (size_t)(end - url));
+	for (char *q = o; *q != '\0'; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+	return o;
 }
 
-char *
-ofs_link_local_path(const char *link)
+/* Is the endpoint's host a loopback address (127.x.x.x, localhost, [::1])? */
+static int
+endpoint_loopback(const char *endpoint)
+{
+	char *o = url_origin(endpoint), *host;
+	size_t n;
+	int yes = 0;
+
+	if (o == NULL)
+		return 0;
+	host = strstr(o, "://") + 3;
+	if (strncmp(host, "[::1]", 5) == 0) {
+		yes = host[5] == '\0' || host[5] == ':';
+	} else {
+		n = strcspn(host, ":");
+		if (n == 9 && strncmp(host, "localhost", 9) == 0) {
+			yes = 1;
+		} else if (n > 4 && strncmp(host, "127.", 4) == 0) {
+			int dots = 0;
+
+			yes = 1;
+			for (size_t i = 0; i < n; i++) {
+				if (host[i] == '.')
+					dots++;
+				else if (host[i] < '0' || host[i] > '9')
+					yes = 0;
+			}
+			yes = yes && dots == 3;
+		}
+	}
+	free(o);
+	return yes;
+}
+
+/* The storage the credentials name: file:DIR, or the blob endpoint this client would use for
+ * azure://ACCOUNT (OFFSEED_AZURE_ENDPOINT, else https://ACCOUNT.blob.core.windows.net);
+ * without a "storage" field, the account of storage_account_id. */
+static void
+storage_policy(struct ofs_jobclient *jc, const struct ofs_credentials *c)
+{
+	const char *loc = c->storage, *id = c->storage_account_id, *p;
+	char *acct = NULL, *ep = NULL;
+	struct ofs_azblob_opts o;
+
+	if (loc != NULL && strncmp(loc, "file:", 5) == 0 && strncmp(loc, "file://", 7) != 0 &&
+	    loc[5] == '/') {
+		size_t n;
+
+		jc->storage_dir = ofs_xstrdup(loc + 5);
+		n = strlen(jc->storage_dir);
+		while (n > 1 && jc->storage_dir[n - 1] == '/')
+			jc->storage_dir[--n] = '\0';
+		return;
+	}
+	if (loc != NULL && strncmp(loc, "azure://", 8) == 0)
+		acct = ofs_xstrndup(loc + 8, strcspn(loc + 8, "/"));
+	else if (loc == NULL && id != NULL && (p = strstr(id, "/storageAccounts/")) != NULL &&
+	    p[17] != '\0' && strchr(p + 17, '/') == NULL)
+		acct = ofs_xstrdup(p + 17);
+	if (acct == NULL || *acct == '\0') {
+		free(acct);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.account = acct;
+	ofs_azblob_opts_from_env(&o);
+	ep = o.endpoint != NULL ? ofs_xstrdup(o.endpoint) :
+	    ofs_xasprintf("https://%s.blob.core.windows.net", acct);
+	if ((jc->storage_origin = url_origin(ep)) != NULL) {
+		/* A path-style endpoint (an emulator: http://host:port/ACCOUNT) confines links
+		 * to its path too. */
+		const char *path = ep + strlen(jc->storage_origin);
+		size_t n = strcspn(path, "?#");
+
+		while (n > 0 && path[n - 1] == '/')
+			n--;
+		jc->storage_path = ofs_xstrndup(path, n);
+	}
+	free(ep);
+	free(acct);
+}
+
+int
+ofs_link_local_path(const char *link, char **path)
 {
 	const char *p;
-	char *out, *o;
 
+	*path = NULL;
 	if (strncmp(link, "file://", 7) == 0) {
 		p = link + 7;
 		if (strncmp(p, "localhost/", 10) == 0)
 			p += 9;
 		if (*p != '/')
-			return NULL;	/* file://otherhost/… */
+			return -1;	/* file://otherhost/… */
 	} else if (strncmp(link, "file:", 5) == 0) {
 		p = link + 5;
 	} else if (link[0] == '/') {
 		p = link;
 	} else {
-		return NULL;
+		return 0;
 	}
-	out = o = ofs_xmalloc(strlen(p) + 1);
-	for (; *p != '\0' && *p != '?' && *p != '#'; p++) {
-		if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-			*o++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-			p += 2;
-		} else {
-			*o++ = *p;
+	if (*p != '/' || strpbrk(p, "?#") != NULL)
+		return -1;	/* relative, or a query or fragment nobody writes in a file URL */
+	if ((*path = ofs_percent_decode(p, NULL)) == NULL)
+		return -1;	/* bad escape or %00 */
+	return 1;
+}
+
+/* The link as we name it in messages: without its query (it may hold a SAS signature). */
+static char *
+link_shown(const char *link)
+{
+	char *s = ofs_xstrndup(link, strcspn(link, "?"));
+	char *shown = ofs_name_shown(s);
+
+	free(s);
+	return shown;
+}
+
+/* Open the regular file rel beneath the folder dirfd, one component at a time without
+ * following a symbolic link, O_NONBLOCK (a FIFO never blocks us). The fd, or -1 with errno
+ * (ELOOP a symbolic link on the way, ENODEV not a regular file). */
+static int
+open_beneath(int dirfd, const char *rel)
+{
+	char *copy = ofs_xstrdup(rel), *part = copy, *slash;
+	int fd = dup(dirfd), next, e;
+	struct stat st;
+
+	while (fd >= 0 && (slash = strchr(part, '/')) != NULL) {
+		*slash = '\0';
+		next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		e = errno;
+		if (next < 0 && e == ENOTDIR && fstatat(fd, part, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			e = ELOOP;	/* O_DIRECTORY answers first for a symbolic link */
+		close(fd);
+		fd = next;
+		errno = e;
+		part = slash + 1;
+	}
+	if (fd < 0)
+		goto out;
+	/* Look before opening: a device is never opened at all. */
+	if (fstatat(fd, part, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = S_ISLNK(st.st_mode) ? ELOOP : ENODEV;
+	else
+		e = 0;
+	if (e != 0) {
+		close(fd);
+		fd = -1;
+		errno = e;
+		goto out;
+	}
+	next = openat(fd, part, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	e = errno;
+	close(fd);
+	fd = next;
+	errno = e;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = ENODEV;
+	}
+out:
+	e = errno;
+	free(copy);
+	errno = e;
+	return fd;
+}
+
+/* A path without empty, "." or ".." components after its leading '/'. */
+static int
+abs_path_clean(const char *p)
+{
+	if (*p != '/')
+		return 0;
+	for (p++;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (p[n] == '\0')
+			return 1;
+		p += n + 1;
+	}
+}
+
+/* The part of path below the folder dir ("a/b" for "DIR/a/b"), owned, or NULL when path
+ * is not below dir. */
+static char *
+path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n == 1 && dir[0] == '/')
+		return ofs_xstrdup(path + 1);
+	if (strncmp(path, dir, n) != 0 || path[n] != '/')
+		return NULL;
+	return ofs_xstrdup(path + n + 1);
+}
+
+/* Read a copy log the service links as a local file: only from a loopback service, only
+ * beneath the storage folder the credentials name, never through a symbolic link. */
+static int
+read_local_log(struct ofs_jobclient *jc, const char *shown, const char *path,
+    struct ofs_buf *out, struct ofs_error *err)
+{
+	char *root = NULL, *rel = NULL, buf[65536];
+	int dfd = -1, fd = -1, r = 0;
+	ssize_t k;
+
+	if (!jc->loopback)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': file: "
+		    "links are followed only for a service on this machine, and the endpoint is "
+		    "not a loopback address", shown);
+	if (jc->storage_dir == NULL)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': the "
+		    "credentials file names no file: storage folder it could lie in", shown);
+	if (!abs_path_clean(path))
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': its "
+		    "path has an empty, '.' or '..' component", shown);
+	if ((root = realpath(jc->storage_dir, NULL)) == NULL) {
+		r = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot follow the copy-log link '%s': "
+		    "cannot resolve the storage folder '%s'", shown, jc->storage_dir);
+		goto out;
+	}
+	/* The link names the folder as the credentials do, or by its real path. */
+	if ((rel = path_below(path, jc->storage_dir)) == NULL &&
+	    (rel = path_below(path, root)) == NULL) {
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': it lies "
+		    "outside the storage folder '%s' the credentials name", shown, jc->storage_dir);
+		goto out;
+	}
+	if (*rel == '\0') {
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': it names "
+		    "the storage folder itself", shown);
+		goto out;
+	}
+	if ((dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open the storage folder '%s'", root);
+		goto out;
+	}
+	if ((fd = open_beneath(dfd, rel)) < 0) {
+		int e = errno;
+
+		if (e == ELOOP || e == ENODEV || e == ENOTDIR)
+			r = ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': %s "
+			    "inside the storage folder '%s'", shown, e == ELOOP ? "a symbolic link "
+			    "on the way (not followed)" : e == ENODEV ? "not a regular file" :
+			    "not a folder on the way", jc->storage_dir);
+		else
+			r = ofs_err_sys(err, e == ENOENT ? OFS_ERR_NOTFOUND : OFS_ERR_IO, e,
+			    "cannot open the copy log '%s'", shown);
+		goto out;
+	}
+	while ((k = read(fd, buf, sizeof(buf))) != 0) {
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			r = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot read the copy log '%s'",
+			    shown);
+			goto out;
+		}
+		if (ofs_buf_add(out, buf, (size_t)k) != 0) {
+			r = ofs_err_set(err, OFS_ERR_CORRUPT, "the copy log '%s' is larger than %zu "
+			    "bytes", shown, out->max);
+			goto out;
 		}
 	}
-	*o = '\0';
-	if (strlen(out) != (size_t)(o - out) || out[0] == '\0') {	/* %00 inside */
-		free(out);
-		return NULL;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	free(rel);
+	free(root);
+	return r;
+}
+
+/* May the client fetch this http(s) link? The endpoint's origin, or the storage's. */
+static int
+http_link_allowed(const struct ofs_jobclient *jc, const char *link)
+{
+	char *o = url_origin(link), *eo = url_origin(jc->endpoint);
+	int ok = 0;
+
+	if (o != NULL && eo != NULL && strcmp(o, eo) == 0) {
+		ok = 1;
+	} else if (o != NULL && jc->storage_origin != NULL && strcmp(o, jc->storage_origin) == 0) {
+		const char *path = link + strlen(o);
+		size_t n = strlen(jc->storage_path);
+
+		ok = n == 0 || (strncmp(path, jc->storage_path, n) == 0 && path[n] == '/');
 	}
-	return out;
+	free(o);
+	free(eo);
+	return ok;
 }
 
 int
 ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_buf *out,
     struct ofs_error *err)
 {
-	char *path = ofs_link_local_path(link), *what;
+	char *path = NULL, *what, *shown = link_shown(link);
 	struct resp rs;
-	int r;
+	int r, local;
 
-	if (path != NULL) {
-		r = ofs_buf_read_file(out, path, err);
+	if ((local = ofs_link_local_path(link, &path)) != 0) {
+		if (local < 0)
+			r = ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': not "
+			    "a well-formed file URL of an absolute local path (file:///PATH, "
+			    "percent-escaped)", shown);
+		else
+			r = read_local_log(jc, shown, path, out, err);
 		free(path);
+		free(shown);
 		return r;
 	}
-	if (strncmp(link, "http://", 7) != 0 && strncmp(link, "https://", 8) != 0)
-		return ofs_err_set(err, OFS_ERR_CORRUPT, "the service links a copy log by an "
-		    "unsupported kind of address");
+	if (strncasecmp(link, "http://", 7) != 0 && strncasecmp(link, "https://", 8) != 0) {
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': an "
+		    "unsupported kind of address (file:, http: or https: only)", shown);
+		free(shown);
+		return r;
+	}
+	if (!http_link_allowed(jc, link)) {
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "refusing the copy-log link '%s': it points "
+		    "neither to the import service (%s) nor to the storage account the credentials "
+		    "name", shown, jc->endpoint);
+		free(shown);
+		return r;
+	}
 	resp_init(&rs, out->max);
 	what = request_name("GET", link);
 	if ((r = http(jc, "GET", link, NULL, NULL, 0, 1, &rs, err)) == 0) {
@@ -903,6 +1244,7 @@ ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_bu
 			r = ofs_buf_add(out, rs.body.data, rs.body.len);
 	}
 	free(what);
+	free(shown);
 	resp_release(&rs);
 	return r;
 }

@@ -46,13 +46,21 @@ int ofs_jobclient_ship(struct ofs_jobclient *jc, const char *name, const char *c
 int ofs_jobclient_cancel(struct ofs_jobclient *jc, const char *name, const char *reason,
     struct ofs_error *err);
 
-/* Fetch what a copy-log link points at into out (appending, at most out->max bytes):
- * file:///PATH, file:PATH or /PATH read locally; http(s) URLs fetched (the bearer token
- * only goes to the service's own origin). */
+/* Fetch what a copy-log link points at into out (appending, at most out->max bytes), under
+ * SPEC §15 "Links the client follows": http(s) links only to the endpoint's origin (the
+ * bearer token goes there only) or to the storage the credentials name ("storage":
+ * azure://ACCOUNT → the blob endpoint this client would use for it; without "storage",
+ * the account of storage_account_id); file:///PATH (file:PATH, /PATH) only when the
+ * endpoint is a loopback address and PATH, strictly percent-decoded and without ".."
+ * parts, lies beneath the credentials' file:DIR storage folder, opened component by
+ * component without following symbolic links, a regular file only. Anything else →
+ * OFS_ERR_CORRUPT "refusing the copy-log link 'LINK': why" (the link without its query). */
 int ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_buf *out,
     struct ofs_error *err);
 
-/* Local path of a file: link or absolute path (owned), or NULL for other links. */
-char *ofs_link_local_path(const char *link);
+/* The local path a file: link (file:///P, file://localhost/P, file:P) or absolute path names:
+ * 1 with *path owned (strictly percent-decoded), 0 for other links, -1 for a malformed
+ * one (relative, another host, a query, a bad escape or %00). */
+int ofs_link_local_path(const char *link, char **path);
 
 #endif

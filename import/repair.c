@@ -34,11 +34,16 @@ static const char usage[] =
     "                  (azure://NAME from its storageAccountId).\n"
     "\n"
     "A disk rejected as a whole (its manifest did not match the job) lists no files: repair\n"
-    "names it and exits 4; ship that disk again.\n"
+    "names it and exits 4; ship that disk again. A file name that is not UTF-8 text comes\n"
+    "percent-escaped in the log (\"pathEncoding\": \"percent\") and is decoded back to its\n"
+    "bytes; an entry that cannot be used (a malformed escape, an unsafe path) is named and\n"
+    "skipped, the other files are still repaired, and the exit is 4. Entries of extra\n"
+    "(unlisted) files are ignored.\n"
     "\n"
     "Exit: 0 every listed file uploaded and re-checked (or nothing to repair), 4 a file is\n"
     "missing from the staging repository or does not match its manifest after upload, or\n"
-    "a disk was not imported at all,\n"
+    "a disk was not imported at all, or an error-log entry cannot be used (also when a\n"
+    "copy-log link is refused),\n"
     "1 upload failure, 5 credentials or storage key refused, 8 service unavailable.\n";
 
 #define READ_CHUNK (8u << 20)
@@ -48,6 +53,8 @@ struct target {
 	int page;			/* page blob (else block) */
 	const struct ofs_manifest_file *mf;	/* staging manifest entry, or NULL */
 	char *serial, *reason;
+	char *shown;			/* "container/blob" fit for messages (escaped) */
+	char *shown_container, *shown_blob;	/* the same, apart (for --json) */
 };
 
 struct store {
@@ -306,6 +313,14 @@ entry_target(const struct ofs_copylog_entry *e, struct target *t)
 		kind = n > 4 && strcmp(t->blob + n - 4, ".vhd") == 0;
 	}
 	t->page = kind;
+	{
+		char *cb = ofs_xasprintf("%s/%s", t->container, t->blob);
+
+		t->shown = ofs_name_shown(cb);
+		free(cb);
+		t->shown_container = ofs_name_shown(t->container);
+		t->shown_blob = ofs_name_shown(t->blob);
+	}
 	return 0;
 }
 
@@ -316,6 +331,9 @@ target_release(struct target *t)
 	free(t->blob);
 	free(t->serial);
 	free(t->reason);
+	free(t->shown);
+	free(t->shown_container);
+	free(t->shown_blob);
 }
 
 int
@@ -336,7 +354,7 @@ ofs_import_repair(int argc, char **argv, struct ofs_cli *g)
 	struct ofs_job j = { 0 };
 	struct store st = { 0 };
 	struct target *tg = NULL;
-	size_t ntg = 0, ok = 0, bad = 0, whole = 0;
+	size_t ntg = 0, ok = 0, bad = 0, whole = 0, unusable = 0;
 	char *dir = NULL, *mpath = NULL, *loc = NULL;
 	json_t *done = json_array(), *failed = json_array();
 	int ch, r;
@@ -403,7 +421,8 @@ ofs_import_repair(int argc, char **argv, struct ofs_cli *g)
 			    strcmp(cl.entries[e].error, "unlisted") == 0) {
 				/* An extra file on the disk: never part of the repository. */
 				ofs_verbose("disk %s: '%s' is not in the disk's manifest; ignored",
-				    j.logs[i].serial, cl.entries[e].path ? cl.entries[e].path : "?");
+				    j.logs[i].serial, cl.entries[e].path_shown ?
+				    cl.entries[e].path_shown : "?");
 				continue;
 			}
 			if (entry_target(&cl.entries[e], &t) != 0) {
@@ -415,7 +434,7 @@ ofs_import_repair(int argc, char **argv, struct ofs_cli *g)
 				    "error", cl.entries[e].detail ? ": " : "",
 				    cl.entries[e].detail ? cl.entries[e].detail : "");
 				json_array_append_new(failed, json_pack("{s:s, s:s?, s:s?}", "serial",
-				    j.logs[i].serial, "path", cl.entries[e].path, "message",
+				    j.logs[i].serial, "path", cl.entries[e].path_shown, "message",
 				    "the whole disk was not imported"));
 				whole++;
 				continue;
@@ -434,11 +453,32 @@ ofs_import_repair(int argc, char **argv, struct ofs_cli *g)
 			tg = ofs_xreallocarray(tg, ntg + 1, sizeof(*tg));
 			tg[ntg++] = t;
 		}
+		/* Entries that cannot be used (a malformed escaped name, an unsafe path) cost
+		 * their own file, not the job: the others are still repaired. An extra file's
+		 * entry never matters. */
+		for (size_t e = 0; e < cl.nunusable; e++) {
+			const struct ofs_copylog_unusable *u = &cl.unusable[e];
+
+			if (u->error != NULL && strcmp(u->error, "unlisted") == 0) {
+				ofs_verbose("disk %s: an unlisted file's entry cannot be read (%s); "
+				    "ignored", j.logs[i].serial, u->reason);
+				continue;
+			}
+			ofs_error("disk %s: an entry of the error log cannot be used (%s): its file "
+			    "is not repaired", j.logs[i].serial, u->reason);
+			json_array_append_new(failed, json_pack("{s:s, s:s?, s:s?, s:s}", "serial",
+			    j.logs[i].serial, "path", u->shown, "error", u->error, "message",
+			    u->reason));
+			unusable++;
+		}
 		ofs_copylog_release(&cl);
 		ofs_buf_release(&b);
 	}
 	if (ntg == 0) {
-		if (whole > 0)
+		if (unusable > 0)
+			r = ofs_err_set(&err, OFS_ERR_CORRUPT, "job %s: %zu error-log entries "
+			    "could not be used; nothing repaired", job, unusable);
+		else if (whole > 0)
 			r = ofs_err_set(&err, OFS_ERR_CORRUPT, "job %s: %zu disk(s) were not "
 			    "imported at all; nothing repaired", job, whole);
 		else
@@ -463,8 +503,8 @@ ofs_import_repair(int argc, char **argv, struct ofs_cli *g)
 		int fr;
 
 		if (t->mf == NULL) {
-			fr = ofs_err_set(&ferr, OFS_ERR_CORRUPT, "%s/%s is not in the staging "
-			    "manifest '%s'", t->container, t->blob, mpath);
+			fr = ofs_err_set(&ferr, OFS_ERR_CORRUPT, "%s is not in the staging "
+			    "manifest '%s'", t->shown, mpath);
 			goto one;
 		}
 		src = ofs_path_join(dir, t->mf->path);
@@ -473,52 +513,55 @@ ofs_import_repair(int argc, char **argv, struct ofs_cli *g)
 		if ((fr = readback(&st, t, &size, xxh, &ferr)) != 0)
 			goto one;
 		if (size != t->mf->h.size) {
-			fr = ofs_err_set(&ferr, OFS_ERR_CORRUPT, "%s/%s: %llu bytes after upload, "
-			    "the manifest says %llu", t->container, t->blob,
-			    (unsigned long long)size, (unsigned long long)t->mf->h.size);
+			fr = ofs_err_set(&ferr, OFS_ERR_CORRUPT, "%s: %llu bytes after upload, "
+			    "the manifest says %llu", t->shown, (unsigned long long)size,
+			    (unsigned long long)t->mf->h.size);
 			goto one;
 		}
 		if (memcmp(xxh, t->mf->h.xxh, OFS_XXH_LEN) != 0) {
 			ofs_hex(t->mf->h.xxh, OFS_XXH_LEN, eh);
 			ofs_hex(xxh, OFS_XXH_LEN, fh);
-			fr = ofs_err_set(&ferr, OFS_ERR_CORRUPT, "%s/%s: XXH3-128 %s after upload, "
+			fr = ofs_err_set(&ferr, OFS_ERR_CORRUPT, "%s: XXH3-128 %s after upload, "
 			    "the manifest says %s (is the staging copy damaged too? run offseed "
-			    "verify %s)", t->container, t->blob, fh, eh, dir);
+			    "verify %s)", t->shown, fh, eh, dir);
 			goto one;
 		}
 one:
 		if (fr == 0) {
 			ok++;
 			ofs_hex(xxh, OFS_XXH_LEN, fh);
-			ofs_result("repaired %s/%s from %s (%llu bytes, XXH3-128 %s matches the "
-			    "manifest)\n", t->container, t->blob, t->mf->path,
+			ofs_result("repaired %s from %s (%llu bytes, XXH3-128 %s matches the "
+			    "manifest)\n", t->shown, t->mf->path,
 			    (unsigned long long)size, fh);
 			json_array_append_new(done, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
-			    "serial", t->serial, "container", t->container, "blob", t->blob,
+			    "serial", t->serial, "container", t->shown_container, "blob", t->shown_blob,
 			    "blob_type", t->page ? "PageBlob" : "BlockBlob", "source", t->mf->path,
 			    "size", (json_int_t)size, "xxh128", fh));
 		} else {
 			bad++;
 			if (r == 0 || (fr != OFS_ERR_CORRUPT && r == OFS_ERR_CORRUPT))
 				r = fr;
-			ofs_error("cannot repair %s/%s: %s", t->container, t->blob, ferr.msg);
+			ofs_error("cannot repair %s: %s", t->shown, ferr.msg);
 			json_array_append_new(failed, json_pack("{s:s, s:s, s:s, s:s}", "serial",
-			    t->serial, "container", t->container, "blob", t->blob, "message",
-			    ferr.msg));
+			    t->serial, "container", t->shown_container, "blob", t->shown_blob,
+			    "message", ferr.msg));
 		}
 		free(src);
 	}
 	if (bad > 0)
-		ofs_err_set(&err, r, "job %s: %zu of %zu files could not be repaired", job, bad,
-		    ntg);
+		ofs_err_set(&err, r, "job %s: %zu of %zu files could not be repaired%s", job, bad,
+		    ntg, unusable > 0 ? ", and some error-log entries could not be used" : "");
+	else if (unusable > 0)
+		r = ofs_err_set(&err, OFS_ERR_CORRUPT, "job %s: %zu files repaired, but %zu "
+		    "error-log entries could not be used", job, ok, unusable);
 	else if (whole > 0)
 		r = ofs_err_set(&err, OFS_ERR_CORRUPT, "job %s: %zu files repaired, but %zu "
 		    "disk(s) were not imported at all", job, ok, whole);
 summary:
-	ofs_emit(json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:O, s:O}", "type", "summary",
-	    "command", "import repair", "job", job, "storage", loc, "repaired", (json_int_t)ok,
-	    "failed", (json_int_t)bad, "disks_not_imported", (json_int_t)whole, "files", done,
-	    "failed_files", failed));
+	ofs_emit(json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:I, s:O, s:O}", "type",
+	    "summary", "command", "import repair", "job", job, "storage", loc, "repaired",
+	    (json_int_t)ok, "failed", (json_int_t)bad, "disks_not_imported", (json_int_t)whole,
+	    "entries_unusable", (json_int_t)unusable, "files", done, "failed_files", failed));
 	if (r != 0 && g->json) {
 		/* The summary is the one object on stdout; the message goes to stderr only. */
 		ofs_error("%s", err.msg);

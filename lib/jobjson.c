@@ -2,6 +2,7 @@
  * status, copy logs) and for its credentials file: outside bytes, so every field is checked
  * for type, length and printable content before anyone uses it. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 
 #include "crypto.h"
 #include "jobjson.h"
+#include "tree.h"
 #include "util.h"
 
 #define STR_MAX 4096		/* ordinary fields */
@@ -555,6 +557,7 @@ ofs_copylog_release(struct ofs_copylog *l)
 	free(l->serial);
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->entries[i].path);
+		free(l->entries[i].path_shown);
 		free(l->entries[i].container);
 		free(l->entries[i].blob);
 		free(l->entries[i].blob_type);
@@ -562,6 +565,12 @@ ofs_copylog_release(struct ofs_copylog *l)
 		free(l->entries[i].detail);
 	}
 	free(l->entries);
+	for (size_t i = 0; i < l->nunusable; i++) {
+		free(l->unusable[i].shown);
+		free(l->unusable[i].error);
+		free(l->unusable[i].reason);
+	}
+	free(l->unusable);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -604,6 +613,74 @@ first_str(json_t *o, const char *const *keys, size_t nkeys, size_t max, char **o
 }
 
 static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+ofs_percent_decode(const char *s, size_t *len)
+{
+	char *out = ofs_xmalloc(strlen(s) + 1), *o = out;
+
+	for (const char *p = s; *p != '\0'; p++) {
+		int hi, lo;
+
+		if (*p != '%') {
+			*o++ = *p;
+			continue;
+		}
+		if ((hi = hexval((unsigned char)p[1])) < 0 || (lo = hexval((unsigned char)p[2])) < 0 ||
+		    (hi == 0 && lo == 0)) {
+			free(out);
+			return NULL;
+		}
+		*o++ = (char)(hi * 16 + lo);
+		p += 2;
+	}
+	*o = '\0';
+	if (len != NULL)
+		*len = (size_t)(o - out);
+	return out;
+}
+
+char *
+ofs_name_shown(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+	int plain = ofs_utf8_ok(u, n);
+	char *out, *o;
+
+	for (size_t i = 0; plain && i < n; i++)
+		if (u[i] < 0x20 || u[i] == 0x7f ||
+		    (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f))
+			plain = 0;	/* C0, DEL, C1 (U+0080–U+009F) */
+	if (plain)
+		return ofs_xstrdup(s);
+	out = o = ofs_xmalloc(3 * n + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (u[i] < 0x20 || u[i] == 0x7f || u[i] == '%' || u[i] >= 0x80) {
+			*o++ = '%';
+			*o++ = hex[u[i] >> 4];
+			*o++ = hex[u[i] & 15];
+		} else {
+			*o++ = (char)u[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* One entry; what names it ("entry N"). On failure the caller moves it to the unusable. */
+static int
 parse_copylog_entry(json_t *e, struct ofs_copylog_entry *c, const char *what,
     struct ofs_error *err)
 {
@@ -614,21 +691,14 @@ parse_copylog_entry(json_t *e, struct ofs_copylog_entry *c, const char *what,
 	static const char *const k_detail[] = { "detail", "message", "description" };
 	static const char *const k_err[] = { "error", "reason", "errorCode", "finding", "code",
 		"status" };
+	char *enc = NULL;
 	json_t *ev;
 	int r;
 
 	if (!json_is_object(e))
-		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: a log entry is not an object", what);
-	if ((r = first_str(e, k_path, OFS_ARRAY_LEN(k_path), STR_MAX, &c->path, what, "",
-	    err)) != 0 ||
-	    (r = first_str(e, k_cont, OFS_ARRAY_LEN(k_cont), 63, &c->container, what, "",
-	    err)) != 0 ||
-	    (r = first_str(e, k_blob, OFS_ARRAY_LEN(k_blob), 1024, &c->blob, what, "",
-	    err)) != 0 ||
-	    (r = first_str(e, k_type, OFS_ARRAY_LEN(k_type), 32, &c->blob_type, what, "",
-	    err)) != 0)
-		return r;
-	/* "error" may be a string or an {code, message} object. */
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s is not an object", what);
+	/* "error" may be a string or an {code, message} object; read first, so an entry that
+	 * turns out unusable still says what it was about. */
 	ev = json_object_get(e, "error");
 	if (json_is_object(ev)) {
 		if ((r = opt_str(ev, "code", 128, &c->error, what, "error.", err)) != 0)
@@ -636,22 +706,59 @@ parse_copylog_entry(json_t *e, struct ofs_copylog_entry *c, const char *what,
 	} else if ((r = first_str(e, k_err, OFS_ARRAY_LEN(k_err), STR_MAX, &c->error, what, "",
 	    err)) != 0)
 		return r;
-	if ((r = first_str(e, k_detail, OFS_ARRAY_LEN(k_detail), STR_MAX, &c->detail, what, "",
-	    err)) != 0)
+	if ((r = first_str(e, k_path, OFS_ARRAY_LEN(k_path), STR_MAX, &c->path_shown, what, "",
+	    err)) != 0 ||
+	    (r = first_str(e, k_cont, OFS_ARRAY_LEN(k_cont), 63, &c->container, what, "",
+	    err)) != 0 ||
+	    (r = first_str(e, k_blob, OFS_ARRAY_LEN(k_blob), 1024, &c->blob, what, "",
+	    err)) != 0 ||
+	    (r = first_str(e, k_type, OFS_ARRAY_LEN(k_type), 32, &c->blob_type, what, "",
+	    err)) != 0 ||
+	    (r = first_str(e, k_detail, OFS_ARRAY_LEN(k_detail), STR_MAX, &c->detail, what, "",
+	    err)) != 0 ||
+	    (r = opt_str(e, "pathEncoding", 32, &enc, what, "", err)) != 0)
 		return r;
+	if (enc != NULL && strcmp(enc, "percent") != 0) {
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "%s: unknown pathEncoding '%s'", what, enc);
+		free(enc);
+		return r;
+	}
+	if (c->path_shown != NULL) {
+		if (enc == NULL) {
+			c->path = ofs_xstrdup(c->path_shown);
+		} else if ((c->path = ofs_percent_decode(c->path_shown, NULL)) == NULL) {
+			free(enc);
+			return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: malformed percent escape in "
+			    "path '%s'", what, c->path_shown);
+		}
+	}
+	free(enc);
 	if (c->path == NULL && c->blob == NULL)
-		return ofs_err_set(err, OFS_ERR_CORRUPT,
-		    "%s: a log entry names neither a path nor a blob", what);
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s names neither a path nor a blob",
+		    what);
 	if (c->path != NULL && !rel_path_ok(c->path))
-		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: unsafe path '%s' in a log entry",
-		    what, c->path);
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: unsafe path '%s'", what,
+		    c->path_shown);
 	if (c->blob != NULL && !rel_path_ok(c->blob))
-		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: unsafe blob name '%s' in a log entry",
-		    what, c->blob);
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: unsafe blob name '%s'", what,
+		    c->blob);
 	if (c->container != NULL && !rel_path_ok(c->container))
-		return ofs_err_set(err, OFS_ERR_CORRUPT,
-		    "%s: unsafe container name '%s' in a log entry", what, c->container);
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: unsafe container name '%s'", what,
+		    c->container);
 	return 0;
+}
+
+static void
+entry_release(struct ofs_copylog_entry *c)
+{
+	free(c->path);
+	free(c->path_shown);
+	free(c->container);
+	free(c->blob);
+	free(c->blob_type);
+	free(c->error);
+	free(c->detail);
+	memset(c, 0, sizeof(*c));
 }
 
 int
@@ -688,10 +795,30 @@ ofs_jobjson_parse_copylog(const uint8_t *p, size_t len, const char *what,
 	}
 	l->entries = ofs_xcalloc(n ? n : 1, sizeof(*l->entries));
 	for (size_t i = 0; i < n; i++) {
-		l->n++;
-		if ((r = parse_copylog_entry(json_array_get(arr, i), &l->entries[i], what,
-		    err)) != 0)
-			goto out;
+		struct ofs_copylog_entry *c = &l->entries[l->n];
+		struct ofs_copylog_unusable *u;
+		struct ofs_error perr = { 0 };
+		char ewhat[40];
+
+		snprintf(ewhat, sizeof(ewhat), "entry %zu", i);
+		if (parse_copylog_entry(json_array_get(arr, i), c, ewhat, &perr) == 0) {
+			l->n++;
+			continue;
+		}
+		/* Keep only what is safe to show: the name as written and the error code. */
+		l->unusable = ofs_xreallocarray(l->unusable, l->nunusable + 1,
+		    sizeof(*l->unusable));
+		u = &l->unusable[l->nunusable++];
+		u->index = i;
+		u->shown = c->path_shown != NULL ? c->path_shown : c->blob;
+		if (u->shown == c->path_shown)
+			c->path_shown = NULL;	/* transferred */
+		else
+			c->blob = NULL;		/* transferred */
+		u->error = c->error;
+		c->error = NULL;		/* transferred */
+		u->reason = ofs_xstrdup(perr.msg);
+		entry_release(c);
 	}
 out:
 	if (r != 0)

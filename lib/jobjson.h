@@ -80,9 +80,13 @@ int ofs_jobjson_parse_token(const uint8_t *p, size_t len, const char *what, char
 int ofs_jobjson_parse_async(const uint8_t *p, size_t len, const char *what, char status[32],
     struct ofs_api_error *e, struct ofs_error *err);
 
-/* One file a copy log lists. */
+/* One file a copy log lists. A name that is not valid UTF-8 or holds control characters is
+ * written by the service percent-escaped with "pathEncoding": "percent" (bytes < 0x20,
+ * 0x7f, '%' and bytes >= 0x80 as %XX); path holds it decoded back to its bytes. */
 struct ofs_copylog_entry {
-	char *path;		/* disk-relative path (PageBlob/C/…, BlockBlob/C/…), or NULL */
+	char *path;		/* disk-relative path (PageBlob/C/…, BlockBlob/C/…) as bytes (not
+				 * necessarily UTF-8: print path_shown), or NULL */
+	char *path_shown;	/* the path as the log writes it (printable), or NULL */
 	char *container;	/* destination blob container, or NULL */
 	char *blob;		/* blob name inside container, or NULL */
 	char *blob_type;	/* "PageBlob" / "BlockBlob", or NULL */
@@ -90,19 +94,41 @@ struct ofs_copylog_entry {
 	char *detail;		/* human detail ("detail" / "message"), or NULL */
 };
 
+/* An entry that cannot be used (malformed escape, unsafe path, names neither path nor
+ * blob, wrong types): kept apart so the others still count. */
+struct ofs_copylog_unusable {
+	size_t index;		/* position in the log's list */
+	char *shown;		/* the path or blob as written, when it is printable, or NULL */
+	char *error;		/* the entry's error code when readable, or NULL */
+	char *reason;		/* why it cannot be used */
+};
+
 struct ofs_copylog {
 	char *serial;		/* or NULL */
 	struct ofs_copylog_entry *entries;
 	size_t n;
+	struct ofs_copylog_unusable *unusable;
+	size_t nunusable;
 };
 
 void ofs_copylog_release(struct ofs_copylog *l);
 
 /* Parse a per-disk copy log (JSON object with a "files" / "errors" / "entries" array of
- * objects naming path or blob, or a bare array of such objects). Disk paths are checked
- * like manifest paths (relative, no "..", no empty parts). */
+ * objects naming path or blob, or a bare array of such objects). Disk paths (after
+ * decoding) are checked like manifest paths (relative, no "..", no empty parts). A bad
+ * entry goes to l->unusable; only a log that is not JSON, or not of that shape, fails. */
 int ofs_jobjson_parse_copylog(const uint8_t *p, size_t len, const char *what,
     struct ofs_copylog *l, struct ofs_error *err);
+
+/* Decode the percent-escaped form of a name: "%XX" (two hex digits) is that byte, any other
+ * byte stands for itself. Strict: a '%' without two hex digits after it, or %00, fails.
+ * Returns the owned NUL-terminated bytes (*len, may be NULL, gets their count), or NULL. */
+char *ofs_percent_decode(const char *s, size_t *len);
+
+/* A name fit for a terminal, a message or a JSON string, owned: a copy of s when it is
+ * valid UTF-8 without control characters (C0, DEL, C1), else its percent-escaped form
+ * (bytes < 0x20, 0x7f, '%' and >= 0x80 as uppercase %XX), the form copy logs use. */
+char *ofs_name_shown(const char *s);
 
 /* The import service's credentials file (SPEC §9). Strings owned; client_secret is
  * wiped by ofs_credentials_release. expires_at is unix seconds. Any extra field is ignored
