@@ -14,7 +14,16 @@
 #define OFS_MANIFEST_NAME "offseed-manifest.json"
 #define OFS_SET_MANIFEST_NAME "offseed-set.json"
 #define OFS_MANIFEST_VERSION 1
-#define OFS_MANIFEST_MAX (256u << 20)
+#define OFS_MANIFEST_MAX (256u << 20)	/* bytes of one manifest */
+/* Entries of one manifest (2 Mi). Apart from config and a few key slots a repository's
+ * files have 64-hex names (index/, snapshots/, data/xx/: 147 bytes an entry line as offseed
+ * writes it) or are containers (at least 131), so 256 MiB holds fewer than 2 Mi of them:
+ * real manifests reach the size limit first. Minified JSON with one-letter paths (66 bytes
+ * an entry) could otherwise ask for 4 million entries of 56 bytes plus a path each. */
+#define OFS_MANIFEST_MAX_FILES ((size_t)1 << 21)
+/* The declared sizes of a manifest's files add up to at most this (4 EiB): totals never
+ * overflow, and every size also fits int64_t. */
+#define OFS_MANIFEST_MAX_BYTES (1ULL << 62)
 
 struct ofs_file_hashes {
 	uint64_t size;
@@ -56,12 +65,22 @@ struct ofs_manifest *ofs_manifest_new(void);
 void ofs_manifest_free(struct ofs_manifest *m);
 /* Add a file entry; takes ownership of h's arrays (h is zeroed). */
 void ofs_manifest_add(struct ofs_manifest *m, const char *path, struct ofs_file_hashes *h);
-/* Parse JSON; malformed → OFS_ERR_CORRUPT naming `what` and the field (and JSON line/column);
- * newer version → OFS_ERR_VERSION. Paths are checked (relative, no "..", no NUL). */
+/* Parse a manifest's JSON (at most OFS_MANIFEST_MAX bytes) into *out (owned by the caller;
+ * NULL on failure). Malformed → OFS_ERR_CORRUPT naming `what` and the field (or the JSON
+ * line and column); newer version → OFS_ERR_VERSION. Every string kept is free of control
+ * characters, paths are clean relative paths (FORMAT.md §12), at most OFS_MANIFEST_MAX_FILES
+ * entries whose sizes add up to at most OFS_MANIFEST_MAX_BYTES. Streams over p: besides p
+ * and the result it holds at most one byte per byte of p (for hostile input; a few KiB for
+ * what offseed writes). */
 int ofs_manifest_parse(const uint8_t *p, size_t len, const char *what, struct ofs_manifest **out,
     struct ofs_error *err);
+/* The same with another entry limit (tests use a small one). */
+int ofs_manifest_parse_limits(const uint8_t *p, size_t len, const char *what, size_t max_files,
+    struct ofs_manifest **out, struct ofs_error *err);
 int ofs_manifest_load(const char *path, struct ofs_manifest **out, struct ofs_error *err);
-/* Serialize (files sorted by path, stable formatting: same manifest → same bytes). */
+/* Serialize (files sorted by path, stable formatting: same manifest → same bytes).
+ * OFS_ERR_USAGE for what the parser would refuse (control characters, non-UTF-8, unclean
+ * or repeated paths, region counts, the entry and size limits). */
 int ofs_manifest_encode(const struct ofs_manifest *m, struct ofs_buf *out, struct ofs_error *err);
 int ofs_manifest_write(const struct ofs_manifest *m, const char *path, struct ofs_error *err);
 
