@@ -120,8 +120,10 @@ for _ in $(seq 100); do
 	python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && break
 	sleep 0.1
 done
+# The customer "demo" owns the storage account the repository's destination names
+# (azure://offseeddemo/…), so the job draft and the credentials agree.
 run "$OFFSEED_DC" credentials --state "$DEMO/dc-state" --out "$DEMO/credentials.json" \
-    --endpoint "http://127.0.0.1:$PORT"
+    --endpoint "http://127.0.0.1:$PORT" --customer demo --account offseeddemo
 export OFFSEED_CREDENTIALS=$DEMO/credentials.json
 cat >"$DEMO/contact.json" <<'JSON'
 {"contactName":"Demo Operator","phone":"+1 555 0100","emailList":["ops@example.com"],
@@ -130,10 +132,11 @@ JSON
 run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" import create --job demo-seed \
     --repo "$REPO" --contact "$DEMO/contact.json"
 run "$OFFSEED" --no-progress import ship --job demo-seed --carrier DHL --tracking 1Z-DEMO
-run "$OFFSEED_DC" receive --url "http://127.0.0.1:$PORT" --job demo-seed \
+run "$OFFSEED_DC" receive --url "http://127.0.0.1:$PORT" --state "$DEMO/dc-state" \
+    --customer demo --job demo-seed \
     "DEMO-DISK-1=$DEMO/disk1" "DEMO-DISK-2=$DEMO/disk2"
 run "$OFFSEED" --no-progress import status --job demo-seed --wait --interval 0.5 --timeout 300
-CLOUD=$DEMO/storage/backups/srv01
+CLOUD=$DEMO/storage/offseeddemo/backups/srv01	# the account's folder of the file: storage
 [ -f "$CLOUD/config" ] || die "the imported storage holds no repository at $CLOUD"
 run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" check --read-data --repo "$CLOUD"
 

@@ -7,8 +7,7 @@
 # 503 for the first two requests, then normal service.
 dc_start --fault 503:2
 dc_creds "$T/cred.json"
-[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$DC_URL/admin/jobs/x/close")" = 404 ] ||
-    fail "admin endpoint faulted"
+[ "$(admin POST /admin/jobs/x/close)" = 404 ] || fail "admin endpoint faulted"
 [ "$(token_req -D "$T/hdrs")" = 503 ] || fail "first request not 503"
 grep -qi '^Retry-After: 1' "$T/hdrs" || fail "no Retry-After on 503"
 [ "$(jv "$T/resp" 'd["error"]["code"]')" = ServiceUnavailable ] || fail "503 body"
@@ -44,6 +43,6 @@ dc_stop
 # 503 without a count: every API request, the admin endpoints still answer
 dc_start --fault 503
 for _ in 1 2 3; do [ "$(token_req)" = 503 ] || fail "unlimited 503 stopped"; done
-[ "$(curl -s -o "$T/resp" -w '%{http_code}' "$DC_URL/admin/health")" = 200 ] || fail "health"
+[ "$(admin GET /admin/health)" = 200 ] || fail "health"
 dc_stop
 echo ok

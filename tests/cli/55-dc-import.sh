@@ -19,7 +19,9 @@ ncont=$(ls "$REPO"/containers/*.vhd | wc -l)
 dc_start
 dc_creds "$T/cred.json"
 dc_token
-STORE="$T/storage"
+# the customer's storage account: a folder of the file: storage
+STORE=$(jv "$T/cred.json" 'd["storage"]'); STORE=${STORE#file:}
+[ "$(dirname "$STORE")" = "$(cd "$T/storage" && pwd -P)" ] || fail "account folder $STORE"
 printf '{"deliverToDcPackageDetails":{"carrierName":"UPS","trackingId":"1Z1"}}' >"$T/ship.json"
 
 # create_job NAME SERIAL=HASH…: create and mark shipped.

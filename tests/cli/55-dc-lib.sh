@@ -11,11 +11,15 @@ trap 'rc=$?; for p in $DC_PIDS; do kill -9 "$p" 2>/dev/null; done
 	if [ $rc = 0 ]; then rm -rf "$T"; else echo "kept $T"; fi; exit $rc' EXIT
 
 # dc_start [serve options…]: start the service on a free loopback port with state
-# $T/dcstate and storage file:$T/storage (unless given); sets DC_URL and DC_PID.
+# $T/dcstate and storage file:$T/storage (unless given); sets DC_URL, DC_PID, DC_STATE and
+# ADMIN_TOKEN, and exports OFFSEED_DC_STATE for the dock commands.
 dc_start() {
 	local log="$T/dc-serve.$((${DC_N:-0} + 1))"
 	DC_N=$((${DC_N:-0} + 1))
-	local args=("$@")
+	local args=("$@") prev=""
+	DC_STATE=$T/dcstate
+	for a in "$@"; do [ "$prev" = --state ] && DC_STATE=$a; prev=$a; done
+	export OFFSEED_DC_STATE=$DC_STATE
 	[[ " $* " == *" --state "* ]] || args+=(--state "$T/dcstate")
 	[[ " $* " == *" --storage "* ]] || args+=(--storage "file:$T/storage")
 	: >"$log.out"
@@ -30,6 +34,7 @@ dc_start() {
 	done
 	[ -n "$DC_URL" ] || { cat "$log.err"; fail "offseed-dc serve did not start"; }
 	DC_LOG="$log.err"
+	ADMIN_TOKEN=$(cat "$DC_STATE/admin.token")
 	[ -z "${CRED_SUB:-}" ] || BASE="$DC_URL/subscriptions/$CRED_SUB/resourceGroups/$CRED_RG/providers/Microsoft.DataBox"
 }
 dc_stop() {	# graceful stop (SIGTERM), waits for the exit, which must be clean
@@ -43,6 +48,14 @@ dc_kill() {	# kill -9, as a crash
 	kill -9 "$DC_PID"
 	wait "$DC_PID" 2>/dev/null
 	DC_PIDS=${DC_PIDS/ $DC_PID/}
+}
+
+# admin METHOD PATH [curl options…]: call an admin endpoint with the operator's token; answer
+# in $T/resp; prints the status.
+admin() {
+	local m=$1 p=$2; shift 2
+	curl -s -o "$T/resp" -w '%{http_code}' -X "$m" -H "X-Offseed-Admin-Token: $ADMIN_TOKEN" \
+	    "$@" "$DC_URL$p"
 }
 
 # jv FILE EXPR: evaluate a Python expression over d = the JSON in FILE, print the result.
@@ -63,6 +76,7 @@ dc_creds() {
 	CRED_SECRET=$(jv "$f" 'd["client_secret"]')
 	CRED_SUB=$(jv "$f" 'd["subscription"]')
 	CRED_RG=$(jv "$f" 'd["resource_group"]')
+	CRED_ACCOUNT_ID=$(jv "$f" 'd["storage_account_id"]')
 	BASE="$DC_URL/subscriptions/$CRED_SUB/resourceGroups/$CRED_RG/providers/Microsoft.DataBox"
 }
 
@@ -97,11 +111,13 @@ expect_status() {	# WANT METHOD URL [BODY [curl options…]]
 }
 V="api-version=2025-02-01"
 
-# job_body FILE SERIAL=HASH…: a valid job body for those disks.
+# job_body FILE SERIAL=HASH…: a valid job body for those disks, importing into the storage
+# account of the last credentials (dc_creds).
 job_body() {
 	local f=$1; shift
-	python3 - "$f" "$@" <<'PY'
-import json, sys
+	ACCOUNT_ID=${CRED_ACCOUNT_ID:-/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/acct} \
+	    python3 - "$f" "$@" <<'PY'
+import json, os, sys
 disks = {}
 for a in sys.argv[2:]:
     s, h = a.split("=", 1)
@@ -114,7 +130,7 @@ body = {"location": "westeurope", "sku": {"name": "DataBoxCustomerDisk"},
             "returnToCustomerPackageDetails": {"carrierName": "FedEx",
                                                "carrierAccountNumber": "123456"},
             "dataImportDetails": [{"accountDetails": {"dataAccountType": "StorageAccount",
-                "storageAccountId": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/acct"}}],
+                "storageAccountId": os.environ["ACCOUNT_ID"]}}],
             "importDiskDetailsCollection": disks}}}
 json.dump(body, open(sys.argv[1], "w"))
 PY
@@ -181,8 +197,14 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	expect_exit 2 "$OFFSEED_DC" receive --url http://127.0.0.1:1 --job ../x A=/tmp
 	expect_exit 2 "$OFFSEED_DC" receive --url http://127.0.0.1:1 --job job1 notapair
 	expect_exit 2 "$OFFSEED_DC" receive --url http://127.0.0.1:1 --job job1
+	# The dock commands need the state folder holding the admin token.
+	expect_exit 2 env -u OFFSEED_DC_STATE "$OFFSEED_DC" return --url http://127.0.0.1:1 --job job1
+	assert_contains "$T/err" "--state"
+	expect_exit 2 "$OFFSEED_DC" return --url http://127.0.0.1:1 --job job1 --state "$T/nostate"
+	assert_contains "$T/err" "admin token"
 	# Nobody listens on port 1: a network failure, exit 8.
-	expect_exit 8 "$OFFSEED_DC" return --url http://127.0.0.1:1 --job job1
+	mkdir -p "$T/fake" && printf '%064d\n' 7 >"$T/fake/admin.token"
+	expect_exit 8 "$OFFSEED_DC" return --url http://127.0.0.1:1 --job job1 --state "$T/fake"
 	expect_exit 0 "$OFFSEED_DC" --version
 	assert_contains "$T/out" "2025-02-01"
 
@@ -207,13 +229,22 @@ sys.exit(0 if 3 * 86400 - 60 < d <= 3 * 86400 + 1 else 1)
 PY
 	[ "$(jv "$T/c1.json" 'd["storage_account_id"].rsplit("/", 1)[1]')" = offseedlocal ] ||
 	    fail "default storage account name"
-	expect_exit 0 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/c4.json" \
+	# A customer has one account: another one for the default customer is refused.
+	expect_exit 2 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/c4.json" \
 	    --endpoint http://127.0.0.1:9999 --account seedacct
+	assert_contains "$T/err" "already has storage account 'offseedlocal'"
+	expect_exit 0 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/c4.json" \
+	    --endpoint http://127.0.0.1:9999 --customer seed --account seedacct
 	[ "$(jv "$T/c4.json" 'd["storage_account_id"]')" = "/subscriptions/$(jv "$T/c4.json" 'd["subscription"]')/resourceGroups/offseed-import/providers/Microsoft.Storage/storageAccounts/seedacct" ] ||
 	    fail "--account"
+	[ "$(jv "$T/c4.json" 'd["subscription"]')" != "$(jv "$T/c1.json" 'd["subscription"]')" ] ||
+	    fail "two customers share a subscription"
 	expect_exit 2 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/c5.json" \
-	    --endpoint http://127.0.0.1:9999 --account Bad_Name
+	    --endpoint http://127.0.0.1:9999 --customer other --account Bad_Name
 	[ ! -e "$T/c5.json" ] || fail "credentials written despite a bad --account"
+	expect_exit 2 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/c5.json" \
+	    --endpoint http://127.0.0.1:9999 --customer ../x
+	[ ! -e "$T/c5.json" ] || fail "credentials written despite a bad --customer"
 	# The vault id is stable for the state; a second client is a different client.
 	expect_exit 0 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/c2.json" \
 	    --endpoint http://127.0.0.1:9999
@@ -228,8 +259,8 @@ PY
 	dc_start
 	expect_exit 0 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/c3.json"
 	[ "$(jv "$T/c3.json" 'd["endpoint"]')" = "$DC_URL" ] || fail "endpoint default"
-	[ "$(jv "$T/c3.json" 'd["storage"]')" = "file:$(cd "$T/storage" && pwd -P)" ] ||
-	    fail "storage not recorded: $(jv "$T/c3.json" 'd.get("storage")')"
+	[ "$(jv "$T/c3.json" 'd["storage"]')" = "file:$(cd "$T/storage" && pwd -P)/offseedlocal" ] ||
+	    fail "storage is not the customer's account: $(jv "$T/c3.json" 'd.get("storage")')"
 	# A second service on the same port fails cleanly.
 	port=${DC_URL##*:}
 	expect_exit 1 "$OFFSEED_DC" serve --listen "127.0.0.1:$port" --state "$T/s2" --storage "file:$T/y"

@@ -12,7 +12,6 @@ REPO="$T/repo"
 nfiles=$(jv "$REPO/offseed-manifest.json" 'len(d["files"])')
 [ "$nfiles" -ge 8 ] || fail "expected at least 8 files on the disk, got $nfiles"
 h=$(make_disk "$REPO" "$T/disk" SER-R)
-STORE="$T/storage"
 
 # files_done: filesProcessed of the job (GET), status in $st
 files_done() {
@@ -30,6 +29,9 @@ wait_files() {	# N: until at least N files are imported
 
 dc_start --copy-delay 700
 dc_creds "$T/cred.json"
+# the customer's storage account: a folder of the file: storage
+STORE=$(jv "$T/cred.json" 'd["storage"]'); STORE=${STORE#file:}
+[ "$(dirname "$STORE")" = "$(cd "$T/storage" && pwd -P)" ] || fail "account folder $STORE"
 dc_token
 job_body "$T/body.json" "SER-R=$h"
 expect_status 201 PUT "$BASE/jobs/resume-1?$V" "$T/body.json"
@@ -38,10 +40,11 @@ expect_exit 0 "$OFFSEED_DC" receive --url "$DC_URL" --job resume-1 "SER-R=$T/dis
 # 1. graceful stop after two files
 wait_files 2
 dc_stop
-n1=$(jv "$T/dcstate/jobs/resume-1.json" 'len(d["disks"]["SER-R"]["imported"])')
+JOBF=$(find "$T/dcstate/jobs" -name resume-1.json)
+n1=$(jv "$JOBF" 'd["disks"]["SER-R"]["next"]')
 [ "$n1" -ge 2 ] && [ "$n1" -lt "$nfiles" ] || fail "after the stop $n1 of $nfiles files are recorded"
-[ "$(jv "$T/dcstate/jobs/resume-1.json" 'd["status"]')" = DataCopy ] || fail "job not in DataCopy"
-first=$(jv "$T/dcstate/jobs/resume-1.json" 'sorted(d["disks"]["SER-R"]["imported"])[0]')
+[ "$(jv "$JOBF" 'd["status"]')" = DataCopy ] || fail "job not in DataCopy"
+first=$(jv "$T/disk/offseed-manifest.json" 'd["files"][0]["path"]')
 first_blob="$STORE/seed/${first#*/seed/}"
 ino=$(stat -c %i "$first_blob")
 
@@ -50,7 +53,7 @@ dc_start --copy-delay 700
 assert_contains "$DC_LOG" "resuming"
 wait_files $((n1 + 2))
 dc_kill
-n2=$(jv "$T/dcstate/jobs/resume-1.json" 'len(d["disks"]["SER-R"]["imported"])')
+n2=$(jv "$JOBF" 'd["disks"]["SER-R"]["next"]')
 [ "$n2" -gt "$n1" ] && [ "$n2" -lt "$nfiles" ] || fail "after the crash $n2 of $nfiles files are recorded"
 
 # 3. restart at full speed: completes
@@ -64,7 +67,7 @@ for f in $(jv "$REPO/offseed-manifest.json" '" ".join(f["path"] for f in d["file
 	cmp "$REPO/$f" "$STORE/seed/srv01/$f" || fail "storage copy of $f differs"
 done
 [ "$(find "$STORE/seed" -type f | wc -l)" = "$nfiles" ] || fail "extra files in the storage"
-[ -z "$(ls -A "$STORE/.offseed-dc-tmp")" ] || fail "temporary files left in the storage"
+[ -z "$(ls -A "$T/storage/.offseed-dc-tmp")" ] || fail "temporary files left in the storage"
 [ "$(stat -c %i "$first_blob")" = "$ino" ] || fail "a file imported before the stop was imported again"
 # a job that completed stays completed across a restart
 dc_stop

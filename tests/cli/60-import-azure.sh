@@ -48,7 +48,7 @@ PY
 
 expect_exit 0 ofs import create --job seed-az --repo "$T/repo" --contact "$T/contact.json"
 expect_exit 0 ofs import ship --job seed-az --carrier DHL --tracking 1Z7
-"$OFFSEED_DC" receive --url http://127.0.0.1:$PORT --job seed-az "SER-AZ=$T/disk" >/dev/null ||
+"$OFFSEED_DC" receive --url http://127.0.0.1:$PORT --state "$T/dc" --job seed-az "SER-AZ=$T/disk" >/dev/null ||
     fail "offseed-dc receive failed"
 expect_exit 4 ofs import status --job seed-az --wait --interval 0.2 --timeout 60
 assert_contains "$T/out" "CompletedWithErrors"

@@ -25,7 +25,8 @@ start_dc() {
 		sleep 0.1
 	done
 	"$OFFSEED_DC" credentials --state "$T/$name-state" --out "$T/$name-cred.json" \
-	    --endpoint http://127.0.0.1:$PORT >/dev/null || fail "offseed-dc credentials failed"
+	    --endpoint http://127.0.0.1:$PORT --account acct >/dev/null ||
+	    fail "offseed-dc credentials failed"
 }
 # jobs_on NAME: the number of jobs service NAME holds (asked with its own credentials).
 jobs_on() {
@@ -148,7 +149,8 @@ assert_contains "$T/out" "cancelled: wrong disks packed"
 expect_exit 0 ofs --state "$T/state-f429" --credentials "$T/f429-cred.json" import ship \
     --job seed-err --carrier DHL --tracking 1Z1
 PORT429=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\).*|\1|p' "$T/f429-cred.json" | head -n 1)
-"$OFFSEED_DC" receive --url "$PORT429" --job seed-err "SER-1=$T/disk1" >/dev/null ||
+"$OFFSEED_DC" receive --url "$PORT429" --state "$T/f429-state" --job seed-err "SER-1=$T/disk1" \
+    >/dev/null ||
     fail "offseed-dc receive failed"
 expect_exit 1 ofs --state "$T/state-f429" --credentials "$T/f429-cred.json" import cancel \
     --job seed-err --reason "too late"

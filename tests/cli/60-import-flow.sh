@@ -25,8 +25,11 @@ start_dc() {
 		python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && break
 		sleep 0.1
 	done
+	# the customer's account is the repository's destination account (azure://acct/…)
 	"$OFFSEED_DC" credentials --state "$T/$name-state" --out "$T/$name-cred.json" \
-	    --endpoint http://127.0.0.1:$PORT >/dev/null || fail "offseed-dc credentials failed"
+	    --endpoint http://127.0.0.1:$PORT --account acct >/dev/null ||
+	    fail "offseed-dc credentials failed"
+	export OFFSEED_DC_STATE=$T/$name-state
 }
 
 cat >"$T/contact.json" <<'EOF'
@@ -88,7 +91,7 @@ PY
 # every file of the disk landed as a blob, byte for byte
 for f in $(cd "$T/disk1" && find PageBlob BlockBlob -type f); do
 	blob=${f#*/}
-	cmp "$T/disk1/$f" "$T/a-store/$blob" || fail "blob $blob differs from the disk's $f"
+	cmp "$T/disk1/$f" "$T/a-store/acct/$blob" || fail "blob $blob differs from the disk's $f"
 done
 
 # --- a flipped byte: CompletedWithErrors, logs, repair ---------------------------------
@@ -110,7 +113,7 @@ expect_exit 4 ofs "${S2[@]}" import status --job seed-bad --wait --interval 0.2 
 assert_contains "$T/out" "job seed-bad: CompletedWithErrors"
 assert_contains "$T/out" "1 in error"
 blob=${vhd#PageBlob/}
-[ ! -e "$T/b-store/$blob" ] || fail "the damaged container was imported"
+[ ! -e "$T/b-store/acct/$blob" ] || fail "the damaged container was imported"
 
 expect_exit 0 ofs "${S2[@]}" import logs --job seed-bad --out "$T/logs"
 assert_contains "$T/out" "$vhd: hash_mismatch"
@@ -125,7 +128,7 @@ assert s["type"]=="summary" and s["repaired"]==1 and s["failed"]==0, s
 f=s["files"][0]
 assert f["container"]+"/"+f["blob"]==sys.argv[2] and f["blob_type"]=="PageBlob", f
 PY
-cmp "$T/repo/containers/$(basename "$vhd")" "$T/b-store/$blob" ||
+cmp "$T/repo/containers/$(basename "$vhd")" "$T/b-store/acct/$blob" ||
     fail "the repaired blob differs from the staging container"
 # a disk whose manifest changed after the job was made is not imported at all: repair can
 # only say so (exit 4 naming the disk)
@@ -141,7 +144,7 @@ expect_exit 4 ofs "${S2[@]}" import repair --job seed-meta --repo "$T/repo"
 assert_contains "$T/err" "disk SER-3 was not imported"
 
 # a damaged staging copy is caught by the re-check (exit 4), never reported repaired
-rm -f "$T/b-store/$blob"
+rm -f "$T/b-store/acct/$blob"
 chmod u+w "$T/repo/containers/$(basename "$vhd")"
 python3 - "$T/repo/containers/$(basename "$vhd")" <<'PY'
 import sys

@@ -75,7 +75,7 @@ EOF
 
 expect_exit 0 ofs import create --job seed-e2e --repo "$T/repo" --contact "$T/contact.json"
 expect_exit 0 ofs import ship --job seed-e2e --carrier DHL --tracking 1Z-E2E
-"$OFFSEED_DC" receive --url http://127.0.0.1:$PORT --job seed-e2e "SER-E2E-1=$T/d1" \
+"$OFFSEED_DC" receive --url http://127.0.0.1:$PORT --state "$T/dc" --job seed-e2e "SER-E2E-1=$T/d1" \
     "SER-E2E-2=$T/d2" >"$T/receive.log" 2>&1 || { cat "$T/receive.log"; fail "offseed-dc receive failed"; }
 expect_exit 0 ofs import status --job seed-e2e --wait --interval 0.2 --timeout 80
 assert_contains "$T/out" "job seed-e2e: Completed"

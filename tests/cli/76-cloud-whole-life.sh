@@ -110,7 +110,7 @@ EOF
 expect_exit 2 ofs snapshots --repo "$R"
 expect_exit 0 ofs import create --job seed-life --repo "$T/repo" --contact "$T/contact.json"
 expect_exit 0 ofs import ship --job seed-life --carrier DHL --tracking 1Z-LIFE
-"$OFFSEED_DC" receive --url "$DC_URL" --job seed-life "SER-LIFE-1=$T/d1" \
+"$OFFSEED_DC" receive --url "$DC_URL" --state "$T/dc" --job seed-life "SER-LIFE-1=$T/d1" \
     "SER-LIFE-2=$T/d2" >"$T/receive.log" 2>&1 || { cat "$T/receive.log"; fail "offseed-dc receive failed"; }
 expect_exit 0 ofs import status --job seed-life --wait --interval 0.2 --timeout 60
 assert_contains "$T/out" "job seed-life: Completed"

@@ -1,29 +1,111 @@
 /* offseed-dc copy worker: per received disk, the manifest's SHA-256 against the job, every
  * file checked with the same core code as `offseed verify` (ofs_check_root), then every
- * PageBlob/X/… and BlockBlob/X/… file imported as a blob, with progress and copy logs.
- * Progress is kept in the job document after each file, so a restart resumes. */
+ * PageBlob/X/… and BlockBlob/X/… file imported as a blob of the job's own storage account,
+ * with progress and copy logs. A disk is hostile: every path on it is resolved beneath its
+ * root without following links (lib/beneath.h), only regular files are opened, and no hash,
+ * size or byte of what was found goes into a log the customer reads. Progress is saved in
+ * the job document at checkpoints (each second), so a restart resumes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "beneath.h"
 #include "buf.h"
 #include "check.h"
 #include "crypto.h"
 #include "dc.h"
 #include "manifest.h"
+#include "tree.h"
 #include "util.h"
+
+/* Unlisted files named in a disk's logs; beyond this they are counted only. */
+#define UNLISTED_MAX 1000
+/* Progress is saved at most this often while importing (a checkpoint). */
+#define SAVE_EVERY_NS 1000000000LL
 
 struct disk_run {
 	struct dc_ctx *ctx;
 	struct dc_job *job;
 	char *serial, *dock, *manifest_file, *manifest_hash;
+	char *account;		/* the job's storage account */
+	int rootfd;		/* the disk's folder, or -1 */
 	struct ofs_manifest *m;
-	json_t *findings;	/* check results: path → {error, detail} */
-	json_t *unlisted;	/* array of {path, error} */
+	json_t *findings;	/* check results: log key → {error, detail} */
+	json_t *unlisted;	/* array of {path, error} (the first UNLISTED_MAX) */
+	int64_t nunlisted;	/* all unlisted files */
+	int64_t last_save;	/* ofs_now_ns of the last checkpoint */
 };
+
+/* A name as logs carry it: itself when it is UTF-8 without control characters, else
+ * percent-escaped (bytes below 0x20, 0x7f, '%' and bytes from 0x80 as %XX) with *escaped
+ * set. Owned. */
+static char *
+log_name(const char *p, int *escaped)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(p);
+	char *out, *o;
+	int plain = ofs_utf8_ok((const uint8_t *)p, n);
+
+	for (size_t i = 0; plain && i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			plain = 0;
+	*escaped = !plain;
+	if (plain)
+		return ofs_xstrdup(p);
+	o = out = ofs_xmalloc(3 * n + 1);
+	for (const unsigned char *c = (const unsigned char *)p; *c; c++) {
+		if (*c < 0x20 || *c >= 0x7f || *c == '%') {
+			*o++ = '%';
+			*o++ = hex[*c >> 4];
+			*o++ = hex[*c & 15];
+		} else {
+			*o++ = (char)*c;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Set "path" (and "pathEncoding": "percent" when escaped) of a log entry. */
+static void
+set_log_path(json_t *e, const char *p)
+{
+	int esc;
+	char *s = log_name(p, &esc);
+
+	json_object_set_new(e, "path", json_string(s));
+	if (esc)
+		json_object_set_new(e, "pathEncoding", json_string("percent"));
+	free(s);
+}
+
+/* The member of a manifest path in the job document's "errors" object. */
+static json_t *
+error_of(json_t *errors, const char *p)
+{
+	int esc;
+	char *k = log_name(p, &esc);
+	json_t *v = json_object_get(errors, k);
+
+	free(k);
+	return v;
+}
+
+static void
+set_error_of(json_t *errors, const char *p, json_t *v)
+{
+	int esc;
+	char *k = log_name(p, &esc);
+
+	json_object_set_new(errors, k, v);
+	free(k);
+}
 
 static int64_t
 now_s(void)
@@ -62,37 +144,52 @@ disk_obj(struct disk_run *dr)
 	return dc_job_disk(dr->job->doc, dr->serial);
 }
 
+/* A finding as the copy logs tell it: what the manifest expected, never what was found
+ * (a disk must not learn the size, hash or bytes of anything through the logs). */
 static void
 on_finding(const struct ofs_finding *f, void *arg)
 {
 	struct disk_run *dr = arg;
-	char detail[512], eh[2 * OFS_XXH_LEN + 1], fh[2 * OFS_XXH_LEN + 1];
+	char detail[512], eh[2 * OFS_XXH_LEN + 1];
 	json_t *e;
 
 	detail[0] = '\0';
-	if (f->has_hashes) {
+	if (f->has_hashes)
 		ofs_hex(f->expected, OFS_XXH_LEN, eh);
-		ofs_hex(f->found, OFS_XXH_LEN, fh);
-	}
 	if (f->kind == OFS_FINDING_REGION && f->has_range)
-		snprintf(detail, sizeof(detail), "region %lld (bytes %llu-%llu): expected "
-		    "XXH3-128 %s, found %s", (long long)f->region, (unsigned long long)f->start,
-		    (unsigned long long)f->end, f->has_hashes ? eh : "?", f->has_hashes ? fh : "?");
-	else if (f->has_sizes)
-		snprintf(detail, sizeof(detail), "expected %llu bytes, found %llu",
-		    (unsigned long long)f->expected_size, (unsigned long long)f->found_size);
+		snprintf(detail, sizeof(detail), "region %lld (bytes %llu-%llu) differs from the "
+		    "manifest (expected XXH3-128 %s)", (long long)f->region,
+		    (unsigned long long)f->start, (unsigned long long)f->end,
+		    f->has_hashes ? eh : "?");
+	else if (f->kind == OFS_FINDING_MISSING)
+		snprintf(detail, sizeof(detail), "not on the disk (expected %llu bytes)",
+		    (unsigned long long)f->expected_size);
+	else if (f->kind == OFS_FINDING_SIZE)
+		snprintf(detail, sizeof(detail), "its size differs from the manifest (expected "
+		    "%llu bytes)", (unsigned long long)f->expected_size);
 	else if (f->has_hashes)
-		snprintf(detail, sizeof(detail), "expected XXH3-128 %s, found %s", eh, fh);
+		snprintf(detail, sizeof(detail), "its content differs from the manifest "
+		    "(expected XXH3-128 %s)", eh);
+	else if (f->kind == OFS_FINDING_STRUCTURE || f->kind == OFS_FINDING_VERSION)
+		snprintf(detail, sizeof(detail), "the container's structure (VHD footer, "
+		    "superblock or trailer) is not valid");
+	else if (f->kind == OFS_FINDING_UNLISTED)
+		snprintf(detail, sizeof(detail), "not listed in the manifest (not imported)");
 	else if (f->detail != NULL)
 		snprintf(detail, sizeof(detail), "%s", f->detail);
 	e = json_pack("{s:s, s:s}", "error", ofs_finding_name(f), "detail", detail);
-	if (f->kind == OFS_FINDING_UNLISTED || f->path == NULL) {
-		json_object_set_new(e, "path", json_string(f->path ? f->path : ""));
+	if (f->kind == OFS_FINDING_UNLISTED || f->unlisted_scan || f->path == NULL) {
+		dr->nunlisted++;
+		if (json_array_size(dr->unlisted) >= UNLISTED_MAX) {
+			json_decref(e);
+			return;
+		}
+		set_log_path(e, f->path ? f->path : ".");
 		json_array_append_new(dr->unlisted, e);
 		return;
 	}
-	if (json_object_get(dr->findings, f->path) == NULL)	/* first finding names it */
-		json_object_set_new(dr->findings, f->path, e);
+	if (error_of(dr->findings, f->path) == NULL)	/* first finding names it */
+		set_error_of(dr->findings, f->path, e);
 	else
 		json_decref(e);
 }
@@ -126,6 +223,10 @@ blob_target(const char *path, uint64_t size, char **container, const char **blob
 		*why = "InvalidContainerName";
 		goto bad;
 	}
+	if (strcmp(*container, DC_LOG_CONTAINER) == 0) {
+		*why = "ReservedContainer";
+		goto bad;
+	}
 	if (strlen(*blob) > 1024) {
 		*why = "InvalidBlobName";
 		goto bad;
@@ -157,28 +258,38 @@ progress_cb(void *arg, uint64_t bytes)
 	return stop;
 }
 
-/* Load the manifest and compare its SHA-256 with the job's. 0, or -1 after recording why
- * in *code / *detail (owned). */
+/* Load the manifest (a regular file beneath the disk root, at most OFS_MANIFEST_MAX bytes)
+ * and compare its SHA-256 with the job's. 0, or -1 after recording why in *code / *detail
+ * (owned); the detail never tells what was found. */
 static int
 load_manifest(struct disk_run *dr, const char **code, char **detail)
 {
 	struct ofs_buf raw = OFS_BUF_INIT(OFS_MANIFEST_MAX);
 	struct ofs_error err;
+	struct stat st;
 	uint8_t sha[32];
-	char hex[65], *path = ofs_path_join(dr->dock, dr->manifest_file);
-	int r = -1;
+	char hex[65];
+	int fd = -1, r = -1;
 
-	if (ofs_buf_read_file(&raw, path, &err) != 0) {
+	if ((fd = ofs_beneath_open(dr->rootfd, dr->manifest_file, &st)) < 0) {
 		*code = "ManifestMissing";
-		*detail = ofs_xstrdup(err.msg);
+		*detail = ofs_xasprintf("the manifest '%s' %s", dr->manifest_file,
+		    fd == -ENOENT || fd == -ENOTDIR ? "is not on the disk" :
+		    ofs_beneath_strerror(fd, &st));
+		goto out;
+	}
+	if (ofs_buf_read_fd(&raw, fd, dr->manifest_file, &err) != 0) {
+		*code = "ManifestMissing";
+		*detail = err.code == OFS_ERR_CORRUPT ? ofs_xasprintf("the manifest '%s' is larger "
+		    "than %u bytes", dr->manifest_file, OFS_MANIFEST_MAX) : ofs_xstrdup(err.msg);
 		goto out;
 	}
 	ofs_sha256(raw.data, raw.len, sha);
 	ofs_hex(sha, sizeof(sha), hex);
 	if (strcasecmp(hex, dr->manifest_hash) != 0) {
 		*code = "ManifestHashMismatch";
-		*detail = ofs_xasprintf("the manifest's SHA-256 is %s; the job registered %s", hex,
-		    dr->manifest_hash);
+		*detail = ofs_xasprintf("the manifest's SHA-256 differs from the one the job "
+		    "registered (%s)", dr->manifest_hash);
 		goto out;
 	}
 	if (ofs_manifest_parse(raw.data, raw.len, dr->manifest_file, &dr->m, &err) != 0) {
@@ -188,8 +299,9 @@ load_manifest(struct disk_run *dr, const char **code, char **detail)
 	}
 	r = 0;
 out:
+	if (fd >= 0)
+		close(fd);
 	ofs_buf_release(&raw);
-	free(path);
 	return r;
 }
 
@@ -209,21 +321,23 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 	pthread_mutex_lock(&ctx->mu);
 	d = disk_obj(dr);
 	if (code != NULL) {
-		e = json_pack("{s:s, s:s, s:s}", "path", dr->manifest_file, "error", code, "detail",
-		    detail ? detail : "");
+		e = json_pack("{s:s, s:s}", "error", code, "detail", detail ? detail : "");
+		set_log_path(e, dr->manifest_file);
 		json_array_append(efiles, e);
 		json_array_append_new(vfiles, e);
 	}
 	if (dr->m != NULL) {
+		int64_t next = dc_jint(d, "next");
+
 		for (i = 0; i < dr->m->nfiles; i++) {
 			const char *p = dr->m->files[i].path;
-			json_t *fe = json_object_get(json_object_get(d, "errors"), p);
+			json_t *fe = error_of(json_object_get(d, "errors"), p);
 			char *cont = NULL;
 			const char *blob = NULL, *why;
 			int page = 0;
 
-			e = json_pack("{s:s, s:I}", "path", p, "size",
-			    (json_int_t)dr->m->files[i].h.size);
+			e = json_pack("{s:I}", "size", (json_int_t)dr->m->files[i].h.size);
+			set_log_path(e, p);
 			if (blob_target(p, dr->m->files[i].h.size, &cont, &blob, &page, &why) == 0) {
 				json_object_set_new(e, "container", json_string(cont));
 				json_object_set_new(e, "blob", json_string(blob));
@@ -235,7 +349,7 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 				json_object_set(e, "error", json_object_get(fe, "error"));
 				json_object_set(e, "detail", json_object_get(fe, "detail"));
 				json_array_append(efiles, e);
-			} else if (json_object_get(json_object_get(d, "imported"), p) != NULL) {
+			} else if ((int64_t)i < next) {
 				json_object_set_new(e, "result", json_string("imported"));
 			}
 			json_array_append_new(vfiles, e);
@@ -245,12 +359,13 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 		json_array_append(efiles, e);
 		json_array_append(vfiles, e);
 	}
-	errlog = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o}",
+	errlog = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
 	    "format", "offseed-dc-copylog", "version", 1, "kind", "error", "job", dr->job->name,
 	    "serialNumber", dr->serial, "copyStatus", status, "finished", t,
 	    "filesProcessed", (json_int_t)dc_jint(d, "filesProcessed"),
 	    "filesErroredOut", (json_int_t)dc_jint(d, "filesErroredOut"),
-	    "totalFilesToProcess", (json_int_t)dc_jint(d, "totalFilesToProcess"), "files", efiles);
+	    "totalFilesToProcess", (json_int_t)dc_jint(d, "totalFilesToProcess"),
+	    "unlistedFiles", (json_int_t)dc_jint(d, "warnings"), "files", efiles);
 	verbose = json_deep_copy(errlog);
 	json_object_set_new(verbose, "kind", json_string("verbose"));
 	json_object_set_new(verbose, "files", vfiles);
@@ -259,16 +374,16 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 
 	text = json_dumps(errlog, JSON_INDENT(2));
 	name = ofs_xasprintf("%s/%s/error.json", dr->job->name, dr->serial);
-	if (dc_store_put_bytes(ctx->store, DC_LOG_CONTAINER, name, text, strlen(text), &elink,
-	    &err) != 0)
+	if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, text,
+	    strlen(text), &elink, &err) != 0)
 		dc_log("job '%s' disk %s: cannot write the error log: %s", dr->job->name,
 		    dr->serial, err.msg);
 	free(name);
 	free(text);
 	text = json_dumps(verbose, JSON_INDENT(2));
 	name = ofs_xasprintf("%s/%s/verbose.json", dr->job->name, dr->serial);
-	if (dc_store_put_bytes(ctx->store, DC_LOG_CONTAINER, name, text, strlen(text), &vlink,
-	    &err) != 0)
+	if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, text,
+	    strlen(text), &vlink, &err) != 0)
 		dc_log("job '%s' disk %s: cannot write the verbose log: %s", dr->job->name,
 		    dr->serial, err.msg);
 	free(name);
@@ -303,6 +418,7 @@ check_disk(struct dc_ctx *ctx, struct disk_run *dr)
 	int r;
 
 	memset(&o, 0, sizeof(o));
+	o.refuse_hardlinks = 1;
 	o.on_finding = on_finding;
 	o.arg = dr;
 	r = ofs_check_root(dr->dock, dr->m, &o, &st, &err);
@@ -314,34 +430,83 @@ check_disk(struct dc_ctx *ctx, struct disk_run *dr)
 	d = disk_obj(dr);
 	json_object_set(d, "errors", dr->findings);
 	json_object_set(d, "unlisted", dr->unlisted);
-	json_object_set_new(d, "warnings", json_integer((json_int_t)json_array_size(dr->unlisted)));
+	json_object_set_new(d, "warnings", json_integer(dr->nunlisted));
 	json_object_set_new(d, "phase", json_string("checked"));
 	save_locked(ctx, dr->job);
 	pthread_mutex_unlock(&ctx->mu);
 	return 0;
 }
 
-/* Import every file not yet imported or refused. 0 done, 1 stopped (service stopping). */
+/* Save the job when the last checkpoint is a second old (force: now). ctx->mu held. */
+static void
+checkpoint(struct disk_run *dr, int force)
+{
+	int64_t now = ofs_now_ns();
+
+	if (!force && now - dr->last_save < SAVE_EVERY_NS)
+		return;
+	save_locked(dr->ctx, dr->job);
+	dr->last_save = now;
+}
+
+/* Import one listed file: 0, or OFS_ERR_* with err and *why set (*aborted: the service is
+ * stopping, the file is to be imported again after the restart). */
+static int
+import_file(struct disk_run *dr, const struct ofs_manifest_file *f, const char **why,
+    int *aborted, struct ofs_error *err)
+{
+	const char *blob = NULL;
+	struct stat st;
+	char *cont = NULL;
+	int page = 0, fd, r;
+
+	*aborted = 0;
+	if (blob_target(f->path, f->h.size, &cont, &blob, &page, why) != 0)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "not imported: %s", *why);
+	if ((fd = ofs_beneath_open(dr->rootfd, f->path, &st)) < 0) {
+		*why = "Unreadable";
+		r = ofs_err_set(err, OFS_ERR_IO, "not imported: it %s", fd == -ENOENT ?
+		    "is no longer on the disk" : ofs_beneath_strerror(fd, &st));
+		goto out;
+	}
+	if (st.st_nlink > 1) {
+		*why = "Unreadable";
+		r = ofs_err_set(err, OFS_ERR_IO, "not imported: it has more than one hard link");
+		goto out;
+	}
+	r = dc_store_put_fd(dr->ctx->store, dr->account, cont, blob, page, fd, f->path, f->h.size,
+	    f->h.xxh, progress_cb, dr, aborted, err);
+	*why = r == OFS_ERR_CORRUPT ? "ChecksumMismatch" : "ImportFailed";
+	if (r == OFS_ERR_CORRUPT)	/* the store's words may hold what was found */
+		ofs_err_set(err, OFS_ERR_CORRUPT, "not imported: it changed after it was checked");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(cont);
+	return r;
+}
+
+/* Import every listed file from the job document's "next" (files before it are done) that
+ * the check did not refuse. 0 done, 1 stopped (service stopping). */
 static int
 import_disk(struct dc_ctx *ctx, struct disk_run *dr)
 {
 	struct ofs_error err;
-	json_t *d, *errors, *imported;
-	int64_t files_ok = 0, files_bad = 0, bytes_ok = 0;
+	json_t *d, *errors;
+	int64_t files_ok = 0, files_bad = 0, bytes_ok = 0, next;
 	size_t i;
-	int r, aborted, stop;
+	int r, stop;
 
 	/* Counters from what is recorded: a resumed import starts where it stopped. */
 	pthread_mutex_lock(&ctx->mu);
 	d = disk_obj(dr);
 	errors = json_object_get(d, "errors");
-	imported = json_object_get(d, "imported");
-	for (i = 0; i < dr->m->nfiles; i++) {
-		const char *p = dr->m->files[i].path;
-
-		if (json_object_get(errors, p) != NULL) {
-			files_bad++;
-		} else if (json_object_get(imported, p) != NULL) {
+	next = dc_jint(d, "next");
+	if (next < 0 || (uint64_t)next > dr->m->nfiles)
+		next = 0;
+	files_bad = (int64_t)json_object_size(errors);
+	for (i = 0; i < (size_t)next; i++) {
+		if (error_of(errors, dr->m->files[i].path) == NULL) {
 			files_ok++;
 			bytes_ok += (int64_t)dr->m->files[i].h.size;
 		}
@@ -351,57 +516,50 @@ import_disk(struct dc_ctx *ctx, struct disk_run *dr)
 	json_object_set_new(d, "bytesProcessed", json_integer(bytes_ok));
 	pthread_mutex_unlock(&ctx->mu);
 
-	for (i = 0; i < dr->m->nfiles; i++) {
+	for (i = (size_t)next; i < dr->m->nfiles; i++) {
 		const struct ofs_manifest_file *f = &dr->m->files[i];
-		const char *blob = NULL, *why = NULL;
-		char *cont = NULL, *src;
-		int page = 0, done;
+		const char *why = NULL;
+		int done, aborted = 0;
 
+		r = 0;
 		pthread_mutex_lock(&ctx->mu);
 		d = disk_obj(dr);
-		done = json_object_get(json_object_get(d, "errors"), f->path) != NULL ||
-		    json_object_get(json_object_get(d, "imported"), f->path) != NULL;
+		done = error_of(json_object_get(d, "errors"), f->path) != NULL;
 		stop = ctx->stopping;
+		if (stop)
+			checkpoint(dr, 1);
 		pthread_mutex_unlock(&ctx->mu);
 		if (stop)
 			return 1;
-		if (done)
-			continue;
-		r = 0;
-		if (blob_target(f->path, f->h.size, &cont, &blob, &page, &why) != 0) {
-			ofs_err_set(&err, OFS_ERR_CORRUPT, "not imported: %s", why);
-			r = OFS_ERR_CORRUPT;
-		} else {
-			src = ofs_path_join(dr->dock, f->path);
-			r = dc_store_put_file(ctx->store, cont, blob, page, src, f->h.size, f->h.xxh,
-			    progress_cb, dr, &aborted, &err);
-			free(src);
-			if (r != 0 && aborted) {
-				free(cont);
-				return 1;
-			}
-			why = r == OFS_ERR_CORRUPT ? "ChecksumMismatch" : "ImportFailed";
+		if (!done && (r = import_file(dr, f, &why, &aborted, &err)) != 0 && aborted) {
+			pthread_mutex_lock(&ctx->mu);
+			checkpoint(dr, 1);
+			pthread_mutex_unlock(&ctx->mu);
+			return 1;
 		}
-		free(cont);
 
 		pthread_mutex_lock(&ctx->mu);
 		d = disk_obj(dr);
-		if (r == 0) {
-			json_object_set_new(json_object_get(d, "imported"), f->path, json_true());
+		if (!done && r == 0) {
 			json_object_set_new(d, "filesProcessed",
 			    json_integer(dc_jint(d, "filesProcessed") + 1));
-		} else {
-			json_object_set_new(json_object_get(d, "errors"), f->path,
+		} else if (!done) {
+			set_error_of(json_object_get(d, "errors"), f->path,
 			    json_pack("{s:s, s:s}", "error", why, "detail", err.msg));
 			json_object_set_new(d, "filesErroredOut",
 			    json_integer(dc_jint(d, "filesErroredOut") + 1));
-			dc_log("job '%s' disk %s: %s", dr->job->name, dr->serial, err.msg);
+			dc_log("job '%s' disk %s: file %zu: %s", dr->job->name, dr->serial, i,
+			    err.msg);
 		}
-		save_locked(ctx, dr->job);
+		json_object_set_new(d, "next", json_integer((json_int_t)i + 1));
+		checkpoint(dr, ctx->copy_delay_ms > 0);
 		pthread_mutex_unlock(&ctx->mu);
 		if (ctx->copy_delay_ms > 0)
 			sleep_ms(ctx->copy_delay_ms);
 	}
+	pthread_mutex_lock(&ctx->mu);
+	checkpoint(dr, 1);
+	pthread_mutex_unlock(&ctx->mu);
 	return 0;
 }
 
@@ -410,21 +568,33 @@ run_disk(struct dc_ctx *ctx, struct disk_run *dr, const char *phase)
 {
 	const char *code = NULL;
 	char *detail = NULL;
-	int64_t bytes = 0;
+	uint64_t bytes = 0;
 	json_t *d;
 
+	if ((dr->rootfd = open(dr->dock, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		detail = ofs_xasprintf("the disk cannot be read: %s", strerror(errno));
+		finish_disk(dr, "DriveCorrupted", "DriveUnreadable", detail);
+		free(detail);
+		return;
+	}
 	if (load_manifest(dr, &code, &detail) != 0) {
 		finish_disk(dr, strcmp(code, "ManifestInvalid") == 0 ? "Failed" :
 		    "MetadataFilesModifiedOrRemoved", code, detail);
 		free(detail);
 		return;
 	}
-	for (size_t i = 0; i < dr->m->nfiles; i++)
-		bytes += (int64_t)dr->m->files[i].h.size;
+	for (size_t i = 0; i < dr->m->nfiles; i++) {
+		if (dr->m->files[i].h.size > (uint64_t)INT64_MAX - bytes) {
+			finish_disk(dr, "Failed", "ManifestInvalid", "the sizes the manifest declares "
+			    "add up to more than 2^63 bytes");
+			return;
+		}
+		bytes += dr->m->files[i].h.size;
+	}
 	pthread_mutex_lock(&ctx->mu);
 	d = disk_obj(dr);
 	json_object_set_new(d, "copyStatus", json_string("InProgress"));
-	json_object_set_new(d, "totalBytesToProcess", json_integer(bytes));
+	json_object_set_new(d, "totalBytesToProcess", json_integer((json_int_t)bytes));
 	json_object_set_new(d, "totalFilesToProcess", json_integer((json_int_t)dr->m->nfiles));
 	save_locked(ctx, dr->job);
 	pthread_mutex_unlock(&ctx->mu);
@@ -487,13 +657,26 @@ dc_copy_worker(void *varg)
 		    "manifestFile"));
 		dr.manifest_hash = ofs_xstrdup(dc_jstr(json_object_get(req, dr.serial),
 		    "manifestHash"));
+		dr.account = dc_account_of_id(dc_jstr(json_object_get(json_array_get(
+		    json_object_get(json_object_get(json_object_get(json_object_get(job->doc,
+		    "request"), "properties"), "details"), "dataImportDetails"), 0),
+		    "accountDetails"), "storageAccountId"));
 		pthread_mutex_unlock(&ctx->mu);
 
 		dr.ctx = ctx;
 		dr.job = job;
+		dr.rootfd = -1;
+		dr.last_save = ofs_now_ns();
 		dr.findings = json_object();
 		dr.unlisted = json_array();
-		run_disk(ctx, &dr, phase);
+		if (dr.account == NULL || !dc_store_serves(ctx->store, dr.account))
+			finish_disk(&dr, "Failed", "StorageAccountNotServed", "the job's storage "
+			    "account is not served here");
+		else
+			run_disk(ctx, &dr, phase);
+		if (dr.rootfd != -1)
+			close(dr.rootfd);
+		free(dr.account);
 		ofs_manifest_free(dr.m);
 		json_decref(dr.findings);
 		json_decref(dr.unlisted);

@@ -13,14 +13,21 @@
 #include "error.h"
 
 #define DC_API_VERSION "2025-02-01"
-#define DC_BODY_MAX (1u << 20)		/* largest request body accepted */
+#define DC_BODY_MAX (1u << 20)		/* largest request body accepted (a job) */
+#define DC_SMALL_BODY_MAX (16u << 10)	/* token form, ship, cancel, other requests */
+#define DC_ADMIN_BODY_MAX (512u << 10)	/* receive: up to 64 disks with their paths */
 #define DC_JOB_FILE_MAX (64u << 20)	/* largest job document loaded from the state */
 #define DC_LOG_CONTAINER "offseed-copylogs"
 #define DC_TOKEN_LIFETIME 3600
 
-/* --- service identity and credentials (service.c) --- */
+/* --- service identity, customers and credentials (service.c) --- */
 
-/* STATE/service.json: generated once, then stable. token_key signs bearer tokens. */
+#define DC_DEFAULT_CUSTOMER "default"
+#define DC_DEFAULT_ACCOUNT "offseedlocal"	/* the default customer's on file: storage */
+#define DC_ADMIN_TOKEN_LEN 64			/* hex digits in STATE/admin.token */
+
+/* STATE/service.json: generated once, then stable. token_key signs bearer tokens; tenant,
+ * subscription, resource group and vault id are the default customer's. */
 struct dc_service {
 	char *dir;			/* the state folder */
 	char *tenant, *subscription, *resource_group, *location, *vault_id;
@@ -34,25 +41,59 @@ struct dc_service {
 int dc_service_open(const char *state, struct dc_service *s, struct ofs_error *err);
 /* Rewrite service.json (mode 0600) from s. */
 int dc_service_save(const struct dc_service *s, struct ofs_error *err);
+/* Frees s and wipes its token key. */
 void dc_service_release(struct dc_service *s);
 
-/* Issue a credentials file at out (mode 0600) valid for valid_days days and record its
- * client in STATE/clients/ (only the SHA-256 of the secret is kept). endpoint and storage
- * may be NULL: then the ones serve recorded are used (no endpoint at all: OFS_ERR_USAGE).
- * account (may be NULL) names the storage account in storage_account_id; default: ACCOUNT
- * of azure://ACCOUNT, else "offseedlocal". */
-int dc_credentials_issue(struct dc_service *s, const char *endpoint, const char *storage,
-    const char *account, int valid_days, const char *out, struct ofs_error *err);
+/* A customer (STATE/customers/NAME.json): the unit of isolation. Its own tenant,
+ * subscription, resource group, vault and storage account; its jobs are its own. */
+struct dc_customer {
+	char *name;
+	char *tenant, *subscription, *resource_group, *vault_id;
+	char *account;			/* its storage account (belongs to no other customer) */
+};
 
-/* Check a client id and secret against STATE/clients/. 0 when valid (*expires_at set);
- * -1 unknown client or wrong secret; -2 expired (*expires_at is the expiry). */
+/* Customer names: 1-32 of [A-Za-z0-9_-], starting with a letter or digit. */
+int dc_customer_name_ok(const char *name);
+/* Load customer name into c (release it). The default customer exists before it is
+ * recorded: the service's ids and the account of s->storage (azure://ACCOUNT) or
+ * DC_DEFAULT_ACCOUNT. Unknown or invalid name: OFS_ERR_NOTFOUND; damaged: OFS_ERR_CORRUPT. */
+int dc_customer_load(const struct dc_service *s, const char *name, struct dc_customer *c,
+    struct ofs_error *err);
+/* Load customer name, recording it first when new (under the state lock). account (may be
+ * NULL) names its storage account: default the derived one (the default customer: as in
+ * dc_customer_load with storage; others: the name lower-cased to [a-z0-9], 3-24). storage
+ * (NULL: s->storage) refuses accounts an azure:// store cannot hold. An account another
+ * customer has, or a different account for an existing customer: OFS_ERR_USAGE. */
+int dc_customer_open(struct dc_service *s, const char *name, const char *account,
+    const char *storage, struct dc_customer *c, struct ofs_error *err);
+void dc_customer_release(struct dc_customer *c);
+
+/* Issue a credentials file of customer cu at out (mode 0600) valid for valid_days days and
+ * record its client in STATE/clients/ (only the SHA-256 of the secret is kept). endpoint
+ * and storage may be NULL: then the ones serve recorded are used (no endpoint at all:
+ * OFS_ERR_USAGE). The file names cu's ids, its storage_account_id and, when the storage
+ * is known, "storage": the location of cu's account (file:/DIR/ACCOUNT or azure://ACCOUNT). */
+int dc_credentials_issue(struct dc_service *s, const struct dc_customer *cu, const char *endpoint,
+    const char *storage, int valid_days, const char *out, struct ofs_error *err);
+
+/* Check a client id and secret against STATE/clients/. 0 when valid (*expires_at set,
+ * *customer the owned name of its customer); -1 unknown client or wrong secret; -2 expired
+ * (*expires_at is the expiry). */
 int dc_client_check(const struct dc_service *s, const char *client_id, const char *secret,
-    int64_t now, int64_t *expires_at);
+    int64_t now, int64_t *expires_at, char **customer);
 
 /* A bearer token for client_id valid until exp (unix seconds). Returns owned string. */
 char *dc_token_make(const struct dc_service *s, const char *client_id, int64_t exp);
-/* 0 valid, -1 malformed or forged or its client is gone, -2 expired. */
-int dc_token_check(const struct dc_service *s, const char *token, int64_t now);
+/* 0 valid (*customer: owned name of the client's customer), -1 malformed or forged or its
+ * client is gone, -2 expired. */
+int dc_token_check(const struct dc_service *s, const char *token, int64_t now,
+    char **customer);
+
+/* The operator's admin token of state (STATE/admin.token, mode 0600, DC_ADMIN_TOKEN_LEN
+ * hex digits) into tok. create: make it when absent (serve). Absent and !create:
+ * OFS_ERR_NOTFOUND. */
+int dc_admin_token(const char *state, int create, char tok[DC_ADMIN_TOKEN_LEN + 1],
+    struct ofs_error *err);
 
 /* --- jobs (jobs.c): pure logic on the persisted job document --- */
 
@@ -60,13 +101,21 @@ int dc_token_check(const struct dc_service *s, const char *token, int64_t now);
 int dc_stage_final(const char *stage);		/* a copy end stage, Cancelled or ShippedToCustomer */
 int dc_stage_cancellable(const char *stage);	/* Created, ShippedToAzureDC */
 
+/* Job names the service keeps: the API's rule (3-24 of [-A-Za-z0-9_.]), a letter or digit
+ * first, and no ".tmp" anywhere, so a job file never looks like a hidden or temporary one. */
+int dc_job_name_ok(const char *name);
 /* Validate a PUT body. 0, or -1 with msg naming the field. */
 int dc_job_validate(json_t *body, char *msg, size_t msgsz);
 /* A fresh job document for a validated body (body is copied). */
 json_t *dc_job_new(const char *name, json_t *body, int64_t now);
+/* The customer a job document belongs to (documents from before customers: the default). */
+const char *dc_job_customer(json_t *doc);
 /* Enter stage (appends to the stage history, closes the previous one). */
 void dc_job_set_stage(json_t *doc, const char *stage, int64_t now);
-/* The JobResource answer (new reference). expand adds properties.details. */
+/* The JobResource answer (new reference) with its id under subscription sub and resource
+ * group rg. expand adds properties.details. */
+json_t *dc_job_render_in(json_t *doc, const char *sub, const char *rg, int expand);
+/* dc_job_render_in with the default customer's ids of s. */
 json_t *dc_job_render(json_t *doc, const struct dc_service *s, int expand);
 /* Check a persisted document's shape (after loading). 0 or -1 with msg. */
 int dc_job_doc_check(json_t *doc, char *msg, size_t msgsz);
@@ -86,32 +135,47 @@ const char *dc_jstr(json_t *o, const char *key);
 
 /* --- storage (store.c) --- */
 
+/* The service's storage holds one storage account per customer. file:DIR is a folder of
+ * accounts: account A is DIR/A (blob container = its subfolder, blob name = path below).
+ * azure://ACCOUNT serves that one account only. */
 struct dc_store;
 
 /* Open LOC: "file:DIR" (DIR is created) or "azure://ACCOUNT" (OFFSEED_AZURE_*). */
 int dc_store_open(const char *loc, struct dc_store **out, struct ofs_error *err);
 void dc_store_free(struct dc_store *st);
-/* Human name of the account ("local folder /x" or the account). */
-const char *dc_store_account(const struct dc_store *st);
-/* Canonical location: "file:/ABSOLUTE/DIR" or "azure://ACCOUNT". */
+/* Canonical location of the whole store: "file:/ABSOLUTE/DIR" or "azure://ACCOUNT". */
 const char *dc_store_location(const struct dc_store *st);
+/* The account a store serves by default: ACCOUNT of azure://ACCOUNT, else NULL (any). */
+const char *dc_store_default_account(const struct dc_store *st);
+/* 1 when the store can hold storage account `account` (a valid account name; for azure://
+ * only the one account it serves). */
+int dc_store_serves(const struct dc_store *st, const char *account);
+/* Location of one account, owned: "file:/DIR/ACCOUNT" or "azure://ACCOUNT". */
+char *dc_store_account_location(const struct dc_store *st, const char *account);
 /* Remove temporary files left by an interrupted import (file: only). */
 void dc_store_cleanup(struct dc_store *st);
+
+/* Storage account names: 3-24 of [a-z0-9]. */
+int dc_account_name_ok(const char *s);
+/* The account NAME of ".../providers/Microsoft.Storage/storageAccounts/NAME", owned, or NULL
+ * when id is not of that form or NAME is not a valid account name. */
+char *dc_account_of_id(const char *storage_account_id);
 
 /* Progress callback: bytes just copied. Returns nonzero to abort (service stopping). */
 typedef int (*dc_copy_fn)(void *arg, uint64_t bytes);
 
-/* Import size bytes of the file at path as a page (page != 0) or block blob
- * container/name. When xxh (16 bytes) is given, the bytes read must hash to it (file:
- * only; else OFS_ERR_CORRUPT and nothing is stored). Aborted by fn: OFS_ERR_IO with
- * *aborted set. */
-int dc_store_put_file(struct dc_store *st, const char *container, const char *name, int page,
-    const char *path, uint64_t size, const uint8_t *xxh, dc_copy_fn fn, void *arg,
-    int *aborted, struct ofs_error *err);
-/* Store a small block blob from memory (copy logs) and return an owned link to it
- * (file:// URL or http(s) URL) in *link. */
-int dc_store_put_bytes(struct dc_store *st, const char *container, const char *name,
-    const void *data, size_t len, char **link, struct ofs_error *err);
+/* Import size bytes read from fd (a regular file the caller opened; what names it in
+ * messages) as a page (page != 0) or block blob container/name of account. When xxh (16
+ * bytes) is given, the bytes read must hash to it (file: only; else OFS_ERR_CORRUPT and
+ * nothing is stored). Aborted by fn: OFS_ERR_IO with *aborted set. The copy-log container
+ * is refused here (OFS_ERR_USAGE): only dc_store_put_bytes writes it. */
+int dc_store_put_fd(struct dc_store *st, const char *account, const char *container,
+    const char *name, int page, int fd, const char *what, uint64_t size, const uint8_t *xxh,
+    dc_copy_fn fn, void *arg, int *aborted, struct ofs_error *err);
+/* Store a small block blob from memory (copy logs) in account and return an owned link to
+ * it (file:// URL or http(s) URL) in *link. */
+int dc_store_put_bytes(struct dc_store *st, const char *account, const char *container,
+    const char *name, const void *data, size_t len, char **link, struct ofs_error *err);
 /* The azure:// backend (store_azure.c), used by store.c. */
 struct dc_azure;
 int dc_azure_open(const char *account, struct dc_azure **out, struct ofs_error *err);
@@ -130,7 +194,8 @@ int dc_container_name_ok(const char *s);
 enum dc_fault { DC_FAULT_NONE = 0, DC_FAULT_503, DC_FAULT_429, DC_FAULT_DROP, DC_FAULT_SLOW };
 
 struct dc_job {
-	char *name;
+	char *customer;		/* the customer that created it */
+	char *name;		/* unique per customer */
 	json_t *doc;		/* persisted state; read and written under ctx->mu */
 	int worker;		/* a copy worker runs for this job */
 	pthread_t thread;
@@ -139,12 +204,17 @@ struct dc_job {
 
 struct dc_ctx {
 	pthread_mutex_t mu;
-	struct dc_service svc;
+	struct dc_service svc;		/* immutable while serving (read without mu) */
 	struct dc_store *store;
 	char *jobs_dir;
 	struct dc_job **jobs;
 	size_t njobs;
-	char *base_url;			/* http://127.0.0.1:PORT */
+	char *base_url;			/* http(s)://HOST:PORT */
+	const char *scheme;		/* "http" or "https" */
+	const char *hostname;		/* --hostname, or NULL */
+	int loopback;			/* listening on a loopback address */
+	char *dock_root;		/* --dock-root resolved, or NULL */
+	char admin_token[DC_ADMIN_TOKEN_LEN + 1];
 	char *min_agent;		/* or NULL */
 	enum dc_fault fault;
 	long fault_left;		/* -1: every request */
@@ -155,8 +225,8 @@ struct dc_ctx {
 };
 
 /* Job table (server.c). Callers hold ctx->mu. */
-struct dc_job *dc_find_job(struct dc_ctx *ctx, const char *name);
-/* Persist job->doc to STATE/jobs/NAME.json. */
+struct dc_job *dc_find_job(struct dc_ctx *ctx, const char *customer, const char *name);
+/* Persist job->doc to STATE/jobs/CUSTOMER/NAME.json. */
 int dc_save_job(struct dc_ctx *ctx, struct dc_job *job, struct ofs_error *err);
 /* Start the copy worker of job if it needs one and none runs (ctx->mu held). */
 void dc_kick_job(struct dc_ctx *ctx, struct dc_job *job);

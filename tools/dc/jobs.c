@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dc.h"
+#include "jobjson.h"
 #include "util.h"
 
 #define DISKS_MAX 64
@@ -123,6 +124,28 @@ need_obj(json_t *o, const char *key, const char *where, char *msg, size_t msgsz)
 		return NULL;
 	}
 	return v;
+}
+
+int
+dc_job_name_ok(const char *name)
+{
+	if (!ofs_job_name_ok(name) || !isalnum((unsigned char)name[0]))
+		return 0;
+	/* A job file is NAME.json: no hidden file, nothing the temp-file cleanup matches. */
+	return strcasestr(name, ".tmp") == NULL;
+}
+
+int
+dc_customer_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 32 || !isalnum((unsigned char)s[0]))
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return 0;
+	return 1;
 }
 
 /* Disk serials name folders of the copy logs and appear in SERIAL=PATH arguments. */
@@ -301,6 +324,14 @@ dc_job_new(const char *name, json_t *body, int64_t now)
 	return doc;
 }
 
+const char *
+dc_job_customer(json_t *doc)
+{
+	const char *c = dc_jstr(doc, "customer");
+
+	return c != NULL ? c : DC_DEFAULT_CUSTOMER;
+}
+
 int
 dc_job_doc_check(json_t *doc, char *msg, size_t msgsz)
 {
@@ -321,6 +352,9 @@ dc_job_doc_check(json_t *doc, char *msg, size_t msgsz)
 	    !json_is_array(json_object_get(doc, "stages")) ||
 	    dc_job_validate(req, msg, msgsz) != 0)
 		return vfail(msg, msgsz, "the job document is damaged (a required field is missing)");
+	if (json_object_get(doc, "customer") != NULL && (dc_jstr(doc, "customer") == NULL ||
+	    !dc_customer_name_ok(dc_jstr(doc, "customer"))))
+		return vfail(msg, msgsz, "the job document names no valid customer");
 	disks = json_object_get(doc, "disks");
 	if (!json_is_object(disks))
 		return vfail(msg, msgsz, "the job document has no disks");
@@ -425,13 +459,19 @@ static const char *const counters[] = { "bytesProcessed", "totalBytesToProcess",
 json_t *
 dc_job_render(json_t *doc, const struct dc_service *s, int expand)
 {
+	return dc_job_render_in(doc, s->subscription, s->resource_group, expand);
+}
+
+json_t *
+dc_job_render_in(json_t *doc, const char *sub, const char *rg, int expand)
+{
 	json_t *req = json_object_get(doc, "request"), *props, *details, *out, *v, *d;
 	json_t *progress, *logs, *acct;
 	const char *name = dc_jstr(doc, "name"), *status = dc_jstr(doc, "status"), *k, *serial;
 	char *id;
 
 	id = ofs_xasprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.DataBox/"
-	    "jobs/%s", s->subscription, s->resource_group, name);
+	    "jobs/%s", sub, rg, name);
 	out = json_pack("{s:s, s:s, s:s}", "id", id, "name", name, "type",
 	    "Microsoft.DataBox/jobs");
 	free(id);

@@ -1,6 +1,6 @@
-/* offseed-dc: the datacenter side of offseed (SPEC §9). Commands: serve (the jobs API),
- * credentials (issue a credentials file), and the dock: receive, close, return, which talk
- * to a running service's loopback admin endpoints. */
+/* offseed-dc: the datacenter side of offseed (SPEC §9, §15). Commands: serve (the jobs API),
+ * credentials (issue a customer's credentials file), and the dock: receive, close, return,
+ * which call a running service's admin endpoints with the operator's admin token. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -11,7 +11,9 @@
 #include "dynlib.h"
 
 #include "buf.h"
+#include "crypto.h"
 #include "dc.h"
+#include "harden.h"
 #include "jobjson.h"
 #include "util.h"
 
@@ -19,15 +21,18 @@ static int
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: offseed-dc serve --listen 127.0.0.1:PORT --state DIR --storage LOC\n"
-	    "           [--min-agent-version X.Y.Z] [--fault MODE[:COUNT]] [--copy-delay MS]\n"
-	    "           [--token-lifetime SECONDS] [--page-size N]\n"
-	    "       offseed-dc credentials --state DIR --out FILE [--valid-days N]\n"
-	    "           [--endpoint URL] [--storage LOC] [--account NAME]\n"
-	    "       offseed-dc receive --url URL --job NAME SERIAL=PATH...\n"
-	    "       offseed-dc close --url URL --job NAME\n"
-	    "       offseed-dc return --url URL --job NAME\n"
-	    "LOC is file:DIR or azure://ACCOUNT; MODE is 503, 429, drop or slow (docs/DC.md).\n");
+	    "usage: offseed-dc serve --listen ADDR:PORT --state DIR --storage LOC\n"
+	    "           [--tls-cert FILE --tls-key FILE | --insecure-http] [--hostname NAME]\n"
+	    "           [--dock-root DIR] [--min-agent-version X.Y.Z] [--fault MODE[:COUNT]]\n"
+	    "           [--copy-delay MS] [--token-lifetime SECONDS] [--page-size N]\n"
+	    "       offseed-dc credentials --state DIR --out FILE [--customer NAME]\n"
+	    "           [--account NAME] [--valid-days N] [--endpoint URL] [--storage LOC]\n"
+	    "       offseed-dc receive --url URL --state DIR [--customer NAME] --job NAME\n"
+	    "           SERIAL=PATH...\n"
+	    "       offseed-dc close --url URL --state DIR [--customer NAME] --job NAME\n"
+	    "       offseed-dc return --url URL --state DIR [--customer NAME] --job NAME\n"
+	    "LOC is file:DIR or azure://ACCOUNT; MODE is 503, 429, drop or slow; OFFSEED_DC_STATE\n"
+	    "may stand for --state of the dock commands (docs/DC.md).\n");
 	return 2;
 }
 
@@ -41,9 +46,12 @@ cmd_credentials(int argc, char **argv)
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "storage", required_argument, NULL, 'S' },
 		{ "account", required_argument, NULL, 'a' },
+		{ "customer", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state = NULL, *out = NULL, *endpoint = NULL, *storage = NULL, *account = NULL;
+	const char *customer = DC_DEFAULT_CUSTOMER;
+	struct dc_customer cu;
 	struct dc_service s;
 	struct ofs_error err;
 	long days = 10;
@@ -58,6 +66,7 @@ cmd_credentials(int argc, char **argv)
 		case 'e': endpoint = optarg; break;
 		case 'S': storage = optarg; break;
 		case 'a': account = optarg; break;
+		case 'c': customer = optarg; break;
 		case 'v':
 			errno = 0;
 			days = strtol(optarg, &end, 10);
@@ -72,17 +81,26 @@ cmd_credentials(int argc, char **argv)
 	}
 	if (state == NULL || out == NULL || optind != argc)
 		return usage();
+	if (!dc_customer_name_ok(customer)) {
+		dc_log("customer name '%s' is invalid: 1 to 32 letters, digits, '-' and '_', "
+		    "starting with a letter or digit", customer);
+		return 2;
+	}
 	if ((r = dc_service_open(state, &s, &err)) != 0) {
 		dc_log("%s", err.msg);
 		return ofs_exit_code(r);
 	}
-	r = dc_credentials_issue(&s, endpoint, storage, account, (int)days, out, &err);
+	if ((r = dc_customer_open(&s, customer, account, storage, &cu, &err)) == 0) {
+		r = dc_credentials_issue(&s, &cu, endpoint, storage, (int)days, out, &err);
+		dc_customer_release(&cu);
+	}
 	dc_service_release(&s);
 	if (r != 0) {
 		dc_log("%s", err.msg);
 		return ofs_exit_code(r);
 	}
-	printf("wrote credentials to %s (valid for %ld days)\n", out, days);
+	printf("wrote credentials of customer %s to %s (valid for %ld days)\n", customer, out,
+	    days);
 	return 0;
 }
 
@@ -96,13 +114,16 @@ collect(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* POST body to URL/admin/jobs/NAME/ACTION and report. Exit code. */
+/* POST body to URL/admin/[customers/CUSTOMER/]jobs/NAME/ACTION with the admin token and
+ * report. Exit code. */
 static int
-admin_post(const char *url, const char *name, const char *action, json_t *body)
+admin_post(const char *url, const char *token, const char *customer, const char *name,
+    const char *action, json_t *body)
 {
 	struct ofs_buf resp = OFS_BUF_INIT(16u << 20);
 	struct curl_slist *hdrs = NULL;
-	char *full, *base, *text = json_dumps(body, JSON_COMPACT);
+	char *full, *base, *auth, *text = json_dumps(body, JSON_COMPACT);
+	const char *ca = getenv("OFFSEED_CA_FILE");
 	long status = 0;
 	CURLcode cc;
 	CURL *c;
@@ -112,10 +133,18 @@ admin_post(const char *url, const char *name, const char *action, json_t *body)
 	base = ofs_xstrdup(url);
 	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
 		base[strlen(base) - 1] = '\0';
-	full = ofs_xasprintf("%s/admin/jobs/%s/%s", base, name, action);
+	if (customer != NULL)
+		full = ofs_xasprintf("%s/admin/customers/%s/jobs/%s/%s", base, customer, name,
+		    action);
+	else
+		full = ofs_xasprintf("%s/admin/jobs/%s/%s", base, name, action);
 	free(base);
 	c = curl_easy_init();
+	auth = ofs_xasprintf("X-Offseed-Admin-Token: %s", token);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, auth);
+	ofs_wipe(auth, strlen(auth));
+	free(auth);
 	curl_easy_setopt(c, CURLOPT_URL, full);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -124,6 +153,8 @@ admin_post(const char *url, const char *name, const char *action, json_t *body)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "offseed-dc/" OFS_VERSION);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (ca != NULL && *ca != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
 		dc_log("cannot reach %s: %s", url, curl_easy_strerror(cc));
 		rc = 8;
@@ -154,7 +185,7 @@ admin_post(const char *url, const char *name, const char *action, json_t *body)
 		rc = status >= 500 ? 8 : 1;
 	}
 out:
-	curl_slist_free_all(hdrs);
+	curl_slist_free_all(hdrs);	/* the token's copy in it: curl frees without wiping */
 	curl_easy_cleanup(c);
 	ofs_buf_release(&resp);
 	free(full);
@@ -168,11 +199,15 @@ cmd_dock(const char *action, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "job", required_argument, NULL, 'j' },
+		{ "state", required_argument, NULL, 's' },
+		{ "customer", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *name = NULL;
+	const char *url = NULL, *name = NULL, *state = getenv("OFFSEED_DC_STATE");
+	const char *customer = NULL;
+	char real[PATH_MAX], token[DC_ADMIN_TOKEN_LEN + 1];
+	struct ofs_error err;
 	json_t *body, *disks;
-	char real[PATH_MAX];
 	int ch, rc;
 
 	optind = 1;
@@ -180,17 +215,28 @@ cmd_dock(const char *action, int argc, char **argv)
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'j': name = optarg; break;
+		case 's': state = optarg; break;
+		case 'c': customer = optarg; break;
 		default: return usage();
 		}
 	}
 	if (url == NULL || name == NULL || *url == '\0')
 		return usage();
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-		dc_log("--url must be http://HOST:PORT");
+		dc_log("--url must be http(s)://HOST:PORT");
 		return 2;
 	}
 	if (!ofs_job_name_ok(name)) {
 		dc_log("'%s' is not a valid job name", name);
+		return 2;
+	}
+	if (customer != NULL && !dc_customer_name_ok(customer)) {
+		dc_log("'%s' is not a valid customer name", customer);
+		return 2;
+	}
+	if (state == NULL || *state == '\0') {
+		dc_log("the admin token is in the service's state folder: give --state DIR or set "
+		    "OFFSEED_DC_STATE");
 		return 2;
 	}
 	disks = json_object();
@@ -220,8 +266,15 @@ cmd_dock(const char *action, int argc, char **argv)
 		json_decref(disks);
 		return usage();
 	}
+	if (dc_admin_token(state, 0, token, &err) != 0) {
+		dc_log("cannot read the admin token: %s (has 'offseed-dc serve' run with state "
+		    "'%s'? reading it needs the operator's rights)", err.msg, state);
+		json_decref(disks);
+		return err.code == OFS_ERR_NOTFOUND ? 2 : ofs_exit_code(err.code);
+	}
 	body = json_pack("{s:o}", "disks", disks);
-	rc = admin_post(url, name, action, body);
+	rc = admin_post(url, token, customer, name, action, body);
+	ofs_wipe(token, sizeof(token));
 	json_decref(body);
 	return rc;
 }
@@ -229,6 +282,10 @@ cmd_dock(const char *action, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	/* It holds the token key, client secrets and the admin token: no core dumps, and no
+	 * copies of them left in freed JSON buffers. */
+	ofs_harden_process();
+	ofs_json_wipe_on_free();
 	if (argc < 2)
 		return usage();
 	if (strcmp(argv[1], "--version") == 0) {

@@ -1,10 +1,13 @@
-/* offseed-dc serve: the Data Box–style jobs API, its token endpoint and the loopback-only
- * admin endpoints (the dock) over libmicrohttpd; the job table and its state files; fault
- * injection for the client's tests. */
+/* offseed-dc serve: the Data Box–style jobs API, its token endpoint and the operator's admin
+ * endpoints (the dock) over libmicrohttpd (HTTP or HTTPS); customers kept apart; the job
+ * table and its state files; transport limits; fault injection for the client's tests. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -27,10 +31,20 @@
 
 #define MAX_SEGS 12
 #define RETRY_AFTER "1"
+#define ADMIN_TOKEN_HEADER "X-Offseed-Admin-Token"
+/* Transport limits (SPEC §15 "Slow and greedy clients"). Connections wait in a few polling
+ * threads (epoll), not one thread each, so idle ones cost a socket and a small buffer. */
+#define CONN_TIMEOUT 10			/* seconds without progress before a connection is closed */
+#define CONN_MAX 1024			/* connections at once */
+#define CONN_PER_ADDRESS 32		/* connections at once from one address */
+#define CONN_MEMORY (32u << 10)		/* per connection: the request line and headers */
+#define TLS_FILE_MAX (1u << 20)
 
 struct request {
 	struct ofs_buf body;
+	size_t cap;		/* the endpoint's body limit */
 	int too_big;
+	int answered;		/* refused before its body was read */
 };
 
 static int64_t
@@ -42,19 +56,29 @@ now_s(void)
 /* ---- job table ---- */
 
 struct dc_job *
-dc_find_job(struct dc_ctx *ctx, const char *name)
+dc_find_job(struct dc_ctx *ctx, const char *customer, const char *name)
 {
 	for (size_t i = 0; i < ctx->njobs; i++)
-		if (strcmp(ctx->jobs[i]->name, name) == 0)
+		if (strcmp(ctx->jobs[i]->name, name) == 0 &&
+		    strcmp(ctx->jobs[i]->customer, customer) == 0)
 			return ctx->jobs[i];
 	return NULL;
 }
 
+/* STATE/jobs/CUSTOMER: one folder per customer, so job names never collide across them. */
 static char *
-job_path(struct dc_ctx *ctx, const char *name)
+customer_jobs_dir(struct dc_ctx *ctx, const char *customer)
 {
-	char *file = ofs_xasprintf("%s.json", name), *p = ofs_path_join(ctx->jobs_dir, file);
+	return ofs_path_join(ctx->jobs_dir, customer);
+}
 
+static char *
+job_path(struct dc_ctx *ctx, const char *customer, const char *name)
+{
+	char *dir = customer_jobs_dir(ctx, customer), *file = ofs_xasprintf("%s.json", name);
+	char *p = ofs_path_join(dir, file);
+
+	free(dir);
 	free(file);
 	return p;
 }
@@ -62,20 +86,27 @@ job_path(struct dc_ctx *ctx, const char *name)
 int
 dc_save_job(struct dc_ctx *ctx, struct dc_job *job, struct ofs_error *err)
 {
-	char *text = json_dumps(job->doc, JSON_COMPACT), *path = job_path(ctx, job->name);
+	char *dir = customer_jobs_dir(ctx, job->customer), *text = NULL, *path = NULL;
 	int r;
 
+	if ((r = ofs_mkdir_p(dir, 0700, err)) != 0)
+		goto out;
+	text = json_dumps(job->doc, JSON_COMPACT);
+	path = job_path(ctx, job->customer, job->name);
 	r = ofs_write_file_atomic(path, text, strlen(text), 0600, err);
+out:
 	free(text);
 	free(path);
+	free(dir);
 	return r;
 }
 
 static struct dc_job *
-job_add(struct dc_ctx *ctx, const char *name, json_t *doc)
+job_add(struct dc_ctx *ctx, const char *customer, const char *name, json_t *doc)
 {
 	struct dc_job *job = ofs_xcalloc(1, sizeof(*job));
 
+	job->customer = ofs_xstrdup(customer);
 	job->name = ofs_xstrdup(name);
 	job->doc = doc;
 	ctx->jobs = ofs_xreallocarray(ctx->jobs, ctx->njobs + 1, sizeof(*ctx->jobs));
@@ -96,6 +127,7 @@ job_remove(struct dc_ctx *ctx, struct dc_job *job)
 	if (job->joinable)
 		pthread_join(job->thread, NULL);
 	json_decref(job->doc);
+	free(job->customer);
 	free(job->name);
 	free(job);
 }
@@ -142,54 +174,114 @@ dc_job_finish(struct dc_ctx *ctx, struct dc_job *job)
 static int
 name_cmp(const void *a, const void *b)
 {
-	return strcmp((*(struct dc_job *const *)a)->name, (*(struct dc_job *const *)b)->name);
+	const struct dc_job *x = *(struct dc_job *const *)a, *y = *(struct dc_job *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : strcmp(x->customer, y->customer);
+}
+
+/* ofs_write_file_atomic's temporary files: NAME.tmp-XXXXXX, six letters or digits from
+ * mkstemp. A job file ends in ".json", so it never matches. */
+static int
+temp_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len <= 11 || strncmp(n + len - 11, ".tmp-", 5) != 0)
+		return 0;
+	for (const char *p = n + len - 6; *p; p++)
+		if (!isalnum((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
+/* Load one job file of customer. legacy: a file from before customers (STATE/jobs/NAME.json),
+ * the default customer's, moved to its folder. */
+static void
+load_job_file(struct dc_ctx *ctx, const char *path, const char *file, const char *customer,
+    int legacy)
+{
+	struct ofs_buf raw = OFS_BUF_INIT(DC_JOB_FILE_MAX);
+	size_t n = strlen(file);
+	struct ofs_error err;
+	struct dc_job *job;
+	json_t *doc = NULL;
+	char msg[512], *name;
+
+	if (n < 6 || strcmp(file + n - 5, ".json") != 0)
+		return;
+	name = ofs_xstrndup(file, n - 5);
+	if (ofs_buf_read_file(&raw, path, &err) != 0) {
+		dc_log("skipping job file: %s", err.msg);
+		goto out;
+	}
+	if ((doc = json_loadb((const char *)raw.data, raw.len, 0, NULL)) == NULL ||
+	    dc_job_doc_check(doc, msg, sizeof(msg)) != 0 ||
+	    strcmp(dc_jstr(doc, "name"), name) != 0 || !ofs_job_name_ok(name) ||
+	    strcmp(dc_job_customer(doc), customer) != 0) {
+		dc_log("skipping damaged job file '%s'", path);
+		goto out;
+	}
+	if (dc_find_job(ctx, customer, name) != NULL) {
+		dc_log("skipping '%s': customer '%s' has a job '%s' already", path, customer, name);
+		goto out;
+	}
+	json_object_set_new(doc, "customer", json_string(customer));
+	job = job_add(ctx, customer, name, doc);
+	doc = NULL;			/* transferred */
+	if (legacy) {
+		if (dc_save_job(ctx, job, &err) != 0)
+			dc_log("cannot move job '%s' to its customer's folder: %s", name, err.msg);
+		else if (unlink(path) == -1)
+			dc_log("cannot remove '%s': %s", path, strerror(errno));
+	}
+out:
+	json_decref(doc);
+	ofs_buf_release(&raw);
+	free(name);
+}
+
+/* Load the job files of dir (a customer's folder, or STATE/jobs itself: customer NULL) and
+ * remove interrupted writes. */
+static int
+load_job_dir(struct dc_ctx *ctx, const char *dir, const char *customer, struct ofs_error *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat sb;
+	char *path;
+
+	if (d == NULL)
+		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open '%s'", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		path = ofs_path_join(dir, de->d_name);
+		if (temp_name(de->d_name)) {		/* an interrupted write */
+			unlink(path);
+		} else if (lstat(path, &sb) == -1) {
+			dc_log("skipping '%s': %s", path, strerror(errno));
+		} else if (S_ISREG(sb.st_mode)) {
+			load_job_file(ctx, path, de->d_name, customer ? customer :
+			    DC_DEFAULT_CUSTOMER, customer == NULL);
+		} else if (customer == NULL && S_ISDIR(sb.st_mode) &&
+		    dc_customer_name_ok(de->d_name)) {
+			if (load_job_dir(ctx, path, de->d_name, err) != 0)
+				dc_log("skipping %s", err->msg);
+		}
+		free(path);
+	}
+	closedir(d);
+	return 0;
 }
 
 static int
 load_jobs(struct dc_ctx *ctx, struct ofs_error *err)
 {
-	DIR *d = opendir(ctx->jobs_dir);
-	struct dirent *de;
-	char msg[512];
+	int r;
 
-	if (d == NULL)
-		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open '%s'", ctx->jobs_dir);
-	while ((de = readdir(d)) != NULL) {
-		struct ofs_buf raw = OFS_BUF_INIT(DC_JOB_FILE_MAX);
-		char *path, *name;
-		json_t *doc;
-		size_t n = strlen(de->d_name);
-
-		if (de->d_name[0] == '.')
-			continue;
-		path = ofs_path_join(ctx->jobs_dir, de->d_name);
-		if (strstr(de->d_name, ".tmp-") != NULL) {	/* an interrupted write */
-			unlink(path);
-			free(path);
-			continue;
-		}
-		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0) {
-			free(path);
-			continue;
-		}
-		name = ofs_xstrndup(de->d_name, n - 5);
-		doc = NULL;
-		if (ofs_buf_read_file(&raw, path, err) != 0) {
-			dc_log("skipping job file: %s", err->msg);
-		} else if ((doc = json_loadb((const char *)raw.data, raw.len, 0, NULL)) == NULL ||
-		    dc_job_doc_check(doc, msg, sizeof(msg)) != 0 ||
-		    strcmp(dc_jstr(doc, "name"), name) != 0 || !ofs_job_name_ok(name)) {
-			dc_log("skipping damaged job file '%s'", path);
-			json_decref(doc);
-			doc = NULL;
-		}
-		if (doc != NULL)
-			job_add(ctx, name, doc);
-		free(name);
-		free(path);
-		ofs_buf_release(&raw);
-	}
-	closedir(d);
+	if ((r = load_job_dir(ctx, ctx->jobs_dir, NULL, err)) != 0)
+		return r;
 	ofs_err_clear(err);
 	if (ctx->njobs > 1)
 		qsort(ctx->jobs, ctx->njobs, sizeof(*ctx->jobs), name_cmp);
@@ -347,6 +439,141 @@ printable(const char *s, size_t max)
 	return 1;
 }
 
+/* ---- who may ask: Host, content type, admin token ---- */
+
+/* The local IPv4 address of the connection, or 0. */
+static int
+local_addr(struct MHD_Connection *c, struct in_addr *out)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&sa, &len) == -1 ||
+	    sa.sin_family != AF_INET)
+		return 0;
+	*out = sa.sin_addr;
+	return 1;
+}
+
+/* 1 when the Host header names this service: localhost, a loopback address, the address
+ * the connection came in on, or --hostname, with any port (port forwards). A name that
+ * only resolves here (DNS rebinding) or a foreign site's name is not. */
+static int
+host_ok(struct dc_ctx *ctx, struct MHD_Connection *c, const char *host)
+{
+	char name[256];
+	const char *port, *end;
+	struct in_addr a, local;
+	size_t n;
+
+	if (host == NULL || (n = strlen(host)) == 0 || n >= sizeof(name))
+		return 0;
+	if (host[0] == '[') {
+		if ((end = strchr(host, ']')) == NULL)
+			return 0;
+		memcpy(name, host + 1, (size_t)(end - host - 1));
+		name[end - host - 1] = '\0';
+		port = end + 1;
+	} else {
+		port = host + strcspn(host, ":");
+		memcpy(name, host, (size_t)(port - host));
+		name[port - host] = '\0';
+	}
+	if (*port != '\0' && (*port != ':' || port[1] == '\0' || strlen(port + 1) > 5 ||
+	    strspn(port + 1, "0123456789") != strlen(port + 1)))
+		return 0;
+	n = strlen(name);
+	if (n > 0 && name[n - 1] == '.')
+		name[--n] = '\0';
+	if (n == 0)
+		return 0;
+	if (host[0] == '[')
+		return strcmp(name, "::1") == 0;
+	if (strcasecmp(name, "localhost") == 0)
+		return 1;
+	if (ctx->hostname != NULL && strcasecmp(name, ctx->hostname) == 0)
+		return 1;
+	if (inet_pton(AF_INET, name, &a) != 1)
+		return 0;
+	if ((ntohl(a.s_addr) >> 24) == 127)
+		return 1;
+	return local_addr(c, &local) && local.s_addr == a.s_addr;
+}
+
+/* The base URL for links in an answer: as the client reached us (its Host, when it names
+ * this service), else the listen address. Owned. */
+static char *
+request_base(struct dc_ctx *ctx, struct MHD_Connection *c)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+
+	if (host_ok(ctx, c, host))
+		return ofs_xasprintf("%s://%s", ctx->scheme, host);
+	return ofs_xstrdup(ctx->base_url);
+}
+
+/* Content-Type application/json, with or without parameters. */
+static int
+is_json_type(struct MHD_Connection *c)
+{
+	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	size_t n = strlen("application/json");
+
+	if (t == NULL)
+		return 0;
+	t += strspn(t, " \t");
+	if (strncasecmp(t, "application/json", n) != 0)
+		return 0;
+	t += n;
+	t += strspn(t, " \t");
+	return *t == '\0' || *t == ';';
+}
+
+static int
+has_body(struct MHD_Connection *c, struct request *rq)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+
+	return rq->body.len > 0 || rq->too_big ||
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL ||
+	    (cl != NULL && strspn(cl, " 0") != strlen(cl));
+}
+
+/* A body must be JSON: a form or text/plain body is what a browser can send cross-site
+ * without asking. NULL when fine, else the answer was queued (*ret). */
+static int
+need_json(struct MHD_Connection *c, struct request *rq, enum MHD_Result *ret)
+{
+	if (!has_body(c, rq) || is_json_type(c))
+		return 0;
+	*ret = api_error(c, 415, "UnsupportedMediaType", "a request body must be sent as "
+	    "Content-Type: application/json");
+	return -1;
+}
+
+/* The operator: a foreign Host is refused, then the admin token is required. */
+static int
+admin_authorize(struct dc_ctx *ctx, struct MHD_Connection *c, struct request *rq,
+    enum MHD_Result *ret)
+{
+	const char *tok = header(c, ADMIN_TOKEN_HEADER);
+
+	if (!host_ok(ctx, c, header(c, "Host"))) {
+		*ret = api_error(c, 403, "HostNotAllowed", "the Host header does not name this "
+		    "service; admin requests must address it directly");
+		return -1;
+	}
+	if (tok == NULL || strlen(tok) != DC_ADMIN_TOKEN_LEN ||
+	    !ofs_ct_equal(tok, ctx->admin_token, DC_ADMIN_TOKEN_LEN)) {
+		*ret = api_error(c, 401, "AdminAuthenticationFailed", "admin requests need the "
+		    "operator's token (STATE/admin.token) in the " ADMIN_TOKEN_HEADER " header");
+		return -1;
+	}
+	return need_json(c, rq, ret);
+}
+
 /* ---- token endpoint ---- */
 
 static int
@@ -404,16 +631,14 @@ do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struc
 {
 	char *grant = form_value(&rq->body, "grant_type"), *id = form_value(&rq->body, "client_id");
 	char *secret = form_value(&rq->body, "client_secret"), *tok, when[32], desc[256];
+	char *customer = NULL;
 	int64_t now = now_s(), cred_exp, exp;
+	struct dc_customer cu = { 0 };
+	struct ofs_error err;
 	enum MHD_Result ret;
 	json_t *o;
 	int r;
 
-	if (strcmp(tenant, ctx->svc.tenant) != 0) {
-		snprintf(desc, sizeof(desc), "tenant '%.64s' not found", tenant);
-		ret = oauth_error(c, 400, "invalid_request", desc);
-		goto out;
-	}
 	if (grant == NULL || strcmp(grant, "client_credentials") != 0) {
 		ret = oauth_error(c, 400, "unsupported_grant_type", "only client_credentials is "
 		    "supported");
@@ -424,7 +649,7 @@ do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struc
 		    "required");
 		goto out;
 	}
-	r = dc_client_check(&ctx->svc, id, secret, now, &cred_exp);
+	r = dc_client_check(&ctx->svc, id, secret, now, &cred_exp, &customer);
 	if (r == -2) {
 		ofs_fmt_time(cred_exp, when, sizeof(when));
 		snprintf(desc, sizeof(desc), "the client's credentials expired on %s; issue a new "
@@ -435,6 +660,13 @@ do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struc
 	if (r != 0) {
 		ret = oauth_error(c, 401, "invalid_client", "client authentication failed (unknown "
 		    "client or wrong secret)");
+		goto out;
+	}
+	/* The tenant is the client's customer's: another one is not found, as for a stranger. */
+	if (dc_customer_load(&ctx->svc, customer, &cu, &err) != 0 ||
+	    strcmp(tenant, cu.tenant) != 0) {
+		snprintf(desc, sizeof(desc), "tenant '%.64s' not found", tenant);
+		ret = oauth_error(c, 400, "invalid_request", desc);
 		goto out;
 	}
 	exp = now + ctx->token_lifetime;
@@ -456,106 +688,155 @@ out:
 		ofs_wipe(secret, strlen(secret));
 		free(secret);
 	}
+	dc_customer_release(&cu);
+	free(customer);
 	free(grant);
 	free(id);
 	return ret;
 }
 
-/* ---- jobs API ---- */
+/* ---- jobs API: every call is a customer's (cu), on its own jobs only ---- */
 
 static char *
-jobs_base(struct dc_ctx *ctx)
+jobs_base(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu)
 {
-	return ofs_xasprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.DataBox",
-	    ctx->base_url, ctx->svc.subscription, ctx->svc.resource_group);
+	char *base = request_base(ctx, c), *url;
+
+	url = ofs_xasprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.DataBox",
+	    base, cu->subscription, cu->resource_group);
+	free(base);
+	return url;
+}
+
+static json_t *
+render(json_t *doc, const struct dc_customer *cu, int expand)
+{
+	return dc_job_render_in(doc, cu->subscription, cu->resource_group, expand);
+}
+
+/* The job must import into the caller's own account, one the storage holds: the copy
+ * worker imports into the account the job names. 0 or -1 with the answer queued. */
+static int
+check_account(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
+    json_t *body, enum MHD_Result *ret)
+{
+	json_t *acct = json_object_get(json_array_get(json_object_get(json_object_get(
+	    json_object_get(body, "properties"), "details"), "dataImportDetails"), 0),
+	    "accountDetails");
+	char *name = dc_account_of_id(dc_jstr(acct, "storageAccountId"));
+	int r = 0;
+
+	if (name == NULL || strcmp(name, cu->account) != 0) {
+		*ret = api_error(c, 400, "InvalidRequestContent", "properties.details."
+		    "dataImportDetails[0].accountDetails.storageAccountId must name your storage "
+		    "account: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/"
+		    "storageAccounts/%s", cu->subscription, cu->resource_group, cu->account);
+		r = -1;
+	} else if (!dc_store_serves(ctx->store, name)) {
+		dc_log("customer '%s': its storage account '%s' is not in %s", cu->name, name,
+		    dc_store_location(ctx->store));
+		*ret = api_error(c, 400, "InvalidRequestContent", "storage account '%s' is not "
+		    "served by this datacenter", name);
+		r = -1;
+	}
+	free(name);
+	return r;
 }
 
 static enum MHD_Result
-job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name, struct request *rq)
+job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
+    const char *name, struct request *rq)
 {
-	char msg[512], *op_url = NULL;
-	json_t *body = parse_body(rq), *doc, *out;
+	char msg[512], *op_url = NULL, *base;
+	json_t *body = NULL, *doc, *out;
 	struct dc_job *job;
 	struct ofs_error err;
 	enum MHD_Result ret;
 
-	if (!ofs_job_name_ok(name)) {
-		json_decref(body);
-		return api_error(c, 400, "InvalidResourceName", "job name '%.40s' is invalid: 3 to "
-		    "24 characters of letters, digits, '-', '_' and '.'", name);
+	if (!dc_job_name_ok(name)) {
+		ret = api_error(c, 400, "InvalidResourceName", "job name '%.40s' is invalid: 3 to "
+		    "24 characters of letters, digits, '-', '_' and '.', starting with a letter or "
+		    "digit, without \".tmp\"", name);
+		goto out;
 	}
-	if (body == NULL)
-		return api_error(c, 400, "InvalidRequestContent", "the request body is not a JSON "
+	if ((body = parse_body(rq)) == NULL) {
+		ret = api_error(c, 400, "InvalidRequestContent", "the request body is not a JSON "
 		    "object");
-	if (dc_job_validate(body, msg, sizeof(msg)) != 0) {
-		json_decref(body);
-		return api_error(c, 400, "InvalidRequestContent", "%s", msg);
+		goto out;
 	}
+	if (dc_job_validate(body, msg, sizeof(msg)) != 0) {
+		ret = api_error(c, 400, "InvalidRequestContent", "%s", msg);
+		goto out;
+	}
+	if (check_account(ctx, c, cu, body, &ret) != 0)
+		goto out;
 	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, name)) != NULL) {
-		if (json_equal(json_object_get(job->doc, "request"), body)) {
-			out = dc_job_render(job->doc, &ctx->svc, 1);
-			pthread_mutex_unlock(&ctx->mu);
-			json_decref(body);
-			return reply(c, 200, out, NULL);
-		}
+	if ((job = dc_find_job(ctx, cu->name, name)) != NULL) {
+		if (json_equal(json_object_get(job->doc, "request"), body))
+			ret = reply(c, 200, render(job->doc, cu, 1), NULL);
+		else
+			ret = api_error(c, 409, "Conflict", "a job named '%s' already exists with "
+			    "other details; choose another name", name);
 		pthread_mutex_unlock(&ctx->mu);
-		json_decref(body);
-		return api_error(c, 409, "Conflict", "a job named '%s' already exists with other "
-		    "details; choose another name", name);
+		goto out;
 	}
 	doc = dc_job_new(name, body, now_s());
-	json_decref(body);
-	job = job_add(ctx, name, doc);
+	json_object_set_new(doc, "customer", json_string(cu->name));
+	job = job_add(ctx, cu->name, name, doc);
 	if (dc_save_job(ctx, job, &err) != 0) {
 		job_remove(ctx, job);
 		pthread_mutex_unlock(&ctx->mu);
 		dc_log("cannot save job '%s': %s", name, err.msg);
-		return api_error(c, 500, "InternalServerError", "the job could not be stored");
+		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
+		goto out;
 	}
+	base = request_base(ctx, c);
 	op_url = ofs_xasprintf("%s/subscriptions/%s/providers/Microsoft.DataBox/locations/%s/"
-	    "operationStatuses/%s?api-version=" DC_API_VERSION, ctx->base_url,
-	    ctx->svc.subscription, ctx->svc.location, dc_jstr(doc, "operation"));
-	out = dc_job_render(doc, &ctx->svc, 1);
+	    "operationStatuses/%s?api-version=" DC_API_VERSION, base, cu->subscription,
+	    ctx->svc.location, dc_jstr(doc, "operation"));
+	free(base);
+	out = render(doc, cu, 1);
 	pthread_mutex_unlock(&ctx->mu);
-	dc_log("job '%s' created", name);
+	dc_log("customer '%s': job '%s' created", cu->name, name);
 	{
 		const char *hdrs[] = { "Azure-AsyncOperation", op_url, "Retry-After", RETRY_AFTER,
 			NULL };
 
 		ret = reply(c, 201, out, hdrs);
 	}
+out:
+	json_decref(body);
 	free(op_url);
 	return ret;
 }
 
 static enum MHD_Result
-job_get(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name)
+job_get(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
+    const char *name)
 {
 	const char *expand = query(c, "$expand");
 	struct dc_job *job;
 	json_t *out;
 
 	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, name)) == NULL) {
+	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
 		pthread_mutex_unlock(&ctx->mu);
 		return api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
 	}
-	out = dc_job_render(job->doc, &ctx->svc, expand != NULL && strcasecmp(expand,
-	    "details") == 0);
+	out = render(job->doc, cu, expand != NULL && strcasecmp(expand, "details") == 0);
 	pthread_mutex_unlock(&ctx->mu);
 	return reply(c, 200, out, NULL);
 }
 
 static enum MHD_Result
-job_list(struct dc_ctx *ctx, struct MHD_Connection *c)
+job_list(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu)
 {
 	const char *skip = query(c, "$skipToken");
 	unsigned long long start = 0;
 	json_t *value = json_array(), *out;
-	struct dc_job **sorted;
+	struct dc_job **mine;
 	char *end, *base, *next = NULL;
-	size_t i, n;
+	size_t i, n = 0;
 
 	if (skip != NULL) {
 		errno = 0;
@@ -566,22 +847,22 @@ job_list(struct dc_ctx *ctx, struct MHD_Connection *c)
 		}
 	}
 	pthread_mutex_lock(&ctx->mu);
-	n = ctx->njobs;
-	sorted = ofs_xreallocarray(NULL, n + 1, sizeof(*sorted));
-	if (n > 0) {
-		memcpy(sorted, ctx->jobs, n * sizeof(*sorted));
-		qsort(sorted, n, sizeof(*sorted), name_cmp);
-	}
+	mine = ofs_xreallocarray(NULL, ctx->njobs + 1, sizeof(*mine));
+	for (i = 0; i < ctx->njobs; i++)
+		if (strcmp(ctx->jobs[i]->customer, cu->name) == 0)
+			mine[n++] = ctx->jobs[i];
+	if (n > 1)
+		qsort(mine, n, sizeof(*mine), name_cmp);
 	for (i = start; i < n && i < start + ctx->page_size; i++)
-		json_array_append_new(value, dc_job_render(sorted[i]->doc, &ctx->svc, 0));
+		json_array_append_new(value, render(mine[i]->doc, cu, 0));
 	if (i < n) {
-		base = jobs_base(ctx);
+		base = jobs_base(ctx, c, cu);
 		next = ofs_xasprintf("%s/jobs?api-version=" DC_API_VERSION "&$skipToken=%zu", base,
 		    i);
 		free(base);
 	}
 	pthread_mutex_unlock(&ctx->mu);
-	free(sorted);
+	free(mine);
 	out = json_pack("{s:o}", "value", value);
 	if (next != NULL)
 		json_object_set_new(out, "nextLink", json_string(next));
@@ -590,7 +871,8 @@ job_list(struct dc_ctx *ctx, struct MHD_Connection *c)
 }
 
 static enum MHD_Result
-job_ship(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name, struct request *rq)
+job_ship(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
+    const char *name, struct request *rq)
 {
 	json_t *body = parse_body(rq), *pkg = json_object_get(body, "deliverToDcPackageDetails");
 	const char *carrier = dc_jstr(pkg, "carrierName"), *tracking = dc_jstr(pkg, "trackingId");
@@ -604,7 +886,7 @@ job_ship(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name, struct 
 		    "carrierName and trackingId (1 to 64 printable characters) is required");
 	}
 	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, name)) == NULL) {
+	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
 		ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
 		goto out;
 	}
@@ -635,7 +917,8 @@ out:
 }
 
 static enum MHD_Result
-job_cancel(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name, struct request *rq)
+job_cancel(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
+    const char *name, struct request *rq)
 {
 	json_t *body = parse_body(rq);
 	const char *reason = dc_jstr(body, "reason"), *status;
@@ -649,7 +932,7 @@ job_cancel(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name, struc
 		    "characters) is required");
 	}
 	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, name)) == NULL) {
+	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
 		ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
 		goto out;
 	}
@@ -670,7 +953,7 @@ job_cancel(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name, struc
 		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
 		goto out;
 	}
-	dc_log("job '%s' cancelled", name);
+	dc_log("customer '%s': job '%s' cancelled", cu->name, name);
 	ret = reply(c, 204, NULL, NULL);
 out:
 	pthread_mutex_unlock(&ctx->mu);
@@ -679,7 +962,8 @@ out:
 }
 
 static enum MHD_Result
-job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name)
+job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
+    const char *name)
 {
 	struct dc_job *job;
 	enum MHD_Result ret;
@@ -687,7 +971,7 @@ job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name)
 	char *path;
 
 	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, name)) == NULL) {
+	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
 		ret = reply(c, 204, NULL, NULL);
 		goto out;
 	}
@@ -697,7 +981,7 @@ job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name)
 		    "cancelled or returned job can be deleted", name, status);
 		goto out;
 	}
-	path = job_path(ctx, name);
+	path = job_path(ctx, cu->name, name);
 	if (unlink(path) == -1 && errno != ENOENT) {
 		dc_log("cannot remove '%s': %s", path, strerror(errno));
 		free(path);
@@ -706,7 +990,7 @@ job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const char *name)
 	}
 	free(path);
 	job_remove(ctx, job);
-	dc_log("job '%s' deleted", name);
+	dc_log("customer '%s': job '%s' deleted", cu->name, name);
 	ret = reply(c, 200, NULL, NULL);
 out:
 	pthread_mutex_unlock(&ctx->mu);
@@ -714,17 +998,17 @@ out:
 }
 
 static enum MHD_Result
-op_status(struct dc_ctx *ctx, struct MHD_Connection *c, const char *id)
+op_status(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
+    const char *id)
 {
 	json_t *out = NULL;
-	char t[32];
 
 	pthread_mutex_lock(&ctx->mu);
 	for (size_t i = 0; i < ctx->njobs; i++) {
 		json_t *doc = ctx->jobs[i]->doc;
 
-		if (strcmp(dc_jstr(doc, "operation"), id) == 0) {
-			ofs_fmt_time(now_s(), t, sizeof(t));
+		if (strcmp(ctx->jobs[i]->customer, cu->name) == 0 &&
+		    strcmp(dc_jstr(doc, "operation"), id) == 0) {
 			out = json_pack("{s:s, s:s, s:s, s:s}", "name", id, "status", "Succeeded",
 			    "startTime", dc_jstr(doc, "created"), "endTime", dc_jstr(doc, "created"));
 			break;
@@ -736,20 +1020,21 @@ op_status(struct dc_ctx *ctx, struct MHD_Connection *c, const char *id)
 	return reply(c, 200, out, NULL);
 }
 
-/* Bearer token check: NULL when fine, else the answer was queued (*ret). */
+/* Bearer token check: 0 and *customer (owned) when fine, else the answer was queued. */
 static int
-authorize(struct dc_ctx *ctx, struct MHD_Connection *c, enum MHD_Result *ret)
+authorize(struct dc_ctx *ctx, struct MHD_Connection *c, char **customer, enum MHD_Result *ret)
 {
 	static const char *const hdrs[] = { "WWW-Authenticate", "Bearer", NULL };
 	const char *auth = header(c, "Authorization");
 	int r;
 
+	*customer = NULL;
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
 		*ret = api_error_h(c, 401, hdrs, "AuthenticationFailed", "the request has no "
 		    "'Authorization: Bearer' token");
 		return -1;
 	}
-	r = dc_token_check(&ctx->svc, auth + 7, now_s());
+	r = dc_token_check(&ctx->svc, auth + 7, now_s(), customer);
 	if (r == -2) {
 		*ret = api_error_h(c, 401, hdrs, "ExpiredAuthenticationToken", "the access token "
 		    "has expired; get a new one from the token endpoint");
@@ -764,21 +1049,20 @@ authorize(struct dc_ctx *ctx, struct MHD_Connection *c, enum MHD_Result *ret)
 }
 
 static enum MHD_Result
-api(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg, int n,
-    struct request *rq)
+api_call(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
+    const char *method, char **seg, int n, struct request *rq)
 {
 	const char *apiv = query(c, "api-version");
 	enum MHD_Result ret;
 
-	if (authorize(ctx, c, &ret) != 0)
-		return ret;
 	if (apiv == NULL)
 		return api_error(c, 400, "MissingApiVersionParameter", "the api-version query "
 		    "parameter is required (supported: " DC_API_VERSION ")");
 	if (strcmp(apiv, DC_API_VERSION) != 0)
 		return api_error(c, 400, "InvalidApiVersionParameter", "api-version '%.32s' is not "
 		    "supported; the supported version is " DC_API_VERSION, apiv);
-	if (n < 2 || strcasecmp(seg[1], ctx->svc.subscription) != 0)
+	/* Another customer's subscription is not found, exactly like one that does not exist. */
+	if (n < 2 || strcasecmp(seg[1], cu->subscription) != 0)
 		return api_error(c, 404, "SubscriptionNotFound", "subscription '%.64s' not found",
 		    n >= 2 ? seg[1] : "");
 	/* /subscriptions/S/providers/Microsoft.DataBox/locations/L/operationStatuses/ID */
@@ -787,50 +1071,103 @@ api(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg
 	    strcasecmp(seg[6], "operationStatuses") == 0) {
 		if (strcmp(method, "GET") != 0)
 			return api_error(c, 405, "MethodNotAllowed", "use GET");
-		return op_status(ctx, c, seg[7]);
+		return op_status(ctx, c, cu, seg[7]);
 	}
 	if (n < 7 || strcasecmp(seg[2], "resourceGroups") != 0 ||
 	    strcasecmp(seg[4], "providers") != 0 || strcasecmp(seg[5], "Microsoft.DataBox") != 0 ||
 	    strcasecmp(seg[6], "jobs") != 0 || n > 9)
 		return api_error(c, 404, "NotFound", "no such resource");
-	if (strcasecmp(seg[3], ctx->svc.resource_group) != 0)
+	if (strcasecmp(seg[3], cu->resource_group) != 0)
 		return api_error(c, 404, "ResourceGroupNotFound", "resource group '%.64s' not found",
 		    seg[3]);
+	if (need_json(c, rq, &ret) != 0)
+		return ret;
 	if (n == 7) {
 		if (strcmp(method, "GET") != 0)
 			return api_error(c, 405, "MethodNotAllowed", "use GET to list jobs");
-		return job_list(ctx, c);
+		return job_list(ctx, c, cu);
 	}
 	if (n == 8) {
 		if (strcmp(method, "PUT") == 0)
-			return job_put(ctx, c, seg[7], rq);
+			return job_put(ctx, c, cu, seg[7], rq);
 		if (strcmp(method, "GET") == 0)
-			return job_get(ctx, c, seg[7]);
+			return job_get(ctx, c, cu, seg[7]);
 		if (strcmp(method, "DELETE") == 0)
-			return job_delete(ctx, c, seg[7]);
+			return job_delete(ctx, c, cu, seg[7]);
 		return api_error(c, 405, "MethodNotAllowed", "use PUT, GET or DELETE");
 	}
 	if (strcmp(method, "POST") != 0)
 		return api_error(c, 405, "MethodNotAllowed", "use POST");
 	if (strcasecmp(seg[8], "markDevicesShipped") == 0)
-		return job_ship(ctx, c, seg[7], rq);
+		return job_ship(ctx, c, cu, seg[7], rq);
 	if (strcasecmp(seg[8], "cancel") == 0)
-		return job_cancel(ctx, c, seg[7], rq);
+		return job_cancel(ctx, c, cu, seg[7], rq);
 	return api_error(c, 404, "NotFound", "no such action '%.40s'", seg[8]);
 }
 
-/* ---- admin endpoints (the dock): loopback only, no token ---- */
+static enum MHD_Result
+api(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg, int n,
+    struct request *rq)
+{
+	static const char *const hdrs[] = { "WWW-Authenticate", "Bearer", NULL };
+	struct dc_customer cu;
+	struct ofs_error err;
+	enum MHD_Result ret;
+	char *customer;
+
+	if (authorize(ctx, c, &customer, &ret) != 0)
+		return ret;
+	if (dc_customer_load(&ctx->svc, customer, &cu, &err) != 0) {
+		dc_log("client of customer '%s': %s", customer, err.msg);
+		free(customer);
+		return api_error_h(c, 401, hdrs, "InvalidAuthenticationToken", "the access token "
+		    "is invalid");
+	}
+	free(customer);
+	ret = api_call(ctx, c, &cu, method, seg, n, rq);
+	dc_customer_release(&cu);
+	return ret;
+}
+
+/* ---- admin endpoints (the dock): the operator only ---- */
+
+/* 1 when path (resolved) lies strictly beneath root (resolved). */
+static int
+beneath(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return path[0] == '/' && path[1] != '\0';
+	return strncmp(path, root, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
+}
+
+/* The JobResource of job as its customer sees it. */
+static json_t *
+admin_render(struct dc_ctx *ctx, struct dc_job *job)
+{
+	struct dc_customer cu;
+	struct ofs_error err;
+	json_t *out;
+
+	if (dc_customer_load(&ctx->svc, job->customer, &cu, &err) != 0)
+		return dc_job_render(job->doc, &ctx->svc, 1);
+	out = render(job->doc, &cu, 1);
+	dc_customer_release(&cu);
+	return out;
+}
 
 static enum MHD_Result
 admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
     struct request *rq)
 {
 	json_t *body = parse_body(rq), *disks = json_object_get(body, "disks"), *v, *d;
+	json_t *resolved = json_object();
 	const char *serial, *status = dc_jstr(job->doc, "status");
+	char real[PATH_MAX], t[32];
 	struct ofs_error err;
 	struct stat sb;
 	enum MHD_Result ret;
-	char t[32];
 
 	if (!json_is_object(disks) || json_object_size(disks) == 0) {
 		ret = api_error(c, 400, "InvalidRequestContent", "{\"disks\":{SERIAL:PATH,…}} is "
@@ -861,15 +1198,23 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 			    "already received", serial, job->name);
 			goto out;
 		}
-		if (!printable(path, 4096) || path[0] != '/' || stat(path, &sb) == -1 ||
-		    !S_ISDIR(sb.st_mode)) {
+		/* The disk folder itself is a real folder (not a symlink to one); what it
+		 * resolves to is kept, so a symlinked parent swapped later changes nothing. */
+		if (!printable(path, 4096) || path[0] != '/' || lstat(path, &sb) == -1 ||
+		    !S_ISDIR(sb.st_mode) || realpath(path, real) == NULL) {
 			ret = api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not an "
-			    "absolute path to a folder", serial, path ? path : "");
+			    "absolute path to a folder (not a symlink)", serial, path ? path : "");
 			goto out;
 		}
+		if (ctx->dock_root != NULL && !beneath(ctx->dock_root, real)) {
+			ret = api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not "
+			    "beneath the dock root '%s'", serial, path, ctx->dock_root);
+			goto out;
+		}
+		json_object_set_new(resolved, serial, json_string(real));
 	}
 	ofs_fmt_time(now_s(), t, sizeof(t));
-	json_object_foreach(disks, serial, v) {
+	json_object_foreach(resolved, serial, v) {
 		d = dc_job_disk(job->doc, serial);
 		json_object_set(d, "dock", v);
 		json_object_set_new(d, "phase", json_string("received"));
@@ -882,10 +1227,12 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
 		goto out;
 	}
-	dc_log("job '%s': %zu disk(s) received", job->name, json_object_size(disks));
+	dc_log("customer '%s': job '%s': %zu disk(s) received", job->customer, job->name,
+	    json_object_size(resolved));
 	dc_kick_job(ctx, job);
-	ret = reply(c, 200, dc_job_render(job->doc, &ctx->svc, 1), NULL);
+	ret = reply(c, 200, admin_render(ctx, job), NULL);
 out:
+	json_decref(resolved);
 	json_decref(body);
 	return ret;
 }
@@ -906,26 +1253,65 @@ close_job(struct dc_ctx *ctx, struct dc_job *job)
 	return 0;
 }
 
+/* The job an admin request names: customer's, or the only job of that name (ctx->mu held).
+ * NULL with the answer queued. */
+static struct dc_job *
+admin_job(struct dc_ctx *ctx, struct MHD_Connection *c, const char *customer,
+    const char *name, enum MHD_Result *ret)
+{
+	struct dc_job *job = NULL;
+	struct ofs_buf who = OFS_BUF_INIT(4096);
+	size_t n = 0;
+
+	if (customer != NULL) {
+		if ((job = dc_find_job(ctx, customer, name)) == NULL)
+			*ret = api_error(c, 404, "ResourceNotFound", "customer '%.40s' has no job "
+			    "'%.40s'", customer, name);
+		return job;
+	}
+	for (size_t i = 0; i < ctx->njobs; i++)
+		if (strcmp(ctx->jobs[i]->name, name) == 0) {
+			job = ctx->jobs[i];
+			if (ofs_buf_addf(&who, "%s%s", n++ ? ", " : "", job->customer) != 0)
+				break;
+		}
+	if (n == 0)
+		*ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
+	else if (n > 1)
+		*ret = api_error(c, 409, "AmbiguousJobName", "customers %.*s each have a job "
+		    "'%s'; name the customer (--customer)", (int)who.len, (const char *)who.data,
+		    name);
+	ofs_buf_release(&who);
+	return n == 1 ? job : NULL;
+}
+
+/* /admin/health, /admin/jobs/NAME[/ACTION], /admin/customers/C/jobs/NAME[/ACTION]. */
 static enum MHD_Result
 admin(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg, int n,
     struct request *rq)
 {
+	const char *customer = NULL, *status, *action;
 	struct dc_job *job;
 	enum MHD_Result ret;
-	const char *status;
 	struct ofs_error err;
 
+	if (admin_authorize(ctx, c, rq, &ret) != 0)
+		return ret;
 	if (n == 2 && strcmp(seg[1], "health") == 0)
 		return reply(c, 200, json_pack("{s:s, s:s}", "status", "ok", "version",
 		    OFS_VERSION), NULL);
+	if (n >= 3 && strcmp(seg[1], "customers") == 0) {
+		customer = seg[2];
+		seg += 2;
+		n -= 2;
+	}
 	if (n < 3 || strcmp(seg[1], "jobs") != 0 || n > 4)
 		return api_error(c, 404, "NotFound", "no such admin endpoint");
+	action = n == 4 ? seg[3] : NULL;
 	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, seg[2])) == NULL) {
-		ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", seg[2]);
+	if ((job = admin_job(ctx, c, customer, seg[2], &ret)) == NULL)
 		goto out;
-	}
-	if (n == 3) {
+	if (action == NULL) {
 		if (strcmp(method, "GET") != 0)
 			ret = api_error(c, 405, "MethodNotAllowed", "use GET");
 		else
@@ -936,26 +1322,27 @@ admin(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **s
 		ret = api_error(c, 405, "MethodNotAllowed", "use POST");
 		goto out;
 	}
-	if (strcmp(seg[3], "receive") == 0) {
+	if (strcmp(action, "receive") == 0) {
 		ret = admin_receive(ctx, c, job, rq);
-	} else if (strcmp(seg[3], "close") == 0) {
+	} else if (strcmp(action, "close") == 0) {
 		if (close_job(ctx, job) != 0)
 			ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; only a job whose "
 			    "disks were shipped can be closed", job->name,
 			    dc_jstr(job->doc, "status"));
 		else
-			ret = reply(c, 200, dc_job_render(job->doc, &ctx->svc, 1), NULL);
-	} else if (strcmp(seg[3], "return") == 0) {
+			ret = reply(c, 200, admin_render(ctx, job), NULL);
+	} else if (strcmp(action, "return") == 0) {
 		close_job(ctx, job);
 		status = dc_jstr(job->doc, "status");
 		if (strcmp(status, "ShippedToCustomer") == 0) {
-			ret = reply(c, 200, dc_job_render(job->doc, &ctx->svc, 1), NULL);
+			ret = reply(c, 200, admin_render(ctx, job), NULL);
 		} else if (dc_stage_final(status) && strcmp(status, "Cancelled") != 0) {
 			dc_job_set_stage(job->doc, "ShippedToCustomer", now_s());
 			if (dc_save_job(ctx, job, &err) != 0)
 				dc_log("cannot save job '%s': %s", job->name, err.msg);
-			dc_log("job '%s': disks shipped back", job->name);
-			ret = reply(c, 200, dc_job_render(job->doc, &ctx->svc, 1), NULL);
+			dc_log("customer '%s': job '%s': disks shipped back", job->customer,
+			    job->name);
+			ret = reply(c, 200, admin_render(ctx, job), NULL);
 		} else if (job->worker) {
 			ret = api_error(c, 409, "CopyInProgress", "job '%s' is still copying; return "
 			    "the disks when it has finished", job->name);
@@ -964,7 +1351,7 @@ admin(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **s
 			    "not at the datacenter", job->name, status);
 		}
 	} else {
-		ret = api_error(c, 404, "NotFound", "no such admin action '%.40s'", seg[3]);
+		ret = api_error(c, 404, "NotFound", "no such admin action '%.40s'", action);
 	}
 out:
 	pthread_mutex_unlock(&ctx->mu);
@@ -1006,7 +1393,7 @@ dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const ch
 		return api_error(c, 404, "NotFound", "no such resource");
 	if (rq->too_big)
 		return api_error(c, 413, "RequestEntityTooLarge", "the request body is larger "
-		    "than %u bytes", DC_BODY_MAX);
+		    "than %zu bytes", rq->cap);
 	if (n >= 1 && strcmp(seg[0], "admin") == 0)
 		return admin(ctx, c, method, seg, n, rq);
 
@@ -1057,17 +1444,43 @@ dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const ch
 	return api_error(c, 404, "NotFound", "no such resource");
 }
 
+/* The largest body the endpoint of method and url takes. */
+static size_t
+body_cap(const char *method, const char *url)
+{
+	if (strncmp(url, "/admin/", 7) == 0)
+		return DC_ADMIN_BODY_MAX;
+	if (strcmp(method, "PUT") == 0)
+		return DC_BODY_MAX;		/* a job */
+	return DC_SMALL_BODY_MAX;		/* token form, ship, cancel */
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct dc_ctx *ctx = cls;
 	struct request *rq = *con_cls;
+	const char *cl;
+	char *end;
 
 	if (rq == NULL) {
 		rq = ofs_xcalloc(1, sizeof(*rq));
-		ofs_buf_init(&rq->body, DC_BODY_MAX);
+		rq->cap = body_cap(method, url);
+		ofs_buf_init(&rq->body, rq->cap);
 		*con_cls = rq;
+		/* A declared length over the limit is refused before the body is read (the
+		 * connection is closed after the answer). */
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (cl != NULL && (errno = 0, strtoull(cl, &end, 10) > rq->cap || errno != 0)) {
+			rq->too_big = rq->answered = 1;
+			return api_error(c, 413, "RequestEntityTooLarge", "the request body is "
+			    "larger than %zu bytes", rq->cap);
+		}
+		return MHD_YES;
+	}
+	if (rq->answered) {
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -1092,13 +1505,49 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-static enum MHD_Result
-loopback_only(void *cls, const struct sockaddr *addr, socklen_t len)
+/* libmicrohttpd's own messages, one of a kind per 10 s: a flood of refused connections
+ * must not flood the log. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
-		return (ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr) >> 24) == 127 ?
-		    MHD_YES : MHD_NO;
-	return MHD_NO;
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static const char *last;
+	static int64_t last_t;
+	static unsigned skipped;
+	int64_t t = now_s();
+
+	pthread_mutex_lock(&mu);
+	if (fmt == last && t - last_t < 10) {
+		skipped++;
+	} else {
+		if (skipped > 0)
+			dc_log("(%u more like the last message)", skipped);
+		last = fmt;
+		last_t = t;
+		skipped = 0;
+		fputs("offseed-dc: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		if (*fmt == '\0' || fmt[strlen(fmt) - 1] != '\n')
+			fputc('\n', stderr);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+/* Listening on loopback: loopback peers only. Elsewhere (TLS or --insecure-http): anyone. */
+static enum MHD_Result
+accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	const struct dc_ctx *ctx = cls;
+
+	if (addr->sa_family != AF_INET || len < (socklen_t)sizeof(struct sockaddr_in))
+		return MHD_NO;
+	if (!ctx->loopback)
+		return MHD_YES;
+	return (ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr) >> 24) == 127 ?
+	    MHD_YES : MHD_NO;
 }
 
 /* ---- serve command ---- */
@@ -1111,7 +1560,7 @@ parse_listen(const char *s, struct sockaddr_in *sa, struct ofs_error *err)
 	unsigned long port;
 
 	if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-		return ofs_err_set(err, OFS_ERR_USAGE, "--listen must be 127.0.0.1:PORT");
+		return ofs_err_set(err, OFS_ERR_USAGE, "--listen must be ADDRESS:PORT");
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
 	if (strcmp(host, "localhost") == 0)
@@ -1122,12 +1571,71 @@ parse_listen(const char *s, struct sockaddr_in *sa, struct ofs_error *err)
 	sa->sin_family = AF_INET;
 	if (errno != 0 || end == colon + 1 || *end != '\0' || port > 65535 ||
 	    inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return ofs_err_set(err, OFS_ERR_USAGE, "--listen '%s' is not HOST:PORT", s);
-	if ((ntohl(sa->sin_addr.s_addr) >> 24) != 127)
-		return ofs_err_set(err, OFS_ERR_USAGE, "--listen '%s': offseed-dc listens on "
-		    "loopback addresses (127.x.x.x) only", s);
+		return ofs_err_set(err, OFS_ERR_USAGE, "--listen '%s' is not IPV4-ADDRESS:PORT", s);
 	sa->sin_port = htons((uint16_t)port);
 	return 0;
+}
+
+/* A bound, listening socket for sa (the port known before the first request). */
+static int
+listen_socket(const struct sockaddr_in *sa, const char *what, int *out, struct ofs_error *err)
+{
+	int fd, one = 1;
+
+	*out = -1;
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot make a socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) == -1 || listen(fd, 512) == -1) {
+		int e = errno;
+
+		close(fd);
+		return ofs_err_sys(err, OFS_ERR_IO, e, "cannot listen on %s (in use?)", what);
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Read a PEM file for the TLS layer, NUL-terminated. */
+static int
+read_pem(struct ofs_buf *b, const char *path, struct ofs_error *err)
+{
+	int r;
+
+	if ((r = ofs_buf_read_file(b, path, err)) != 0)
+		return r;
+	if (ofs_buf_add(b, "", 1) != 0)
+		return ofs_err_set(err, OFS_ERR_USAGE, "'%s' is too large for a PEM file", path);
+	return 0;
+}
+
+/* Connections the process can hold: as many files as the hard limit lets it open. */
+static unsigned
+connection_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = CONN_MAX + 128;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 256;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur >= want)
+		return CONN_MAX;
+	return rl.rlim_cur > 192 ? (unsigned)(rl.rlim_cur - 128) : 64;
+}
+
+static int
+serve_usage(void)
+{
+	fprintf(stderr, "usage: offseed-dc serve --listen ADDR:PORT --state DIR --storage LOC\n"
+	    "           [--tls-cert FILE --tls-key FILE | --insecure-http] [--hostname NAME]\n"
+	    "           [--dock-root DIR] [--min-agent-version X.Y.Z] [--fault MODE[:COUNT]]\n"
+	    "           [--copy-delay MS] [--token-lifetime SECONDS] [--page-size N]\n");
+	return 2;
 }
 
 static int
@@ -1158,15 +1666,6 @@ parse_fault(struct dc_ctx *ctx, const char *s, struct ofs_error *err)
 	    "optionally with :COUNT", s);
 }
 
-static int
-serve_usage(void)
-{
-	fprintf(stderr, "usage: offseed-dc serve --listen 127.0.0.1:PORT --state DIR --storage LOC\n"
-	    "           [--min-agent-version X.Y.Z] [--fault MODE[:COUNT]] [--copy-delay MS]\n"
-	    "           [--token-lifetime SECONDS] [--page-size N]\n");
-	return 2;
-}
-
 int
 dc_serve(int argc, char **argv)
 {
@@ -1179,25 +1678,35 @@ dc_serve(int argc, char **argv)
 		{ "copy-delay", required_argument, NULL, 'd' },
 		{ "token-lifetime", required_argument, NULL, 't' },
 		{ "page-size", required_argument, NULL, 'p' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "insecure-http", no_argument, NULL, 'I' },
+		{ "hostname", required_argument, NULL, 'H' },
+		{ "dock-root", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen = NULL, *state = NULL, *storage = NULL, *env;
+	const char *tls_cert = NULL, *tls_key = NULL, *dock_root = NULL;
+	struct ofs_buf cert = OFS_BUF_INIT(TLS_FILE_MAX), key = OFS_BUF_INIT(TLS_FILE_MAX);
+	struct MHD_OptionItem mo[16];	/* 11 at most */
 	struct sockaddr_in sa;
+	socklen_t salen = sizeof(sa);
 	struct dc_ctx ctx;
 	struct ofs_error err;
 	struct MHD_Daemon *d = NULL;
-	const union MHD_DaemonInfo *info;
+	char real[PATH_MAX], *end;
+	unsigned flags, pool;
 	sigset_t sigs;
-	char *end;
 	long v;
-	int ch, sig, rc = 1;
+	int ch, sig, rc = 1, insecure = 0, lfd = -1, nmo = 0;
 
 	memset(&ctx, 0, sizeof(ctx));
 	pthread_mutex_init(&ctx.mu, NULL);
 	ctx.page_size = 50;
 	ctx.token_lifetime = DC_TOKEN_LIFETIME;
 	ctx.slow_ms = 2000;
+	ctx.scheme = "http";
 	if ((env = getenv("OFFSEED_DC_SLOW_MS")) != NULL && *env)
 		ctx.slow_ms = (unsigned)strtoul(env, NULL, 10);
 	optind = 1;
@@ -1206,6 +1715,19 @@ dc_serve(int argc, char **argv)
 		case 'l': listen = optarg; break;
 		case 's': state = optarg; break;
 		case 'S': storage = optarg; break;
+		case 'C': tls_cert = optarg; break;
+		case 'K': tls_key = optarg; break;
+		case 'I': insecure = 1; break;
+		case 'D': dock_root = optarg; break;
+		case 'H':
+			if (strlen(optarg) == 0 || strlen(optarg) > 253 || strspn(optarg,
+			    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+			    strlen(optarg)) {
+				dc_log("--hostname '%s' is not a host name", optarg);
+				return 2;
+			}
+			ctx.hostname = optarg;
+			break;
 		case 'm':
 			if (version_num(optarg, (const char **)&end) < 0 || *end != '\0') {
 				dc_log("--min-agent-version '%s' is not X.Y.Z", optarg);
@@ -1243,13 +1765,52 @@ dc_serve(int argc, char **argv)
 	}
 	if (listen == NULL || state == NULL || storage == NULL || optind != argc)
 		return serve_usage();
+	if ((tls_cert == NULL) != (tls_key == NULL)) {
+		dc_log("--tls-cert and --tls-key go together");
+		return 2;
+	}
 	if (parse_listen(listen, &sa, &err) != 0) {
 		dc_log("%s", err.msg);
 		return 2;
 	}
+	ctx.loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
+	if (!ctx.loopback && tls_cert == NULL && !insecure) {
+		dc_log("--listen '%s': plain HTTP is served on loopback addresses (127.x.x.x) only; "
+		    "give --tls-cert and --tls-key, or --insecure-http", listen);
+		return 2;
+	}
+	if (tls_cert != NULL) {
+		if (read_pem(&cert, tls_cert, &err) != 0 || read_pem(&key, tls_key, &err) != 0) {
+			dc_log("%s", err.msg);
+			rc = 2;
+			goto out;
+		}
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			dc_log("this libmicrohttpd has no TLS support");
+			goto out;
+		}
+		ctx.scheme = "https";
+	}
+	if (dock_root != NULL) {
+		struct stat sb;
+
+		if (realpath(dock_root, real) == NULL || stat(real, &sb) == -1 ||
+		    !S_ISDIR(sb.st_mode)) {
+			dc_log("--dock-root '%s' is not a folder", dock_root);
+			rc = 2;
+			goto out;
+		}
+		ctx.dock_root = ofs_xstrdup(real);
+	}
 	if (dc_service_open(state, &ctx.svc, &err) != 0) {
 		dc_log("%s", err.msg);
-		return ofs_exit_code(err.code);
+		rc = ofs_exit_code(err.code);
+		goto out;
+	}
+	if (dc_admin_token(state, 1, ctx.admin_token, &err) != 0) {
+		dc_log("%s", err.msg);
+		rc = ofs_exit_code(err.code);
+		goto out;
 	}
 	if (dc_store_open(storage, &ctx.store, &err) != 0) {
 		dc_log("%s", err.msg);
@@ -1262,6 +1823,20 @@ dc_serve(int argc, char **argv)
 		dc_log("%s", err.msg);
 		goto out;
 	}
+	if (listen_socket(&sa, listen, &lfd, &err) != 0) {
+		dc_log("%s", err.msg);
+		goto out;
+	}
+	getsockname(lfd, (struct sockaddr *)&sa, &salen);
+	ctx.base_url = ofs_xasprintf("%s://%s:%u", ctx.scheme, ctx.hostname != NULL ?
+	    ctx.hostname : inet_ntoa(sa.sin_addr), (unsigned)ntohs(sa.sin_port));
+	/* Handlers read svc without the lock: it is complete before the first request. */
+	free(ctx.svc.storage);
+	ctx.svc.storage = ofs_xstrdup(dc_store_location(ctx.store));
+	free(ctx.svc.endpoint);
+	ctx.svc.endpoint = ofs_xstrdup(ctx.base_url);
+	if (dc_service_save(&ctx.svc, &err) != 0)
+		dc_log("cannot record the endpoint: %s", err.msg);
 
 	/* Signals go to sigwait below, not to the server's threads. */
 	sigemptyset(&sigs);
@@ -1270,26 +1845,38 @@ dc_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_ERROR_LOG, 0, loopback_only, NULL, handler, &ctx,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-	    MHD_OPTION_END);
+	/* A few polling threads serve every connection; a request handler may wait for the job
+	 * table's lock or sleep (fault slow), so there are several. */
+	pool = (unsigned)ofs_ncpu();
+	pool = pool < 4 ? 4 : pool > 16 ? 16 : pool;
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL };
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, lfd, NULL };
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, pool, NULL };
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT, NULL };
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+	    NULL };
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    CONN_PER_ADDRESS, NULL };
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY,
+	    NULL };
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed,
+	    NULL };
+	if (tls_cert != NULL) {
+		mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, cert.data };
+		mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, key.data };
+	}
+	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (tls_cert != NULL)
+		flags |= MHD_USE_TLS;
+	d = MHD_start_daemon(flags, 0, accept_policy, &ctx, handler, &ctx,
+	    MHD_OPTION_ARRAY, mo, MHD_OPTION_END);
 	if (d == NULL) {
-		dc_log("cannot listen on %s (in use?)", listen);
+		dc_log("cannot serve on %s%s", listen, tls_cert != NULL ? " (is the TLS "
+		    "certificate and key a matching PEM pair?)" : "");
 		goto out;
 	}
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	ctx.base_url = ofs_xasprintf("http://%s:%u", inet_ntoa(sa.sin_addr),
-	    info != NULL ? (unsigned)info->port : (unsigned)ntohs(sa.sin_port));
-	free(ctx.svc.storage);
-	ctx.svc.storage = ofs_xstrdup(dc_store_location(ctx.store));
-	free(ctx.svc.endpoint);
-	ctx.svc.endpoint = ofs_xstrdup(ctx.base_url);
-	if (dc_service_save(&ctx.svc, &err) != 0)
-		dc_log("cannot record the endpoint: %s", err.msg);
+	lfd = -1;			/* the daemon closes it */
 
 	pthread_mutex_lock(&ctx.mu);
 	for (size_t i = 0; i < ctx.njobs; i++) {
@@ -1328,12 +1915,18 @@ dc_serve(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	if (lfd != -1)
+		close(lfd);
 	while (ctx.njobs > 0)
 		job_remove(&ctx, ctx.jobs[ctx.njobs - 1]);
 	free(ctx.jobs);
 	free(ctx.base_url);
+	free(ctx.dock_root);
 	dc_store_free(ctx.store);
 	dc_service_release(&ctx.svc);
+	ofs_wipe(ctx.admin_token, sizeof(ctx.admin_token));
+	ofs_buf_release(&cert);
+	ofs_buf_release_secret(&key);
 	free(ctx.jobs_dir);
 	return rc;
 }

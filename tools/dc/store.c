@@ -1,6 +1,6 @@
-/* offseed-dc storage: where imported files and copy logs go. file:DIR stands for a storage
- * account (blob container = subfolder, blob name = path below it); azure://ACCOUNT goes
- * through the core's Azure Blob client. */
+/* offseed-dc storage: where imported files and copy logs go. file:DIR is a folder of
+ * storage accounts (DIR/ACCOUNT; blob container = its subfolder, blob name = path below
+ * it); azure://ACCOUNT serves that one account through the core's Azure Blob client. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,7 +25,7 @@ struct dc_store {
 	int kind;
 	char *dir;		/* file: absolute folder */
 	char *tmpdir;		/* file: DIR/.offseed-dc-tmp */
-	char *account;
+	char *account;		/* azure: the account served */
 	char *loc;		/* canonical location: file:/ABS or azure://ACCOUNT */
 	struct dc_azure *az;	/* azure: */
 };
@@ -42,6 +42,31 @@ dc_container_name_ok(const char *s)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
 			return 0;
 	return 1;
+}
+
+int
+dc_account_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 24)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+char *
+dc_account_of_id(const char *id)
+{
+	static const char tail[] = "/providers/Microsoft.Storage/storageAccounts/";
+	const char *p;
+
+	if (id == NULL || (p = strstr(id, tail)) == NULL)
+		return NULL;
+	p += sizeof(tail) - 1;
+	return dc_account_name_ok(p) ? ofs_xstrdup(p) : NULL;
 }
 
 int
@@ -65,7 +90,6 @@ dc_store_open(const char *loc, struct dc_store **out, struct ofs_error *err)
 		st->tmpdir = ofs_path_join(real, TMP_DIR);
 		if ((r = ofs_mkdir_p(st->tmpdir, 0700, err)) != 0)
 			goto fail;
-		st->account = ofs_xasprintf("local folder %s", real);
 		st->loc = ofs_xasprintf("file:%s", real);
 	} else if (strncmp(loc, "azure://", 8) == 0 && loc[8] != '\0') {
 		st->kind = STORE_AZURE;
@@ -101,9 +125,53 @@ dc_store_free(struct dc_store *st)
 }
 
 const char *
-dc_store_account(const struct dc_store *st)
+dc_store_default_account(const struct dc_store *st)
 {
-	return st->account;
+	return st->kind == STORE_AZURE ? st->account : NULL;
+}
+
+int
+dc_store_serves(const struct dc_store *st, const char *account)
+{
+	if (account == NULL || !dc_account_name_ok(account))
+		return 0;
+	return st->kind == STORE_FILE || strcmp(account, st->account) == 0;
+}
+
+char *
+dc_store_account_location(const struct dc_store *st, const char *account)
+{
+	if (st->kind == STORE_AZURE)
+		return ofs_xasprintf("azure://%s", account);
+	return ofs_xasprintf("file:%s/%s", st->dir, account);
+}
+
+/* The account, container and blob name are safe to use as a path below the store: a valid
+ * account and container, and a blob name of 1..1024 bytes whose components are neither
+ * empty, "." nor "..". 0, or OFS_ERR_USAGE naming what is wrong. */
+static int
+target_ok(const struct dc_store *st, const char *account, const char *container,
+    const char *name, struct ofs_error *err)
+{
+	size_t n = strlen(name);
+
+	if (!dc_store_serves(st, account))
+		return ofs_err_set(err, OFS_ERR_USAGE, "storage account '%.64s' is not served by "
+		    "%s", account ? account : "", st->loc);
+	if (!dc_container_name_ok(container))
+		return ofs_err_set(err, OFS_ERR_USAGE, "invalid container name");
+	if (n == 0 || n > 1024)
+		return ofs_err_set(err, OFS_ERR_USAGE, "invalid blob name");
+	for (const char *c = name; *c;) {
+		size_t k = strcspn(c, "/");
+
+		if (k == 0 || (k == 1 && c[0] == '.') || (k == 2 && c[0] == '.' && c[1] == '.'))
+			return ofs_err_set(err, OFS_ERR_USAGE, "invalid blob name");
+		c += k;
+		if (*c == '/' && *++c == '\0')
+			return ofs_err_set(err, OFS_ERR_USAGE, "invalid blob name");
+	}
+	return 0;
 }
 
 const char *
@@ -123,14 +191,15 @@ dc_store_cleanup(struct dc_store *st)
 	ofs_mkdir_p(st->tmpdir, 0700, &err);
 }
 
-/* DIR/container/name with its parent folders made. */
+/* DIR/account/container/name with its parent folders made (target_ok checked). */
 static char *
-file_target(struct dc_store *st, const char *container, const char *name,
-    struct ofs_error *err)
+file_target(struct dc_store *st, const char *account, const char *container,
+    const char *name, struct ofs_error *err)
 {
-	char *cont = ofs_path_join(st->dir, container), *dst = ofs_path_join(cont, name);
-	char *parent = ofs_xstrdup(dst);
+	char *acct = ofs_path_join(st->dir, account), *cont = ofs_path_join(acct, container);
+	char *dst = ofs_path_join(cont, name), *parent = ofs_xstrdup(dst);
 
+	free(acct);
 	free(cont);
 	if (ofs_mkdir_p(dirname(parent), 0755, err) != 0) {
 		free(parent);
@@ -153,8 +222,8 @@ all_zero(const uint8_t *p, size_t n)
 /* Copy into a temporary file next to the storage, check, then rename into place: a blob is
  * either absent or complete. Page blobs keep their zero ranges as holes. */
 static int
-file_put(struct dc_store *st, const char *container, const char *name, int page, int src,
-    const char *path, uint64_t size, const uint8_t *xxh, dc_copy_fn fn, void *arg,
+file_put(struct dc_store *st, const char *account, const char *container, const char *name,
+    int page, int src, const char *path, uint64_t size, const uint8_t *xxh, dc_copy_fn fn, void *arg,
     int *aborted, struct ofs_error *err)
 {
 	char *tmp = NULL, *dst = NULL, *parent = NULL;
@@ -163,7 +232,7 @@ file_put(struct dc_store *st, const char *container, const char *name, int page,
 	uint64_t off = 0;
 	int fd = -1, r = 0, e;
 
-	if ((dst = file_target(st, container, name, err)) == NULL) {
+	if ((dst = file_target(st, account, container, name, err)) == NULL) {
 		r = err->code;
 		goto out;
 	}
@@ -178,8 +247,9 @@ file_put(struct dc_store *st, const char *container, const char *name, int page,
 		size_t n = size - off < COPY_BUF ? (size_t)(size - off) : COPY_BUF;
 
 		if ((e = -ofs_pread_all(src, buf, n, off)) != 0) {
-			r = ofs_err_sys(err, OFS_ERR_IO, e, "cannot read '%s' at offset %llu", path,
-			    (unsigned long long)off);
+			r = e == -OFS_READ_EOF ? ofs_err_set(err, OFS_ERR_CORRUPT, "'%s' shrank "
+			    "while it was imported", path) : ofs_err_sys(err, OFS_ERR_IO, e,
+			    "cannot read '%s' at offset %llu", path, (unsigned long long)off);
 			goto out;
 		}
 		ofs_xxh_update(h, buf, n);
@@ -228,28 +298,26 @@ out:
 }
 
 int
-dc_store_put_file(struct dc_store *st, const char *container, const char *name, int page,
-    const char *path, uint64_t size, const uint8_t *xxh, dc_copy_fn fn, void *arg,
-    int *aborted, struct ofs_error *err)
+dc_store_put_fd(struct dc_store *st, const char *account, const char *container,
+    const char *name, int page, int fd, const char *what, uint64_t size, const uint8_t *xxh,
+    dc_copy_fn fn, void *arg, int *aborted, struct ofs_error *err)
 {
 	struct stat sb;
-	int fd, r;
+	int r;
 
 	*aborted = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open '%s'", path);
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != size) {
-		close(fd);
+	if ((r = target_ok(st, account, container, name, err)) != 0)
+		return r;
+	if (strcmp(container, DC_LOG_CONTAINER) == 0)
+		return ofs_err_set(err, OFS_ERR_USAGE, "container '%s' is reserved for the "
+		    "service's copy logs", DC_LOG_CONTAINER);
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != size)
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "'%s' is no longer a regular file of %llu "
-		    "bytes", path, (unsigned long long)size);
-	}
+		    "bytes", what, (unsigned long long)size);
 	if (st->kind == STORE_FILE)
-		r = file_put(st, container, name, page, fd, path, size, xxh, fn, arg, aborted, err);
-	else
-		r = dc_azure_put_file(st->az, container, name, page, fd, size, fn, arg, aborted,
-		    err);
-	close(fd);
-	return r;
+		return file_put(st, account, container, name, page, fd, what, size, xxh, fn, arg,
+		    aborted, err);
+	return dc_azure_put_file(st->az, container, name, page, fd, size, fn, arg, aborted, err);
 }
 
 /* file:// URL of an absolute path, percent-encoding everything unusual. */
@@ -274,16 +342,18 @@ file_url(const char *path)
 }
 
 int
-dc_store_put_bytes(struct dc_store *st, const char *container, const char *name,
-    const void *data, size_t len, char **link, struct ofs_error *err)
+dc_store_put_bytes(struct dc_store *st, const char *account, const char *container,
+    const char *name, const void *data, size_t len, char **link, struct ofs_error *err)
 {
 	char *dst;
 	int r;
 
 	*link = NULL;
+	if ((r = target_ok(st, account, container, name, err)) != 0)
+		return r;
 	if (st->kind == STORE_AZURE)
 		return dc_azure_put_bytes(st->az, container, name, data, len, link, err);
-	if ((dst = file_target(st, container, name, err)) == NULL)
+	if ((dst = file_target(st, account, container, name, err)) == NULL)
 		return err->code;
 	if ((r = ofs_write_file_atomic(dst, data, len, 0644, err)) == 0)
 		*link = file_url(dst);
