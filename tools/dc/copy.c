@@ -305,26 +305,78 @@ out:
 	return r;
 }
 
+/* A copy log written as text while its entries are made, one compact JSON object per
+ * line: memory follows the log's size, not a document of every entry. */
+struct logtext {
+	struct ofs_buf b;
+	int n;			/* entries so far */
+};
+
+/* Start with the members of hdr (taken), "files" last. */
+static void
+log_open(struct logtext *l, json_t *hdr)
+{
+	char *h = json_dumps(hdr, JSON_INDENT(2));
+	size_t n = strlen(h);
+
+	while (n > 0 && (h[n - 1] == '}' || h[n - 1] == '\n'))	/* reopen the object */
+		n--;
+	ofs_buf_init(&l->b, 0);
+	(void)ofs_buf_add(&l->b, h, n);
+	(void)ofs_buf_adds(&l->b, ",\n  \"files\": [");
+	l->n = 0;
+	free(h);
+	json_decref(hdr);
+}
+
+/* Add entry e (a reference is kept by the caller). */
+static void
+log_add(struct logtext *l, json_t *e)
+{
+	char *s = json_dumps(e, JSON_COMPACT);
+
+	(void)ofs_buf_adds(&l->b, l->n++ ? ",\n    " : "\n    ");
+	(void)ofs_buf_adds(&l->b, s);
+	free(s);
+}
+
+static void
+log_close(struct logtext *l)
+{
+	(void)ofs_buf_adds(&l->b, l->n ? "\n  ]\n}\n" : "]\n}\n");
+}
+
 /* Write the error and verbose logs of a finished disk, link them, set its final status. */
 static void
 finish_disk(struct disk_run *dr, const char *status, const char *code, const char *detail)
 {
 	struct dc_ctx *ctx = dr->ctx;
-	json_t *errlog, *verbose, *efiles, *vfiles, *d, *e;
+	struct logtext el, vl;
+	json_t *hdr, *d, *e;
 	struct ofs_error err;
-	char *name, *text, *elink = NULL, *vlink = NULL, t[32];
+	char *name, *elink = NULL, *vlink = NULL, t[32];
 	size_t i;
 
 	ofs_fmt_time(now_s(), t, sizeof(t));
-	efiles = json_array();
-	vfiles = json_array();
 	pthread_mutex_lock(&ctx->mu);
 	d = disk_obj(dr);
+	hdr = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}",
+	    "format", "offseed-dc-copylog", "version", 1, "kind", "error", "job", dr->job->name,
+	    "serialNumber", dr->serial, "copyStatus", status, "finished", t,
+	    "filesProcessed", (json_int_t)dc_jint(d, "filesProcessed"),
+	    "filesErroredOut", (json_int_t)dc_jint(d, "filesErroredOut"),
+	    "totalFilesToProcess", (json_int_t)dc_jint(d, "totalFilesToProcess"),
+	    "unlistedFiles", (json_int_t)dc_jint(d, "warnings"));
+	log_open(&el, json_deep_copy(hdr));
+	json_object_set_new(hdr, "kind", json_string("verbose"));
+	json_object_set_new(hdr, "bytesProcessed", json_integer(dc_jint(d, "bytesProcessed")));
+	log_open(&vl, hdr);
 	if (code != NULL) {
 		e = json_pack("{s:s, s:s}", "error", code, "detail", detail ? detail : "");
 		set_log_path(e, dr->manifest_file);
-		json_array_append(efiles, e);
-		json_array_append_new(vfiles, e);
+		log_add(&el, e);
+		log_add(&vl, e);
+		json_decref(e);
 	}
 	if (dr->m != NULL) {
 		int64_t next = dc_jint(d, "next");
@@ -348,48 +400,36 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 			if (fe != NULL) {
 				json_object_set(e, "error", json_object_get(fe, "error"));
 				json_object_set(e, "detail", json_object_get(fe, "detail"));
-				json_array_append(efiles, e);
+				log_add(&el, e);
 			} else if ((int64_t)i < next) {
 				json_object_set_new(e, "result", json_string("imported"));
 			}
-			json_array_append_new(vfiles, e);
+			log_add(&vl, e);
+			json_decref(e);
 		}
 	}
 	json_array_foreach(json_object_get(d, "unlisted"), i, e) {
-		json_array_append(efiles, e);
-		json_array_append(vfiles, e);
+		log_add(&el, e);
+		log_add(&vl, e);
 	}
-	errlog = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
-	    "format", "offseed-dc-copylog", "version", 1, "kind", "error", "job", dr->job->name,
-	    "serialNumber", dr->serial, "copyStatus", status, "finished", t,
-	    "filesProcessed", (json_int_t)dc_jint(d, "filesProcessed"),
-	    "filesErroredOut", (json_int_t)dc_jint(d, "filesErroredOut"),
-	    "totalFilesToProcess", (json_int_t)dc_jint(d, "totalFilesToProcess"),
-	    "unlistedFiles", (json_int_t)dc_jint(d, "warnings"), "files", efiles);
-	verbose = json_deep_copy(errlog);
-	json_object_set_new(verbose, "kind", json_string("verbose"));
-	json_object_set_new(verbose, "files", vfiles);
-	json_object_set_new(verbose, "bytesProcessed", json_integer(dc_jint(d, "bytesProcessed")));
 	pthread_mutex_unlock(&ctx->mu);
+	log_close(&el);
+	log_close(&vl);
 
-	text = json_dumps(errlog, JSON_INDENT(2));
 	name = ofs_xasprintf("%s/%s/error.json", dr->job->name, dr->serial);
-	if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, text,
-	    strlen(text), &elink, &err) != 0)
+	if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, el.b.data,
+	    el.b.len, &elink, &err) != 0)
 		dc_log("job '%s' disk %s: cannot write the error log: %s", dr->job->name,
 		    dr->serial, err.msg);
 	free(name);
-	free(text);
-	text = json_dumps(verbose, JSON_INDENT(2));
+	ofs_buf_release(&el.b);
 	name = ofs_xasprintf("%s/%s/verbose.json", dr->job->name, dr->serial);
-	if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, text,
-	    strlen(text), &vlink, &err) != 0)
+	if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, vl.b.data,
+	    vl.b.len, &vlink, &err) != 0)
 		dc_log("job '%s' disk %s: cannot write the verbose log: %s", dr->job->name,
 		    dr->serial, err.msg);
 	free(name);
-	free(text);
-	json_decref(errlog);
-	json_decref(verbose);
+	ofs_buf_release(&vl.b);
 
 	pthread_mutex_lock(&ctx->mu);
 	if (elink != NULL && vlink != NULL) {
