@@ -612,18 +612,6 @@ first_str(json_t *o, const char *const *keys, size_t nkeys, size_t max, char **o
 	return 0;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *
 ofs_percent_decode(const char *s, size_t *len)
 {
@@ -636,7 +624,7 @@ ofs_percent_decode(const char *s, size_t *len)
 			*o++ = *p;
 			continue;
 		}
-		if ((hi = hexval((unsigned char)p[1])) < 0 || (lo = hexval((unsigned char)p[2])) < 0 ||
+		if ((hi = ofs_hexval((unsigned char)p[1])) < 0 || (lo = ofs_hexval((unsigned char)p[2])) < 0 ||
 		    (hi == 0 && lo == 0)) {
 			free(out);
 			return NULL;

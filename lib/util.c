@@ -108,8 +108,8 @@ ofs_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-hexval(int c)
+int
+ofs_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -132,7 +132,7 @@ ofs_unhexn(const char *s, size_t len, uint8_t *out, size_t n)
 	if (len != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+		int hi = ofs_hexval((unsigned char)s[2 * i]), lo = ofs_hexval((unsigned char)s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

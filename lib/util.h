@@ -28,6 +28,8 @@ char *ofs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ofs_hex(const uint8_t *p, size_t n, char *out);
 /* Parse exactly 2n hex chars into out (the string s, or its first len bytes). Returns 0
  * or -1. */
+/* Value of one hex digit (either case), or -1. */
+int ofs_hexval(int c);
 int ofs_unhex(const char *s, uint8_t *out, size_t n);
 int ofs_unhexn(const char *s, size_t len, uint8_t *out, size_t n);
 

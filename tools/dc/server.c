@@ -576,18 +576,6 @@ admin_authorize(struct dc_ctx *ctx, struct MHD_Connection *c, struct request *rq
 
 /* ---- token endpoint ---- */
 
-static int
-hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The decoded value of key in an application/x-www-form-urlencoded body (owned), or NULL. */
 static char *
 form_value(const struct ofs_buf *b, const char *key)
@@ -606,9 +594,10 @@ form_value(const struct ofs_buf *b, const char *key)
 			for (const char *q = eq + 1; q < stop; q++) {
 				if (*q == '+') {
 					*o++ = ' ';
-				} else if (*q == '%' && stop - q >= 3 && hexv(q[1]) >= 0 &&
-				    hexv(q[2]) >= 0) {
-					*o++ = (char)(hexv(q[1]) * 16 + hexv(q[2]));
+				} else if (*q == '%' && stop - q >= 3 && ofs_hexval((unsigned char)q[1]) >= 0 &&
+				    ofs_hexval((unsigned char)q[2]) >= 0) {
+					*o++ = (char)(ofs_hexval((unsigned char)q[1]) * 16 +
+					    ofs_hexval((unsigned char)q[2]));
 					q += 2;
 				} else {
 					*o++ = *q;
