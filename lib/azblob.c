@@ -736,19 +736,28 @@ utf8_put(struct ofs_buf *b, uint32_t cp)
 {
 	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
 		return -1;
-	if (cp < 0x80)
-		return ofs_buf_addc(b, (uint8_t)cp);
-	if (cp < 0x800) {
-		ofs_buf_addc(b, (uint8_t)(0xC0 | cp >> 6));
+	uint8_t u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (uint8_t)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (uint8_t)(0xC0 | cp >> 6);
+		n = 2;
 	} else if (cp < 0x10000) {
-		ofs_buf_addc(b, (uint8_t)(0xE0 | cp >> 12));
-		ofs_buf_addc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3F)));
+		u[0] = (uint8_t)(0xE0 | cp >> 12);
+		u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+		n = 3;
 	} else {
-		ofs_buf_addc(b, (uint8_t)(0xF0 | cp >> 18));
-		ofs_buf_addc(b, (uint8_t)(0x80 | ((cp >> 12) & 0x3F)));
-		ofs_buf_addc(b, (uint8_t)(0x80 | ((cp >> 6) & 0x3F)));
+		u[0] = (uint8_t)(0xF0 | cp >> 18);
+		u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+		u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+		n = 4;
 	}
-	return ofs_buf_addc(b, (uint8_t)(0x80 | (cp & 0x3F)));
+	if (n > 1)
+		u[n - 1] = (uint8_t)(0x80 | (cp & 0x3F));
+	return ofs_buf_add(b, u, n);	/* all or nothing: never a cut character */
 }
 
 /* Decode XML text (the five entities and character references) into b, NUL-terminated.
@@ -764,7 +773,8 @@ xml_text(const char *p, const char *end, struct ofs_buf *b)
 		if (*p == '<' || *p == '\0')
 			return -1;
 		if (*p != '&') {
-			ofs_buf_addc(b, (uint8_t)*p++);
+			if (ofs_buf_addc(b, (uint8_t)*p++) != 0)
+				return -1;	/* longer than the buffer allows: never cut */
 			continue;
 		}
 		p++;
@@ -796,7 +806,8 @@ xml_text(const char *p, const char *end, struct ofs_buf *b)
 				size_t el = strlen(ents[i].ent);
 
 				if (left >= el && memcmp(p, ents[i].ent, el) == 0) {
-					ofs_buf_addc(b, (uint8_t)ents[i].ch);
+					if (ofs_buf_addc(b, (uint8_t)ents[i].ch) != 0)
+						return -1;
 					p += el;
 					break;
 				}

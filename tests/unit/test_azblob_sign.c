@@ -409,6 +409,45 @@ parse_str(const char *s, struct ofs_azblob_list *l, struct ofs_error *err)
 	return ofs_azblob_list_parse(s, strlen(s), l, err);
 }
 
+/* A name or marker longer than its buffer is refused, never cut (a 5,000-byte name came
+ * back as its first 4,096 bytes). */
+static void
+test_list_parse_too_long(void **state)
+{
+	struct ofs_azblob_list l = OFS_AZBLOB_LIST_INIT;
+	struct ofs_error err;
+	struct ofs_buf x = OFS_BUF_INIT(0);
+	char *name = ofs_xmalloc(5001), *marker = ofs_xmalloc(70001);
+
+	memset(name, 'n', 5000);
+	name[5000] = '\0';
+	memset(marker, 'm', 70000);
+	marker[70000] = '\0';
+	assert_int_equal(ofs_buf_addf(&x, "<EnumerationResults><Blobs><Blob><Name>%s</Name>"
+	    "<Properties><Content-Length>1</Content-Length></Properties></Blob></Blobs>"
+	    "</EnumerationResults>", name), 0);
+	assert_int_not_equal(ofs_azblob_list_parse(x.data, x.len, &l, &err), 0);
+	ofs_azblob_list_release(&l);
+	ofs_buf_reset(&x);
+	assert_int_equal(ofs_buf_addf(&x, "<EnumerationResults><Blobs></Blobs><NextMarker>%s"
+	    "</NextMarker></EnumerationResults>", marker), 0);
+	assert_int_not_equal(ofs_azblob_list_parse(x.data, x.len, &l, &err), 0);
+	ofs_azblob_list_release(&l);
+	/* a name of 1,024 characters with an entity still parses whole */
+	ofs_buf_reset(&x);
+	name[1020] = '\0';
+	assert_int_equal(ofs_buf_addf(&x, "<EnumerationResults><Blobs><Blob><Name>%s&#x20AC;"
+	    "</Name><Properties><Content-Length>1</Content-Length></Properties></Blob></Blobs>"
+	    "</EnumerationResults>", name), 0);
+	assert_int_equal(ofs_azblob_list_parse(x.data, x.len, &l, &err), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(strlen(l.items[0].name), 1023);
+	ofs_azblob_list_release(&l);
+	ofs_buf_release(&x);
+	free(name);
+	free(marker);
+}
+
 static void
 test_list_parse(void **state)
 {
@@ -483,6 +522,7 @@ main(void)
 		cmocka_unit_test(test_open_config),
 		cmocka_unit_test(test_sas),
 		cmocka_unit_test(test_list_parse),
+		cmocka_unit_test(test_list_parse_too_long),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
