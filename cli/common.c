@@ -43,10 +43,14 @@ prompt(const char *what, struct ofs_buf *out, struct ofs_error *err)
 	tcsetattr(fileno(tty), TCSAFLUSH, &old);
 	fputc('\n', tty);
 	fclose(tty);
-	if (r == 0) {
-		ofs_buf_adds(out, line);
+	if (r == 0 && strchr(line, '\n') == NULL && strlen(line) == sizeof(line) - 1)
+		r = ofs_err_set(err, OFS_ERR_USAGE, "the passphrase is longer than %zu characters",
+		    sizeof(line) - 2);
+	if (r == 0 && ofs_buf_adds(out, line) != 0)
+		r = ofs_err_set(err, OFS_ERR_USAGE, "the passphrase is longer than %zu bytes",
+		    out->max);
+	if (r == 0)
 		chomp(out);
-	}
 	ofs_wipe(line, sizeof(line));
 	return r;
 }
@@ -61,14 +65,19 @@ ofs_cli_passphrase(const struct ofs_cli *g, int confirm, struct ofs_buf *out,
 
 	ofs_buf_reset(out);
 	if (g->passphrase_file != NULL) {
-		if ((r = ofs_buf_read_file(out, g->passphrase_file, err)) != 0)
+		if ((r = ofs_buf_read_file(out, g->passphrase_file, err)) == OFS_ERR_CORRUPT)
+			return ofs_err_set(err, OFS_ERR_USAGE, "the passphrase file '%s' is longer "
+			    "than %zu bytes", g->passphrase_file, out->max);
+		if (r != 0)
 			return ofs_err_wrap(err, "cannot read the passphrase file");
 		chomp(out);
 		return 0;
 	}
 	if ((env = getenv("OFFSEED_PASSPHRASE")) != NULL) {
-		ofs_buf_adds(out, env);
-		ofs_buf_cstr(out);
+		/* never cut: a shortened passphrase would lock the repository with another key */
+		if (ofs_buf_adds(out, env) != 0 || ofs_buf_cstr(out) != 0)
+			return ofs_err_set(err, OFS_ERR_USAGE, "OFFSEED_PASSPHRASE is longer than "
+			    "%zu bytes", out->max);
 		return 0;
 	}
 	if ((r = prompt("passphrase", out, err)) != 0)

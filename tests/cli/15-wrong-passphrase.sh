@@ -23,4 +23,14 @@ grep -q '"code":5' "$T/out" || fail "--json error code is not 5"
 printf 'short\n' >"$T/short"
 expect_exit 2 "$OFFSEED" --passphrase-file "$T/short" init --repo "$T/repo2"
 assert_contains "$T/err" "too short"
+
+# A passphrase longer than offseed takes is refused, never cut (a cut passphrase would
+# lock a new repository with another key): exit 2 naming the limit.
+long=$(head -c 6000 /dev/zero | tr '\0' 'p')
+OFFSEED_PASSPHRASE=$long expect_exit 2 "$OFFSEED" --no-progress init --repo "$T/long"
+assert_contains "$T/err" "OFFSEED_PASSPHRASE is longer than"
+[ ! -e "$T/long/config" ] || fail "a repository was made with a cut passphrase"
+printf '%s\n' "$long" >"$T/longfile"
+expect_exit 2 "$OFFSEED" --no-progress --passphrase-file "$T/longfile" init --repo "$T/long2"
+assert_contains "$T/err" "is longer than"
 echo ok
