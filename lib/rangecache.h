@@ -26,7 +26,7 @@ void ofs_rangecache_free(struct ofs_rangecache *c);
 int ofs_rangecache_read(struct ofs_rangecache *c, struct ofs_backend *be, const char *name,
     uint64_t off, uint64_t len, uint64_t limit, struct ofs_buf *out, struct ofs_error *err);
 
-/* Requests made and bytes fetched so far (tests, -v). */
+/* Range requests made so far, and reads answered from the cache without one (tests, -v). */
 void ofs_rangecache_stats(struct ofs_rangecache *c, uint64_t *requests, uint64_t *hits);
 
 #endif

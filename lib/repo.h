@@ -101,13 +101,13 @@ int ofs_repo_put_object(struct ofs_repo *r, const char *dir, uint8_t type,
 int ofs_repo_get_object(struct ofs_repo *r, const char *dir, uint8_t type,
     const uint8_t id[OFS_ID_LEN], size_t max, struct ofs_buf *out, struct ofs_error *err);
 
-/* Before the first read from a container (through index files, which skip its structure),
- * check its superblock: a newer container format → OFS_ERR_VERSION naming both versions.
- * Thread-safe; remembers the containers already checked. */
 /* Remember (in the state dir) that seed set set_hex travels in import job job, so a restore
  * refused while the import is pending can name the job. Best effort: failures are ignored. */
 void ofs_repo_note_seed_job(struct ofs_repo *r, const char *set_hex, const char *job);
 
+/* Before the first read from a container (through index files, which skip its structure),
+ * check its superblock: a newer container format → OFS_ERR_VERSION naming both versions.
+ * Thread-safe; remembers the containers already checked. */
 int ofs_repo_check_container(struct ofs_repo *r, const struct ofs_pack_loc *loc,
     struct ofs_error *err);
 
