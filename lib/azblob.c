@@ -64,7 +64,9 @@ struct req {
 	int read_fail, read_errno;
 	struct ofs_buf *sink;		/* 2xx body (GET); NULL: discarded */
 	size_t sink_base;
+	uint64_t sink_limit;		/* bytes a ranged GET asked for (0: the buffer's max) */
 	int sink_over;
+	int ranged;			/* a ranged GET: only 206 is its answer */
 	struct ofs_buf ebody;		/* error / list body */
 	int exists_ok, existed;
 	int keep_body;			/* 2xx body into ebody (List Blobs) */
@@ -495,7 +497,11 @@ write_cb(char *p, size_t size, size_t nmemb, void *ud)
 
 	curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &code);
 	if (code >= 200 && code < 300 && r->sink) {
-		if (ofs_buf_add(r->sink, p, n) != 0) {
+		/* never more than was asked for: an answer that ignores x-ms-range (a 200 with
+		 * the whole blob) or runs on is cut off here, before it grows memory */
+		if ((r->ranged && code != 206) || (r->sink_limit != 0 &&
+		    n > r->sink_limit - (r->sink->len - r->sink_base)) ||
+		    ofs_buf_add(r->sink, p, n) != 0) {
 			r->sink_over = 1;
 			return 0;
 		}
@@ -926,8 +932,18 @@ req_finish(struct ofs_azblob *c, struct req *r, CURLcode cc)
 		const char *ce = r->cerr[0] ? r->cerr : curl_easy_strerror(cc);
 
 		if (r->sink_over) {
-			ofs_err_set(&r->err, OFS_ERR_CORRUPT, "%s: the response is larger than %zu bytes",
-			    what, r->sink ? r->sink->max : r->ebody.max);
+			long got = 0;
+
+			curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &got);
+			if (r->sink != NULL && r->ranged && got != 206)
+				ofs_err_set(&r->err, OFS_ERR_CORRUPT, "%s: the service ignored the "
+				    "range (HTTP %ld, not 206 Partial Content)", what, got);
+			else if (r->sink != NULL && r->sink_limit != 0)
+				ofs_err_set(&r->err, OFS_ERR_CORRUPT, "%s: the answer is longer than "
+				    "the %" PRIu64 " bytes asked for", what, r->sink_limit);
+			else
+				ofs_err_set(&r->err, OFS_ERR_CORRUPT, "%s: the response is larger "
+				    "than %zu bytes", what, r->sink ? r->sink->max : r->ebody.max);
 			return FIN_FAIL;
 		}
 		if (r->read_fail) {
@@ -1512,6 +1528,8 @@ ofs_azblob_get(struct ofs_azblob *c, const char *container, const char *name, ui
 		req_header(&r, "x-ms-range: bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
 	else if (off > 0)
 		req_header(&r, "x-ms-range: bytes=%" PRIu64 "-", off);
+	r.ranged = off > 0 || len > 0;
+	r.sink_limit = len;
 	if (off > 0 || len > 0)
 		snprintf(r.label, sizeof(r.label), "(range %" PRIu64 "+%" PRIu64 ")", off, len);
 	r.sink = out;

@@ -17,7 +17,8 @@ slots get --status; later slots pass. --drop -1 / --count -1: every slot (drop w
 --drop-after BYTES: a dropped request first has up to BYTES of its body read (a cut in the
 middle of an upload); 0 (default) drops it right after its headers.
 --delay S: wait S seconds (float) before forwarding each request that passes (widens the
-window of in-flight uploads for kill tests).
+window of in-flight uploads for kill tests). --strip-range: forward every request without
+its range header (a service that ignores x-ms-range and answers 200 with the whole blob).
 
 --owner PID exits when that process is gone. --log FILE appends one line per request:
 "SEQ METHOD PATH CLIENT-PORT" (the port shows whether connections are reused), written when
@@ -63,6 +64,9 @@ def main():
     ap.add_argument("--every", type=int, default=0)
     ap.add_argument("--match", default="")
     ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--strip-range", action="store_true",
+                    help="forward requests without their x-ms-range/Range header, as a "
+                    "service that ignores ranges (answers 200 with the whole blob)")
     ap.add_argument("--log", default="")
     ap.add_argument("--log-detail", action="store_true")
     ap.add_argument("--owner", type=int, default=0, help="exit when this pid is gone")
@@ -208,6 +212,9 @@ def main():
             host, port = a.upstream.rsplit(":", 1)
             conn = http.client.HTTPConnection(host, int(port), timeout=120)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            if a.strip_range:
+                headers = {k: v for k, v in headers.items()
+                           if k.lower() not in ("x-ms-range", "range")}
             headers["Host"] = a.upstream
             try:
                 conn.request(self.command, path, body=data if data or self.command in

@@ -190,4 +190,28 @@ expect_exit 8 ofs backup --repo "$R" "$T/src"
 expect_exit 8 ofs init --repo azure://devstoreaccount1/backups/other
 assert_contains "$T/err" "gave up after 3 attempts"
 proxy_stop
+# --- a service that ignores x-ms-range and answers 200 with the whole blob: a ranged read
+# takes no more than it asked for and is refused naming the range (exit 4), memory bounded
+need node
+# (a read/list SAS: a SharedKey signature covers x-ms-range, which the relay removes)
+SAS_RL=$(node - "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$OFFSEED_AZURE_KEY;BlobEndpoint=$AZ_DIRECT;" <<'JS'
+const path = require('path');
+const { BlobServiceClient, ContainerSASPermissions, generateBlobSASQueryParameters } =
+    require(path.join(process.env.TOP, 'tools/azurite/node_modules/@azure/storage-blob'));
+const svc = BlobServiceClient.fromConnectionString(process.argv[2]);
+console.log(generateBlobSASQueryParameters({ containerName: 'backups',
+    permissions: ContainerSASPermissions.parse('rl'),
+    expiresOn: new Date(Date.now() + 3600e3) }, svc.credential).toString());
+JS
+) || fail "cannot make a SAS"
+proxy_start --strip-range
+OFFSEED_AZURE_KEY= OFFSEED_AZURE_SAS=$SAS_RL /usr/bin/time -f '%M' -o "$T/rss" \
+    "$OFFSEED" --passphrase-file "$PASS" --no-progress \
+    restore latest --repo "$R" --target "$T/stripped" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 4 ] || { cat "$T/err"; fail "restore through a range-ignoring service exited $rc, not 4"; }
+assert_contains "$T/err" "ignored the range"
+kb=$(tail -n 1 "$T/rss")
+[ "$kb" -lt 200000 ] || fail "restore grew to $kb KB on whole-blob answers"
+proxy_stop
 echo ok
