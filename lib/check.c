@@ -337,10 +337,11 @@ share_file(struct ctx *c, struct fstate *fs, uint8_t *buf)
 
 		wait_turn(fs, seq);
 		if (bad && fs->error == NULL && !fs->short_read) {
-			if (e != 0)
+			if (e != 0) {	/* an I/O error, not damage: keep its errno */
 				fs->error = ofs_xasprintf("cannot read at offset %llu: %s",
 				    (unsigned long long)off, strerror(e));
-			else
+				fs->error_errno = e;
+			} else
 				fs->short_read = 1;
 		}
 		if (fs->error == NULL && !fs->short_read) {
@@ -506,12 +507,20 @@ add_name(struct names *v, char *s)
 /* Folders nested deeper than this are reported, not entered (each level holds a fd). */
 #define SCAN_DEPTH 128
 
+static int
+ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
 /* List the files below the folder dfd (taken, closed) whose root-relative paths (rel) the
  * manifest does not name. Folders are entered by fd without following links: a symbolic
  * link, FIFO, socket or device is only ever named, never opened. */
 static void
 scan(int dfd, const char *rel, int depth, const struct ofs_manifest_file **sorted, size_t n,
-    struct names *out, struct names *errs)
+    int staging, struct names *out, struct names *errs)
 {
 	struct dirent *e;
 	struct stat st;
@@ -529,7 +538,9 @@ scan(int dfd, const char *rel, int depth, const struct ofs_manifest_file **sorte
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		r = *rel ? ofs_xasprintf("%s/%s", rel, e->d_name) : ofs_xstrdup(e->d_name);
-		if (ofs_check_ignored(r)) {
+		if (ofs_check_ignored(r) || (staging && e->d_name[0] == '.' &&
+		    strncmp(r, "containers/", 11) == 0 && ends_with(e->d_name, ".partial")) ||
+		    (staging && strstr(e->d_name, ".tmp-") != NULL)) {
 			/* skip */
 		} else if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode)) {
@@ -540,7 +551,7 @@ scan(int dfd, const char *rel, int depth, const struct ofs_manifest_file **sorte
 			    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1) {
 				add_name(errs, ofs_xasprintf("%s\t%s", r, strerror(errno)));
 			} else {
-				scan(sub, r, depth + 1, sorted, n, out, errs);
+				scan(sub, r, depth + 1, sorted, n, staging, out, errs);
 			}
 		} else if (bsearch(r, sorted, n, sizeof(*sorted), cmp_path_file) == NULL) {
 			add_name(out, r);
@@ -560,14 +571,6 @@ cmp_mf_ptr(const void *a, const void *b)
 {
 	return strcmp((*(const struct ofs_manifest_file *const *)a)->path,
 	    (*(const struct ofs_manifest_file *const *)b)->path);
-}
-
-static int
-ends_with(const char *s, const char *suf)
-{
-	size_t a = strlen(s), b = strlen(suf);
-
-	return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
 static void
@@ -799,7 +802,7 @@ ofs_check_root(const char *root, const struct ofs_manifest *m, const struct ofs_
 		if (dfd < 0)
 			add_name(&errs, ofs_xasprintf(".\t%s", strerror(-dfd)));
 		else
-			scan(dfd, "", 0, sorted, nf, &unl, &errs);
+			scan(dfd, "", 0, sorted, nf, o->staging, &unl, &errs);
 		if (unl.n > 1)
 			qsort(unl.v, unl.n, sizeof(char *), cmp_str);
 		for (size_t i = 0; i < errs.n; i++) {

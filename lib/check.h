@@ -72,6 +72,10 @@ struct ofs_check_opts {
 					 * percentage of each file's regions (at least one),
 					 * skipping whole-file hashes of region-hashed files */
 	int no_unlisted;		/* skip the unlisted-file scan */
+	int staging;			/* a staging repository, not a disk: the hidden
+					 * files a writer works in (containers/.NAME.partial,
+					 * NAME.tmp-XXXXXX), which a rerun adopts or removes,
+					 * are not unlisted */
 	int no_structure;		/* skip the container structure check */
 	int refuse_hardlinks;		/* a listed file with more than one hard link is
 					 * unreadable (the datacenter: a disk's files are its

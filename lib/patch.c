@@ -301,7 +301,8 @@ ofs_blocks_copy(const struct ofs_blocks *b, size_t *n)
 {
 	uint64_t *h = ofs_xreallocarray(NULL, b->n ? b->n : 1, sizeof(*h));
 
-	memcpy(h, b->h, b->n * sizeof(*h));
+	if (b->n > 0)	/* none yet (a file skipped before its first block): b->h is NULL */
+		memcpy(h, b->h, b->n * sizeof(*h));
 	*n = b->n;
 	return h;
 }

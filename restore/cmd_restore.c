@@ -32,9 +32,11 @@ static const char usage[] =
     "  -j, --threads N     workers fetching and decrypting chunks (default: CPUs; 8 for\n"
     "                      azure://)\n"
     "\n"
-    "Files whose data cannot be read or fails authentication are removed, listed, and the\n"
-    "restore goes on; the exit code is then 4. Entries that cannot be created (e.g. device\n"
-    "nodes without root) give exit 3. The list is in STATE/logs/restore-TIME-skipped.tsv.\n";
+    "Files whose data is damaged or fails authentication are removed, listed, and the\n"
+    "restore goes on; the exit code is then 4. Files not restored because a read or write\n"
+    "failed (an I/O error, not damage) are listed the same way; exit 1. Entries that cannot\n"
+    "be created (e.g. device nodes without root) give exit 3. The list is in\n"
+    "STATE/logs/restore-TIME-skipped.tsv.\n";
 
 /* ---- the repository as a restore source ---- */
 
@@ -217,9 +219,10 @@ cmd_restore(int argc, char **argv, struct ofs_cli *g)
 	progress = 0;
 	fclose(sk);
 	sk = NULL;
-	if (st.skipped + st.damaged == 0)
+	if (st.skipped + st.damaged + st.failed == 0)
 		unlink(skpath);
-	if (rc != 0 && rc != OFS_ERR_SKIPPED && rc != OFS_ERR_CORRUPT)
+	if (rc != 0 && rc != OFS_ERR_SKIPPED && rc != OFS_ERR_CORRUPT &&
+	    !(rc == OFS_ERR_IO && st.failed > 0))
 		goto out;
 
 	ofs_result("restored snapshot %.8s%s%s to '%s': %llu files, %llu dirs, %llu symlinks, "
@@ -235,13 +238,14 @@ cmd_restore(int argc, char **argv, struct ofs_cli *g)
 		free(d);
 	}
 	ofs_emit(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:o, s:f, s:s?}", "type", "summary", "command", "restore", "snapshot", idhex, "target",
+	    "s:I, s:o, s:f, s:s?}", "type", "summary", "command", "restore", "snapshot", idhex, "target",
 	    o.target, "files", (json_int_t)st.files, "dirs", (json_int_t)st.dirs, "symlinks",
 	    (json_int_t)st.symlinks, "other", (json_int_t)st.others, "hardlinks",
 	    (json_int_t)st.hardlinks, "bytes", (json_int_t)st.bytes, "unchanged",
 	    (json_int_t)st.unchanged, "skipped", (json_int_t)st.skipped, "damaged",
-	    (json_int_t)st.damaged, "damaged_paths", dl, "seconds", ofs_mono() - t0,
-	    "skipped_list", st.skipped + st.damaged > 0 ? skpath : NULL));
+	    (json_int_t)st.damaged, "failed", (json_int_t)st.failed, "damaged_paths", dl,
+	    "seconds", ofs_mono() - t0, "skipped_list", st.skipped + st.damaged + st.failed > 0 ?
+	    skpath : NULL));
 	if (rc != 0) {
 		ofs_error("%s; the list is in '%s'", err.msg, skpath);
 		rc = ofs_exit_code(rc);

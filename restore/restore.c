@@ -35,7 +35,7 @@ struct fjob {
 	uint64_t slen;		/* expected content length (stream bytes) */
 	int clip;		/* dense content of a sparse file: write only inside extents */
 	size_t next, left;
-	int damaged;
+	int damaged;		/* DAMAGED, or FAILED: a read or write failed (EIO…) */
 	char reason[OFS_ERR_MSG_MAX + 64];
 	struct fjob *qnext;
 	/* One writer at a time per file: the kernel serializes writes to an inode anyway, and
@@ -78,11 +78,23 @@ struct rs {
 	int stop;		/* workers exit when the queue is empty */
 	int fatal;
 	struct ofs_error fatal_err;
+	char first_failure[OFS_ERR_MSG_MAX + 64];	/* the first FAILED entry, for the error */
 	pthread_t *th;
 	int nth;
 };
 
 /* ---- listing of failures ---- */
+
+/* What note() is told about an entry not restored. An I/O error is not damage: the bytes
+ * were never read (or could not be written), so it ends the run with exit 1, not 4. */
+enum { SKIPPED = 0, DAMAGED = 1, FAILED = 2 };
+
+/* A read error that is the system's, not the data's: the call failed with an errno. */
+static int
+io_failure(int r, const struct ofs_error *e)
+{
+	return r == OFS_ERR_IO && e->sys_errno != 0 && e->sys_errno != ENOENT;
+}
 
 static void
 note(struct rs *R, const char *path, const char *reason, int damaged)
@@ -90,7 +102,12 @@ note(struct rs *R, const char *path, const char *reason, int damaged)
 	struct ofs_restore_stats *st = R->st;
 
 	pthread_mutex_lock(&R->mu);
-	if (damaged) {
+	if (damaged == FAILED) {
+		if (st->failed++ == 0)
+			snprintf(R->first_failure, sizeof(R->first_failure), "'%s': %s", path,
+			    reason);
+		ofs_error("not restored: '%s': %s", path, reason);
+	} else if (damaged) {
 		st->damaged++;
 		if (st->ndamaged_paths < OFS_RESTORE_MAX_LISTED) {
 			st->damaged_paths = ofs_xreallocarray(st->damaged_paths,
@@ -103,7 +120,8 @@ note(struct rs *R, const char *path, const char *reason, int damaged)
 		ofs_warn("not restored: '%s': %s", path, reason);
 	}
 	if (R->o->report != NULL)
-		fprintf(R->o->report, "%s\t%s%s\n", path, damaged ? "damaged: " : "", reason);
+		fprintf(R->o->report, "%s\t%s%s\n", path, damaged == FAILED ? "failed: " :
+		    damaged ? "damaged: " : "", reason);
 	pthread_mutex_unlock(&R->mu);
 }
 
@@ -238,7 +256,7 @@ fjob_finish(struct rs *R, struct fjob *j)
 		j->fd = -1;
 		unlinkat(j->dirfd, j->name, 0);	/* never leave a half-written file */
 		if (!R->fatal)	/* else the fatal error is the reason, reported once */
-			note(R, j->path, j->reason, 1);
+			note(R, j->path, j->reason, j->damaged);
 	} else {
 		meta_fd(R, j->fd, &j->node, j->path);
 		pthread_mutex_lock(&R->mu);
@@ -287,11 +305,11 @@ write_stream_locked(struct fjob *j, uint64_t s, const uint8_t *p, uint64_t n)
 }
 
 static void
-job_damage(struct rs *R, struct fjob *j, const char *why)
+job_fail(struct rs *R, struct fjob *j, int how, const char *why)
 {
 	pthread_mutex_lock(&R->mu);
 	if (!j->damaged) {
-		j->damaged = 1;
+		j->damaged = how;
 		snprintf(j->reason, sizeof(j->reason), "%s", why);
 	}
 	pthread_mutex_unlock(&R->mu);
@@ -314,14 +332,15 @@ do_chunk(struct rs *R, void *ctx, struct fjob *j, size_t i, uint64_t soff, uint6
 	if ((r = R->src->read_blob(R->src->ud, ctx, j->node.chunks[i], buf, &e)) != 0) {
 		if (read_fatal(r, &e))
 			set_fatal(R, &e);	/* not damage: nothing here can be read */
-		job_damage(R, j, e.msg[0] ? e.msg : "chunk cannot be read");
+		job_fail(R, j, io_failure(r, &e) ? FAILED : DAMAGED,
+		    e.msg[0] ? e.msg : "chunk cannot be read");
 		return 0;
 	}
 	if (want != UINT64_MAX && buf->len != want) {
 		ofs_hex(j->node.chunks[i], OFS_ID_LEN, hex);
 		snprintf(msg, sizeof(msg), "chunk %.16s has %zu bytes, the index says %llu", hex,
 		    buf->len, (unsigned long long)want);
-		job_damage(R, j, msg);
+		job_fail(R, j, DAMAGED, msg);
 		return 0;
 	}
 	if ((r = write_stream(j, soff, buf->data, buf->len)) != 0) {
@@ -330,7 +349,7 @@ do_chunk(struct rs *R, void *ctx, struct fjob *j, size_t i, uint64_t soff, uint6
 			set_fatal(R, &e);
 		}
 		snprintf(msg, sizeof(msg), "write failed: %s", strerror(r));
-		job_damage(R, j, msg);
+		job_fail(R, j, FAILED, msg);
 		return 0;
 	}
 	*got = buf->len;
@@ -377,7 +396,7 @@ worker(void *arg)
 				char d[128];
 				snprintf(d, sizeof(d), "content is %llu bytes, expected %llu",
 				    (unsigned long long)s, (unsigned long long)j->slen);
-				job_damage(R, j, d);
+				job_fail(R, j, DAMAGED, d);
 			}
 			fjob_finish(R, j);
 			continue;
@@ -909,7 +928,8 @@ restore_tree(struct rs *R, const uint8_t id[OFS_ID_LEN])
 			return -1;
 		}
 		path = ofs_xstrndup(slen ? (char *)R->spath.data : "/", slen ? slen : 1);
-		note(R, path, e.msg[0] ? e.msg : "tree cannot be read", 1);
+		note(R, path, e.msg[0] ? e.msg : "tree cannot be read",
+		    io_failure(r, &e) ? FAILED : DAMAGED);
 		free(path);
 		return -1;
 	}
@@ -1102,6 +1122,10 @@ out:
 	if (r == 0 && st->damaged > 0)
 		r = ofs_err_set(err, OFS_ERR_CORRUPT, "%llu damaged %s could not be restored",
 		    (unsigned long long)st->damaged, st->damaged == 1 ? "entry" : "entries");
+	else if (r == 0 && st->failed > 0)
+		r = ofs_err_set(err, OFS_ERR_IO, "%llu %s could not be restored (I/O errors; "
+		    "the first: %s)", (unsigned long long)st->failed, st->failed == 1 ? "entry" :
+		    "entries", R.first_failure);
 	else if (r == 0 && st->skipped > 0)
 		r = ofs_err_set(err, OFS_ERR_SKIPPED, "%llu %s could not be restored",
 		    (unsigned long long)st->skipped, st->skipped == 1 ? "entry" : "entries");

@@ -52,7 +52,9 @@ struct ofs_restore_stats {
 	uint64_t files, dirs, symlinks, others, hardlinks, bytes;
 	uint64_t unchanged;	/* existing entries kept (--overwrite never / if-changed) */
 	uint64_t skipped;	/* entries that could not be created (e.g. devices without root) */
-	uint64_t damaged;	/* files or trees whose data could not be read (listed) */
+	uint64_t damaged;	/* files or trees whose data is damaged or missing (listed) */
+	uint64_t failed;	/* files or trees not restored because a read or a write of the
+				 * system failed (EIO…): not damage (listed) */
 	char **damaged_paths;	/* owned; the first OFS_RESTORE_MAX_LISTED damaged paths */
 	size_t ndamaged_paths;
 };
@@ -69,7 +71,9 @@ struct ofs_restore_stats {
  * does not authenticate is removed (never left half-written), listed in st->damaged_paths
  * and o->report, and the restore goes on.
  *
- * Returns 0; OFS_ERR_CORRUPT when something was damaged; OFS_ERR_SKIPPED when some entries
+ * Returns 0; OFS_ERR_CORRUPT when something was damaged; OFS_ERR_IO (err names the first
+ * entry, file and errno) when nothing was damaged but reads or writes failed, the rest
+ * restored; OFS_ERR_SKIPPED when some entries
  * could not be created; another error (target unusable, subpath not found, ENOSPC) stops
  * the restore. st is filled in every case; release it with ofs_restore_stats_release. */
 int ofs_restore_run(const struct ofs_restore_src *src, const uint8_t root[OFS_ID_LEN],

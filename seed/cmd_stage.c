@@ -203,6 +203,17 @@ write_manifest(struct ofs_repo *r, const struct ofs_manifest *sealed, const uint
 	return rc;
 }
 
+/* Does the repository folder have this file? (A cloud location has no folder: no.) */
+static int
+repo_has_file(struct ofs_repo *r, const char *name)
+{
+	char *p = r->be->ops->path != NULL ? r->be->ops->path(r->be, name) : NULL;
+	int yes = p != NULL && ofs_path_exists(p);
+
+	free(p);
+	return yes;
+}
+
 int
 ofs_staging_manifest_refresh(struct ofs_repo *r, struct ofs_error *err)
 {
@@ -659,8 +670,31 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	}
 	rc = ofs_stage_run(repo, &o, &pr, &res, &err);
 	ofs_progress_end(&pr);
-	fclose(sk);
-	sk = NULL;
+	{
+		/* the list the summary names must be whole: a failed write of it (ENOSPC in
+		 * the state dir) fails the run */
+		int bad = ferror(sk) ? EIO : 0;
+
+		errno = 0;
+		if (fflush(sk) != 0 || fsync(fileno(sk)) != 0)
+			bad = errno != 0 ? errno : EIO;
+		if (fclose(sk) != 0 && bad == 0)
+			bad = errno != 0 ? errno : EIO;
+		sk = NULL;
+		if (bad != 0 && (rc == 0 || rc == OFS_ERR_SKIPPED))
+			rc = ofs_err_sys(&err, OFS_ERR_IO, bad, "cannot write the list of skipped "
+			    "entries '%s'", skpath);
+	}
+	if (rc != 0 && rc != OFS_ERR_SKIPPED && ndisk == 0 &&
+	    (!backup || repo_has_file(repo, OFS_MANIFEST_NAME))) {
+		/* what the failed run committed (sealed containers, packs, index files) is
+		 * listed, so the repository still verifies; the old manifest stays if this
+		 * fails too */
+		struct ofs_error merr = { 0 };
+
+		if (write_manifest(repo, res.sealed, NULL, &merr) != 0)
+			ofs_verbose("cannot refresh the manifest after the failure: %s", merr.msg);
+	}
 	if (rc != 0 && rc != OFS_ERR_SKIPPED) {
 		if (rc == OFS_ERR_NOSPACE) {
 			char need[32];
@@ -679,6 +713,9 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 				ofs_err_wrap(&err, "the disks are full: about %llu bytes of source "
 				    "still to store (%s); add a disk and re-run with one more --disk",
 				    (unsigned long long)left, need);
+			else if (backup)	/* no totals walk: what is left is not known */
+				ofs_err_wrap(&err, "not enough space to finish the backup into '%s' "
+				    "(free space and re-run to continue)", g->repo);
 			else
 				ofs_err_wrap(&err, "not enough space to finish staging into '%s' (about "
 			    "%s of source still to store, %llu bytes; free space and re-run to "

@@ -45,7 +45,8 @@ ofs_print_deep_finding(const struct ofs_deep_finding *f, void *ud)
 		return;
 	}
 	if (f->kind == OFS_DEEP_PATH)
-		ofs_result("damaged: %s (%s): %s\n", f->path, f->object, f->detail);
+		ofs_result("%s: %s (%s): %s\n", f->io_errno != 0 ? "unreadable" : "damaged",
+		    f->path, f->object, f->detail);
 	else
 		ofs_result("%s: %s: %s\n", kind_name(f->kind), f->object,
 		    f->detail ? f->detail : "");
@@ -105,9 +106,16 @@ cmd_check(int argc, char **argv, struct ofs_cli *g)
 	    (json_int_t)st.snapshots, "trees", (json_int_t)st.trees, "files",
 	    (json_int_t)st.files, "packs", (json_int_t)st.packs, "blobs", (json_int_t)st.blobs,
 	    "bytes", (json_int_t)st.bytes, "problems", (json_int_t)st.findings));
-	if (st.findings > 0)
+	/* damage decides; reads that failed (EIO…) alone are an I/O error, not damage */
+	if (st.findings > st.io)
 		rc = OFS_ERR_CORRUPT;
+	else if (st.io > 0)
+		rc = OFS_ERR_IO;
 	ofs_err_set(&err, rc, "check found %llu problems", (unsigned long long)st.findings);
+	if (rc == OFS_ERR_IO)
+		ofs_err_set(&err, rc, "check could not read everything: %llu %s not checked "
+		    "because reads failed (see above)", (unsigned long long)st.io,
+		    st.io == 1 ? "object was" : "objects were");
 out:
 	ofs_repo_close(repo);
 	if (rc == OFS_ERR_CORRUPT && st.findings > 0) {

@@ -114,7 +114,7 @@ on_finding(const struct ofs_finding *f, void *arg)
 	json_t *o;
 
 	v->findings++;
-	if (f->kind == OFS_FINDING_UNREADABLE && f->io_errno != 0)
+	if ((f->kind == OFS_FINDING_UNREADABLE || f->kind == OFS_FINDING_DEEP) && f->io_errno != 0)
 		v->io++;
 	else if (f->kind != OFS_FINDING_VERSION)
 		v->serious++;
@@ -835,6 +835,7 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 		t->o.arg = t;
 		t->o.progress = &pr;
 		t->o.keep_total = 1;
+		t->o.staging = !t->m->has_disk;
 		if (nrun > 1 && pthread_create(&th[i], NULL, check_thread, t) == 0)
 			started[i] = 1;
 		else

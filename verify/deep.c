@@ -24,10 +24,11 @@ to_finding(const struct ofs_deep_finding *d, void *ud)
 	memset(&f, 0, sizeof(f));
 	f.kind = OFS_FINDING_DEEP;
 	f.region = -1;
+	f.io_errno = d->io_errno;	/* a read failed: not damage */
 	if (d->kind == OFS_DEEP_PATH) {
 		f.path = d->path;
-		detail = ofs_xasprintf("snapshot path damaged: %s (%s)", d->detail ? d->detail : "",
-		    d->object);
+		detail = ofs_xasprintf("snapshot path %s: %s (%s)", d->io_errno != 0 ?
+		    "not checked" : "damaged", d->detail ? d->detail : "", d->object);
 	} else {
 		detail = ofs_xasprintf("%s: %s", d->object, d->detail ? d->detail : "damaged");
 	}

@@ -40,6 +40,8 @@ struct deep {
 	pthread_mutex_t mu;
 	size_t next_pack;
 	struct ofs_idx *bad;	/* ids of blobs found damaged */
+	struct ofs_idx *unread;	/* ids of blobs in packs that could not be read (EIO…) */
+	int unread_errno;	/* the errno of the first such read */
 	struct bucket *buckets;	/* blobs grouped by pack */
 	int files_suspect;	/* WALK_TREES met a file with a chunk not in the index */
 	/* Subtrees found clean by this walk, keyed by tree id; the ref carries the subtree's
@@ -69,25 +71,41 @@ ofs_path_printable(const uint8_t *p, size_t len)
 }
 
 static void
-report(struct deep *d, int kind, const char *object, const char *path, const char *detail)
+report_io(struct deep *d, int kind, const char *object, const char *path, const char *detail,
+    int io_errno)
 {
-	struct ofs_deep_finding f = { kind, object, path, detail };
+	struct ofs_deep_finding f = { kind, object, path, detail, io_errno };
 
 	pthread_mutex_lock(&d->mu);
 	d->st->findings++;
+	if (io_errno != 0)
+		d->st->io++;
 	if (d->cb != NULL)
 		d->cb(&f, d->ud);
 	pthread_mutex_unlock(&d->mu);
 }
 
 static void
-mark_bad(struct deep *d, const uint8_t id[OFS_ID_LEN])
+report(struct deep *d, int kind, const char *object, const char *path, const char *detail)
+{
+	report_io(d, kind, object, path, detail, 0);
+}
+
+/* A blob found damaged, or (unread) in a pack a read of which failed: not known damaged. */
+static void
+mark(struct deep *d, const uint8_t id[OFS_ID_LEN], int unread)
 {
 	struct ofs_blob_ref dummy = { 0, 0, 0, 0, 0 };
 
 	pthread_mutex_lock(&d->mu);
-	ofs_idx_add_blob(d->bad, id, &dummy);
+	ofs_idx_add_blob(unread ? d->unread : d->bad, id, &dummy);
 	pthread_mutex_unlock(&d->mu);
+}
+
+static void
+mark_bad(struct deep *d, const uint8_t id[OFS_ID_LEN])
+{
+	mark(d, id, 0);
 }
 
 static void
@@ -291,9 +309,19 @@ pack_worker(void *arg)
 			}
 		}
 		if (p->length > MAX_PACK || read_pack(d, name, off, p->length, &data, xh, &err) != 0) {
-			report(d, OFS_DEEP_PACK_UNREADABLE, object, NULL, err.msg);
+			/* a read the system failed is not damage: the bytes were never seen */
+			int io = p->length <= MAX_PACK && err.code == OFS_ERR_IO ?
+			    err.sys_errno : 0;
+
+			if (io != 0) {
+				pthread_mutex_lock(&d->mu);
+				if (d->unread_errno == 0)
+					d->unread_errno = io;
+				pthread_mutex_unlock(&d->mu);
+			}
+			report_io(d, OFS_DEEP_PACK_UNREADABLE, object, NULL, err.msg, io);
 			for (size_t k = 0; k < d->buckets[i].n; k++)
-				mark_bad(d, d->buckets[i].e[k].id);
+				mark(d, d->buckets[i].e[k].id, io != 0);
 			continue;
 		}
 		ofs_xxh_digest(xh, xxh);
@@ -380,9 +408,12 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 	loaded = ofs_repo_load_tree(d->r, ctx, id, &t, &err) == 0;
 	if (!loaded) {
 		/* WALK_FILES: the tree walk reported it already */
-		if (mode != WALK_FILES)
-			walk_report(d, OFS_DEEP_PATH, obj, where, err.msg[0] ? err.msg :
-			    "directory listing is damaged");
+		if (mode != WALK_FILES) {
+			d->walk_reports++;
+			report_io(d, OFS_DEEP_PATH, obj, where, err.msg[0] ? err.msg :
+			    "directory listing is damaged", err.code == OFS_ERR_IO ?
+			    err.sys_errno : 0);	/* a read that failed is not damage */
+		}
 		ofs_tree_release(&t);
 		return 0;
 	}
@@ -401,7 +432,7 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 	for (size_t i = 0; i < t.n; i++) {
 		struct ofs_node *n = &t.nodes[i];
 		char *name, *path;
-		size_t missing = 0, bad = 0;
+		size_t missing = 0, bad = 0, unread = 0;
 
 		if (n->type == OFS_NODE_FILE && mode != WALK_FILES)
 			d->st->files++;
@@ -412,8 +443,11 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 				else if (mode != WALK_TREES &&
 				    ofs_idx_lookup(d->bad, n->chunks[c], &ref))
 					bad++;
+				else if (mode != WALK_TREES &&
+				    ofs_idx_lookup(d->unread, n->chunks[c], &ref))
+					unread++;
 			}
-			if (missing + bad == 0)
+			if (missing + bad + unread == 0)
 				continue;
 			if (mode == WALK_TREES) {
 				d->files_suspect = 1;
@@ -428,11 +462,18 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 		if (n->type == OFS_NODE_DIR) {
 			walk_tree(d, ctx, n->subtree, snap, path, depth + 1, mode);
 		} else {
-			char detail[128];
+			char detail[160];
 
-			snprintf(detail, sizeof(detail), "%zu of %zu chunks damaged, %zu missing",
-			    bad, n->nchunks, missing);
-			walk_report(d, OFS_DEEP_PATH, obj, path, detail);
+			if (missing + bad == 0) {	/* only unread: an I/O error, not damage */
+				snprintf(detail, sizeof(detail), "%zu of %zu chunks not checked: "
+				    "%s", unread, n->nchunks, strerror(d->unread_errno));
+				d->walk_reports++;
+				report_io(d, OFS_DEEP_PATH, obj, path, detail, d->unread_errno);
+			} else {
+				snprintf(detail, sizeof(detail), "%zu of %zu chunks damaged, %zu "
+				    "missing", bad, n->nchunks, missing);
+				walk_report(d, OFS_DEEP_PATH, obj, path, detail);
+			}
 		}
 		free(path);
 	}
@@ -480,6 +521,7 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 	d.st = st;
 	d.subset = subset_pct > 0 ? subset_pct : 100.0;
 	d.bad = ofs_idx_new();
+	d.unread = ofs_idx_new();
 	d.clean = ofs_idx_new();
 	pthread_mutex_init(&d.mu, NULL);
 	if ((rc = ofs_repo_list_snapshots(r, &snaps, &nsnaps, err)) != 0)
@@ -503,7 +545,7 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 		*err = d.fatal_err;
 		goto out;
 	}
-	if (d.files_suspect || ofs_idx_nblobs(d.bad) > 0)
+	if (d.files_suspect || ofs_idx_nblobs(d.bad) > 0 || ofs_idx_nblobs(d.unread) > 0)
 		walk_all(&d, snaps, nsnaps, WALK_FILES);
 	if (d.pending > 0) {
 		/* damage found elsewhere is the verdict; otherwise the check is incomplete */
@@ -524,6 +566,7 @@ out:
 			free(d.buckets[i].e);
 	free(d.buckets);
 	ofs_idx_free(d.bad);
+	ofs_idx_free(d.unread);
 	ofs_idx_free(d.clean);
 	pthread_mutex_destroy(&d.mu);
 	return rc;

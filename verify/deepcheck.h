@@ -25,12 +25,15 @@ struct ofs_deep_finding {
 	const char *object;	/* "containers/<f>.vhd @ 4096", "blob 1a2b…", snapshot id… */
 	const char *path;	/* OFS_DEEP_PATH: printable path inside the snapshot */
 	const char *detail;
+	int io_errno;		/* PACK_UNREADABLE, PATH: only because a read failed (EIO…):
+				 * not damage (exit 1, not 4) */
 };
 
 typedef void (*ofs_deep_cb)(const struct ofs_deep_finding *f, void *ud);
 
 struct ofs_deep_stats {
 	uint64_t packs, blobs, bytes, snapshots, trees, files, findings;
+	uint64_t io;	/* of the findings, those with io_errno: reads failed, nothing wrong */
 };
 
 /* read_data: 0 = structure only (index ↔ snapshots: every referenced blob is indexed);
