@@ -43,9 +43,11 @@ OFFSEED  := $(BUILD)/offseed
 OFFSEED_DC := $(BUILD)/offseed-dc
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+FAULTSHIM := $(BUILD)/tests/faultshim.so
 
 .PHONY: all test check asan fuzz bench demo deps install clean unit
-all: $(OFFSEED) $(if $(DC_SRC),$(OFFSEED_DC)) $(UNIT_BIN) $(REPLAY_BIN)
+.PHONY: crashtest
+all: $(OFFSEED) $(if $(DC_SRC),$(OFFSEED_DC)) $(UNIT_BIN) $(REPLAY_BIN) $(FAULTSHIM)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -67,6 +69,11 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBOFS)
 # Fuzz targets built with a plain main() that replays corpus files (normal test runs).
 $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(LIBOFS)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/replay_main.o $(LIBOFS) $(LIBS)
+
+# LD_PRELOAD shim of the fault tests (tests/cli/19-faults-*.sh); never sanitized itself.
+$(FAULTSHIM): tests/fault/faultshim.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -O2 -g -fPIC -shared -Wall -Wextra -Werror -o $@ $< -ldl -pthread
 
 $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c
 	@mkdir -p $(@D)
@@ -113,6 +120,10 @@ bench: .deps-ok
 demo: .deps-ok
 	@$(MAKE) --no-print-directory all
 	@tools/demo.sh $(BUILD)
+
+# SIGKILL trials of stage, backup and prep at random moments (~15 min; not part of test)
+crashtest: all
+	@tools/crashtest.sh $(BUILD)
 
 PREFIX ?= /usr/local
 install: all

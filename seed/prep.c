@@ -92,17 +92,19 @@ round_up(uint64_t n, uint64_t b)
 
 /* ---- journal --------------------------------------------------------------------------- */
 
-/* Lines "done\tSERIAL\tSIZE\tXXH\tPATH\n"; a torn last line (kill -9) is ignored. */
-static void
+/* Lines "done\tSERIAL\tSIZE\tXXH\tPATH\n"; a torn last line (a crash mid-append) is
+ * ignored. Returns the length of the whole lines, where the next append must start. */
+static off_t
 journal_load(struct prep *p, const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	off_t good = 0;
 
 	if (f == NULL)
-		return;
+		return 0;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		char *fld[5], *save = NULL, *t, *end;
 		size_t k = 0;
@@ -110,6 +112,7 @@ journal_load(struct prep *p, const char *path)
 
 		if (line[n - 1] != '\n')
 			break;
+		good += n;
 		line[n - 1] = '\0';
 		for (t = strtok_r(line, "\t", &save); t != NULL && k < 5; t = strtok_r(NULL, "\t",
 		    &save))
@@ -129,6 +132,7 @@ journal_load(struct prep *p, const char *path)
 	}
 	free(line);
 	fclose(f);
+	return good;
 }
 
 static int
@@ -967,6 +971,45 @@ disk_thread(void *arg)
 	return NULL;
 }
 
+/* A temporary file a killed prep left (we hold the staging lock and the disks are ours for
+ * this run): remove it and say so, since `verify` would count it as unlisted. */
+static void
+remove_leftover(const char *full, const char *what)
+{
+	if (unlink(full) == 0)
+		ofs_info("removed '%s': %s left by an interrupted prep", full, what);
+	else if (errno != ENOENT)
+		ofs_warn("cannot remove '%s' (%s left by an interrupted prep): %s", full, what,
+		    strerror(errno));
+}
+
+/* Temporary job drafts (ofs_write_file_atomic's NAME.json.tmp-XXXXXX) of a killed run in
+ * STAGING/jobs/. */
+static void
+clean_jobs(struct prep *p)
+{
+	char *dir = ofs_path_join(p->root, "jobs");
+	struct dirent *e;
+	DIR *dd;
+
+	if ((dd = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((e = readdir(dd)) != NULL) {
+		const char *t = strstr(e->d_name, ".json.tmp-");
+
+		if (t != NULL && strlen(t) == strlen(".json.tmp-XXXXXX")) {
+			char *full = ofs_path_join(dir, e->d_name);
+
+			remove_leftover(full, "an unfinished job draft");
+			free(full);
+		}
+	}
+	closedir(dd);
+	free(dir);
+}
+
 /* Remove our temp files and this set's containers that now belong to another disk. */
 static void
 clean_disk(struct prep *p, struct pdisk *d, const char *rel)
@@ -992,7 +1035,7 @@ clean_disk(struct prep *p, struct pdisk *d, const char *rel)
 			clean_disk(p, d, r2);
 		} else if (n > strlen(TMP_SUFFIX) &&
 		    strcmp(e->d_name + n - strlen(TMP_SUFFIX), TMP_SUFFIX) == 0) {
-			unlink(full);
+			remove_leftover(full, "an unfinished copy");
 		} else if (strncmp(e->d_name, p->sm->seed_set, 32) == 0) {
 			int mine = 0;
 
@@ -1026,7 +1069,7 @@ clean_top(struct pdisk *d)
 			if (strncmp(e->d_name, names[i], strlen(names[i])) == 0) {
 				char *full = ofs_path_join(d->mnt, e->d_name);
 
-				unlink(full);
+				remove_leftover(full, "an unfinished manifest or id file");
 				free(full);
 			}
 	closedir(dd);
@@ -1306,6 +1349,7 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 	struct prep p;
 	char *cont = NULL, *prefix = NULL, *root = NULL, real[PATH_MAX], *jpath = NULL;
 	uint64_t total = 0, todo_files = 0;
+	off_t jgood;
 	double t0 = ofs_mono();
 	int r;
 
@@ -1362,7 +1406,7 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 				goto out;
 			}
 	jpath = ofs_path_join(repo->state_dir, OFS_PREP_JOURNAL);
-	journal_load(&p, jpath);
+	jgood = journal_load(&p, jpath);
 	if ((r = plan(&p, res, err)) != 0)
 		goto out;
 
@@ -1396,10 +1440,25 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 		clean_disk(&p, d, "BlockBlob");
 		clean_top(d);
 	}
+	clean_jobs(&p);
 	res->bytes_total = total;
 	if ((p.jfd = open(jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		r = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open the prep journal '%s'", jpath);
 		goto out;
+	}
+	/* Cut a torn last line, or the first record of this run would be glued to it (and
+	 * lost: the file would be hashed again on the next rerun). */
+	{
+		struct stat jst;
+
+		if (fstat(p.jfd, &jst) == 0 && jst.st_size > jgood) {
+			if (ftruncate(p.jfd, jgood) == 0)
+				ofs_info("removed the unfinished last line of the prep journal '%s' "
+				    "(an interrupted run)", jpath);
+			else
+				ofs_warn("cannot cut the unfinished last line of '%s': %s", jpath,
+				    strerror(errno));
+		}
 	}
 	if (pr != NULL)
 		ofs_progress_set_total(pr, total, todo_files);

@@ -58,7 +58,8 @@ struct ofs_prep_result {
  * writing anything (OFS_ERR_NOSPACE with need_bytes/need_disks when the set cannot hold the
  * data; nothing is written then); copies with one writer thread per disk; writes manifests,
  * the set manifest and STAGING/jobs/JOB.json. A rerun skips files already verified on a disk
- * (recorded in STATE/prep.journal, or re-hashed). Errors: OFS_ERR_USAGE (no destination,
+ * (recorded in STATE/prep.journal, or re-hashed) and removes, naming each, the temporary
+ * files a killed run left on the disks and in STAGING/jobs/ (and a torn journal line). Errors: OFS_ERR_USAGE (no destination,
  * bad disks, duplicate serials, disk of another set), OFS_ERR_CORRUPT (staging file not
  * matching its manifest, read-back mismatch), OFS_ERR_NOSPACE, OFS_ERR_IO. pr may be NULL.
  * res is filled as far as the run got; release it with ofs_prep_result_release. */
