@@ -100,6 +100,10 @@ holder_gone(json_t *j, const struct stat *st, char *desc, size_t descsz)
 	if (h != NULL && strcmp(h, host) == 0 && pid > 0 && kill((pid_t)pid, 0) == -1 &&
 	    errno == ESRCH)
 		return 1;
+	/* An empty lock can only be left by an older offseed killed between creating and
+	 * writing it (a lock is now linked into place whole): no holder writes that slowly. */
+	if (st->st_size == 0 && time(NULL) - st->st_mtime > OFS_LOCK_EMPTY_SECONDS)
+		return 1;
 	return time(NULL) - st->st_mtime > OFS_LOCK_STALE_SECONDS;
 }
 
@@ -108,6 +112,7 @@ ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
     struct ofs_error *err)
 {
 	char *path = r->be->ops->path(r->be, "locks/lock"), *dir = NULL, *s = NULL, desc[512];
+	char *tmp = NULL;
 	json_t *me = holder_json(command), *j;
 	struct stat st;
 	int fd, rc = 0, tries;
@@ -127,16 +132,41 @@ ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
 	dir = r->be->ops->path(r->be, "locks");
 	if ((rc = ofs_mkdir_p(dir, 0755, err)) != 0)
 		goto out;
+	/* The lock is written whole under a name of its own, then linked into place: a kill
+	 * at any moment leaves either no lock or a complete one (an empty lock locked the
+	 * repository for OFS_LOCK_STALE_SECONDS). The temporary name is in locks/, which
+	 * verify ignores. */
+	tmp = ofs_xasprintf("%s.tmp-%ld", path, (long)getpid());
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) == -1) {
+		rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot create lock '%s'", tmp);
+		goto out;
+	}
+	if (ofs_write_all(fd, s, strlen(s)) != 0 || fsync(fd) != 0) {
+		rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot write lock '%s'", tmp);
+		close(fd);
+		goto out;
+	}
+	close(fd);
 	for (tries = 0; tries < 3; tries++) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd != -1) {
-			if (ofs_write_all(fd, s, strlen(s)) != 0 || fsync(fd) != 0) {
-				rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot write lock '%s'", path);
+		int linked = link(tmp, path) == 0;
+
+		if (!linked && (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS ||
+		    errno == EMLINK)) {
+			/* a file system without hard links (FAT): create in place, as before */
+			if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) != -1) {
+				if (ofs_write_all(fd, s, strlen(s)) != 0 || fsync(fd) != 0) {
+					rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot write lock "
+					    "'%s'", path);
+					close(fd);
+					unlink(path);
+					goto out;
+				}
 				close(fd);
-				unlink(path);
-				goto out;
+				linked = 1;
 			}
-			close(fd);
+		}
+		if (linked) {
 			*out = ofs_xcalloc(1, sizeof(**out));
 			(*out)->path = path;
 			(*out)->local_fd = local_fd;
@@ -168,6 +198,9 @@ ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
 	rc = ofs_err_set(err, OFS_ERR_LOCKED, "cannot take the lock of repository '%s'",
 	    r->be->loc);
 out:
+	if (tmp != NULL)
+		unlink(tmp);
+	free(tmp);
 	if (local_fd != -1)
 		close(local_fd);
 	free(s);

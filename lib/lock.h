@@ -8,6 +8,8 @@
 #include "repo.h"
 
 #define OFS_LOCK_STALE_SECONDS (30 * 60)
+/* An empty lock file older than this is a crashed holder's (older offseed versions). */
+#define OFS_LOCK_EMPTY_SECONDS 10
 
 struct ofs_lock;
 /* Take the repository lock for `command`. Held by a live job → OFS_ERR_LOCKED with a

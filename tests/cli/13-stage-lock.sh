@@ -26,4 +26,17 @@ expect_exit 6 ofs stage --repo "$T/repo" "$T/src"
 assert_contains "$T/err" "pid $first"
 kill -CONT $first
 wait $first || fail "the first stage failed"
+
+# a kill between creating and writing the lock (older versions) left it empty, which locked
+# the repository for 30 minutes: an empty lock older than a few seconds is a dead holder's;
+# a fresh empty one still counts as held
+: >"$T/repo/locks/lock"
+expect_exit 6 ofs stage --repo "$T/repo" "$T/src"
+touch -d '-1 minute' "$T/repo/locks/lock"
+expect_exit 0 ofs stage --repo "$T/repo" "$T/src"
+assert_contains "$T/err" "taking over the lock"
+[ ! -e "$T/repo/locks/lock" ] || fail "lock not released"
+# the lock is written whole before it appears: no temporary name is left behind
+[ -z "$(ls -A "$T/repo/locks")" ] || fail "files left in locks/: $(ls -A "$T/repo/locks")"
 echo ok
+
