@@ -634,6 +634,7 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	o.disks = dmnt;
 	o.disk_serials = (const char **)dser;
 	o.ndisks = ndisk;
+	o.keep_journal = ndisk > 0;
 	o.page_base = page_base;
 	freebytes = ofs_free_space(repo->state_dir);
 	if (freebytes >= 0 && freebytes < (64 << 20)) {
@@ -748,6 +749,8 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 				po.staging = sm;
 				mrc = ofs_prep_run(repo, &po, NULL, &pres, &merr);
 			}
+			if (mrc == 0)	/* the disks are finished: nothing left to resume */
+				ofs_stage_journal_remove(repo, 0);
 		} else if (!backup || (mp != NULL && ofs_path_exists(mp))) {
 			mrc = write_manifest(repo, res.sealed, backup ? NULL : res.set_id, &merr);
 		}

@@ -221,7 +221,8 @@ load_staging(struct prep *p, struct ofs_error *err)
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "the staging manifest of '%s' belongs to "
 		    "repository %s, not %s", p->root, p->sm->repository, p->repo->id_hex);
 	sj = ofs_path_join(p->repo->state_dir, "stage.journal");
-	if (ofs_path_exists(sj)) {
+	/* stage --disk finalizing its own run keeps its journal until the disks are done */
+	if (!p->direct && ofs_path_exists(sj)) {
 		free(sj);
 		return ofs_err_set(err, OFS_ERR_USAGE, "staging into '%s' has not finished (a "
 		    "resume journal exists): re-run 'offseed stage' first", p->root);

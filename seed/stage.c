@@ -1,6 +1,7 @@
 /* The stage pipeline: one thread walks and reads sources into chunks, a pool of workers
  * computes ids, deduplicates and seals them, and one writer consumes the results in order,
  * building trees, packs and containers, with checkpoints a killed run resumes from. */
+#include <ctype.h>
 #include <dirent.h>
 #include <libgen.h>
 #include <errno.h>
@@ -1818,6 +1819,52 @@ remove_orphan_partials(struct stage *s)
 	}
 }
 
+/* 1 when name is "X.tmp-" and six letters or digits: a temporary file of
+ * ofs_write_file_atomic that a killed run left. */
+static int
+atomic_temp_name(const char *name)
+{
+	const char *t = strstr(name, ".tmp-");
+	size_t n;
+
+	if (t == NULL || t == name || strlen(t + 5) != 6)
+		return 0;
+	for (n = 0; n < 6; n++)
+		if (!isalnum((unsigned char)t[5 + n]))
+			return 0;
+	return 1;
+}
+
+/* Temporary files of atomic writes (index files, snapshots, the manifest, config) that a
+ * killed run left in the repository folder: nothing names them and, holding the lock, we
+ * know no one is writing them. Remove them and say so. */
+static void
+remove_orphan_temps(struct stage *s)
+{
+	static const char *const dirs[] = { "index", "snapshots", "keys", "" };
+
+	for (size_t i = 0; i < OFS_ARRAY_LEN(dirs); i++) {
+		char *dir = s->repo->be->ops->path != NULL ?
+		    s->repo->be->ops->path(s->repo->be, dirs[i]) : NULL;
+		struct dirent *de;
+		DIR *d;
+
+		if (dir == NULL)
+			return;		/* a remote repository: no folder to look in */
+		if ((d = opendir(dir)) != NULL) {
+			while ((de = readdir(d)) != NULL) {
+				if (!atomic_temp_name(de->d_name))
+					continue;
+				if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+					ofs_info("removed %s/%s: a file an interrupted run was "
+					    "writing", dir, de->d_name);
+			}
+			closedir(d);
+		}
+		free(dir);
+	}
+}
+
 /* A backup killed after uploading packs but before listing them in an index file: find
  * those packs (in data/, unknown to the index) and index them from their own headers, so
  * they are not uploaded again. */
@@ -2646,6 +2693,7 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	if (res->resumed || access(running, F_OK) == 0)
 		adopt_orphan_packs(&s);
 	remove_orphan_partials(&s);
+	remove_orphan_temps(&s);
 	if ((rc = ofs_write_file_atomic(running, "", 0, 0600, err)) != 0)
 		goto out;
 	load_catalog(&s);	/* a resumed run reuses both its journal and the last catalog */
@@ -2671,6 +2719,11 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 		ofs_info("resuming an interrupted stage (%zu files already stored)", s.prev.n);
 	}
 	memcpy(res->set_id, s.set_id, 16);
+	/* On disks a journal exists from the start: a run killed after sealing its first
+	 * container onto a disk, before any checkpoint, is resumed in the same seed set (whose
+	 * containers the final disk manifests list), not replaced by a new set beside it. */
+	if (o->ndisks > 0 && !res->resumed && (rc = write_journal(&s, err)) != 0)
+		goto out;
 	push_level(&s);	/* the snapshot root */
 	if ((rc = ofs_walk_open(o->srcs, o->nsrcs, &o->walk, &w, err)) != 0)
 		goto out;
@@ -2702,10 +2755,12 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 		if (save_catalog(&s, &cerr) != 0)
 			ofs_warn("cannot save the catalog for the next run: %s", cerr.msg);
 	}
-	jpath = journal_path(&s);
-	unlink(jpath);
-	free(jpath);
-	unlink(running);
+	if (!o->keep_journal) {
+		jpath = journal_path(&s);
+		unlink(jpath);
+		free(jpath);
+		unlink(running);
+	}
 	rc = res->skipped + res->changed > 0 ? OFS_ERR_SKIPPED : 0;
 out:
 	uploads_stop(&s, rc != 0 && rc != OFS_ERR_SKIPPED);
@@ -2754,4 +2809,16 @@ out:
 	pthread_cond_destroy(&s.cv_done);
 	res->seconds = ofs_mono() - t0;
 	return rc;
+}
+
+void
+ofs_stage_journal_remove(struct ofs_repo *r, int loose)
+{
+	char *jpath = ofs_path_join(r->state_dir, loose ? "backup.journal" : "stage.journal");
+	char *running = ofs_xasprintf("%s.running", jpath);
+
+	unlink(jpath);
+	unlink(running);
+	free(running);
+	free(jpath);
 }

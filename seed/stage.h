@@ -35,6 +35,10 @@ struct ofs_stage_opts {
 	const char **disks;
 	const char **disk_serials;
 	size_t ndisks;
+	int keep_journal;	/* leave the journal after success: the caller removes it with
+				 * ofs_stage_journal_remove once its own last step is done
+				 * (stage --disk: the disk manifests), so a crash before that
+				 * resumes the same seed set */
 	const char *page_base;		/* "PageBlob/CONTAINER[/PREFIX]" */
 };
 
@@ -76,5 +80,8 @@ int ofs_staging_manifest_refresh(struct ofs_repo *r, struct ofs_error *err);
 /* The stage and backup commands share their command line (seed/cmd_stage.c). */
 struct ofs_cli;
 int ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup);
+
+/* Remove the journal of a run made with keep_journal (loose: a backup's). */
+void ofs_stage_journal_remove(struct ofs_repo *r, int loose);
 
 #endif

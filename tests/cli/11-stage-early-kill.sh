@@ -27,4 +27,16 @@ expect_exit 0 ofs verify "$T/repo"
 assert_contains "$T/out" "no problems"
 expect_exit 0 ofs restore latest --repo "$T/repo" --target "$T/out-tree"
 diff -r "$T/src" "$T/out-tree$T/src" || fail "restored tree differs"
+
+# what a kill during an atomic write leaves (index files, snapshots, the manifest): the next
+# run removes it and says so, and nothing of it stays in the repository
+: >"$T/repo/index/$(printf '%064d' 7).tmp-Ab12Cd"
+: >"$T/repo/snapshots/$(printf '%064d' 8).tmp-Zz9999"
+: >"$T/repo/offseed-manifest.json.tmp-X9MgeB"
+echo more >"$T/src/more"
+expect_exit 0 ofs stage --repo "$T/repo" "$T/src"
+assert_contains "$T/err" "a file an interrupted run was writing"
+[ -z "$(find "$T/repo" -name '*.tmp-*')" ] || fail "temporary files left: $(find "$T/repo" -name '*.tmp-*')"
+expect_exit 0 ofs verify "$T/repo"
 echo ok
+
