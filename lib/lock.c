@@ -1,4 +1,5 @@
 /* Repository lock: an exclusively created lock file with its holder, plus stale takeover. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -107,6 +108,46 @@ holder_gone(json_t *j, const struct stat *st, char *desc, size_t descsz)
 	return time(NULL) - st->st_mtime > OFS_LOCK_STALE_SECONDS;
 }
 
+/* Holding the lock: remove the temporary lock files (locks/lock.tmp-HOST.PID) of takers
+ * killed before they linked or removed theirs: this host and a dead pid, or older than the
+ * stale age. Another taker's live temporary is left alone. */
+static void
+remove_dead_temps(const char *dir, const char *mine)
+{
+	char host[256] = "", *pfx;
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	gethostname(host, sizeof(host) - 1);
+	pfx = ofs_xasprintf("lock.tmp-%s.", host);
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		char *p, *end;
+		long pid;
+		int gone;
+
+		if (strncmp(de->d_name, "lock.tmp-", 9) != 0)
+			continue;
+		p = ofs_path_join(dir, de->d_name);
+		if (strcmp(p, mine) != 0 && stat(p, &st) == 0) {
+			gone = time(NULL) - st.st_mtime > OFS_LOCK_STALE_SECONDS;
+			if (strncmp(de->d_name, pfx, strlen(pfx)) == 0) {
+				pid = strtol(de->d_name + strlen(pfx), &end, 10);
+				if (*end == '\0' && pid > 0 && kill((pid_t)pid, 0) == -1 &&
+				    errno == ESRCH)
+					gone = 1;
+			}
+			if (gone)
+				unlink(p);
+		}
+		free(p);
+	}
+	free(pfx);
+	closedir(d);
+}
+
 int
 ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
     struct ofs_error *err)
@@ -136,7 +177,15 @@ ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
 	 * at any moment leaves either no lock or a complete one (an empty lock locked the
 	 * repository for OFS_LOCK_STALE_SECONDS). The temporary name is in locks/, which
 	 * verify ignores. */
-	tmp = ofs_xasprintf("%s.tmp-%ld", path, (long)getpid());
+	{
+		char host[256] = "";
+
+		gethostname(host, sizeof(host) - 1);
+		for (char *c = host; *c; c++)
+			if (*c == '/')
+				*c = '_';
+		tmp = ofs_xasprintf("%s.tmp-%s.%ld", path, host, (long)getpid());
+	}
 	unlink(tmp);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) == -1) {
 		rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot create lock '%s'", tmp);
@@ -167,6 +216,7 @@ ofs_lock_acquire(struct ofs_repo *r, const char *command, struct ofs_lock **out,
 			}
 		}
 		if (linked) {
+			remove_dead_temps(dir, tmp);
 			*out = ofs_xcalloc(1, sizeof(**out));
 			(*out)->path = path;
 			(*out)->local_fd = local_fd;

@@ -36,7 +36,11 @@ touch -d '-1 minute' "$T/repo/locks/lock"
 expect_exit 0 ofs stage --repo "$T/repo" "$T/src"
 assert_contains "$T/err" "taking over the lock"
 [ ! -e "$T/repo/locks/lock" ] || fail "lock not released"
-# the lock is written whole before it appears: no temporary name is left behind
+# the lock is written whole before it appears: no temporary name is left behind, and the
+# temporary of a taker killed before it linked its lock is removed by the next one
+dead=$(sh -c 'echo $$')
+: >"$T/repo/locks/lock.tmp-$(hostname).$dead"
+expect_exit 0 ofs stage --repo "$T/repo" "$T/src"
 [ -z "$(ls -A "$T/repo/locks")" ] || fail "files left in locks/: $(ls -A "$T/repo/locks")"
 echo ok
 
