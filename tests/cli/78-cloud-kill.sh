@@ -21,7 +21,7 @@ proxy_start() {
 	python3 "$TOP/tools/fault-proxy.py" --upstream "127.0.0.1:$az_port" --owner $$ \
 	    --log "$T/proxy.log" --log-detail "$@" >"$T/proxy.port" 2>"$T/proxy.err" &
 	PROXY_PID=$!
-	for _ in $(seq 1 100); do [ -s "$T/proxy.port" ] && break; sleep 0.05; done
+	for _ in $(seq 1 400); do [ -s "$T/proxy.port" ] && break; sleep 0.05; done
 	local p; p=$(head -n 1 "$T/proxy.port")
 	[ -n "$p" ] || { cat "$T/proxy.err"; fail "tools/fault-proxy.py did not start"; }
 	export OFFSEED_AZURE_ENDPOINT="http://127.0.0.1:$p/devstoreaccount1"
