@@ -207,6 +207,13 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	expect_exit 8 "$OFFSEED_DC" return --url http://127.0.0.1:1 --job job1 --state "$T/fake"
 	expect_exit 0 "$OFFSEED_DC" --version
 	assert_contains "$T/out" "2025-02-01"
+	# every command answers --help on stdout with exit 0
+	for c in serve credentials receive close return; do
+		expect_exit 0 "$OFFSEED_DC" $c --help
+		assert_contains "$T/out" "offseed-dc $c"
+	done
+	expect_exit 0 "$OFFSEED_DC" --help
+	assert_contains "$T/out" "offseed-dc credentials"
 
 	# credentials: no serve has recorded an endpoint yet → usage error unless --endpoint.
 	expect_exit 2 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/c0.json"

@@ -17,10 +17,11 @@
 #include "jobjson.h"
 #include "util.h"
 
+/* The usage text on f: exit 0 on stdout (asked for with --help), 2 on stderr. */
 static int
-usage(void)
+usage_to(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: offseed-dc serve --listen ADDR:PORT --state DIR --storage LOC\n"
 	    "           [--tls-cert FILE --tls-key FILE | --insecure-http] [--hostname NAME]\n"
 	    "           [--dock-root DIR] [--min-agent-version X.Y.Z] [--fault MODE[:COUNT]]\n"
@@ -33,7 +34,13 @@ usage(void)
 	    "       offseed-dc return --url URL --state DIR [--customer NAME] --job NAME\n"
 	    "LOC is file:DIR or azure://ACCOUNT; MODE is 503, 429, drop or slow; OFFSEED_DC_STATE\n"
 	    "may stand for --state of the dock commands (docs/DC.md).\n");
-	return 2;
+	return f == stdout ? 0 : 2;
+}
+
+static int
+usage(void)
+{
+	return usage_to(stderr);
 }
 
 static int
@@ -47,6 +54,7 @@ cmd_credentials(int argc, char **argv)
 		{ "storage", required_argument, NULL, 'S' },
 		{ "account", required_argument, NULL, 'a' },
 		{ "customer", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state = NULL, *out = NULL, *endpoint = NULL, *storage = NULL, *account = NULL;
@@ -75,6 +83,8 @@ cmd_credentials(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'h':
+			return usage_to(stdout);
 		default:
 			return usage();
 		}
@@ -201,6 +211,7 @@ cmd_dock(const char *action, int argc, char **argv)
 		{ "job", required_argument, NULL, 'j' },
 		{ "state", required_argument, NULL, 's' },
 		{ "customer", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *name = NULL, *state = getenv("OFFSEED_DC_STATE");
@@ -217,6 +228,7 @@ cmd_dock(const char *action, int argc, char **argv)
 		case 'j': name = optarg; break;
 		case 's': state = optarg; break;
 		case 'c': customer = optarg; break;
+		case 'h': return usage_to(stdout);
 		default: return usage();
 		}
 	}
@@ -292,10 +304,8 @@ main(int argc, char **argv)
 		printf("offseed-dc %s (jobs API %s)\n", OFS_VERSION, DC_API_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
-		usage();
-		return 0;
-	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
+		return usage_to(stdout);
 	if (strcmp(argv[1], "serve") == 0)
 		return dc_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "credentials") == 0)

@@ -1618,13 +1618,19 @@ connection_limit(void)
 }
 
 static int
-serve_usage(void)
+serve_usage_to(FILE *f)
 {
-	fprintf(stderr, "usage: offseed-dc serve --listen ADDR:PORT --state DIR --storage LOC\n"
+	fprintf(f, "usage: offseed-dc serve --listen ADDR:PORT --state DIR --storage LOC\n"
 	    "           [--tls-cert FILE --tls-key FILE | --insecure-http] [--hostname NAME]\n"
 	    "           [--dock-root DIR] [--min-agent-version X.Y.Z] [--fault MODE[:COUNT]]\n"
 	    "           [--copy-delay MS] [--token-lifetime SECONDS] [--page-size N]\n");
-	return 2;
+	return f == stdout ? 0 : 2;
+}
+
+static int
+serve_usage(void)
+{
+	return serve_usage_to(stderr);
 }
 
 static int
@@ -1746,8 +1752,7 @@ dc_serve(int argc, char **argv)
 				ctx.page_size = (unsigned)v;
 			break;
 		case 'h':
-			serve_usage();
-			return 0;
+			return serve_usage_to(stdout);
 		default:
 			return serve_usage();
 		}
