@@ -104,7 +104,11 @@ parse_globals(int *argcp, char **argv, struct ofs_cli *g)
 		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) { g->verbosity++; continue; }
 		if (strcmp(a, "--no-progress") == 0) { g->progress = 0; continue; }
 		if (strcmp(a, "--progress-interval") == 0 && i + 1 < argc) {
-			g->progress_interval = atof(argv[++i]);
+			if (ofs_parse_double(argv[++i], 0.0, 86400.0, &g->progress_interval) != 0) {
+				ofs_error("--progress-interval needs a number of seconds, not "
+				    "'%s'", argv[i]);
+				return -1;
+			}
 			continue;
 		}
 		argv[out++] = argv[i];

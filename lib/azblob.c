@@ -108,6 +108,7 @@ void
 ofs_azblob_opts_from_env(struct ofs_azblob_opts *o)
 {
 	const char *v;
+	long n;
 
 	if (!o->endpoint)
 		o->endpoint = envs("OFFSEED_AZURE_ENDPOINT");
@@ -119,12 +120,14 @@ ofs_azblob_opts_from_env(struct ofs_azblob_opts *o)
 		o->sas = envs("OFFSEED_AZURE_SAS");
 	if (!o->ca_file)
 		o->ca_file = envs("OFFSEED_AZURE_CA_FILE");
-	if (!o->max_tries && (v = envs("OFFSEED_AZURE_RETRIES")) != NULL)
-		o->max_tries = atoi(v);
+	if (!o->max_tries && (v = envs("OFFSEED_AZURE_RETRIES")) != NULL &&
+	    ofs_parse_long(v, 1, 100, &n) == 0)	/* else the default */
+		o->max_tries = (int)n;
 	if (!o->retry_base_ms && (v = envs("OFFSEED_AZURE_RETRY_MS")) != NULL)
 		o->retry_base_ms = (unsigned)strtoul(v, NULL, 10);
-	if (!o->parallel && (v = envs("OFFSEED_AZURE_PARALLEL")) != NULL)
-		o->parallel = atoi(v);
+	if (!o->parallel && (v = envs("OFFSEED_AZURE_PARALLEL")) != NULL &&
+	    ofs_parse_long(v, 1, 64, &n) == 0)
+		o->parallel = (int)n;
 }
 
 static int

@@ -64,6 +64,10 @@ int64_t ofs_free_space(const char *path);
 
 /* Parse "16G", "512K", "1024" (powers of 1024). Returns 0 or -1. */
 int ofs_parse_size(const char *s, uint64_t *out);
+/* A whole decimal integer from min to max (no sign games, no trailing text): 0, or -1. */
+int ofs_parse_long(const char *s, long min, long max, long *out);
+/* A whole decimal number (e.g. "2.5") from min to max: 0, or -1. */
+int ofs_parse_double(const char *s, double min, double max, double *out);
 /* "1.5 GiB" style into buf. */
 void ofs_fmt_size(uint64_t n, char *buf, size_t bufsz);
 

@@ -155,7 +155,16 @@ cmd_restore(int argc, char **argv, struct ofs_cli *g)
 				goto done;
 			}
 			break;
-		case 'j': o.threads = atoi(optarg); break;
+		case 'j': {
+			long lv;
+
+			if (ofs_parse_long(optarg, 1, 64, &lv) != 0) {
+				ofs_error("--threads needs a number from 1 to 64, not '%s'", optarg);
+				return 2;
+			}
+			o.threads = (int)lv;
+			break;
+		}
 		case 'h': rc = ofs_cli_usage(usage, 1); goto done;
 		default: rc = ofs_cli_usage(usage, 0); goto done;
 		}

@@ -472,8 +472,23 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 				return 2;
 			}
 			break;
-		case 'S': o.checkpoint_seconds = atof(optarg); break;
-		case 'j': o.threads = atoi(optarg); break;
+		case 'S':
+			if (ofs_parse_double(optarg, 0.001, 86400.0 * 365, &o.checkpoint_seconds) != 0) {
+				ofs_error("--checkpoint-seconds needs a number of seconds, not '%s'",
+				    optarg);
+				return 2;
+			}
+			break;
+		case 'j': {
+			long lv;
+
+			if (ofs_parse_long(optarg, 1, 64, &lv) != 0) {
+				ofs_error("--threads needs a number from 1 to 64, not '%s'", optarg);
+				return 2;
+			}
+			o.threads = (int)lv;
+			break;
+		}
 		case 'L':
 			if (!backup) {
 				rc = ofs_err_set(&err, OFS_ERR_USAGE, "--limit-upload is an option "

@@ -728,14 +728,17 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 			}
 			nex++;
 			break;
-		case 't':
-			threads = atoi(optarg);
-			if (threads < 1 || threads > 64) {
+		case 't': {
+			long lv;
+
+			if (ofs_parse_long(optarg, 1, 64, &lv) != 0) {
 				ofs_error("--threads needs a number from 1 to 64, not '%s'", optarg);
 				rc = 2;
 				goto done;
 			}
+			threads = (int)lv;
 			break;
+		}
 		case 'j': {	/* normally taken as a global option already */
 			struct ofs_out_opts oo = *ofs_out_opts();
 

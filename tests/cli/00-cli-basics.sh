@@ -82,4 +82,13 @@ o = json.loads(lines[0])
 assert o["type"] == "error" and o["code"] == 2 and "--repo" in o["message"], o
 EOF
 
+# a thread count that is not a whole number from 1 to 64 is a usage error, never read as 0
+mkdir -p "$T/thr"
+for bad in abc 0 65 4x -1 ""; do
+	expect_exit 2 ofs stage --repo "$T/nothere" --threads "$bad" "$T/thr"
+	assert_contains "$T/err" "--threads"
+	expect_exit 2 ofs restore latest --repo "$T/nothere" --threads "$bad" --target "$T/thr2"
+	assert_contains "$T/err" "--threads"
+done
+
 echo "cli basics ok"

@@ -1553,7 +1553,7 @@ parse_listen(const char *s, struct sockaddr_in *sa, struct ofs_error *err)
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
 	if (strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
+		snprintf(host, sizeof(host), "127.0.0.1");
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
 	memset(sa, 0, sizeof(*sa));
