@@ -50,6 +50,8 @@ int ofs_cli_open_repo(const struct ofs_cli *g, int need_key, int load_index,
 /* Finish a command: for code != 0 print err (or a generic message) and, with --json, the
  * error object. Returns the exit code. */
 int ofs_cli_fail(int code, const struct ofs_error *err);
+/* --threads N: a whole number from 1 to 64 into *out; else a message and -1 (exit 2). */
+int ofs_cli_threads(const char *arg, int *out);
 
 /* Print "usage: offseed CMD …" help text to stdout (--help) or stderr (misuse). */
 int ofs_cli_usage(const char *text, int to_stdout);

@@ -138,3 +138,16 @@ ofs_cli_usage(const char *text, int to_stdout)
 	fputs(text, to_stdout ? stdout : stderr);
 	return to_stdout ? 0 : 2;
 }
+
+int
+ofs_cli_threads(const char *arg, int *out)
+{
+	long v;
+
+	if (ofs_parse_long(arg, 1, 64, &v) != 0) {
+		ofs_error("--threads needs a number from 1 to 64, not '%s'", arg);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}

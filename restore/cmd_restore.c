@@ -155,16 +155,10 @@ cmd_restore(int argc, char **argv, struct ofs_cli *g)
 				goto done;
 			}
 			break;
-		case 'j': {
-			long lv;
-
-			if (ofs_parse_long(optarg, 1, 64, &lv) != 0) {
-				ofs_error("--threads needs a number from 1 to 64, not '%s'", optarg);
+		case 'j':
+			if (ofs_cli_threads(optarg, &o.threads) != 0)
 				return 2;
-			}
-			o.threads = (int)lv;
 			break;
-		}
 		case 'h': rc = ofs_cli_usage(usage, 1); goto done;
 		default: rc = ofs_cli_usage(usage, 0); goto done;
 		}

@@ -479,16 +479,10 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 				return 2;
 			}
 			break;
-		case 'j': {
-			long lv;
-
-			if (ofs_parse_long(optarg, 1, 64, &lv) != 0) {
-				ofs_error("--threads needs a number from 1 to 64, not '%s'", optarg);
+		case 'j':
+			if (ofs_cli_threads(optarg, &o.threads) != 0)
 				return 2;
-			}
-			o.threads = (int)lv;
 			break;
-		}
 		case 'L':
 			if (!backup) {
 				rc = ofs_err_set(&err, OFS_ERR_USAGE, "--limit-upload is an option "

@@ -728,17 +728,12 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 			}
 			nex++;
 			break;
-		case 't': {
-			long lv;
-
-			if (ofs_parse_long(optarg, 1, 64, &lv) != 0) {
-				ofs_error("--threads needs a number from 1 to 64, not '%s'", optarg);
+		case 't':
+			if (ofs_cli_threads(optarg, &threads) != 0) {
 				rc = 2;
 				goto done;
 			}
-			threads = (int)lv;
 			break;
-		}
 		case 'j': {	/* normally taken as a global option already */
 			struct ofs_out_opts oo = *ofs_out_opts();
 

@@ -89,6 +89,8 @@ for bad in abc 0 65 4x -1 ""; do
 	assert_contains "$T/err" "--threads"
 	expect_exit 2 ofs restore latest --repo "$T/nothere" --threads "$bad" --target "$T/thr2"
 	assert_contains "$T/err" "--threads"
+	expect_exit 2 ofs verify --threads "$bad" "$T/thr"
+	assert_contains "$T/err" "--threads"
 done
 
 echo "cli basics ok"
