@@ -23,21 +23,25 @@ endif
 PKGS     := openssl libxxhash libzstd jansson
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
             -Wvla -Wno-unused-parameter -Werror
-CPPFLAGS += -D_GNU_SOURCE -Ilib -Icli -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Iengine -Icli -MMD -MP
 CFLAGS   += -std=gnu11 -pthread $(OPT) $(WARN) $(SANFLAGS) -march=x86-64-v2 -maes -mpclmul
 LDFLAGS  += -pthread $(SANFLAGS)
 LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lxxhash -lzstd -ljansson) -lm -ldl
 DC_LIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 LIB_SRC  := $(sort $(wildcard lib/*.c))
+ENGINE_SRC := $(sort $(wildcard engine/*.c))
 CMD_SRC  := $(sort $(wildcard cli/*.c seed/*.c verify/*.c import/*.c restore/*.c))
 DC_SRC   := $(sort $(wildcard tools/dc/*.c))
+DCLIB_SRC := $(filter-out tools/dc/main.c,$(DC_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
 DC_OBJ   := $(DC_SRC:%.c=$(BUILD)/%.o)
+DCLIB_OBJ := $(DCLIB_SRC:%.c=$(BUILD)/%.o)
+LIBDC    := $(BUILD)/libofsdc.a
 LIBOFS   := $(BUILD)/libofs.a
 OFFSEED  := $(BUILD)/offseed
 OFFSEED_DC := $(BUILD)/offseed-dc
@@ -60,11 +64,20 @@ $(LIBOFS): $(LIB_OBJ)
 $(OFFSEED): $(CMD_OBJ) $(LIBOFS)
 	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIBOFS) $(LIBS)
 
-$(OFFSEED_DC): $(DC_OBJ) $(LIBOFS)
-	$(CC) $(LDFLAGS) -o $@ $(DC_OBJ) $(LIBOFS) $(LIBS) $(DC_LIBS)
+# offseed-dc's modules but main.c, so unit tests link them (tests/unit/test_dc_*.c).
+$(LIBDC): $(DCLIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(OFFSEED_DC): $(BUILD)/tools/dc/main.o $(LIBDC) $(LIBOFS)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/tools/dc/main.o $(LIBDC) $(LIBOFS) $(LIBS) $(DC_LIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBOFS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBOFS) $(LIBS) -lcmocka
+
+$(BUILD)/tests/unit/test_dc_%.o: CPPFLAGS += -Itools/dc
+$(BUILD)/tests/test_dc_%: $(BUILD)/tests/unit/test_dc_%.o $(LIBDC) $(LIBOFS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBDC) $(LIBOFS) $(LIBS) $(DC_LIBS) -lcmocka
 
 # Fuzz targets built with a plain main() that replays corpus files (normal test runs).
 $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(LIBOFS)

@@ -3,7 +3,8 @@
 #  1. banned functions in product code (git's banned.h idea): unbounded copies and
 #     formatting (strcpy, strcat, sprintf, vsprintf, gets), strtok (state shared between
 #     calls), and the ato* family (no error, so "abc" reads as 0);
-#  2. layering: no object of lib/ (build/libofs.a) refers to a symbol a front end defines;
+#  2. layering: no object of the library (lib/ and engine/, build/libofs.a) refers to a
+#     symbol a front end defines;
 #  3. every public header of lib/ compiles on its own.
 # Usage: tools/lint.sh [BUILD]   (BUILD defaults to build; it must be built)
 set -u
@@ -18,7 +19,7 @@ banned='strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|atoll|atof'
 while IFS= read -r hit; do
 	say "banned function: $hit"
 done < <(grep -nE "(^|[^_[:alnum:].>])($banned)[[:space:]]*\(" \
-    lib/*.c lib/*.h cli/*.c seed/*.c verify/*.c restore/*.c import/*.c tools/dc/*.c \
+    lib/*.c lib/*.h engine/*.c engine/*.h cli/*.c seed/*.c verify/*.c restore/*.c import/*.c tools/dc/*.c \
     2>/dev/null | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)')
 
 # 2. layering: lib/ must not reach into the front ends
@@ -36,12 +37,12 @@ done
 
 # 3. self-contained headers
 cflags=$(pkg-config --cflags openssl libxxhash libzstd jansson 2>/dev/null)
-for h in lib/*.h; do
+for h in lib/*.h engine/*.h; do
 	printf '#include "%s"\n' "$(basename "$h")" |
-	    $CC -std=gnu11 -D_GNU_SOURCE -Ilib $cflags -fsyntax-only -x c - 2>"$BUILD/.lint-h" ||
+	    $CC -std=gnu11 -D_GNU_SOURCE -Ilib -Iengine $cflags -fsyntax-only -x c - 2>"$BUILD/.lint-h" ||
 	    { say "$h does not compile on its own:"; sed 's/^/    /' "$BUILD/.lint-h"; }
 done
 rm -f "$BUILD/.lint-h"
 
-[ $bad = 0 ] && echo "lint: ok (banned functions, layering, $(ls lib/*.h | wc -l) headers)"
+[ $bad = 0 ] && echo "lint: ok (banned functions, layering, $(ls lib/*.h engine/*.h | wc -l) headers)"
 exit $bad

@@ -1,6 +1,6 @@
 /* offseed verify: check staging repos or prepared disks against their manifests without the
  * passphrase (lib/check.c), optionally compare manifest SHA-256s with the job's, and with
- * --deep hand over to the keyed pass (verify/deep.c). */
+ * --deep hand over to the keyed pass (verify/cmd_verify_deep.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>

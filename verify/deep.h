@@ -1,5 +1,5 @@
 /* The keyed half of `offseed verify --deep`: run after the keyless pass on one target
- * (a staging repo folder or a prepared disk). Implemented in verify/deep.c. */
+ * (a staging repo folder or a prepared disk). Implemented in verify/cmd_verify_deep.c. */
 #ifndef OFS_VERIFY_DEEP_H
 #define OFS_VERIFY_DEEP_H
 

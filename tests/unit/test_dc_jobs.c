@@ -8,7 +8,8 @@
 
 #include <cmocka.h>
 
-#include "../../tools/dc/jobs.c"
+#include "dc.h"
+#include "util.h"
 
 static const char *good_body =
     "{\"location\":\"westeurope\",\"sku\":{\"name\":\"DataBoxCustomerDisk\"},"

@@ -11,7 +11,14 @@
 
 #include <dirent.h>
 
-#include "../../restore/restore.c"
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "restore.h"
+#include "util.h"
 
 /* ---- fake source: trees and blobs by id ---- */
 

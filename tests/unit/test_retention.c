@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../seed/retention.c"
+#include "retention.h"
 
 static int64_t
 at(const char *rfc)

@@ -9,7 +9,15 @@
 
 #include <cmocka.h>
 
-#include "../../seed/walk.c"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "walk.h"
 
 static char base[256];
 

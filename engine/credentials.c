@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "import.h"
+#include "credentials.h"
 #include "out.h"
 #include "util.h"
 
