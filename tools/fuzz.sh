@@ -14,8 +14,10 @@ command -v "$CC" >/dev/null || { echo "fuzz: '$CC' not found (run make deps)" >&
 PKGS="libarchive openssl libcurl libxxhash libzstd jansson"
 # shellcheck disable=SC2086
 LIBS="$(pkg-config --libs $PKGS 2>/dev/null || echo -larchive -lssl -lcrypto -lcurl -lxxhash -lzstd -ljansson) -lm"
-# Same language/arch flags as the Makefile; the sanitizers make UB a crash, not a message.
-CFLAGS="-std=gnu11 -g -O1 -pthread -D_GNU_SOURCE -Ilib -Icli -march=x86-64-v2 -maes -mpclmul
+# Same language and CPU flags as the Makefile (which alone decides the latter); the
+# sanitizers make UB a crash, not a message.
+ARCH=$(make -s --no-print-directory print-ARCH)
+CFLAGS="-std=gnu11 -g -O1 -pthread -D_GNU_SOURCE -Ilib -Iengine -Icli $ARCH
 	-fno-omit-frame-pointer -fno-sanitize-recover=undefined -Wno-macro-redefined"
 SAN=address,undefined
 
@@ -33,13 +35,13 @@ fi
 
 # The library once, instrumented for coverage (fuzzer-no-link), into an archive like
 # build/libofs.a (so a target links only the modules it uses), then one link per target.
-mkdir -p "$OUT/lib"
-echo "fuzz: building lib/*.c with $CC -fsanitize=fuzzer-no-link,$SAN"
+mkdir -p "$OUT/lib" "$OUT/engine"
+echo "fuzz: building lib/*.c engine/*.c with $CC -fsanitize=fuzzer-no-link,$SAN"
 objs=()
-for c in lib/*.c; do
-	o="$OUT/lib/$(basename "$c" .c).o"
+for c in lib/*.c engine/*.c; do
+	o="$OUT/${c%.c}.o"
 	objs+=("$o")
-	if [ ! "$o" -nt "$c" ] || [ -n "$(find lib -name '*.h' -newer "$o" 2>/dev/null | head -n1)" ]; then
+	if [ ! "$o" -nt "$c" ] || [ -n "$(find lib engine -name '*.h' -newer "$o" 2>/dev/null | head -n1)" ]; then
 		# shellcheck disable=SC2086
 		$CC $CFLAGS -fsanitize=fuzzer-no-link,$SAN -c -o "$o" "$c" || { echo "fuzz: cannot compile $c" >&2; exit 1; }
 	fi

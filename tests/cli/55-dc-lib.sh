@@ -1,5 +1,5 @@
 #!/bin/bash
-# offseed-dc test helpers, sourced by the other 55-dc-*.sh scripts. Run on its own it tests
+# offseed-dc test helpers, sourced by the other dc test scripts (5[0-9]-dc-*.sh). Run on its own it tests
 # the command line: usage errors, loopback-only listening, credentials files.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${OFFSEED_DC:?OFFSEED_DC must point at the offseed-dc binary}"

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Cloud repository (azure://) test helpers, sourced by the other 75-cloud-*.sh scripts. Run
-# on its own it tests the location and credential errors of --repo azure://….
+# Cloud repository (azure://) test helpers, sourced by the other cloud test scripts
+# (7[2-9]-cloud-*.sh). Run on its own it tests the location and credential errors of
+# --repo azure://….
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 need python3

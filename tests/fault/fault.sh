@@ -1,10 +1,10 @@
-# Helpers of the fault tests (tests/cli/19-faults-*.sh); source after lib.sh.
+# Helpers of the fault tests (tests/cli/9[0-2]-faults-*.sh); source after lib.sh.
 #   fault VAR=VALUE… -- CMD…   run CMD with the project's shim (build/tests/faultshim.so,
 #                              configured by OFS_FAULT_* variables: tests/fault/faultshim.c)
 #                              preloaded; every injected failure is appended to $FLOG
 #   injected                   how many failures the last fault run injected
 #   ofs_f VAR=VALUE… -- ARGS…  fault with offseed's usual test options (lib.sh's ofs)
-# (libfiu, which fails a call on every file, is used by 18-io-errors.sh.) In an ASan build
+# (libfiu, which fails a call on every file, is used by 93-io-errors.sh.) In an ASan build
 # the sanitizer's runtime comes first in LD_PRELOAD; the shim leaks nothing, so leaks count.
 need ldd
 : "${BUILD:?BUILD must point at the build folder (tests/run.sh sets it)}"

@@ -1,4 +1,4 @@
-/* LD_PRELOAD fault shim for the fault tests (tests/cli/19-faults-*.sh): fails or shortens
+/* LD_PRELOAD fault shim for the fault tests (tests/cli/9[0-2]-faults-*.sh): fails or shortens
  * read/write/sync/rename calls on files whose path matches a pattern, where libfiu can
  * only fail a call everywhere. Configured from the environment:
  *   OFS_FAULT_PATH   fnmatch pattern on the fd's path (/proc/self/fd/N) or a rename's

@@ -75,4 +75,4 @@ cp -a "$T/repo" "$T/both"
 f=$(ls "$T/both"/containers/*.vhd | head -1)
 printf 'X' | dd of="$f" bs=1 seek=5000 conv=notrunc 2>/dev/null
 expect_exit 4 ofs verify "$T/both"
-echo "18-io-errors: ok"
+echo "93-io-errors: ok"

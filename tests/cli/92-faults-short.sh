@@ -49,4 +49,4 @@ same "$T/r3" "restore from disks:"
 expect_exit 0 ofs verify "$T/repo"
 expect_exit 0 ofs check --repo "$T/repo" --read-data
 expect_exit 0 ofs verify "$T/disk"
-echo "19-faults-short: ok"
+echo "92-faults-short: ok"

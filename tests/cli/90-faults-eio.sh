@@ -121,4 +121,4 @@ for f in big-unreadable sub/unreadable.txt; do
 	rm "$T/src/$f"
 done
 diff -r "$T/src" "$T/r5$T/src" || fail "stage: the rest of the source does not restore identically"
-echo "19-faults-eio: ok"
+echo "90-faults-eio: ok"

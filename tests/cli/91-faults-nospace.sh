@@ -90,7 +90,7 @@ backup_case 1 "fdatasync of the journal failing" OFS_FAULT_OPS=fsync,fdatasync \
 cp -a "$T/repo" "$T/backed"
 
 
-# prep onto a disk (a folder here; capacity is checked by 40-prep-nospace.sh): the disk
+# prep onto a disk (a folder here; capacity is checked by 43-prep-nospace.sh): the disk
 # fills or its syncs fail mid-copy
 prep_case() {
 	local want=$1 what=$2; shift 2
@@ -111,4 +111,4 @@ expect_exit 9 ofs_f "${NOSPC[@]}" "OFS_FAULT_PATH=$T/rt/*" OFS_FAULT_AFTER=50000
     restore latest --repo "$T/backed" --target "$T/rt"
 check_fault "restore"
 assert_contains "$T/err" "No space left on device"
-echo "19-faults-nospace: ok"
+echo "91-faults-nospace: ok"
