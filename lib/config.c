@@ -248,8 +248,8 @@ ofs_config_parse(const uint8_t *p, size_t len, const char *what, struct ofs_conf
 		goto out;
 	}
 	c->version = (uint32_t)v;
-	if ((s = get_str(o, "repository")) == NULL || strlen(s) != 2 * OFS_REPO_ID_LEN ||
-	    ofs_unhex(s, c->repo_id, OFS_REPO_ID_LEN) != 0) {
+	if ((s = get_str(o, "repository")) == NULL ||
+	    ofs_unhex_lower(s, strlen(s), c->repo_id, OFS_REPO_ID_LEN) != 0) {
 		ofs_err_set(err, r, "%s: missing or bad \"repository\"", what);
 		goto out;
 	}
@@ -302,7 +302,7 @@ ofs_config_authenticate(const uint8_t *p, size_t len, const char *what,
 
 	if ((o = load_json(p, len, OFS_CONFIG_MAX, what, err)) == NULL)
 		return OFS_ERR_CORRUPT;
-	if ((s = get_str(o, "mac")) == NULL || strlen(s) != 64 || ofs_unhex(s, want, 32) != 0) {
+	if ((s = get_str(o, "mac")) == NULL || ofs_unhex_lower(s, strlen(s), want, 32) != 0) {
 		ofs_err_set(err, r, "%s: missing or bad \"mac\"", what);
 		goto out;
 	}

@@ -10,26 +10,11 @@
 
 #include "crypto.h"
 #include "jobjson.h"
-#include "tree.h"
 #include "util.h"
 
 #define STR_MAX 4096		/* ordinary fields */
 #define LINK_MAX 16384		/* URLs (clients must accept ≥ 4 KB) */
 #define ITEMS_MAX 100000	/* array entries we accept in one answer */
-
-/* Printable: no C0 controls or DEL (so a hostile answer cannot drive the terminal); UTF-8
- * bytes ≥ 0x80 pass. */
-static int
-printable(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return 0;
-	}
-	return 1;
-}
 
 static json_t *
 load(const uint8_t *p, size_t len, const char *what, struct ofs_error *err)
@@ -66,12 +51,18 @@ opt_str(json_t *o, const char *key, size_t max, char **out, const char *what,
 		    ctx, key);
 	s = json_string_value(v);
 	n = json_string_length(v);
-	if (n > max || strlen(s) != n)
+	/* jansson gave valid UTF-8; a NUL inside counts as too long, as it always has */
+	switch (ofs_text_check(s, n, max, 0)) {
+	case OFS_TEXT_OK:
+		break;
+	case OFS_TEXT_TOO_LONG:
+	case OFS_TEXT_NUL:
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field '%s%s' is too long", what,
 		    ctx, key);
-	if (!printable(s, n))
+	default:
 		return ofs_err_set(err, OFS_ERR_CORRUPT,
 		    "%s: field '%s%s' holds control characters", what, ctx, key);
+	}
 	*out = ofs_xstrndup(s, n);
 	return 0;
 }
@@ -352,14 +343,7 @@ out:
 static void
 copy_clean(char *dst, size_t n, const char *s)
 {
-	size_t i;
-
-	for (i = 0; s != NULL && s[i] != '\0' && i + 1 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	dst[i] = '\0';
+	ofs_text_clean(dst, n, s, SIZE_MAX);
 }
 
 /* A version "N.N.N" (digits and dots, at least one dot) at the start of s; its length. */
@@ -610,61 +594,6 @@ first_str(json_t *o, const char *const *keys, size_t nkeys, size_t max, char **o
 			return 0;
 	}
 	return 0;
-}
-
-char *
-ofs_percent_decode(const char *s, size_t *len)
-{
-	char *out = ofs_xmalloc(strlen(s) + 1), *o = out;
-
-	for (const char *p = s; *p != '\0'; p++) {
-		int hi, lo;
-
-		if (*p != '%') {
-			*o++ = *p;
-			continue;
-		}
-		if ((hi = ofs_hexval((unsigned char)p[1])) < 0 || (lo = ofs_hexval((unsigned char)p[2])) < 0 ||
-		    (hi == 0 && lo == 0)) {
-			free(out);
-			return NULL;
-		}
-		*o++ = (char)(hi * 16 + lo);
-		p += 2;
-	}
-	*o = '\0';
-	if (len != NULL)
-		*len = (size_t)(o - out);
-	return out;
-}
-
-char *
-ofs_name_shown(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s);
-	int plain = ofs_utf8_ok(u, n);
-	char *out, *o;
-
-	for (size_t i = 0; plain && i < n; i++)
-		if (u[i] < 0x20 || u[i] == 0x7f ||
-		    (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f))
-			plain = 0;	/* C0, DEL, C1 (U+0080–U+009F) */
-	if (plain)
-		return ofs_xstrdup(s);
-	out = o = ofs_xmalloc(3 * n + 1);
-	for (size_t i = 0; i < n; i++) {
-		if (u[i] < 0x20 || u[i] == 0x7f || u[i] == '%' || u[i] >= 0x80) {
-			*o++ = '%';
-			*o++ = hex[u[i] >> 4];
-			*o++ = hex[u[i] & 15];
-		} else {
-			*o++ = (char)u[i];
-		}
-	}
-	*o = '\0';
-	return out;
 }
 
 /* One entry; what names it ("entry N"). On failure the caller moves it to the unusable. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "text.h"
 
 #define OFS_JOBJSON_MAX (16u << 20)	/* largest service answer we read */
 #define OFS_CREDENTIALS_MAX (64u << 10)
@@ -120,15 +121,8 @@ void ofs_copylog_release(struct ofs_copylog *l);
 int ofs_jobjson_parse_copylog(const uint8_t *p, size_t len, const char *what,
     struct ofs_copylog *l, struct ofs_error *err);
 
-/* Decode the percent-escaped form of a name: "%XX" (two hex digits) is that byte, any other
- * byte stands for itself. Strict: a '%' without two hex digits after it, or %00, fails.
- * Returns the owned NUL-terminated bytes (*len, may be NULL, gets their count), or NULL. */
-char *ofs_percent_decode(const char *s, size_t *len);
-
-/* A name fit for a terminal, a message or a JSON string, owned: a copy of s when it is
- * valid UTF-8 without control characters (C0, DEL, C1), else its percent-escaped form
- * (bytes < 0x20, 0x7f, '%' and >= 0x80 as uppercase %XX), the form copy logs use. */
-char *ofs_name_shown(const char *s);
+/* ofs_percent_decode, ofs_percent_encode and ofs_name_shown (the copy logs' escaped names)
+ * are in text.h. */
 
 /* The import service's credentials file (SPEC §9). Strings owned; client_secret is
  * wiped by ofs_credentials_release. expires_at is unix seconds. Any extra field is ignored

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "manifest.h"
-#include "tree.h"
 #include "util.h"
 
 /* 1 MiB reads measured fastest from the page cache (the buffer stays in L2 while it is
@@ -20,6 +19,11 @@
 #define REGION_MIN 4096ULL
 #define REGION_MAX (1ULL << 40)
 #define PATH_MAX_LEN 4096
+/* Free text takes the set manifest's limits (FORMAT.md §21), which name the same things;
+ * created, repository and seed_set have their own exact forms checked after. */
+#define TEXT_MAX 4096		/* tool, job */
+#define SERIAL_MAX 256
+#define FORM_MAX OFS_MANIFEST_MAX
 
 void
 ofs_file_hashes_release(struct ofs_file_hashes *h)
@@ -296,14 +300,11 @@ hex4(const uint8_t *p, const uint8_t *end, uint32_t *v)
 	if (end - p < 4)
 		return 0;
 	for (int i = 0; i < 4; i++) {
-		uint8_t c = p[i];
+		int d = ofs_hexval(p[i]);
 
-		if (c >= '0' && c <= '9')
-			*v = *v << 4 | (uint32_t)(c - '0');
-		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-			*v = *v << 4 | (uint32_t)((c | 0x20) - 'a' + 10);
-		else
+		if (d < 0)
 			return 0;
+		*v = *v << 4 | (uint32_t)d;
 	}
 	return 1;
 }
@@ -412,22 +413,27 @@ enum { T_FORMAT, T_VERSION, T_TOOL, T_CREATED, T_REPOSITORY, T_SEED_SET, T_JOB, 
 enum { D_INDEX, D_COUNT, D_SERIAL, D_NKEYS };
 enum { F_PATH, F_SIZE, F_XXH, F_REGIONS, F_NKEYS };
 
-static const char *const top_keys[] = { "format", "version", "tool", "created", "repository",
-	"seed_set", "job", "disk", "region_size", "files", NULL };
-static const char *const disk_keys[] = { "index", "count", "serial", NULL };
-static const char *const file_keys[] = { "path", "size", "xxh128", "regions", NULL };
+/* In the order of the enums above. Which are required is checked field by field, in a
+ * fixed order, so that one manifest always gets the same message. */
+static const struct ofs_key top_keys[] = { { "format", OFS_KEY_REQUIRED },
+	{ "version", OFS_KEY_REQUIRED }, { "tool", OFS_KEY_REQUIRED },
+	{ "created", OFS_KEY_REQUIRED }, { "repository", OFS_KEY_REQUIRED }, { "seed_set", 0 },
+	{ "job", 0 }, { "disk", 0 }, { "region_size", OFS_KEY_REQUIRED },
+	{ "files", OFS_KEY_REQUIRED }, { NULL, 0 } };
+static const struct ofs_key disk_keys[] = { { "index", OFS_KEY_REQUIRED },
+	{ "count", OFS_KEY_REQUIRED }, { "serial", OFS_KEY_REQUIRED }, { NULL, 0 } };
+static const struct ofs_key file_keys[] = { { "path", OFS_KEY_REQUIRED },
+	{ "size", OFS_KEY_REQUIRED }, { "xxh128", OFS_KEY_REQUIRED }, { "regions", 0 },
+	{ NULL, 0 } };
 
-/* Which of names[] the key at p is, or -1 (names are shorter than 16 bytes). */
+/* Which of keys[] the key at p is, or -1 (names are shorter than 16 bytes). */
 static int
-key_index(const uint8_t *p, const uint8_t *end, const char *const *names)
+key_index(const uint8_t *p, const uint8_t *end, const struct ofs_key *keys)
 {
 	char k[16];
 	size_t n = jstr(p, end, k, sizeof(k) - 1);
 
-	for (int i = 0; n < sizeof(k) - 1 && names[i] != NULL; i++)
-		if (strcmp(k, names[i]) == 0)
-			return i;
-	return -1;
+	return n < sizeof(k) - 1 ? ofs_key_find(keys, k, n) : -1;
 }
 
 /* ---- pass 1: the grammar ---- */
@@ -488,7 +494,7 @@ jc_string(struct jcheck *s, int is_key)
 		}
 		high |= *q++;
 	}
-	if ((high & 0x80) && !ofs_utf8_ok(start, (size_t)(q - start)))
+	if ((high & 0x80) && !ofs_text_utf8_ok(start, (size_t)(q - start)))
 		return jfail(s, start, "invalid UTF-8");
 	s->p = q + 1;
 	return 0;
@@ -880,13 +886,13 @@ jarr_after(const uint8_t *p, const uint8_t *end)
  * and, for arrays, their element counts (counts[i]); its first other key (*unknown, or
  * NULL), in document order. Returns the end of the object. */
 static const uint8_t *
-jobj_index(const uint8_t *p, const uint8_t *end, const char *const *names,
+jobj_index(const uint8_t *p, const uint8_t *end, const struct ofs_key *names,
     const uint8_t **vals, size_t *counts, const uint8_t **unknown)
 {
 	int i;
 
 	*unknown = NULL;
-	for (i = 0; names[i] != NULL; i++) {
+	for (i = 0; names[i].name != NULL; i++) {
 		vals[i] = NULL;
 		counts[i] = 0;
 	}
@@ -925,16 +931,6 @@ bad(struct pctx *c, const char *field, const char *why)
 	    field, why);
 }
 
-/* No control characters: the strings are printed (verify's findings, the dc service). */
-static int
-text_ok(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* An unknown key, named in the message with control characters replaced. */
 static int
 bad_key(struct pctx *c, const char *where, const uint8_t *key)
@@ -942,15 +938,16 @@ bad_key(struct pctx *c, const char *where, const uint8_t *key)
 	char k[201], f[320];
 	size_t n = jstr(key, c->end, k, sizeof(k) - 1);
 
-	for (size_t i = 0; i < n && i < sizeof(k) - 1; i++)
-		if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f)
-			k[i] = '?';
+	ofs_text_clean(k, sizeof(k), k, n);	/* in place: keys hold no NUL */
 	snprintf(f, sizeof(f), "%s%s%s", where, *where ? "." : "", k);
 	return bad(c, f, "is not part of manifest version 1");
 }
 
+/* A text field: non-empty, at most max bytes, no control characters (strings are printed:
+ * verify's findings, the dc service). The length is known before anything is allocated. */
 static int
-get_str(struct pctx *c, const uint8_t *v, const char *field, int required, char **out)
+get_str(struct pctx *c, const uint8_t *v, const char *field, int required, size_t max,
+    char **out)
 {
 	size_t n;
 	char *s;
@@ -960,9 +957,11 @@ get_str(struct pctx *c, const uint8_t *v, const char *field, int required, char 
 		return required ? bad(c, field, "is missing") : 0;
 	if (*v != '"' || (n = jstr(v, c->end, NULL, 0)) == 0)
 		return bad(c, field, "must be a non-empty string");
+	if (n > max)
+		return bad(c, field, "must be printable text without control characters");
 	s = ofs_xmalloc(n + 1);
 	jstr(v, c->end, s, n);
-	if (!text_ok(s, n)) {
+	if (ofs_text_check(s, n, max, OFS_TEXT_NONEMPTY) != OFS_TEXT_OK) {
 		free(s);
 		return bad(c, field, "must be printable text without control characters");
 	}
@@ -983,46 +982,18 @@ get_uint(struct pctx *c, const uint8_t *v, const char *field, uint64_t *out)
 	return 0;
 }
 
-static int
-is_hex(const char *s, size_t n)
-{
-	if (strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-static int
-lower_hexval(uint8_t c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* The hash at v (32 lower-case hex digits in a string, escapes allowed): 0 or -1. */
 static int
 read_hash(struct pctx *c, const uint8_t *v, uint8_t out[OFS_XXH_LEN])
 {
 	char hex[2 * OFS_XXH_LEN + 1];
 
-	if (c->end - v >= 2 * OFS_XXH_LEN + 2 && v[0] == '"' && v[2 * OFS_XXH_LEN + 1] == '"') {
-		int i;
-
-		for (i = 0; i < OFS_XXH_LEN; i++) {
-			int hi = lower_hexval(v[1 + 2 * i]), lo = lower_hexval(v[2 + 2 * i]);
-
-			if (hi < 0 || lo < 0)
-				break;
-			out[i] = (uint8_t)(hi << 4 | lo);
-		}
-		if (i == OFS_XXH_LEN)
-			return 0;	/* the form offseed writes */
-	}
+	if (c->end - v >= 2 * OFS_XXH_LEN + 2 && v[0] == '"' && v[2 * OFS_XXH_LEN + 1] == '"' &&
+	    ofs_unhex_lower((const char *)v + 1, 2 * OFS_XXH_LEN, out, OFS_XXH_LEN) == 0)
+		return 0;	/* the form offseed writes */
 	if (*v != '"' || jstr(v, c->end, hex, sizeof(hex) - 1) != 2 * OFS_XXH_LEN ||
-	    !is_hex(hex, 2 * OFS_XXH_LEN))
+	    ofs_unhex_lower(hex, 2 * OFS_XXH_LEN, out, OFS_XXH_LEN) != 0)
 		return -1;
-	ofs_unhex(hex, out, OFS_XXH_LEN);
 	return 0;
 }
 
@@ -1135,11 +1106,11 @@ parse_fields(struct pctx *c, const uint8_t *root, const struct jtop *top, size_t
 		return bad_key(c, "", unknown);
 	m = ofs_manifest_new();
 	m->version = (uint32_t)u;
-	if ((r = get_str(c, v[T_TOOL], "tool", 1, &m->tool)) != 0 ||
-	    (r = get_str(c, v[T_CREATED], "created", 1, &m->created)) != 0 ||
-	    (r = get_str(c, v[T_REPOSITORY], "repository", 1, &m->repository)) != 0 ||
-	    (r = get_str(c, v[T_SEED_SET], "seed_set", 0, &m->seed_set)) != 0 ||
-	    (r = get_str(c, v[T_JOB], "job", 0, &m->job)) != 0)
+	if ((r = get_str(c, v[T_TOOL], "tool", 1, TEXT_MAX, &m->tool)) != 0 ||
+	    (r = get_str(c, v[T_CREATED], "created", 1, FORM_MAX, &m->created)) != 0 ||
+	    (r = get_str(c, v[T_REPOSITORY], "repository", 1, FORM_MAX, &m->repository)) != 0 ||
+	    (r = get_str(c, v[T_SEED_SET], "seed_set", 0, FORM_MAX, &m->seed_set)) != 0 ||
+	    (r = get_str(c, v[T_JOB], "job", 0, TEXT_MAX, &m->job)) != 0)
 		goto out;
 	{
 		int64_t t;
@@ -1149,11 +1120,11 @@ parse_fields(struct pctx *c, const uint8_t *root, const struct jtop *top, size_t
 			goto out;
 		}
 	}
-	if (!is_hex(m->repository, 32)) {
+	if (!ofs_is_hex_lower(m->repository, 32)) {
 		r = bad(c, "repository", "must be 32 lower-case hex digits");
 		goto out;
 	}
-	if (m->seed_set != NULL && !is_hex(m->seed_set, 32)) {
+	if (m->seed_set != NULL && !ofs_is_hex_lower(m->seed_set, 32)) {
 		r = bad(c, "seed_set", "must be 32 lower-case hex digits");
 		goto out;
 	}
@@ -1169,7 +1140,7 @@ parse_fields(struct pctx *c, const uint8_t *root, const struct jtop *top, size_t
 		}
 		if ((r = get_uint(c, dv[D_INDEX], "disk.index", &u)) != 0 ||
 		    (r = get_uint(c, dv[D_COUNT], "disk.count", &dcount)) != 0 ||
-		    (r = get_str(c, dv[D_SERIAL], "disk.serial", 1, &m->serial)) != 0)
+		    (r = get_str(c, dv[D_SERIAL], "disk.serial", 1, SERIAL_MAX, &m->serial)) != 0)
 			goto out;
 		if (dcount == 0 || dcount > 100000) {
 			r = bad(c, "disk.count", "must be between 1 and 100000");
@@ -1275,27 +1246,17 @@ out:
 
 /* ---- encoder --------------------------------------------------------------------------- */
 
-/* Append s as a JSON string; fails (-1) on invalid UTF-8 or a control character (the parser
- * refuses both; paths have none after path_ok). */
+/* Append s as a JSON string: 0, or the OFS_TEXT_* reason for invalid UTF-8, a control
+ * character or more than max bytes (the parser refuses all three; paths have none after
+ * path_ok), or the buffer's error at its limit. */
 static int
-add_jstr(struct ofs_buf *b, const char *s)
+add_jstr(struct ofs_buf *b, const char *s, size_t max)
 {
-	size_t n = strlen(s);
+	enum ofs_text_why why = ofs_text_check(s, strlen(s), max, 0);
 
-	if (!ofs_utf8_ok((const uint8_t *)s, n) || !text_ok(s, n))
-		return -1;
-	ofs_buf_addc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			ofs_buf_addc(b, '\\');
-			ofs_buf_addc(b, *p);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			ofs_buf_addf(b, "\\u%04x", *p);
-		} else {
-			ofs_buf_addc(b, *p);
-		}
-	}
-	return ofs_buf_addc(b, '"');
+	if (why != OFS_TEXT_OK)
+		return (int)why;
+	return ofs_json_quote(b, s);	/* or the buffer's limit */
 }
 
 static void
@@ -1308,11 +1269,16 @@ add_hash(struct ofs_buf *b, const uint8_t h[OFS_XXH_LEN])
 }
 
 static int
-add_field(struct ofs_buf *b, const char *key, const char *val, const char *what,
+add_field(struct ofs_buf *b, const char *key, const char *val, size_t max, const char *what,
     struct ofs_error *err)
 {
+	int r;
+
 	ofs_buf_addf(b, "  \"%s\": ", key);
-	if (add_jstr(b, val) != 0)
+	if ((r = add_jstr(b, val, max)) == OFS_TEXT_TOO_LONG)
+		return ofs_err_set(err, OFS_ERR_USAGE, "manifest field '%s' is longer than %zu "
+		    "bytes", what, max);
+	if (r != 0)
 		return ofs_err_set(err, OFS_ERR_USAGE, "manifest field '%s' is not valid UTF-8 "
 		    "or holds control characters", what);
 	return ofs_buf_adds(b, ",\n");
@@ -1327,10 +1293,10 @@ ofs_manifest_encode(const struct ofs_manifest *m, struct ofs_buf *dst, struct of
 	uint64_t total = 0;
 	int r = 0;
 
-	if (m->repository == NULL || !is_hex(m->repository, 32))
+	if (m->repository == NULL || !ofs_is_hex_lower(m->repository, 32))
 		return ofs_err_set(err, OFS_ERR_USAGE, "manifest repository id is missing or not "
 		    "32 hex digits");
-	if (m->seed_set != NULL && !is_hex(m->seed_set, 32))
+	if (m->seed_set != NULL && !ofs_is_hex_lower(m->seed_set, 32))
 		return ofs_err_set(err, OFS_ERR_USAGE, "manifest seed set id is not 32 hex digits");
 	if (m->region_size < REGION_MIN || m->region_size > REGION_MAX ||
 	    m->region_size % REGION_MIN != 0)
@@ -1382,20 +1348,20 @@ ofs_manifest_encode(const struct ofs_manifest *m, struct ofs_buf *dst, struct of
 
 	ofs_buf_adds(out, "{\n  \"format\": \"offseed-manifest\",\n");
 	ofs_buf_addf(out, "  \"version\": %u,\n", OFS_MANIFEST_VERSION);
-	if ((r = add_field(out, "tool", m->tool ? m->tool : tool, "tool", err)) != 0 ||
-	    (r = add_field(out, "created", m->created ? m->created : created, "created",
-	    err)) != 0 ||
-	    (r = add_field(out, "repository", m->repository, "repository", err)) != 0)
+	if ((r = add_field(out, "tool", m->tool ? m->tool : tool, TEXT_MAX, "tool", err)) != 0 ||
+	    (r = add_field(out, "created", m->created ? m->created : created, FORM_MAX,
+	    "created", err)) != 0 ||
+	    (r = add_field(out, "repository", m->repository, FORM_MAX, "repository", err)) != 0)
 		goto out;
 	if (m->seed_set != NULL &&
-	    (r = add_field(out, "seed_set", m->seed_set, "seed_set", err)) != 0)
+	    (r = add_field(out, "seed_set", m->seed_set, FORM_MAX, "seed_set", err)) != 0)
 		goto out;
-	if (m->job != NULL && (r = add_field(out, "job", m->job, "job", err)) != 0)
+	if (m->job != NULL && (r = add_field(out, "job", m->job, TEXT_MAX, "job", err)) != 0)
 		goto out;
 	if (m->has_disk) {
 		ofs_buf_addf(out, "  \"disk\": { \"index\": %u, \"count\": %u, \"serial\": ",
 		    m->disk_index, m->disk_count);
-		if (add_jstr(out, m->serial) != 0) {
+		if (add_jstr(out, m->serial, SERIAL_MAX) != 0) {
 			r = ofs_err_set(err, OFS_ERR_USAGE, "manifest disk serial is not valid "
 			    "UTF-8 or holds control characters");
 			goto out;
@@ -1408,7 +1374,7 @@ ofs_manifest_encode(const struct ofs_manifest *m, struct ofs_buf *dst, struct of
 		const struct ofs_manifest_file *f = sorted[i];
 
 		ofs_buf_adds(out, i ? ",\n    { \"path\": " : "\n    { \"path\": ");
-		if (add_jstr(out, f->path) != 0) {
+		if (add_jstr(out, f->path, PATH_MAX_LEN) != 0) {
 			r = ofs_err_set(err, OFS_ERR_USAGE, "manifest path '%s' is not valid UTF-8",
 			    f->path);
 			goto out;

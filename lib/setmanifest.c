@@ -159,29 +159,11 @@ ofs_set_manifest_free(struct ofs_set_manifest *m)
 	free(m);
 }
 
-static int
-is_hex(const char *s, size_t n)
-{
-	if (strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* Printable text without control characters: safe in messages and job bodies. */
 static int
 text_ok(const char *s, size_t max)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
+	return ofs_text_check(s, strlen(s), max, OFS_TEXT_NONEMPTY) == OFS_TEXT_OK;
 }
 
 /* A container file name: [A-Za-z0-9._-], not starting with '.', ending ".vhd". */
@@ -214,23 +196,18 @@ bad(struct pctx *c, const char *field, const char *why)
 	    field, why);
 }
 
+/* Only the listed keys; absent ones are reported field by field, in a fixed order. An
+ * unknown key is named with control characters replaced, as the disk manifest does. */
 static int
-only_keys(struct pctx *c, json_t *obj, const char *where, const char *const *keys)
+only_keys(struct pctx *c, json_t *obj, const char *where, const struct ofs_key *keys)
 {
 	const char *k;
-	json_t *v;
-	char f[320];
+	char shown[201], f[320];
 
-	json_object_foreach(obj, k, v) {
-		size_t i;
-
-		for (i = 0; keys[i] != NULL; i++)
-			if (strcmp(k, keys[i]) == 0)
-				break;
-		if (keys[i] == NULL) {
-			snprintf(f, sizeof(f), "%s%s%.200s", where, *where ? "." : "", k);
-			return bad(c, f, "is not part of set manifest version 1");
-		}
+	if (ofs_json_keys_check(obj, keys, &k, NULL) != 0) {
+		ofs_text_clean(shown, sizeof(shown), k, SIZE_MAX);
+		snprintf(f, sizeof(f), "%s%s%s", where, *where ? "." : "", shown);
+		return bad(c, f, "is not part of set manifest version 1");
 	}
 	return 0;
 }
@@ -246,8 +223,8 @@ get_str(struct pctx *c, json_t *obj, const char *key, const char *field, size_t 
 		return bad(c, field, "is missing");
 	if (!json_is_string(v) || json_string_length(v) == 0)
 		return bad(c, field, "must be a non-empty string");
-	if (strlen(json_string_value(v)) != json_string_length(v) ||
-	    !text_ok(json_string_value(v), max))
+	if (ofs_text_check(json_string_value(v), json_string_length(v), max,
+	    OFS_TEXT_NONEMPTY) != OFS_TEXT_OK)
 		return bad(c, field, "must be printable text without control characters");
 	*out = ofs_xstrdup(json_string_value(v));
 	return 0;
@@ -266,10 +243,15 @@ get_uint(struct pctx *c, json_t *obj, const char *key, const char *field, uint64
 	return 0;
 }
 
-static const char *const top_keys[] = { "format", "version", "tool", "created", "repository",
-	"seed_set", "job", "destination", "disks", NULL };
-static const char *const disk_keys[] = { "index", "serial", "manifest_sha256", "bytes",
-	"files", "containers", NULL };
+static const struct ofs_key top_keys[] = { { "format", OFS_KEY_REQUIRED },
+	{ "version", OFS_KEY_REQUIRED }, { "tool", OFS_KEY_REQUIRED },
+	{ "created", OFS_KEY_REQUIRED }, { "repository", OFS_KEY_REQUIRED },
+	{ "seed_set", OFS_KEY_REQUIRED }, { "job", OFS_KEY_REQUIRED },
+	{ "destination", OFS_KEY_REQUIRED }, { "disks", OFS_KEY_REQUIRED }, { NULL, 0 } };
+static const struct ofs_key disk_keys[] = { { "index", OFS_KEY_REQUIRED },
+	{ "serial", OFS_KEY_REQUIRED }, { "manifest_sha256", OFS_KEY_REQUIRED },
+	{ "bytes", OFS_KEY_REQUIRED }, { "files", OFS_KEY_REQUIRED },
+	{ "containers", OFS_KEY_REQUIRED }, { NULL, 0 } };
 
 static int
 parse_disk(struct pctx *c, struct ofs_set_manifest *m, json_t *o, size_t i)
@@ -300,7 +282,7 @@ parse_disk(struct pctx *c, struct ofs_set_manifest *m, json_t *o, size_t i)
 	snprintf(field, sizeof(field), "disks[%zu].manifest_sha256", i);
 	if ((r = get_str(c, o, "manifest_sha256", field, 64, &sha)) != 0)
 		return r;
-	if (!is_hex(sha, 64)) {
+	if (!ofs_is_hex_lower(sha, 64)) {
 		free(sha);
 		return bad(c, field, "must be 64 lower-case hex digits");
 	}
@@ -421,11 +403,11 @@ ofs_set_manifest_parse(const uint8_t *p, size_t len, const char *what,
 		r = bad(&c, "created", "must be an RFC 3339 time");
 		goto out;
 	}
-	if (!is_hex(m->repository, 32)) {
+	if (!ofs_is_hex_lower(m->repository, 32)) {
 		r = bad(&c, "repository", "must be 32 lower-case hex digits");
 		goto out;
 	}
-	if (!is_hex(m->seed_set, 32)) {
+	if (!ofs_is_hex_lower(m->seed_set, 32)) {
 		r = bad(&c, "seed_set", "must be 32 lower-case hex digits");
 		goto out;
 	}
@@ -484,23 +466,9 @@ out:
 static int
 add_jstr(struct ofs_buf *b, const char *s)
 {
-	json_t *t = json_string(s);
-
-	if (t == NULL)
+	if (!ofs_text_utf8_ok((const uint8_t *)s, strlen(s)))
 		return -1;
-	json_decref(t);
-	ofs_buf_addc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			ofs_buf_addc(b, '\\');
-			ofs_buf_addc(b, *p);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			ofs_buf_addf(b, "\\u%04x", *p);
-		} else {
-			ofs_buf_addc(b, *p);
-		}
-	}
-	return ofs_buf_addc(b, '"');
+	return ofs_json_quote(b, s);
 }
 
 static int
@@ -524,8 +492,8 @@ ofs_set_manifest_encode(const struct ofs_set_manifest *m, struct ofs_buf *dst,
 	struct pctx c = { "(being written)", err };
 	int r = 0;
 
-	if (m->repository == NULL || !is_hex(m->repository, 32) || m->seed_set == NULL ||
-	    !is_hex(m->seed_set, 32))
+	if (m->repository == NULL || !ofs_is_hex_lower(m->repository, 32) || m->seed_set == NULL ||
+	    !ofs_is_hex_lower(m->seed_set, 32))
 		return ofs_err_set(err, OFS_ERR_USAGE, "set manifest repository or seed set id "
 		    "is missing or not 32 hex digits");
 	if (m->ndisks == 0 || m->ndisks > OFS_SET_MAX_DISKS)
@@ -537,7 +505,7 @@ ofs_set_manifest_encode(const struct ofs_set_manifest *m, struct ofs_buf *dst,
 		const struct ofs_set_disk *d = &m->disks[i];
 
 		if (d->index != i + 1 || d->serial == NULL || !text_ok(d->serial, SERIAL_MAX) ||
-		    !is_hex(d->manifest_sha256, 64) || d->ncontainers > d->files)
+		    !ofs_is_hex_lower(d->manifest_sha256, 64) || d->ncontainers > d->files)
 			return ofs_err_set(err, OFS_ERR_USAGE, "set manifest disk %zu (index %u, "
 			    "serial '%s') is invalid", i + 1, d->index, d->serial ? d->serial : "");
 		for (size_t j = 0; j < i; j++)

@@ -1,4 +1,5 @@
-/* Shared helpers: allocation, hex, durable writes, paths, sizes, time. */
+/* Shared helpers: allocation, durable writes, paths, sizes, clocks (hex and time text are
+ * in text.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -94,51 +95,6 @@ ofs_xasprintf(const char *fmt, ...)
 	if (n < 0)
 		oom(0);
 	return p;
-}
-
-void
-ofs_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-int
-ofs_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-ofs_unhex(const char *s, uint8_t *out, size_t n)
-{
-	return s == NULL ? -1 : ofs_unhexn(s, strlen(s), out, n);
-}
-
-int
-ofs_unhexn(const char *s, size_t len, uint8_t *out, size_t n)
-{
-	if (len != 2 * n)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int hi = ofs_hexval((unsigned char)s[2 * i]), lo = ofs_hexval((unsigned char)s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
 }
 
 void
@@ -447,49 +403,6 @@ ofs_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void
-ofs_fmt_time(int64_t unix_sec, char *buf, size_t bufsz)
-{
-	time_t t = (time_t)unix_sec;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-int
-ofs_parse_time(const char *s, int64_t *unix_sec)
-{
-	struct tm tm;
-	const char *p;
-	int sign, oh, om;
-	int64_t off = 0;
-
-	memset(&tm, 0, sizeof(tm));
-	if (s == NULL || (p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
-		return -1;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
-			return -1;
-		off = sign * (oh * 3600 + om * 60);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0')
-		return -1;
-	*unix_sec = (int64_t)timegm(&tm) - off;
-	return 0;
 }
 
 int

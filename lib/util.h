@@ -1,5 +1,6 @@
-/* Small shared helpers: allocation that aborts on exhaustion, hex, durable atomic writes,
- * directories, sizes and times. */
+/* Small shared helpers: allocation that aborts on exhaustion, durable atomic writes,
+ * directories, sizes and clocks. Hex and RFC 3339 text live in text.h, included here so
+ * that every user of util.h keeps them. */
 #ifndef OFS_UTIL_H
 #define OFS_UTIL_H
 
@@ -10,6 +11,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "text.h"
 
 #define OFS_VERSION "0.1.0"
 #define OFS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -23,15 +25,6 @@ void *ofs_xreallocarray(void *p, size_t n, size_t m);
 char *ofs_xstrdup(const char *s);
 char *ofs_xstrndup(const char *s, size_t n);
 char *ofs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Lower-case hex of n bytes into out (2n+1 bytes incl. NUL). */
-void ofs_hex(const uint8_t *p, size_t n, char *out);
-/* Parse exactly 2n hex chars into out (the string s, or its first len bytes). Returns 0
- * or -1. */
-/* Value of one hex digit (either case), or -1. */
-int ofs_hexval(int c);
-int ofs_unhex(const char *s, uint8_t *out, size_t n);
-int ofs_unhexn(const char *s, size_t len, uint8_t *out, size_t n);
 
 /* Cryptographically random bytes (aborts if the RNG fails). */
 void ofs_random(void *p, size_t n);
@@ -74,11 +67,6 @@ void ofs_fmt_size(uint64_t n, char *buf, size_t bufsz);
 /* Current time in nanoseconds (CLOCK_REALTIME) and monotonic seconds. */
 int64_t ofs_now_ns(void);
 double ofs_mono(void);
-/* RFC 3339 UTC with seconds, "2026-11-22T06:00:00Z". */
-void ofs_fmt_time(int64_t unix_sec, char *buf, size_t bufsz);
-/* Parse RFC 3339 (Z or ±hh:mm offset). Returns 0 or -1. */
-int ofs_parse_time(const char *s, int64_t *unix_sec);
-
 /* Number of worker threads to use (online CPUs, at least 1). */
 int ofs_ncpu(void);
 

@@ -1,6 +1,6 @@
 /* Fuzz target: the manifest parser. It must give the same answer (code, and the same
  * manifest) as the reference below — the jansson DOM parser it replaced, plus the rules
- * added since (control characters, entry and size limits) — and whatever parses must
+ * added since (control characters, entry and size limits, text lengths) — and whatever parses must
  * encode, and the encoding must parse back to the same bytes. */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +17,8 @@
 #define REGION_MIN 4096ULL
 #define REGION_MAX (1ULL << 40)
 #define PATH_MAX_LEN 4096
+#define TEXT_MAX 4096		/* tool, job (the set manifest's limits, FORMAT.md §21) */
+#define SERIAL_MAX 256
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,7 +79,7 @@ ref_keys(json_t *obj, const char *const *keys)
 }
 
 static int
-ref_str(json_t *obj, const char *key, int required, char **out)
+ref_str(json_t *obj, const char *key, int required, size_t max, char **out)
 {
 	json_t *v = json_object_get(obj, key);
 	const char *s;
@@ -88,7 +90,7 @@ ref_str(json_t *obj, const char *key, int required, char **out)
 	if (!json_is_string(v) || json_string_length(v) == 0)
 		return -1;
 	s = json_string_value(v);
-	if (strlen(s) != json_string_length(v))
+	if (strlen(s) != json_string_length(v) || strlen(s) > max)
 		return -1;
 	for (const char *q = s; *q; q++)
 		if ((unsigned char)*q < 0x20 || *q == 0x7f)
@@ -134,7 +136,8 @@ ref_file(struct ofs_manifest *m, json_t *o, uint64_t *total)
 	int r = -1;
 
 	memset(&h, 0, sizeof(h));
-	if (!json_is_object(o) || ref_keys(o, keys) != 0 || ref_str(o, "path", 1, &path) != 0)
+	if (!json_is_object(o) || ref_keys(o, keys) != 0 ||
+	    ref_str(o, "path", 1, SIZE_MAX, &path) != 0)
 		goto out;
 	if (!ref_path_ok(path) || ref_uint(o, "size", &h.size) != 0 ||
 	    h.size > OFS_MANIFEST_MAX_BYTES - *total)
@@ -197,11 +200,11 @@ ref_parse(const uint8_t *p, size_t len, size_t max_files, struct ofs_manifest **
 		goto out;
 	m = ofs_manifest_new();
 	m->version = (uint32_t)u;
-	if (ref_str(root, "tool", 1, &m->tool) != 0 ||
-	    ref_str(root, "created", 1, &m->created) != 0 ||
-	    ref_str(root, "repository", 1, &m->repository) != 0 ||
-	    ref_str(root, "seed_set", 0, &m->seed_set) != 0 ||
-	    ref_str(root, "job", 0, &m->job) != 0)
+	if (ref_str(root, "tool", 1, TEXT_MAX, &m->tool) != 0 ||
+	    ref_str(root, "created", 1, SIZE_MAX, &m->created) != 0 ||
+	    ref_str(root, "repository", 1, SIZE_MAX, &m->repository) != 0 ||
+	    ref_str(root, "seed_set", 0, SIZE_MAX, &m->seed_set) != 0 ||
+	    ref_str(root, "job", 0, TEXT_MAX, &m->job) != 0)
 		goto out;
 	if (ofs_parse_time(m->created, &t) != 0 || !ref_hex(m->repository, 32) ||
 	    (m->seed_set != NULL && !ref_hex(m->seed_set, 32)))
@@ -209,7 +212,7 @@ ref_parse(const uint8_t *p, size_t len, size_t max_files, struct ofs_manifest **
 	if ((v = json_object_get(root, "disk")) != NULL) {
 		if (!json_is_object(v) || ref_keys(v, dkeys) != 0 ||
 		    ref_uint(v, "index", &u) != 0 || ref_uint(v, "count", &dcount) != 0 ||
-		    ref_str(v, "serial", 1, &m->serial) != 0)
+		    ref_str(v, "serial", 1, SERIAL_MAX, &m->serial) != 0)
 			goto out;
 		if (dcount == 0 || dcount > 100000 || u == 0 || u > dcount)
 			goto out;
