@@ -19,10 +19,10 @@
 #include "azblob_int.h"
 #include "out.h"
 #include "ratelimit.h"
+#include "retry.h"
 #include "util.h"
 
 #define ERRBODY_MAX (64u << 10)
-#define RETRY_AFTER_CAP_S 600
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -457,6 +457,7 @@ header_cb(char *p, size_t size, size_t nitems, void *ud)
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		r->ecode[0] = r->btype[0] = r->etag[0] = r->md5[0] = '\0';
 		r->has_clen = 0;
+		r->retry_after = -1;
 		return n;
 	}
 	if ((colon = memchr(p, ':', n)) == NULL)
@@ -483,6 +484,15 @@ header_cb(char *p, size_t size, size_t nitems, void *ud)
 		if (num[0] >= '0' && num[0] <= '9' && *end == '\0' && errno == 0) {
 			r->clen = x;
 			r->has_clen = 1;
+		}
+	} else if (IS("retry-after")) {
+		char ra[64];
+
+		/* no valid value is this long: a longer one is ignored, not cut into one */
+		r->retry_after = -1;
+		if ((size_t)(p + n - v) < sizeof(ra)) {
+			copy_trim(ra, sizeof(ra), v, (size_t)(p + n - v));
+			r->retry_after = ofs_retry_after_parse(ra, time(NULL));
 		}
 	}
 #undef IS
@@ -520,6 +530,7 @@ req_start(struct ofs_azblob *c, struct ofs_azb_req *r, CURL *e, struct ofs_error
 	r->sink_over = 0;
 	r->ecode[0] = r->btype[0] = r->etag[0] = r->md5[0] = '\0';
 	r->has_clen = 0;
+	r->retry_after = -1;
 	r->cerr[0] = '\0';
 	if (r->sink)
 		r->sink->len = r->sink_base;
@@ -652,7 +663,6 @@ req_finish(struct ofs_azblob *c, struct ofs_azb_req *r, CURLcode cc)
 {
 	char what[OFS_AZBLOB_NAME_MAX + 200], detail[600], code[96], msg[400];
 	long status = 0, connect = 0;
-	curl_off_t ra = 0;
 	double delay;
 	int kind;
 
@@ -730,21 +740,13 @@ req_finish(struct ofs_azblob *c, struct ofs_azb_req *r, CURLcode cc)
 		    detail, r->attempts, r->attempts == 1 ? "" : "s");
 		return FIN_FAIL;
 	}
-	curl_easy_getinfo(r->e, CURLINFO_RETRY_AFTER, &ra);
-	if (ra > 0) {
-		delay = (double)(ra > RETRY_AFTER_CAP_S ? RETRY_AFTER_CAP_S : ra);
-	} else {
-		double d = (double)c->retry_base_ms;
-		int k;
-
-		for (k = 1; k < r->attempts && d < c->retry_max_ms; k++)
-			d *= 2;
-		if (d > c->retry_max_ms)
-			d = c->retry_max_ms;
-		/* jitter: between half and the full delay */
-		d = d / 2 + (double)(rng_next(c) % 1000) / 1000.0 * d / 2;
-		delay = d / 1000.0;
-	}
+	/* Retry-After 0 (or a date already past) counts as absent, as libcurl reported it
+	 * before: the back-off still spaces the attempts. */
+	if (r->retry_after > 0)
+		delay = r->retry_after;
+	else
+		delay = ofs_retry_backoff(c->retry_base_ms, c->retry_max_ms, r->attempts,
+		    (uint32_t)(rng_next(c) >> 32)) / 1000.0;
 	ofs_verbose("%s: %s; retrying in %.1f s", what, detail, delay);
 	r->not_before = ofs_mono() + delay;
 	return FIN_RETRY;

@@ -65,6 +65,7 @@ struct ofs_azb_req {
 	char ecode[96], btype[24], etag[128], md5[64];
 	uint64_t clen;
 	int has_clen;
+	double retry_after;		/* Retry-After in seconds (lib/retry.h); -1: none */
 	/* engine */
 	CURL *e;
 	struct curl_slist *slist;
