@@ -3,7 +3,6 @@
  * (Azure-AsyncOperation / Location) and the copy-log downloads. */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +17,11 @@
 #include "crypto.h"
 #include "jobclient.h"
 #include "out.h"
+#include "retry.h"
 #include "util.h"
 
 #define LRO_MAX_SECONDS 600.0		/* a create that runs longer is reported, not waited on */
-#define RETRY_AFTER_MAX 300.0		/* larger Retry-After values are clamped */
+#define BACKOFF_MAX_S 30.0		/* the longest back-off step (README "Import jobs") */
 
 struct ofs_jobclient {
 	CURL *curl;
@@ -208,23 +208,6 @@ header_value(const char *line, size_t n, const char *name)
 	return ofs_xstrndup(line, n);
 }
 
-static double
-parse_retry_after(const char *v)
-{
-	char *end;
-	double s;
-	time_t t;
-
-	s = strtod(v, &end);
-	if (end != v && *end == '\0' && s >= 0)
-		return s > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : s;
-	if ((t = curl_getdate(v, NULL)) != -1) {	/* an HTTP date */
-		s = difftime(t, time(NULL));
-		return s < 0 ? 0 : (s > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : s);
-	}
-	return -1;
-}
-
 static size_t
 on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -240,7 +223,7 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 		return n;
 	}
 	if ((v = header_value(p, n, "Retry-After")) != NULL) {
-		rs->retry_after = parse_retry_after(v);
+		rs->retry_after = ofs_retry_after_parse(v, time(NULL));
 		free(v);
 	} else if ((v = header_value(p, n, "Azure-AsyncOperation")) != NULL) {
 		free(rs->async_op);
@@ -306,8 +289,9 @@ retryable_curl(CURLcode c)
  * cached token fetches a new one once).
  */
 static int
-http(struct ofs_jobclient *jc, const char *method, const char *url, const char *ctype,
-    const void *body, size_t bodylen, int auth, struct resp *rs, struct ofs_error *err)
+request_with_retries(struct ofs_jobclient *jc, const char *method, const char *url,
+    const char *ctype, const void *body, size_t bodylen, int auth, struct resp *rs,
+    struct ofs_error *err)
 {
 	char errbuf[CURL_ERROR_SIZE], last[768], *name = request_name(method, url), *hdr = NULL;
 	struct curl_slist *hl = NULL;
@@ -438,15 +422,10 @@ http(struct ofs_jobclient *jc, const char *method, const char *url, const char *
 		if (rs->retry_after >= 0) {
 			delay = rs->retry_after;
 		} else {
-			delay = jc->backoff * pow(2, attempt - 1);
-			if (delay > 30)
-				delay = 30;
-			{	/* jitter: 50–100 % of the step, so clients do not retry in step */
-				uint16_t rnd;
+			uint32_t rnd;
 
-				ofs_random(&rnd, sizeof(rnd));
-				delay *= 0.5 + 0.5 * (double)rnd / 65535.0;
-			}
+			ofs_random(&rnd, sizeof(rnd));
+			delay = ofs_retry_backoff(jc->backoff, BACKOFF_MAX_S, attempt, rnd);
 		}
 		ofs_verbose("%s: %s; retrying in %.1f s", name, last, delay);
 		sleep_s(delay);
@@ -516,8 +495,8 @@ token_fetch(struct ofs_jobclient *jc, struct ofs_error *err)
 	}
 	ofs_buf_addf(&form, "grant_type=client_credentials&client_id=%s&client_secret=%s"
 	    "&scope=%s", id, secret, scope);
-	if ((r = http(jc, "POST", url, "application/x-www-form-urlencoded", form.data, form.len,
-	    0, &rs, err)) != 0)
+	if ((r = request_with_retries(jc, "POST", url, "application/x-www-form-urlencoded",
+	    form.data, form.len, 0, &rs, err)) != 0)
 		goto out;
 	if (rs.status == 400 || rs.status == 401 || rs.status == 403) {
 		struct ofs_api_error ae;
@@ -612,7 +591,8 @@ get_raw(struct ofs_jobclient *jc, const char *name, struct resp *rs, struct ofs_
 	char *url = job_url(jc, name, NULL, "&$expand=details"), *what;
 	int r;
 
-	if ((r = http(jc, "GET", url, NULL, NULL, 0, 1, rs, err)) == 0 && rs->status != 200) {
+	if ((r = request_with_retries(jc, "GET", url, NULL, NULL, 0, 1, rs, err)) == 0 &&
+	    rs->status != 200) {
 		what = ofs_xasprintf("job '%s'", name);
 		r = api_fail(rs, what, err);
 		free(what);
@@ -662,7 +642,7 @@ follow_lro(struct ofs_jobclient *jc, const char *name, const char *async_op,
 	what = ofs_xasprintf("creating job '%s'", name);
 	for (;;) {
 		sleep_s(wait > 30 ? 30 : wait);
-		if ((r = http(jc, "GET", url, NULL, NULL, 0, 1, &rs, err)) != 0)
+		if ((r = request_with_retries(jc, "GET", url, NULL, NULL, 0, 1, &rs, err)) != 0)
 			break;
 		wait = rs.retry_after >= 0 ? rs.retry_after : 1;
 		if (async_op != NULL) {
@@ -725,7 +705,8 @@ ofs_jobclient_create(struct ofs_jobclient *jc, const char *name, json_t *body,
 	resp_init(&gs, OFS_JOBJSON_MAX);
 	what = ofs_xasprintf("creating job '%s'", name);
 	text = json_dumps(body, JSON_COMPACT);
-	if ((r = http(jc, "PUT", url, "application/json", text, strlen(text), 1, &rs, err)) != 0)
+	if ((r = request_with_retries(jc, "PUT", url, "application/json", text, strlen(text), 1,
+	    &rs, err)) != 0)
 		goto out;
 	switch (rs.status) {
 	case 200:		/* done at once: the service already held this job with this body */
@@ -788,7 +769,7 @@ ofs_jobclient_list(struct ofs_jobclient *jc, struct ofs_job **jobs, size_t *n,
 			    "loops)");
 			break;
 		}
-		if ((r = http(jc, "GET", url, NULL, NULL, 0, 1, &rs, err)) != 0)
+		if ((r = request_with_retries(jc, "GET", url, NULL, NULL, 0, 1, &rs, err)) != 0)
 			break;
 		if (rs.status != 200) {
 			r = api_fail(&rs, "listing jobs", err);
@@ -828,8 +809,8 @@ post_action(struct ofs_jobclient *jc, const char *name, const char *action, json
 	int r;
 
 	resp_init(&rs, 1u << 20);
-	if ((r = http(jc, "POST", url, "application/json", text, strlen(text), 1, &rs, err)) ==
-	    0 && rs.status != 204 && rs.status != 200 && rs.status != 202)
+	if ((r = request_with_retries(jc, "POST", url, "application/json", text, strlen(text), 1,
+	    &rs, err)) == 0 && rs.status != 204 && rs.status != 200 && rs.status != 202)
 		r = api_fail(&rs, what, err);
 	free(text);
 	free(url);
@@ -1237,7 +1218,7 @@ ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_bu
 	}
 	resp_init(&rs, out->max);
 	what = request_name("GET", link);
-	if ((r = http(jc, "GET", link, NULL, NULL, 0, 1, &rs, err)) == 0) {
+	if ((r = request_with_retries(jc, "GET", link, NULL, NULL, 0, 1, &rs, err)) == 0) {
 		if (rs.status != 200)
 			r = api_fail(&rs, what, err);
 		else

@@ -1,6 +1,6 @@
-/* Snapshot trees: one blob per directory, a list of nodes sorted by name bytes, and the
- * snapshot record that points at the root tree. Both are JSON (FORMAT.md); names and link
- * targets are bytes (base64 when not valid UTF-8). */
+/* Snapshot trees: one blob per directory, a list of nodes sorted by name bytes (JSON,
+ * FORMAT.md; names and link targets are bytes, base64 when not valid UTF-8). The snapshot
+ * record that points at the root tree is in snapshot.h, included here for its callers. */
 #ifndef OFS_TREE_H
 #define OFS_TREE_H
 
@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "error.h"
+#include "snapshot.h"
 
 #define OFS_TREE_MAX (256u << 20)	/* largest tree blob a reader accepts */
 
@@ -99,34 +100,5 @@ int ofs_utf8_ok(const uint8_t *p, size_t n);
 char *ofs_b64_encode(const uint8_t *p, size_t n);
 /* "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" ("unknown" otherwise). */
 const char *ofs_node_type_name(int type);
-
-struct ofs_snapshot {
-	uint8_t id[OFS_ID_LEN];		/* not serialized: the object name */
-	int64_t time_ns;
-	char *host, *user, *version;
-	char **paths;
-	size_t npaths;
-	char **tags;
-	size_t ntags;
-	uint8_t tree[OFS_ID_LEN];
-	int has_parent;
-	uint8_t parent[OFS_ID_LEN];
-	int has_seed_set;
-	uint8_t seed_set[16];
-	uint64_t files, dirs, bytes, bytes_new, bytes_stored, skipped;
-};
-
-void ofs_snapshot_release(struct ofs_snapshot *s);
-/* Snapshot JSON (FORMAT.md): encode appends to out; decode validates every field and
- * fills *s (owned; release with ofs_snapshot_release). Malformed → OFS_ERR_CORRUPT naming
- * `what` and the field; another format version → OFS_ERR_VERSION. */
-int ofs_snapshot_encode(const struct ofs_snapshot *s, struct ofs_buf *out, struct ofs_error *err);
-int ofs_snapshot_decode(const uint8_t *p, size_t len, const char *what, struct ofs_snapshot *s,
-    struct ofs_error *err);
-
-/* RFC 3339 UTC with nanoseconds ("2026-01-02T03:04:05.000000123Z") and its parser (UTC 'Z'
- * only, up to 9 fraction digits). Parse returns 0 or -1. */
-void ofs_fmt_time_ns(int64_t ns, char *buf, size_t bufsz);
-int ofs_parse_time_ns(const char *s, int64_t *ns);
 
 #endif
