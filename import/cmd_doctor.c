@@ -22,7 +22,7 @@
 #include "disk.h"
 #include "import.h"
 #include "manifest.h"
-#include "out.h"
+#include "render.h"
 #include "util.h"
 
 static const char usage[] =
