@@ -1,7 +1,6 @@
-/* How the library reports: diagnostics and progress go to a sink that the front end
- * installs with ofs_log_set_sink(); without one the library is silent. Code in lib/ and
- * engine/ never prints or exits (tools/lint.sh checks it); it reports here or through
- * struct ofs_error. */
+/* How the library reports: diagnostics and progress go to a sink the front end installs
+ * (ofs_log_set_sink); without one the library is silent. lib/ and engine/ never print or
+ * exit (tools/lint.sh checks): they report here or through struct ofs_error. */
 #ifndef OFS_LOG_H
 #define OFS_LOG_H
 
