@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "render.h"
 #include "repo.h"
 
 struct ofs_cli {

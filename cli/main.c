@@ -10,7 +10,7 @@
 #include "config.h"
 #include "container.h"
 #include "harden.h"
-#include "out.h"
+#include "render.h"
 #include "util.h"
 
 static const struct {
@@ -129,6 +129,9 @@ main(int argc, char **argv)
 	 * wiped when freed (its allocator must be in place before its first allocation). */
 	ofs_harden_process();
 	ofs_json_wipe_on_free();
+	/* The library is silent until a sink is installed: from here on it speaks through
+	 * cli/render.c (options come later, with ofs_out_setup). */
+	ofs_out_install();
 	/* Chunk buffers (0.5–8 MiB) come and go at disk speed: keep them in the heap instead of
 	 * fresh mmaps whose every page faults in again. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);	/* the largest value glibc accepts */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "bootstrap.h"
-#include "out.h"
+#include "log.h"
 #include "util.h"
 
 #define STAGING_NOTE "staging"

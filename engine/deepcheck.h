@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "out.h"
+#include "log.h"
 #include "repo.h"
 
 enum ofs_deep_kind {

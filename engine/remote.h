@@ -9,7 +9,7 @@
 #include "check.h"
 #include "error.h"
 #include "manifest.h"
-#include "out.h"
+#include "log.h"
 
 /* Bytes per ranged GET (a region is read in several). */
 #define OFS_REMOTE_CHUNK (8u << 20)

@@ -10,7 +10,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "error.h"
-#include "out.h"
+#include "log.h"
 #include "tree.h"
 
 /* Where trees and chunks come from. Callbacks are called from several threads at once,

@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "import.h"
-#include "out.h"
+#include "render.h"
 #include "util.h"
 
 static const char usage_import[] =

@@ -314,11 +314,11 @@ open_disk(struct disks_backend *s, size_t i, struct ofs_error *err)
 	}
 	base = *prefix ? ofs_xasprintf("%s/%s", cont, prefix) : ofs_xstrdup(cont);
 	loc = ofs_xasprintf("file:%s/PageBlob/%s", d->mnt, base);
-	if ((r = ofs_backend_open(loc, &d->page, err)) != 0)
+	if ((r = ofs_backend_local_open(loc, &d->page, err)) != 0)
 		goto out;
 	free(loc);
 	loc = ofs_xasprintf("file:%s/BlockBlob/%s", d->mnt, base);
-	if ((r = ofs_backend_open(loc, &d->block, err)) != 0)
+	if ((r = ofs_backend_local_open(loc, &d->block, err)) != 0)
 		goto out;
 	/* Which disk of the set this is: only for naming a missing container's disk. */
 	free(mp);

@@ -170,21 +170,14 @@ static const struct ofs_backend_ops local_ops = {
 };
 
 int
-ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error *err)
+ofs_backend_local_open(const char *loc, struct ofs_backend **out, struct ofs_error *err)
 {
 	struct local_backend *l;
 	const char *path = loc;
 
 	*out = NULL;
-	if (strncmp(loc, "disks:", 6) == 0)
-		return ofs_backend_disks_open(loc, out, err);
-	if (strncmp(loc, "azure://", 8) == 0)
-		return ofs_backend_azure_open(loc, out, err);
 	if (strncmp(loc, "file:", 5) == 0)
 		path = loc + 5;
-	else if (strstr(loc, "://") != NULL)
-		return ofs_err_set(err, OFS_ERR_USAGE,
-		    "repository location '%s' is not supported by this build yet", loc);
 	if (*path == '\0')
 		return ofs_err_set(err, OFS_ERR_USAGE, "empty repository location");
 	l = ofs_xcalloc(1, sizeof(*l));
@@ -193,19 +186,4 @@ ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error *er
 	l->root = ofs_xstrdup(path);
 	*out = &l->b;
 	return 0;
-}
-
-void
-ofs_backend_free(struct ofs_backend *b)
-{
-	if (b != NULL)
-		b->ops->free(b);
-}
-
-void
-ofs_names_free(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 }

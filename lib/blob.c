@@ -1,12 +1,12 @@
 /* Blob sealing: zstd (skipped cheaply for incompressible data) then AES-256-GCM bound to the
  * blob's type and id. Stored form: nonce ‖ GCM(mode ‖ payload) ‖ tag. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <zstd.h>
 
 #include "blob.h"
+#include "log.h"
 #include "util.h"
 
 #define MODE_RAW 0
@@ -39,7 +39,7 @@ ofs_blob_ctx_new(const struct ofs_keys *k, int zstd_level)
 	c->cc = ZSTD_createCCtx();
 	c->dc = ZSTD_createDCtx();
 	if (c->cc == NULL || c->dc == NULL) {
-		fprintf(stderr, "offseed: out of memory\n");
+		ofs_error("out of memory");
 		abort();
 	}
 	c->aead = ofs_aead_new(k->data_key);

@@ -1,7 +1,6 @@
 /* Cryptographic primitives over OpenSSL 3 EVP (algorithms fetched once per process) and
  * libxxhash: HKDF sub-keys, AES-256-GCM, HMAC-SHA256, scrypt, SHA-256, XXH3. */
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +14,7 @@
 #include <xxh_x86dispatch.h>	/* AVX2/AVX-512 at run time: ~3x the default SSE2 path */
 
 #include "crypto.h"
+#include "log.h"
 #include "util.h"
 
 /* Fetched once, shared by every thread (they are reference counted and immutable). */
@@ -35,7 +35,7 @@ fetch_all(void)
 	alg_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	if (alg_gcm == NULL || alg_hmac == NULL || alg_hkdf == NULL || alg_scrypt == NULL ||
 	    alg_sha256 == NULL) {
-		fprintf(stderr, "offseed: OpenSSL lacks AES-256-GCM, HMAC, HKDF, SCRYPT or SHA256\n");
+		ofs_error("OpenSSL lacks AES-256-GCM, HMAC, HKDF, SCRYPT or SHA256");
 		abort();
 	}
 }
@@ -138,7 +138,7 @@ ofs_aead_new(const uint8_t key[OFS_KEY_LEN])
 	if (a->enc == NULL || a->dec == NULL ||
 	    EVP_EncryptInit_ex2(a->enc, alg_gcm, key, NULL, NULL) != 1 ||
 	    EVP_DecryptInit_ex2(a->dec, alg_gcm, key, NULL, NULL) != 1) {
-		fprintf(stderr, "offseed: cannot set up AES-256-GCM\n");
+		ofs_error("cannot set up AES-256-GCM");
 		abort();
 	}
 	return a;
@@ -271,7 +271,7 @@ ofs_mac_new(const uint8_t key[OFS_KEY_LEN])
 	params[1] = OSSL_PARAM_construct_end();
 	if ((m->ctx = EVP_MAC_CTX_new(alg_hmac)) == NULL ||
 	    EVP_MAC_init(m->ctx, key, OFS_KEY_LEN, params) != 1) {
-		fprintf(stderr, "offseed: cannot set up HMAC-SHA256\n");
+		ofs_error("cannot set up HMAC-SHA256");
 		abort();
 	}
 	return m;
@@ -293,7 +293,7 @@ ofs_mac_compute(struct ofs_mac *m, const void *p, size_t n, uint8_t out[32])
 
 	if (EVP_MAC_init(m->ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(m->ctx, p, n) != 1 ||
 	    EVP_MAC_final(m->ctx, out, &outl, 32) != 1 || outl != 32) {
-		fprintf(stderr, "offseed: HMAC-SHA256 failed\n");
+		ofs_error("HMAC-SHA256 failed");
 		abort();
 	}
 }
@@ -350,7 +350,7 @@ ofs_sha256(const void *p, size_t n, uint8_t out[32])
 
 	fetch();
 	if (EVP_Digest(p, n, out, &outl, alg_sha256, NULL) != 1) {
-		fprintf(stderr, "offseed: SHA-256 failed\n");
+		ofs_error("SHA-256 failed");
 		abort();
 	}
 }
@@ -376,7 +376,7 @@ ofs_xxh_new(void)
 	struct ofs_xxh *h = ofs_xcalloc(1, sizeof(*h));
 
 	if ((h->st = XXH3_createState()) == NULL) {
-		fprintf(stderr, "offseed: out of memory\n");
+		ofs_error("out of memory");
 		abort();
 	}
 	XXH3_128bits_reset(h->st);

@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "lock.h"
-#include "out.h"
+#include "log.h"
 #include "util.h"
 
 struct ofs_lock {

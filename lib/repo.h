@@ -43,6 +43,9 @@ struct ofs_backend_ops {
 /* Open a backend for LOC: a path or file:PATH (local folder), disks:…, azure://…. Others:
  * OFS_ERR_USAGE. */
 int ofs_backend_open(const char *loc, struct ofs_backend **out, struct ofs_error *err);
+/* Open the local folder "PATH" or "file:PATH" (no other scheme is looked at; an empty PATH
+ * → OFS_ERR_USAGE). No I/O: a missing folder shows at the first get or list. */
+int ofs_backend_local_open(const char *loc, struct ofs_backend **out, struct ofs_error *err);
 /* Open the read-only disk set "disks:MNT[,MNT…]" (prepared disks, SPEC §7): containers/X
  * from the disk whose PageBlob/C/P/containers/X exists, other names from BlockBlob/C/P/ on
  * the first disk that has them, list() the union; put/remove → OFS_ERR_IO; path() is NULL

@@ -14,7 +14,7 @@
 
 #include "blob.h"
 #include "cli.h"
-#include "out.h"
+#include "render.h"
 #include "util.h"
 
 static const char usage[] =

@@ -10,7 +10,7 @@
 
 #include "blob.h"
 #include "cli.h"
-#include "out.h"
+#include "render.h"
 #include "restore.h"
 #include "util.h"
 

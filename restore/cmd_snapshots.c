@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "out.h"
+#include "render.h"
 #include "util.h"
 
 static const char usage[] =

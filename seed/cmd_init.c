@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "out.h"
+#include "render.h"
 #include "util.h"
 
 static const char usage[] =

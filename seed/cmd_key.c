@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "config.h"
 #include "lock.h"
-#include "out.h"
+#include "render.h"
 #include "stage.h"
 #include "util.h"
 

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "jobjson.h"
 #include "lock.h"
-#include "out.h"
+#include "render.h"
 #include "prep.h"
 #include "util.h"
 

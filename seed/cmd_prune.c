@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "lock.h"
-#include "out.h"
+#include "render.h"
 #include "retention.h"
 #include "stage.h"
 #include "util.h"

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "dc.h"
+#include "dclog.h"
 #include "harden.h"
 #include "jobjson.h"
 #include "util.h"
@@ -298,6 +299,7 @@ main(int argc, char **argv)
 	 * copies of them left in freed JSON buffers. */
 	ofs_harden_process();
 	ofs_json_wipe_on_free();
+	dc_log_install();	/* the library's diagnostics, "offseed: …" as always */
 	if (argc < 2)
 		return usage();
 	if (strcmp(argv[1], "--version") == 0) {

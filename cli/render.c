@@ -1,15 +1,36 @@
-/* Diagnostics, JSON Lines output and progress display. */
+/* offseed's output: the library's log sink (diagnostics and the progress display), result
+ * text and JSON Lines. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "error.h"
-#include "out.h"
+#include "render.h"
 #include "util.h"
 
 static struct ofs_out_opts opts = { 0, 0, 1, 10.0 };
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void sink_message(void *arg, enum ofs_log_level level, const char *fmt, va_list ap);
+static void sink_progress_start(void *arg, struct ofs_progress *p);
+static void sink_progress_update(void *arg, struct ofs_progress *p, const char *path);
+static void sink_progress_end(void *arg, struct ofs_progress *p);
+
+void
+ofs_out_install(void)
+{
+	struct ofs_log_sink s = {
+		.message = sink_message,
+		.verbosity = opts.verbosity,
+		.progress_start = sink_progress_start,
+		.progress_update = sink_progress_update,
+		.progress_end = sink_progress_end,
+		.arg = NULL,
+	};
+
+	ofs_log_set_sink(&s);
+}
 
 void
 ofs_out_setup(const struct ofs_out_opts *o)
@@ -17,6 +38,7 @@ ofs_out_setup(const struct ofs_out_opts *o)
 	opts = *o;
 	if (opts.interval <= 0)
 		opts.interval = 10.0;
+	ofs_out_install();
 }
 
 const struct ofs_out_opts *
@@ -31,61 +53,19 @@ ofs_out_is_json(void)
 	return opts.json;
 }
 
+/* "offseed: <message>" on stderr; warnings get "warning: ". The library has already
+ * dropped what the verbosity hides. */
 static void
-vmsg(const char *prefix, const char *fmt, va_list ap)
+sink_message(void *arg, enum ofs_log_level level, const char *fmt, va_list ap)
 {
 	pthread_mutex_lock(&out_mu);
 	fputs("offseed: ", stderr);
-	if (prefix != NULL)
-		fputs(prefix, stderr);
+	if (level == OFS_LOG_WARN)
+		fputs("warning: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	fflush(stderr);
 	pthread_mutex_unlock(&out_mu);
-}
-
-void
-ofs_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(NULL, fmt, ap);
-	va_end(ap);
-}
-
-void
-ofs_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg("warning: ", fmt, ap);
-	va_end(ap);
-}
-
-void
-ofs_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (opts.verbosity < 0)
-		return;
-	va_start(ap, fmt);
-	vmsg(NULL, fmt, ap);
-	va_end(ap);
-}
-
-void
-ofs_verbose(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (opts.verbosity < 1)
-		return;
-	va_start(ap, fmt);
-	vmsg(NULL, fmt, ap);
-	va_end(ap);
 }
 
 void
@@ -132,27 +112,13 @@ ofs_emit_error(int code, const char *msg)
 		    ofs_exit_code(code), "error", ofs_err_name(code), "message", msg));
 }
 
-void
-ofs_progress_start(struct ofs_progress *p, const char *what, uint64_t bytes_total,
-    uint64_t files_total)
+/* Shown unless --no-progress or -q: a redrawn line on a tty, else a plain line every
+ * opts.interval seconds, or JSON progress events with --json. */
+static void
+sink_progress_start(void *arg, struct ofs_progress *p)
 {
-	memset(p, 0, sizeof(*p));
-	pthread_mutex_init(&p->mu, NULL);
-	p->what = what;
-	p->bytes_total = bytes_total;
-	p->files_total = files_total;
-	p->start = p->last_print = ofs_mono();
 	p->tty = isatty(STDERR_FILENO) && !opts.json;
 	p->active = opts.progress && opts.verbosity >= 0;
-}
-
-void
-ofs_progress_set_total(struct ofs_progress *p, uint64_t bytes_total, uint64_t files_total)
-{
-	pthread_mutex_lock(&p->mu);
-	p->bytes_total = bytes_total;
-	p->files_total = files_total;
-	pthread_mutex_unlock(&p->mu);
 }
 
 static void
@@ -187,33 +153,23 @@ print_locked(struct ofs_progress *p, double now, int final)
 	pthread_mutex_unlock(&out_mu);
 }
 
-void
-ofs_progress_add(struct ofs_progress *p, uint64_t bytes, uint64_t files, const char *path)
+/* Throttled: at most every 0.25 s on a tty, every opts.interval seconds otherwise. */
+static void
+sink_progress_update(void *arg, struct ofs_progress *p, const char *path)
 {
-	double now;
+	double now = ofs_mono();
 
-	pthread_mutex_lock(&p->mu);
-	p->bytes_done += bytes;
-	p->files_done += files;
-	if (p->active) {
-		now = ofs_mono();
-		if (now - p->last_print >= (p->tty ? 0.25 : opts.interval)) {
-			if (path != NULL)
-				snprintf(p->current, sizeof(p->current), "%s", path);
-			p->last_print = now;
-			print_locked(p, now, 0);
-		}
+	if (now - p->last_print >= (p->tty ? 0.25 : opts.interval)) {
+		if (path != NULL)
+			snprintf(p->current, sizeof(p->current), "%s", path);
+		p->last_print = now;
+		print_locked(p, now, 0);
 	}
-	pthread_mutex_unlock(&p->mu);
 }
 
-void
-ofs_progress_end(struct ofs_progress *p)
+static void
+sink_progress_end(void *arg, struct ofs_progress *p)
 {
-	pthread_mutex_lock(&p->mu);
-	if (p->active && p->tty)
+	if (p->tty)
 		print_locked(p, ofs_mono(), 1);
-	p->active = 0;
-	pthread_mutex_unlock(&p->mu);
-	pthread_mutex_destroy(&p->mu);
 }

@@ -2,7 +2,8 @@
  * repository (format, free space of a staging folder, reachability of a cloud one), the
  * disks to be written, the import service's credentials and reachability, and the clock
  * against the services' Date header. Each check is ok, warn or fail; the first failure
- * sets the exit code. Lives in import/ because most of it is about the service. */
+ * sets the exit code. Lives in cli/, the front end: it checks every area (repository,
+ * disks, service), not only the import's. */
 #include "dynlib.h"
 #include <getopt.h>
 #include <jansson.h>
@@ -17,12 +18,15 @@
 #include <zstd.h>
 
 #include "azblob.h"
+#include "cli.h"
 #include "config.h"
 #include "container.h"
+#include "credentials.h"
 #include "disk.h"
-#include "import.h"
+#include "jobclient.h"
+#include "jobjson.h"
 #include "manifest.h"
-#include "out.h"
+#include "render.h"
 #include "util.h"
 
 static const char usage[] =
