@@ -1,6 +1,6 @@
 /* offseed-dc serve: the Data Box–style jobs API, its token endpoint and the operator's admin
- * endpoints (the dock) over libmicrohttpd (HTTP or HTTPS); customers kept apart; the job
- * table and its state files; transport limits; fault injection for the client's tests. */
+ * endpoints (the dock) over libmicrohttpd (HTTP or HTTPS); customers kept apart; transport
+ * limits; fault injection for the client's tests. The job table is jobstore.c's. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -46,247 +46,6 @@ struct request {
 	int too_big;
 	int answered;		/* refused before its body was read */
 };
-
-static int64_t
-now_s(void)
-{
-	return ofs_now_ns() / 1000000000;
-}
-
-/* ---- job table ---- */
-
-struct dc_job *
-dc_find_job(struct dc_ctx *ctx, const char *customer, const char *name)
-{
-	for (size_t i = 0; i < ctx->njobs; i++)
-		if (strcmp(ctx->jobs[i]->name, name) == 0 &&
-		    strcmp(ctx->jobs[i]->customer, customer) == 0)
-			return ctx->jobs[i];
-	return NULL;
-}
-
-/* STATE/jobs/CUSTOMER: one folder per customer, so job names never collide across them. */
-static char *
-customer_jobs_dir(struct dc_ctx *ctx, const char *customer)
-{
-	return ofs_path_join(ctx->jobs_dir, customer);
-}
-
-static char *
-job_path(struct dc_ctx *ctx, const char *customer, const char *name)
-{
-	char *dir = customer_jobs_dir(ctx, customer), *file = ofs_xasprintf("%s.json", name);
-	char *p = ofs_path_join(dir, file);
-
-	free(dir);
-	free(file);
-	return p;
-}
-
-int
-dc_save_job(struct dc_ctx *ctx, struct dc_job *job, struct ofs_error *err)
-{
-	char *dir = customer_jobs_dir(ctx, job->customer), *text = NULL, *path = NULL;
-	int r;
-
-	if ((r = ofs_mkdir_p(dir, 0700, err)) != 0)
-		goto out;
-	text = json_dumps(job->doc, JSON_COMPACT);
-	path = job_path(ctx, job->customer, job->name);
-	r = ofs_write_file_atomic(path, text, strlen(text), 0600, err);
-out:
-	free(text);
-	free(path);
-	free(dir);
-	return r;
-}
-
-static struct dc_job *
-job_add(struct dc_ctx *ctx, const char *customer, const char *name, json_t *doc)
-{
-	struct dc_job *job = ofs_xcalloc(1, sizeof(*job));
-
-	job->customer = ofs_xstrdup(customer);
-	job->name = ofs_xstrdup(name);
-	job->doc = doc;
-	ctx->jobs = ofs_xreallocarray(ctx->jobs, ctx->njobs + 1, sizeof(*ctx->jobs));
-	ctx->jobs[ctx->njobs++] = job;
-	return job;
-}
-
-static void
-job_remove(struct dc_ctx *ctx, struct dc_job *job)
-{
-	for (size_t i = 0; i < ctx->njobs; i++)
-		if (ctx->jobs[i] == job) {
-			memmove(&ctx->jobs[i], &ctx->jobs[i + 1],
-			    (ctx->njobs - i - 1) * sizeof(*ctx->jobs));
-			ctx->njobs--;
-			break;
-		}
-	if (job->joinable)
-		pthread_join(job->thread, NULL);
-	json_decref(job->doc);
-	free(job->customer);
-	free(job->name);
-	free(job);
-}
-
-void
-dc_kick_job(struct dc_ctx *ctx, struct dc_job *job)
-{
-	struct dc_worker_arg *a;
-
-	if (job->worker || ctx->stopping || !dc_job_needs_worker(job->doc))
-		return;
-	if (job->joinable) {		/* the last worker has finished (worker == 0) */
-		pthread_join(job->thread, NULL);
-		job->joinable = 0;
-	}
-	a = ofs_xcalloc(1, sizeof(*a));
-	a->ctx = ctx;
-	a->job = job;
-	if (pthread_create(&job->thread, NULL, dc_copy_worker, a) != 0) {
-		dc_log("cannot start the copy worker of job '%s'", job->name);
-		free(a);
-		return;
-	}
-	job->worker = 1;
-	job->joinable = 1;
-}
-
-void
-dc_job_finish(struct dc_ctx *ctx, struct dc_job *job)
-{
-	const char *status = dc_jstr(job->doc, "status"), *outcome;
-	struct ofs_error err;
-
-	if (job->worker || dc_stage_final(status) || strcmp(status, "Created") == 0)
-		return;
-	if ((outcome = dc_job_outcome(job->doc)) == NULL)
-		return;
-	dc_job_set_stage(job->doc, outcome, now_s());
-	if (dc_save_job(ctx, job, &err) != 0)
-		dc_log("cannot save job '%s': %s", job->name, err.msg);
-	dc_log("job '%s': %s", job->name, outcome);
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	const struct dc_job *x = *(struct dc_job *const *)a, *y = *(struct dc_job *const *)b;
-	int c = strcmp(x->name, y->name);
-
-	return c != 0 ? c : strcmp(x->customer, y->customer);
-}
-
-/* ofs_write_file_atomic's temporary files: NAME.tmp-XXXXXX, six letters or digits from
- * mkstemp. A job file ends in ".json", so it never matches. */
-static int
-temp_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len <= 11 || strncmp(n + len - 11, ".tmp-", 5) != 0)
-		return 0;
-	for (const char *p = n + len - 6; *p; p++)
-		if (!isalnum((unsigned char)*p))
-			return 0;
-	return 1;
-}
-
-/* Load one job file of customer. legacy: a file from before customers (STATE/jobs/NAME.json),
- * the default customer's, moved to its folder. */
-static void
-load_job_file(struct dc_ctx *ctx, const char *path, const char *file, const char *customer,
-    int legacy)
-{
-	struct ofs_buf raw = OFS_BUF_INIT(DC_JOB_FILE_MAX);
-	size_t n = strlen(file);
-	struct ofs_error err;
-	struct dc_job *job;
-	json_t *doc = NULL;
-	char msg[512], *name;
-
-	if (n < 6 || strcmp(file + n - 5, ".json") != 0)
-		return;
-	name = ofs_xstrndup(file, n - 5);
-	if (ofs_buf_read_file(&raw, path, &err) != 0) {
-		dc_log("skipping job file: %s", err.msg);
-		goto out;
-	}
-	if ((doc = json_loadb((const char *)raw.data, raw.len, 0, NULL)) == NULL ||
-	    dc_job_doc_check(doc, msg, sizeof(msg)) != 0 ||
-	    strcmp(dc_jstr(doc, "name"), name) != 0 || !ofs_job_name_ok(name) ||
-	    strcmp(dc_job_customer(doc), customer) != 0) {
-		dc_log("skipping damaged job file '%s'", path);
-		goto out;
-	}
-	if (dc_find_job(ctx, customer, name) != NULL) {
-		dc_log("skipping '%s': customer '%s' has a job '%s' already", path, customer, name);
-		goto out;
-	}
-	json_object_set_new(doc, "customer", json_string(customer));
-	job = job_add(ctx, customer, name, doc);
-	doc = NULL;			/* transferred */
-	if (legacy) {
-		if (dc_save_job(ctx, job, &err) != 0)
-			dc_log("cannot move job '%s' to its customer's folder: %s", name, err.msg);
-		else if (unlink(path) == -1)
-			dc_log("cannot remove '%s': %s", path, strerror(errno));
-	}
-out:
-	json_decref(doc);
-	ofs_buf_release(&raw);
-	free(name);
-}
-
-/* Load the job files of dir (a customer's folder, or STATE/jobs itself: customer NULL) and
- * remove interrupted writes. */
-static int
-load_job_dir(struct dc_ctx *ctx, const char *dir, const char *customer, struct ofs_error *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	struct stat sb;
-	char *path;
-
-	if (d == NULL)
-		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open '%s'", dir);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		path = ofs_path_join(dir, de->d_name);
-		if (temp_name(de->d_name)) {		/* an interrupted write */
-			unlink(path);
-		} else if (lstat(path, &sb) == -1) {
-			dc_log("skipping '%s': %s", path, strerror(errno));
-		} else if (S_ISREG(sb.st_mode)) {
-			load_job_file(ctx, path, de->d_name, customer ? customer :
-			    DC_DEFAULT_CUSTOMER, customer == NULL);
-		} else if (customer == NULL && S_ISDIR(sb.st_mode) &&
-		    dc_customer_name_ok(de->d_name)) {
-			if (load_job_dir(ctx, path, de->d_name, err) != 0)
-				dc_log("skipping %s", err->msg);
-		}
-		free(path);
-	}
-	closedir(d);
-	return 0;
-}
-
-static int
-load_jobs(struct dc_ctx *ctx, struct ofs_error *err)
-{
-	int r;
-
-	if ((r = load_job_dir(ctx, ctx->jobs_dir, NULL, err)) != 0)
-		return r;
-	ofs_err_clear(err);
-	if (ctx->njobs > 1)
-		qsort(ctx->jobs, ctx->njobs, sizeof(*ctx->jobs), name_cmp);
-	return 0;
-}
 
 /* ---- responses ---- */
 
@@ -621,7 +380,7 @@ do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struc
 	char *grant = form_value(&rq->body, "grant_type"), *id = form_value(&rq->body, "client_id");
 	char *secret = form_value(&rq->body, "client_secret"), *tok, when[32], desc[256];
 	char *customer = NULL;
-	int64_t now = now_s(), cred_exp, exp;
+	int64_t now = dc_now_s(), cred_exp, exp;
 	struct dc_customer cu = { 0 };
 	struct ofs_error err;
 	enum MHD_Result ret;
@@ -769,11 +528,11 @@ job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *
 		pthread_mutex_unlock(&ctx->mu);
 		goto out;
 	}
-	doc = dc_job_new(name, body, now_s());
+	doc = dc_job_new(name, body, dc_now_s());
 	json_object_set_new(doc, "customer", json_string(cu->name));
-	job = job_add(ctx, cu->name, name, doc);
+	job = dc_add_job(ctx, cu->name, name, doc);
 	if (dc_save_job(ctx, job, &err) != 0) {
-		job_remove(ctx, job);
+		dc_drop_job(ctx, job);
 		pthread_mutex_unlock(&ctx->mu);
 		dc_log("cannot save job '%s': %s", name, err.msg);
 		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
@@ -841,7 +600,7 @@ job_list(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer 
 		if (strcmp(ctx->jobs[i]->customer, cu->name) == 0)
 			mine[n++] = ctx->jobs[i];
 	if (n > 1)
-		qsort(mine, n, sizeof(*mine), name_cmp);
+		qsort(mine, n, sizeof(*mine), dc_job_cmp);
 	for (i = start; i < n && i < start + ctx->page_size; i++)
 		json_array_append_new(value, render(mine[i]->doc, cu, 0));
 	if (i < n) {
@@ -888,7 +647,7 @@ job_ship(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer 
 	json_object_set_new(job->doc, "deliverToDc", json_pack("{s:s, s:s}", "carrierName",
 	    carrier, "trackingId", tracking));
 	if (strcmp(status, "Created") == 0)
-		dc_job_set_stage(job->doc, "ShippedToAzureDC", now_s());
+		dc_job_set_stage(job->doc, "ShippedToAzureDC", dc_now_s());
 	{
 		struct ofs_error err;
 
@@ -936,7 +695,7 @@ job_cancel(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_custome
 		goto out;
 	}
 	json_object_set_new(job->doc, "cancellationReason", json_string(reason));
-	dc_job_set_stage(job->doc, "Cancelled", now_s());
+	dc_job_set_stage(job->doc, "Cancelled", dc_now_s());
 	if (dc_save_job(ctx, job, &err) != 0) {
 		dc_log("cannot save job '%s': %s", name, err.msg);
 		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
@@ -957,7 +716,6 @@ job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_custome
 	struct dc_job *job;
 	enum MHD_Result ret;
 	const char *status;
-	char *path;
 
 	pthread_mutex_lock(&ctx->mu);
 	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
@@ -970,15 +728,11 @@ job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_custome
 		    "cancelled or returned job can be deleted", name, status);
 		goto out;
 	}
-	path = job_path(ctx, cu->name, name);
-	if (unlink(path) == -1 && errno != ENOENT) {
-		dc_log("cannot remove '%s': %s", path, strerror(errno));
-		free(path);
+	if (dc_unlink_job(ctx, job) != 0) {
 		ret = api_error(c, 500, "InternalServerError", "the job could not be removed");
 		goto out;
 	}
-	free(path);
-	job_remove(ctx, job);
+	dc_drop_job(ctx, job);
 	dc_log("customer '%s': job '%s' deleted", cu->name, name);
 	ret = reply(c, 200, NULL, NULL);
 out:
@@ -1023,7 +777,7 @@ authorize(struct dc_ctx *ctx, struct MHD_Connection *c, char **customer, enum MH
 		    "'Authorization: Bearer' token");
 		return -1;
 	}
-	r = dc_token_check(&ctx->svc, auth + 7, now_s(), customer);
+	r = dc_token_check(&ctx->svc, auth + 7, dc_now_s(), customer);
 	if (r == -2) {
 		*ret = api_error_h(c, 401, hdrs, "ExpiredAuthenticationToken", "the access token "
 		    "has expired; get a new one from the token endpoint");
@@ -1202,7 +956,7 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 		}
 		json_object_set_new(resolved, serial, json_string(real));
 	}
-	ofs_fmt_time(now_s(), t, sizeof(t));
+	ofs_fmt_time(dc_now_s(), t, sizeof(t));
 	json_object_foreach(resolved, serial, v) {
 		d = dc_job_disk(job->doc, serial);
 		json_object_set(d, "dock", v);
@@ -1210,7 +964,7 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 		json_object_set_new(d, "received", json_string(t));
 	}
 	if (strcmp(status, "Created") == 0 || strcmp(status, "ShippedToAzureDC") == 0)
-		dc_job_set_stage(job->doc, "AtAzureDC", now_s());
+		dc_job_set_stage(job->doc, "AtAzureDC", dc_now_s());
 	if (dc_save_job(ctx, job, &err) != 0) {
 		dc_log("cannot save job '%s': %s", job->name, err.msg);
 		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
@@ -1326,7 +1080,7 @@ admin(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **s
 		if (strcmp(status, "ShippedToCustomer") == 0) {
 			ret = reply(c, 200, admin_render(ctx, job), NULL);
 		} else if (dc_stage_final(status) && strcmp(status, "Cancelled") != 0) {
-			dc_job_set_stage(job->doc, "ShippedToCustomer", now_s());
+			dc_job_set_stage(job->doc, "ShippedToCustomer", dc_now_s());
 			if (dc_save_job(ctx, job, &err) != 0)
 				dc_log("cannot save job '%s': %s", job->name, err.msg);
 			dc_log("customer '%s': job '%s': disks shipped back", job->customer,
@@ -1506,7 +1260,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	static const char *last;
 	static int64_t last_t;
 	static unsigned skipped;
-	int64_t t = now_s();
+	int64_t t = dc_now_s();
 
 	pthread_mutex_lock(&mu);
 	if (fmt == last && t - last_t < 10) {
@@ -1813,7 +1567,7 @@ dc_serve(int argc, char **argv)
 	}
 	dc_store_cleanup(ctx.store);
 	ctx.jobs_dir = ofs_path_join(state, "jobs");
-	if (load_jobs(&ctx, &err) != 0) {
+	if (dc_load_jobs(&ctx, &err) != 0) {
 		dc_log("%s", err.msg);
 		goto out;
 	}
@@ -1911,9 +1665,7 @@ dc_serve(int argc, char **argv)
 out:
 	if (lfd != -1)
 		close(lfd);
-	while (ctx.njobs > 0)
-		job_remove(&ctx, ctx.jobs[ctx.njobs - 1]);
-	free(ctx.jobs);
+	dc_drop_jobs(&ctx);
 	free(ctx.base_url);
 	free(ctx.dock_root);
 	dc_store_free(ctx.store);
