@@ -27,10 +27,10 @@
 #include "crypto.h"
 #include "dc.h"
 #include "jobjson.h"
+#include "serve_int.h"
 #include "util.h"
 
 #define MAX_SEGS 12
-#define RETRY_AFTER "1"
 #define ADMIN_TOKEN_HEADER "X-Offseed-Admin-Token"
 /* Transport limits (SPEC §15 "Slow and greedy clients"). Connections wait in a few polling
  * threads (epoll), not one thread each, so idle ones cost a socket and a small buffer. */
@@ -39,86 +39,6 @@
 #define CONN_PER_ADDRESS 32		/* connections at once from one address */
 #define CONN_MEMORY (32u << 10)		/* per connection: the request line and headers */
 #define TLS_FILE_MAX (1u << 20)
-
-struct request {
-	struct ofs_buf body;
-	size_t cap;		/* the endpoint's body limit */
-	int too_big;
-	int answered;		/* refused before its body was read */
-};
-
-/* ---- responses ---- */
-
-static enum MHD_Result
-reply(struct MHD_Connection *c, unsigned status, json_t *body, const char *const *hdrs)
-{
-	struct MHD_Response *rs;
-	enum MHD_Result ret;
-	char *text = NULL;
-	size_t len = 0;
-
-	if (body != NULL) {
-		text = json_dumps(body, JSON_INDENT(2));
-		json_decref(body);
-		len = strlen(text);
-	}
-	rs = MHD_create_response_from_buffer(len, text ? text : (char *)"", text ?
-	    MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (rs == NULL) {
-		free(text);
-		return MHD_NO;
-	}
-	if (body != NULL)
-		MHD_add_response_header(rs, "Content-Type", "application/json; charset=utf-8");
-	for (; hdrs != NULL && hdrs[0] != NULL; hdrs += 2)
-		MHD_add_response_header(rs, hdrs[0], hdrs[1]);
-	ret = MHD_queue_response(c, status, rs);
-	MHD_destroy_response(rs);
-	return ret;
-}
-
-static enum MHD_Result
-api_error_h(struct MHD_Connection *c, unsigned status, const char *const *hdrs,
-    const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static enum MHD_Result
-api_error_h(struct MHD_Connection *c, unsigned status, const char *const *hdrs,
-    const char *code, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return reply(c, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
-	    msg), hdrs);
-}
-
-#define api_error(c, status, code, ...) api_error_h(c, status, NULL, code, __VA_ARGS__)
-
-static enum MHD_Result
-oauth_error(struct MHD_Connection *c, unsigned status, const char *code, const char *desc)
-{
-	static const char *const hdrs[] = { "Cache-Control", "no-store", NULL };
-
-	return reply(c, status, json_pack("{s:s, s:s}", "error", code, "error_description", desc),
-	    hdrs);
-}
-
-/* ---- request helpers ---- */
-
-static const char *
-header(struct MHD_Connection *c, const char *name)
-{
-	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-}
-
-static const char *
-query(struct MHD_Connection *c, const char *name)
-{
-	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-}
 
 /* Split "/a/b/c" into at most MAX_SEGS parts (pointers into buf). Returns the count, or
  * -1 when there are too many or an empty part. */
@@ -146,191 +66,24 @@ split_path(char *buf, char **seg)
 	return n;
 }
 
-/* "X.Y.Z" → comparable number; -1 when malformed. */
-static int64_t
-version_num(const char *s, const char **end)
-{
-	int64_t v = 0;
-	int parts = 0;
-
-	while (parts < 3) {
-		int64_t x = 0;
-		int digits = 0;
-
-		while (*s >= '0' && *s <= '9' && digits < 6) {
-			x = x * 10 + (*s++ - '0');
-			digits++;
-		}
-		if (digits == 0)
-			return -1;
-		v = v * 1000000 + x;
-		parts++;
-		if (parts < 3) {
-			if (*s != '.')
-				return -1;
-			s++;
-		}
-	}
-	if (end != NULL)
-		*end = s;
-	return v;
-}
-
-static json_t *
-parse_body(struct request *rq)
-{
-	if (rq->body.len == 0)
-		return NULL;
-	return json_loadb((const char *)rq->body.data, rq->body.len, JSON_REJECT_DUPLICATES,
-	    NULL);
-}
-
 static int
-printable(const char *s, size_t max)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* ---- who may ask: Host, content type, admin token ---- */
-
-/* The local IPv4 address of the connection, or 0. */
-static int
-local_addr(struct MHD_Connection *c, struct in_addr *out)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
-	    MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-
-	if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&sa, &len) == -1 ||
-	    sa.sin_family != AF_INET)
-		return 0;
-	*out = sa.sin_addr;
-	return 1;
-}
-
-/* 1 when the Host header names this service: localhost, a loopback address, the address
- * the connection came in on, or --hostname, with any port (port forwards). A name that
- * only resolves here (DNS rebinding) or a foreign site's name is not. */
-static int
-host_ok(struct dc_ctx *ctx, struct MHD_Connection *c, const char *host)
-{
-	char name[256];
-	const char *port, *end;
-	struct in_addr a, local;
-	size_t n;
-
-	if (host == NULL || (n = strlen(host)) == 0 || n >= sizeof(name))
-		return 0;
-	if (host[0] == '[') {
-		if ((end = strchr(host, ']')) == NULL)
-			return 0;
-		memcpy(name, host + 1, (size_t)(end - host - 1));
-		name[end - host - 1] = '\0';
-		port = end + 1;
-	} else {
-		port = host + strcspn(host, ":");
-		memcpy(name, host, (size_t)(port - host));
-		name[port - host] = '\0';
-	}
-	if (*port != '\0' && (*port != ':' || port[1] == '\0' || strlen(port + 1) > 5 ||
-	    strspn(port + 1, "0123456789") != strlen(port + 1)))
-		return 0;
-	n = strlen(name);
-	if (n > 0 && name[n - 1] == '.')
-		name[--n] = '\0';
-	if (n == 0)
-		return 0;
-	if (host[0] == '[')
-		return strcmp(name, "::1") == 0;
-	if (strcasecmp(name, "localhost") == 0)
-		return 1;
-	if (ctx->hostname != NULL && strcasecmp(name, ctx->hostname) == 0)
-		return 1;
-	if (inet_pton(AF_INET, name, &a) != 1)
-		return 0;
-	if ((ntohl(a.s_addr) >> 24) == 127)
-		return 1;
-	return local_addr(c, &local) && local.s_addr == a.s_addr;
-}
-
-/* The base URL for links in an answer: as the client reached us (its Host, when it names
- * this service), else the listen address. Owned. */
-static char *
-request_base(struct dc_ctx *ctx, struct MHD_Connection *c)
-{
-	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-
-	if (host_ok(ctx, c, host))
-		return ofs_xasprintf("%s://%s", ctx->scheme, host);
-	return ofs_xstrdup(ctx->base_url);
-}
-
-/* Content-Type application/json, with or without parameters. */
-static int
-is_json_type(struct MHD_Connection *c)
-{
-	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-	size_t n = strlen("application/json");
-
-	if (t == NULL)
-		return 0;
-	t += strspn(t, " \t");
-	if (strncasecmp(t, "application/json", n) != 0)
-		return 0;
-	t += n;
-	t += strspn(t, " \t");
-	return *t == '\0' || *t == ';';
-}
-
-static int
-has_body(struct MHD_Connection *c, struct request *rq)
-{
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-
-	return rq->body.len > 0 || rq->too_big ||
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL ||
-	    (cl != NULL && strspn(cl, " 0") != strlen(cl));
-}
-
-/* A body must be JSON: a form or text/plain body is what a browser can send cross-site
- * without asking. NULL when fine, else the answer was queued (*ret). */
-static int
-need_json(struct MHD_Connection *c, struct request *rq, enum MHD_Result *ret)
-{
-	if (!has_body(c, rq) || is_json_type(c))
-		return 0;
-	*ret = api_error(c, 415, "UnsupportedMediaType", "a request body must be sent as "
-	    "Content-Type: application/json");
-	return -1;
-}
-
-/* The operator: a foreign Host is refused, then the admin token is required. */
-static int
-admin_authorize(struct dc_ctx *ctx, struct MHD_Connection *c, struct request *rq,
+admin_authorize(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_request *rq,
     enum MHD_Result *ret)
 {
-	const char *tok = header(c, ADMIN_TOKEN_HEADER);
+	const char *tok = dc_header(c, ADMIN_TOKEN_HEADER);
 
-	if (!host_ok(ctx, c, header(c, "Host"))) {
-		*ret = api_error(c, 403, "HostNotAllowed", "the Host header does not name this "
+	if (!dc_host_ok(ctx, c, dc_header(c, "Host"))) {
+		*ret = dc_api_error(c, 403, "HostNotAllowed", "the Host header does not name this "
 		    "service; admin requests must address it directly");
 		return -1;
 	}
 	if (tok == NULL || strlen(tok) != DC_ADMIN_TOKEN_LEN ||
 	    !ofs_ct_equal(tok, ctx->admin_token, DC_ADMIN_TOKEN_LEN)) {
-		*ret = api_error(c, 401, "AdminAuthenticationFailed", "admin requests need the "
+		*ret = dc_api_error(c, 401, "AdminAuthenticationFailed", "admin requests need the "
 		    "operator's token (STATE/admin.token) in the " ADMIN_TOKEN_HEADER " header");
 		return -1;
 	}
-	return need_json(c, rq, ret);
+	return dc_need_json(c, rq, ret);
 }
 
 /* ---- token endpoint ---- */
@@ -375,7 +128,7 @@ form_value(const struct ofs_buf *b, const char *key)
 }
 
 static enum MHD_Result
-do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struct request *rq)
+do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struct dc_request *rq)
 {
 	char *grant = form_value(&rq->body, "grant_type"), *id = form_value(&rq->body, "client_id");
 	char *secret = form_value(&rq->body, "client_secret"), *tok, when[32], desc[256];
@@ -388,12 +141,12 @@ do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struc
 	int r;
 
 	if (grant == NULL || strcmp(grant, "client_credentials") != 0) {
-		ret = oauth_error(c, 400, "unsupported_grant_type", "only client_credentials is "
+		ret = dc_oauth_error(c, 400, "unsupported_grant_type", "only client_credentials is "
 		    "supported");
 		goto out;
 	}
 	if (id == NULL || secret == NULL) {
-		ret = oauth_error(c, 400, "invalid_request", "client_id and client_secret are "
+		ret = dc_oauth_error(c, 400, "invalid_request", "client_id and client_secret are "
 		    "required");
 		goto out;
 	}
@@ -402,11 +155,11 @@ do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struc
 		ofs_fmt_time(cred_exp, when, sizeof(when));
 		snprintf(desc, sizeof(desc), "the client's credentials expired on %s; issue a new "
 		    "credentials file", when);
-		ret = oauth_error(c, 401, "invalid_client", desc);
+		ret = dc_oauth_error(c, 401, "invalid_client", desc);
 		goto out;
 	}
 	if (r != 0) {
-		ret = oauth_error(c, 401, "invalid_client", "client authentication failed (unknown "
+		ret = dc_oauth_error(c, 401, "invalid_client", "client authentication failed (unknown "
 		    "client or wrong secret)");
 		goto out;
 	}
@@ -414,7 +167,7 @@ do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struc
 	if (dc_customer_load(&ctx->svc, customer, &cu, &err) != 0 ||
 	    strcmp(tenant, cu.tenant) != 0) {
 		snprintf(desc, sizeof(desc), "tenant '%.64s' not found", tenant);
-		ret = oauth_error(c, 400, "invalid_request", desc);
+		ret = dc_oauth_error(c, 400, "invalid_request", desc);
 		goto out;
 	}
 	exp = now + ctx->token_lifetime;
@@ -429,7 +182,7 @@ do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struc
 	{
 		static const char *const hdrs[] = { "Cache-Control", "no-store", NULL };
 
-		ret = reply(c, 200, o, hdrs);
+		ret = dc_reply(c, 200, o, hdrs);
 	}
 out:
 	if (secret != NULL) {
@@ -448,7 +201,7 @@ out:
 static char *
 jobs_base(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu)
 {
-	char *base = request_base(ctx, c), *url;
+	char *base = dc_request_base(ctx, c), *url;
 
 	url = ofs_xasprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.DataBox",
 	    base, cu->subscription, cu->resource_group);
@@ -475,7 +228,7 @@ check_account(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_cust
 	int r = 0;
 
 	if (name == NULL || strcmp(name, cu->account) != 0) {
-		*ret = api_error(c, 400, "InvalidRequestContent", "properties.details."
+		*ret = dc_api_error(c, 400, "InvalidRequestContent", "properties.details."
 		    "dataImportDetails[0].accountDetails.storageAccountId must name your storage "
 		    "account: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/"
 		    "storageAccounts/%s", cu->subscription, cu->resource_group, cu->account);
@@ -483,7 +236,7 @@ check_account(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_cust
 	} else if (!dc_store_serves(ctx->store, name)) {
 		dc_log("customer '%s': its storage account '%s' is not in %s", cu->name, name,
 		    dc_store_location(ctx->store));
-		*ret = api_error(c, 400, "InvalidRequestContent", "storage account '%s' is not "
+		*ret = dc_api_error(c, 400, "InvalidRequestContent", "storage account '%s' is not "
 		    "served by this datacenter", name);
 		r = -1;
 	}
@@ -493,7 +246,7 @@ check_account(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_cust
 
 static enum MHD_Result
 job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *name, struct request *rq)
+    const char *name, struct dc_request *rq)
 {
 	char msg[512], *op_url = NULL, *base;
 	json_t *body = NULL, *doc, *out;
@@ -502,18 +255,18 @@ job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *
 	enum MHD_Result ret;
 
 	if (!dc_job_name_ok(name)) {
-		ret = api_error(c, 400, "InvalidResourceName", "job name '%.40s' is invalid: 3 to "
+		ret = dc_api_error(c, 400, "InvalidResourceName", "job name '%.40s' is invalid: 3 to "
 		    "24 characters of letters, digits, '-', '_' and '.', starting with a letter or "
 		    "digit, without \".tmp\"", name);
 		goto out;
 	}
-	if ((body = parse_body(rq)) == NULL) {
-		ret = api_error(c, 400, "InvalidRequestContent", "the request body is not a JSON "
+	if ((body = dc_parse_body(rq)) == NULL) {
+		ret = dc_api_error(c, 400, "InvalidRequestContent", "the request body is not a JSON "
 		    "object");
 		goto out;
 	}
 	if (dc_job_validate(body, msg, sizeof(msg)) != 0) {
-		ret = api_error(c, 400, "InvalidRequestContent", "%s", msg);
+		ret = dc_api_error(c, 400, "InvalidRequestContent", "%s", msg);
 		goto out;
 	}
 	if (check_account(ctx, c, cu, body, &ret) != 0)
@@ -521,9 +274,9 @@ job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *
 	pthread_mutex_lock(&ctx->mu);
 	if ((job = dc_find_job(ctx, cu->name, name)) != NULL) {
 		if (json_equal(json_object_get(job->doc, "request"), body))
-			ret = reply(c, 200, render(job->doc, cu, 1), NULL);
+			ret = dc_reply(c, 200, render(job->doc, cu, 1), NULL);
 		else
-			ret = api_error(c, 409, "Conflict", "a job named '%s' already exists with "
+			ret = dc_api_error(c, 409, "Conflict", "a job named '%s' already exists with "
 			    "other details; choose another name", name);
 		pthread_mutex_unlock(&ctx->mu);
 		goto out;
@@ -535,10 +288,10 @@ job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *
 		dc_drop_job(ctx, job);
 		pthread_mutex_unlock(&ctx->mu);
 		dc_log("cannot save job '%s': %s", name, err.msg);
-		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
+		ret = dc_api_error(c, 500, "InternalServerError", "the job could not be stored");
 		goto out;
 	}
-	base = request_base(ctx, c);
+	base = dc_request_base(ctx, c);
 	op_url = ofs_xasprintf("%s/subscriptions/%s/providers/Microsoft.DataBox/locations/%s/"
 	    "operationStatuses/%s?api-version=" DC_API_VERSION, base, cu->subscription,
 	    ctx->svc.location, dc_jstr(doc, "operation"));
@@ -547,10 +300,10 @@ job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *
 	pthread_mutex_unlock(&ctx->mu);
 	dc_log("customer '%s': job '%s' created", cu->name, name);
 	{
-		const char *hdrs[] = { "Azure-AsyncOperation", op_url, "Retry-After", RETRY_AFTER,
+		const char *hdrs[] = { "Azure-AsyncOperation", op_url, "Retry-After", DC_RETRY_AFTER,
 			NULL };
 
-		ret = reply(c, 201, out, hdrs);
+		ret = dc_reply(c, 201, out, hdrs);
 	}
 out:
 	json_decref(body);
@@ -562,24 +315,24 @@ static enum MHD_Result
 job_get(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
     const char *name)
 {
-	const char *expand = query(c, "$expand");
+	const char *expand = dc_query(c, "$expand");
 	struct dc_job *job;
 	json_t *out;
 
 	pthread_mutex_lock(&ctx->mu);
 	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
 		pthread_mutex_unlock(&ctx->mu);
-		return api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
+		return dc_api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
 	}
 	out = render(job->doc, cu, expand != NULL && strcasecmp(expand, "details") == 0);
 	pthread_mutex_unlock(&ctx->mu);
-	return reply(c, 200, out, NULL);
+	return dc_reply(c, 200, out, NULL);
 }
 
 static enum MHD_Result
 job_list(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu)
 {
-	const char *skip = query(c, "$skipToken");
+	const char *skip = dc_query(c, "$skipToken");
 	unsigned long long start = 0;
 	json_t *value = json_array(), *out;
 	struct dc_job **mine;
@@ -591,7 +344,7 @@ job_list(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer 
 		start = strtoull(skip, &end, 10);
 		if (errno != 0 || end == skip || *end != '\0') {
 			json_decref(value);
-			return api_error(c, 400, "InvalidSkipToken", "$skipToken is not valid");
+			return dc_api_error(c, 400, "InvalidSkipToken", "$skipToken is not valid");
 		}
 	}
 	pthread_mutex_lock(&ctx->mu);
@@ -615,32 +368,32 @@ job_list(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer 
 	if (next != NULL)
 		json_object_set_new(out, "nextLink", json_string(next));
 	free(next);
-	return reply(c, 200, out, NULL);
+	return dc_reply(c, 200, out, NULL);
 }
 
 static enum MHD_Result
 job_ship(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *name, struct request *rq)
+    const char *name, struct dc_request *rq)
 {
-	json_t *body = parse_body(rq), *pkg = json_object_get(body, "deliverToDcPackageDetails");
+	json_t *body = dc_parse_body(rq), *pkg = json_object_get(body, "deliverToDcPackageDetails");
 	const char *carrier = dc_jstr(pkg, "carrierName"), *tracking = dc_jstr(pkg, "trackingId");
 	struct dc_job *job;
 	const char *status;
 	enum MHD_Result ret;
 
-	if (!printable(carrier, 64) || !printable(tracking, 64)) {
+	if (!dc_printable(carrier, 64) || !dc_printable(tracking, 64)) {
 		json_decref(body);
-		return api_error(c, 400, "InvalidRequestContent", "deliverToDcPackageDetails with "
+		return dc_api_error(c, 400, "InvalidRequestContent", "deliverToDcPackageDetails with "
 		    "carrierName and trackingId (1 to 64 printable characters) is required");
 	}
 	pthread_mutex_lock(&ctx->mu);
 	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
-		ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
+		ret = dc_api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
 		goto out;
 	}
 	status = dc_jstr(job->doc, "status");
 	if (strcmp(status, "Created") != 0 && strcmp(status, "ShippedToAzureDC") != 0) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; disks can be marked "
+		ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; disks can be marked "
 		    "shipped only while it is Created or ShippedToAzureDC", name, status);
 		goto out;
 	}
@@ -653,11 +406,11 @@ job_ship(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer 
 
 		if (dc_save_job(ctx, job, &err) != 0) {
 			dc_log("cannot save job '%s': %s", name, err.msg);
-			ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
+			ret = dc_api_error(c, 500, "InternalServerError", "the job could not be stored");
 			goto out;
 		}
 	}
-	ret = reply(c, 204, NULL, NULL);
+	ret = dc_reply(c, 204, NULL, NULL);
 out:
 	pthread_mutex_unlock(&ctx->mu);
 	json_decref(body);
@@ -666,31 +419,31 @@ out:
 
 static enum MHD_Result
 job_cancel(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *name, struct request *rq)
+    const char *name, struct dc_request *rq)
 {
-	json_t *body = parse_body(rq);
+	json_t *body = dc_parse_body(rq);
 	const char *reason = dc_jstr(body, "reason"), *status;
 	struct dc_job *job;
 	struct ofs_error err;
 	enum MHD_Result ret;
 
-	if (!printable(reason, 512)) {
+	if (!dc_printable(reason, 512)) {
 		json_decref(body);
-		return api_error(c, 400, "InvalidRequestContent", "a reason (1 to 512 printable "
+		return dc_api_error(c, 400, "InvalidRequestContent", "a reason (1 to 512 printable "
 		    "characters) is required");
 	}
 	pthread_mutex_lock(&ctx->mu);
 	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
-		ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
+		ret = dc_api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
 		goto out;
 	}
 	status = dc_jstr(job->doc, "status");
 	if (strcmp(status, "Cancelled") == 0) {
-		ret = reply(c, 204, NULL, NULL);
+		ret = dc_reply(c, 204, NULL, NULL);
 		goto out;
 	}
 	if (!dc_stage_cancellable(status)) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; it can be cancelled "
+		ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; it can be cancelled "
 		    "only before its disks reach the datacenter", name, status);
 		goto out;
 	}
@@ -698,11 +451,11 @@ job_cancel(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_custome
 	dc_job_set_stage(job->doc, "Cancelled", dc_now_s());
 	if (dc_save_job(ctx, job, &err) != 0) {
 		dc_log("cannot save job '%s': %s", name, err.msg);
-		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
+		ret = dc_api_error(c, 500, "InternalServerError", "the job could not be stored");
 		goto out;
 	}
 	dc_log("customer '%s': job '%s' cancelled", cu->name, name);
-	ret = reply(c, 204, NULL, NULL);
+	ret = dc_reply(c, 204, NULL, NULL);
 out:
 	pthread_mutex_unlock(&ctx->mu);
 	json_decref(body);
@@ -719,22 +472,22 @@ job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_custome
 
 	pthread_mutex_lock(&ctx->mu);
 	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
-		ret = reply(c, 204, NULL, NULL);
+		ret = dc_reply(c, 204, NULL, NULL);
 		goto out;
 	}
 	status = dc_jstr(job->doc, "status");
 	if (!dc_stage_final(status) || job->worker) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; only a finished, "
+		ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; only a finished, "
 		    "cancelled or returned job can be deleted", name, status);
 		goto out;
 	}
 	if (dc_unlink_job(ctx, job) != 0) {
-		ret = api_error(c, 500, "InternalServerError", "the job could not be removed");
+		ret = dc_api_error(c, 500, "InternalServerError", "the job could not be removed");
 		goto out;
 	}
 	dc_drop_job(ctx, job);
 	dc_log("customer '%s': job '%s' deleted", cu->name, name);
-	ret = reply(c, 200, NULL, NULL);
+	ret = dc_reply(c, 200, NULL, NULL);
 out:
 	pthread_mutex_unlock(&ctx->mu);
 	return ret;
@@ -759,8 +512,8 @@ op_status(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer
 	}
 	pthread_mutex_unlock(&ctx->mu);
 	if (out == NULL)
-		return api_error(c, 404, "OperationNotFound", "operation '%.64s' not found", id);
-	return reply(c, 200, out, NULL);
+		return dc_api_error(c, 404, "OperationNotFound", "operation '%.64s' not found", id);
+	return dc_reply(c, 200, out, NULL);
 }
 
 /* Bearer token check: 0 and *customer (owned) when fine, else the answer was queued. */
@@ -768,23 +521,23 @@ static int
 authorize(struct dc_ctx *ctx, struct MHD_Connection *c, char **customer, enum MHD_Result *ret)
 {
 	static const char *const hdrs[] = { "WWW-Authenticate", "Bearer", NULL };
-	const char *auth = header(c, "Authorization");
+	const char *auth = dc_header(c, "Authorization");
 	int r;
 
 	*customer = NULL;
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-		*ret = api_error_h(c, 401, hdrs, "AuthenticationFailed", "the request has no "
+		*ret = dc_api_error_h(c, 401, hdrs, "AuthenticationFailed", "the request has no "
 		    "'Authorization: Bearer' token");
 		return -1;
 	}
 	r = dc_token_check(&ctx->svc, auth + 7, dc_now_s(), customer);
 	if (r == -2) {
-		*ret = api_error_h(c, 401, hdrs, "ExpiredAuthenticationToken", "the access token "
+		*ret = dc_api_error_h(c, 401, hdrs, "ExpiredAuthenticationToken", "the access token "
 		    "has expired; get a new one from the token endpoint");
 		return -1;
 	}
 	if (r != 0) {
-		*ret = api_error_h(c, 401, hdrs, "InvalidAuthenticationToken", "the access token "
+		*ret = dc_api_error_h(c, 401, hdrs, "InvalidAuthenticationToken", "the access token "
 		    "is invalid");
 		return -1;
 	}
@@ -793,41 +546,41 @@ authorize(struct dc_ctx *ctx, struct MHD_Connection *c, char **customer, enum MH
 
 static enum MHD_Result
 api_call(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *method, char **seg, int n, struct request *rq)
+    const char *method, char **seg, int n, struct dc_request *rq)
 {
-	const char *apiv = query(c, "api-version");
+	const char *apiv = dc_query(c, "api-version");
 	enum MHD_Result ret;
 
 	if (apiv == NULL)
-		return api_error(c, 400, "MissingApiVersionParameter", "the api-version query "
+		return dc_api_error(c, 400, "MissingApiVersionParameter", "the api-version query "
 		    "parameter is required (supported: " DC_API_VERSION ")");
 	if (strcmp(apiv, DC_API_VERSION) != 0)
-		return api_error(c, 400, "InvalidApiVersionParameter", "api-version '%.32s' is not "
+		return dc_api_error(c, 400, "InvalidApiVersionParameter", "api-version '%.32s' is not "
 		    "supported; the supported version is " DC_API_VERSION, apiv);
 	/* Another customer's subscription is not found, exactly like one that does not exist. */
 	if (n < 2 || strcasecmp(seg[1], cu->subscription) != 0)
-		return api_error(c, 404, "SubscriptionNotFound", "subscription '%.64s' not found",
+		return dc_api_error(c, 404, "SubscriptionNotFound", "subscription '%.64s' not found",
 		    n >= 2 ? seg[1] : "");
 	/* /subscriptions/S/providers/Microsoft.DataBox/locations/L/operationStatuses/ID */
 	if (n == 8 && strcasecmp(seg[2], "providers") == 0 &&
 	    strcasecmp(seg[3], "Microsoft.DataBox") == 0 && strcasecmp(seg[4], "locations") == 0 &&
 	    strcasecmp(seg[6], "operationStatuses") == 0) {
 		if (strcmp(method, "GET") != 0)
-			return api_error(c, 405, "MethodNotAllowed", "use GET");
+			return dc_api_error(c, 405, "MethodNotAllowed", "use GET");
 		return op_status(ctx, c, cu, seg[7]);
 	}
 	if (n < 7 || strcasecmp(seg[2], "resourceGroups") != 0 ||
 	    strcasecmp(seg[4], "providers") != 0 || strcasecmp(seg[5], "Microsoft.DataBox") != 0 ||
 	    strcasecmp(seg[6], "jobs") != 0 || n > 9)
-		return api_error(c, 404, "NotFound", "no such resource");
+		return dc_api_error(c, 404, "NotFound", "no such resource");
 	if (strcasecmp(seg[3], cu->resource_group) != 0)
-		return api_error(c, 404, "ResourceGroupNotFound", "resource group '%.64s' not found",
+		return dc_api_error(c, 404, "ResourceGroupNotFound", "resource group '%.64s' not found",
 		    seg[3]);
-	if (need_json(c, rq, &ret) != 0)
+	if (dc_need_json(c, rq, &ret) != 0)
 		return ret;
 	if (n == 7) {
 		if (strcmp(method, "GET") != 0)
-			return api_error(c, 405, "MethodNotAllowed", "use GET to list jobs");
+			return dc_api_error(c, 405, "MethodNotAllowed", "use GET to list jobs");
 		return job_list(ctx, c, cu);
 	}
 	if (n == 8) {
@@ -837,20 +590,20 @@ api_call(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer 
 			return job_get(ctx, c, cu, seg[7]);
 		if (strcmp(method, "DELETE") == 0)
 			return job_delete(ctx, c, cu, seg[7]);
-		return api_error(c, 405, "MethodNotAllowed", "use PUT, GET or DELETE");
+		return dc_api_error(c, 405, "MethodNotAllowed", "use PUT, GET or DELETE");
 	}
 	if (strcmp(method, "POST") != 0)
-		return api_error(c, 405, "MethodNotAllowed", "use POST");
+		return dc_api_error(c, 405, "MethodNotAllowed", "use POST");
 	if (strcasecmp(seg[8], "markDevicesShipped") == 0)
 		return job_ship(ctx, c, cu, seg[7], rq);
 	if (strcasecmp(seg[8], "cancel") == 0)
 		return job_cancel(ctx, c, cu, seg[7], rq);
-	return api_error(c, 404, "NotFound", "no such action '%.40s'", seg[8]);
+	return dc_api_error(c, 404, "NotFound", "no such action '%.40s'", seg[8]);
 }
 
 static enum MHD_Result
 api(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg, int n,
-    struct request *rq)
+    struct dc_request *rq)
 {
 	static const char *const hdrs[] = { "WWW-Authenticate", "Bearer", NULL };
 	struct dc_customer cu;
@@ -863,7 +616,7 @@ api(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg
 	if (dc_customer_load(&ctx->svc, customer, &cu, &err) != 0) {
 		dc_log("client of customer '%s': %s", customer, err.msg);
 		free(customer);
-		return api_error_h(c, 401, hdrs, "InvalidAuthenticationToken", "the access token "
+		return dc_api_error_h(c, 401, hdrs, "InvalidAuthenticationToken", "the access token "
 		    "is invalid");
 	}
 	free(customer);
@@ -902,9 +655,9 @@ admin_render(struct dc_ctx *ctx, struct dc_job *job)
 
 static enum MHD_Result
 admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
-    struct request *rq)
+    struct dc_request *rq)
 {
-	json_t *body = parse_body(rq), *disks = json_object_get(body, "disks"), *v, *d;
+	json_t *body = dc_parse_body(rq), *disks = json_object_get(body, "disks"), *v, *d;
 	json_t *resolved = json_object();
 	const char *serial, *status = dc_jstr(job->doc, "status");
 	char real[PATH_MAX], t[32];
@@ -913,18 +666,18 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 	enum MHD_Result ret;
 
 	if (!json_is_object(disks) || json_object_size(disks) == 0) {
-		ret = api_error(c, 400, "InvalidRequestContent", "{\"disks\":{SERIAL:PATH,…}} is "
+		ret = dc_api_error(c, 400, "InvalidRequestContent", "{\"disks\":{SERIAL:PATH,…}} is "
 		    "required");
 		goto out;
 	}
 	if (strcmp(status, "Created") != 0 && strcmp(status, "ShippedToAzureDC") != 0 &&
 	    strcmp(status, "AtAzureDC") != 0 && strcmp(status, "DataCopy") != 0) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; it takes no disks",
+		ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; it takes no disks",
 		    job->name, status);
 		goto out;
 	}
 	if (json_is_true(json_object_get(job->doc, "closed"))) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is closed; it takes no more "
+		ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is closed; it takes no more "
 		    "disks", job->name);
 		goto out;
 	}
@@ -932,25 +685,25 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 		const char *path = json_string_value(v);
 
 		if ((d = dc_job_disk(job->doc, serial)) == NULL) {
-			ret = api_error(c, 400, "UnknownDisk", "disk '%.64s' is not part of job '%s'",
+			ret = dc_api_error(c, 400, "UnknownDisk", "disk '%.64s' is not part of job '%s'",
 			    serial, job->name);
 			goto out;
 		}
 		if (strcmp(dc_jstr(d, "phase"), "waiting") != 0) {
-			ret = api_error(c, 409, "DiskAlreadyReceived", "disk '%s' of job '%s' was "
+			ret = dc_api_error(c, 409, "DiskAlreadyReceived", "disk '%s' of job '%s' was "
 			    "already received", serial, job->name);
 			goto out;
 		}
 		/* The disk folder itself is a real folder (not a symlink to one); what it
 		 * resolves to is kept, so a symlinked parent swapped later changes nothing. */
-		if (!printable(path, 4096) || path[0] != '/' || lstat(path, &sb) == -1 ||
+		if (!dc_printable(path, 4096) || path[0] != '/' || lstat(path, &sb) == -1 ||
 		    !S_ISDIR(sb.st_mode) || realpath(path, real) == NULL) {
-			ret = api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not an "
+			ret = dc_api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not an "
 			    "absolute path to a folder (not a symlink)", serial, path ? path : "");
 			goto out;
 		}
 		if (ctx->dock_root != NULL && !beneath(ctx->dock_root, real)) {
-			ret = api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not "
+			ret = dc_api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not "
 			    "beneath the dock root '%s'", serial, path, ctx->dock_root);
 			goto out;
 		}
@@ -967,13 +720,13 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 		dc_job_set_stage(job->doc, "AtAzureDC", dc_now_s());
 	if (dc_save_job(ctx, job, &err) != 0) {
 		dc_log("cannot save job '%s': %s", job->name, err.msg);
-		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
+		ret = dc_api_error(c, 500, "InternalServerError", "the job could not be stored");
 		goto out;
 	}
 	dc_log("customer '%s': job '%s': %zu disk(s) received", job->customer, job->name,
 	    json_object_size(resolved));
 	dc_kick_job(ctx, job);
-	ret = reply(c, 200, admin_render(ctx, job), NULL);
+	ret = dc_reply(c, 200, admin_render(ctx, job), NULL);
 out:
 	json_decref(resolved);
 	json_decref(body);
@@ -1008,7 +761,7 @@ admin_job(struct dc_ctx *ctx, struct MHD_Connection *c, const char *customer,
 
 	if (customer != NULL) {
 		if ((job = dc_find_job(ctx, customer, name)) == NULL)
-			*ret = api_error(c, 404, "ResourceNotFound", "customer '%.40s' has no job "
+			*ret = dc_api_error(c, 404, "ResourceNotFound", "customer '%.40s' has no job "
 			    "'%.40s'", customer, name);
 		return job;
 	}
@@ -1019,9 +772,9 @@ admin_job(struct dc_ctx *ctx, struct MHD_Connection *c, const char *customer,
 				break;
 		}
 	if (n == 0)
-		*ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
+		*ret = dc_api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
 	else if (n > 1)
-		*ret = api_error(c, 409, "AmbiguousJobName", "customers %.*s each have a job "
+		*ret = dc_api_error(c, 409, "AmbiguousJobName", "customers %.*s each have a job "
 		    "'%s'; name the customer (--customer)", (int)who.len, (const char *)who.data,
 		    name);
 	ofs_buf_release(&who);
@@ -1031,7 +784,7 @@ admin_job(struct dc_ctx *ctx, struct MHD_Connection *c, const char *customer,
 /* /admin/health, /admin/jobs/NAME[/ACTION], /admin/customers/C/jobs/NAME[/ACTION]. */
 static enum MHD_Result
 admin(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg, int n,
-    struct request *rq)
+    struct dc_request *rq)
 {
 	const char *customer = NULL, *status, *action;
 	struct dc_job *job;
@@ -1041,7 +794,7 @@ admin(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **s
 	if (admin_authorize(ctx, c, rq, &ret) != 0)
 		return ret;
 	if (n == 2 && strcmp(seg[1], "health") == 0)
-		return reply(c, 200, json_pack("{s:s, s:s}", "status", "ok", "version",
+		return dc_reply(c, 200, json_pack("{s:s, s:s}", "status", "ok", "version",
 		    OFS_VERSION), NULL);
 	if (n >= 3 && strcmp(seg[1], "customers") == 0) {
 		customer = seg[2];
@@ -1049,52 +802,52 @@ admin(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **s
 		n -= 2;
 	}
 	if (n < 3 || strcmp(seg[1], "jobs") != 0 || n > 4)
-		return api_error(c, 404, "NotFound", "no such admin endpoint");
+		return dc_api_error(c, 404, "NotFound", "no such admin endpoint");
 	action = n == 4 ? seg[3] : NULL;
 	pthread_mutex_lock(&ctx->mu);
 	if ((job = admin_job(ctx, c, customer, seg[2], &ret)) == NULL)
 		goto out;
 	if (action == NULL) {
 		if (strcmp(method, "GET") != 0)
-			ret = api_error(c, 405, "MethodNotAllowed", "use GET");
+			ret = dc_api_error(c, 405, "MethodNotAllowed", "use GET");
 		else
-			ret = reply(c, 200, json_deep_copy(job->doc), NULL);
+			ret = dc_reply(c, 200, json_deep_copy(job->doc), NULL);
 		goto out;
 	}
 	if (strcmp(method, "POST") != 0) {
-		ret = api_error(c, 405, "MethodNotAllowed", "use POST");
+		ret = dc_api_error(c, 405, "MethodNotAllowed", "use POST");
 		goto out;
 	}
 	if (strcmp(action, "receive") == 0) {
 		ret = admin_receive(ctx, c, job, rq);
 	} else if (strcmp(action, "close") == 0) {
 		if (close_job(ctx, job) != 0)
-			ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; only a job whose "
+			ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; only a job whose "
 			    "disks were shipped can be closed", job->name,
 			    dc_jstr(job->doc, "status"));
 		else
-			ret = reply(c, 200, admin_render(ctx, job), NULL);
+			ret = dc_reply(c, 200, admin_render(ctx, job), NULL);
 	} else if (strcmp(action, "return") == 0) {
 		close_job(ctx, job);
 		status = dc_jstr(job->doc, "status");
 		if (strcmp(status, "ShippedToCustomer") == 0) {
-			ret = reply(c, 200, admin_render(ctx, job), NULL);
+			ret = dc_reply(c, 200, admin_render(ctx, job), NULL);
 		} else if (dc_stage_final(status) && strcmp(status, "Cancelled") != 0) {
 			dc_job_set_stage(job->doc, "ShippedToCustomer", dc_now_s());
 			if (dc_save_job(ctx, job, &err) != 0)
 				dc_log("cannot save job '%s': %s", job->name, err.msg);
 			dc_log("customer '%s': job '%s': disks shipped back", job->customer,
 			    job->name);
-			ret = reply(c, 200, admin_render(ctx, job), NULL);
+			ret = dc_reply(c, 200, admin_render(ctx, job), NULL);
 		} else if (job->worker) {
-			ret = api_error(c, 409, "CopyInProgress", "job '%s' is still copying; return "
+			ret = dc_api_error(c, 409, "CopyInProgress", "job '%s' is still copying; return "
 			    "the disks when it has finished", job->name);
 		} else {
-			ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; its disks are "
+			ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; its disks are "
 			    "not at the datacenter", job->name, status);
 		}
 	} else {
-		ret = api_error(c, 404, "NotFound", "no such admin action '%.40s'", action);
+		ret = dc_api_error(c, 404, "NotFound", "no such admin action '%.40s'", action);
 	}
 out:
 	pthread_mutex_unlock(&ctx->mu);
@@ -1121,31 +874,31 @@ take_fault(struct dc_ctx *ctx)
 
 static enum MHD_Result
 dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const char *method,
-    struct request *rq)
+    struct dc_request *rq)
 {
-	static const char *const retry_hdrs[] = { "Retry-After", RETRY_AFTER, NULL };
+	static const char *const retry_hdrs[] = { "Retry-After", DC_RETRY_AFTER, NULL };
 	char buf[2048], *seg[MAX_SEGS];
 	const char *ua;
 	enum dc_fault f;
 	int n;
 
 	if (strlen(url) >= sizeof(buf))
-		return api_error(c, 414, "UriTooLong", "the request path is too long");
+		return dc_api_error(c, 414, "UriTooLong", "the request path is too long");
 	memcpy(buf, url, strlen(url) + 1);
 	if ((n = split_path(buf, seg)) < 0)
-		return api_error(c, 404, "NotFound", "no such resource");
+		return dc_api_error(c, 404, "NotFound", "no such resource");
 	if (rq->too_big)
-		return api_error(c, 413, "RequestEntityTooLarge", "the request body is larger "
+		return dc_api_error(c, 413, "RequestEntityTooLarge", "the request body is larger "
 		    "than %zu bytes", rq->cap);
 	if (n >= 1 && strcmp(seg[0], "admin") == 0)
 		return admin(ctx, c, method, seg, n, rq);
 
 	switch ((f = take_fault(ctx))) {
 	case DC_FAULT_503:
-		return api_error_h(c, 503, retry_hdrs, "ServiceUnavailable", "the service is "
+		return dc_api_error_h(c, 503, retry_hdrs, "ServiceUnavailable", "the service is "
 		    "unavailable (fault injection); retry later");
 	case DC_FAULT_429:
-		return api_error_h(c, 429, retry_hdrs, "TooManyRequests", "too many requests "
+		return dc_api_error_h(c, 429, retry_hdrs, "TooManyRequests", "too many requests "
 		    "(fault injection); retry later");
 	case DC_FAULT_DROP:
 		return MHD_NO;		/* closes the connection without an answer */
@@ -1161,16 +914,16 @@ dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const ch
 		break;
 	}
 
-	if (ctx->min_agent != NULL && (ua = header(c, "User-Agent")) != NULL &&
+	if (ctx->min_agent != NULL && (ua = dc_header(c, "User-Agent")) != NULL &&
 	    strncmp(ua, "offseed/", 8) == 0) {
-		int64_t have = version_num(ua + 8, NULL), need = version_num(ctx->min_agent, NULL);
+		int64_t have = dc_version_num(ua + 8, NULL), need = dc_version_num(ctx->min_agent, NULL);
 		char ver[32], msg[256];
 
 		if (have < need) {
 			snprintf(ver, sizeof(ver), "%.*s", (int)strcspn(ua + 8, " "), ua + 8);
 			snprintf(msg, sizeof(msg), "the import service requires offseed %s or later "
 			    "(this client is %s)", ctx->min_agent, ver);
-			return reply(c, 400, json_pack("{s:{s:s, s:s, s:s, s:[{s:s, s:{s:s}}]}}",
+			return dc_reply(c, 400, json_pack("{s:{s:s, s:s, s:s, s:[{s:s, s:{s:s}}]}}",
 			    "error", "code", "AgentVersionNotSupported", "message", msg,
 			    "minimumVersion", ctx->min_agent, "additionalInfo", "type",
 			    "MinimumAgentVersion", "info", "minimumVersion", ctx->min_agent), NULL);
@@ -1179,12 +932,12 @@ dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const ch
 	if (n == 4 && strcasecmp(seg[1], "oauth2") == 0 && strcmp(seg[2], "v2.0") == 0 &&
 	    strcmp(seg[3], "token") == 0) {
 		if (strcmp(method, "POST") != 0)
-			return oauth_error(c, 405, "invalid_request", "use POST");
+			return dc_oauth_error(c, 405, "invalid_request", "use POST");
 		return do_token(ctx, c, seg[0], rq);
 	}
 	if (n >= 1 && strcasecmp(seg[0], "subscriptions") == 0)
 		return api(ctx, c, method, seg, n, rq);
-	return api_error(c, 404, "NotFound", "no such resource");
+	return dc_api_error(c, 404, "NotFound", "no such resource");
 }
 
 /* The largest body the endpoint of method and url takes. */
@@ -1203,7 +956,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
     const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct dc_ctx *ctx = cls;
-	struct request *rq = *con_cls;
+	struct dc_request *rq = *con_cls;
 	const char *cl;
 	char *end;
 
@@ -1217,7 +970,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		if (cl != NULL && (errno = 0, strtoull(cl, &end, 10) > rq->cap || errno != 0)) {
 			rq->too_big = rq->answered = 1;
-			return api_error(c, 413, "RequestEntityTooLarge", "the request body is "
+			return dc_api_error(c, 413, "RequestEntityTooLarge", "the request body is "
 			    "larger than %zu bytes", rq->cap);
 		}
 		return MHD_YES;
@@ -1239,7 +992,7 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct request *rq = *con_cls;
+	struct dc_request *rq = *con_cls;
 
 	if (rq != NULL) {
 		ofs_buf_release_secret(&rq->body);	/* may hold a client secret */
@@ -1478,7 +1231,7 @@ dc_serve(int argc, char **argv)
 			ctx.hostname = optarg;
 			break;
 		case 'm':
-			if (version_num(optarg, (const char **)&end) < 0 || *end != '\0') {
+			if (dc_version_num(optarg, (const char **)&end) < 0 || *end != '\0') {
 				dc_log("--min-agent-version '%s' is not X.Y.Z", optarg);
 				return 2;
 			}

@@ -1,0 +1,68 @@
+/* offseed-dc serve's internals, shared by server.c and serve_*.c only: the request being
+ * read, the answers (JSON bodies, API and OAuth errors) and the checks every endpoint makes
+ * of who asks (Host, Content-Type). Handlers run on libmicrohttpd's polling threads. */
+#ifndef OFS_DC_SERVE_INT_H
+#define OFS_DC_SERVE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "buf.h"
+#include "dc.h"
+
+#define DC_RETRY_AFTER "1"		/* seconds, in Retry-After answers */
+
+/* One request of a connection, made when its headers are in (serve_http.c). */
+struct dc_request {
+	struct ofs_buf body;	/* bounded by cap; wiped when done (may hold a client secret) */
+	size_t cap;		/* the endpoint's body limit */
+	int too_big;
+	int answered;		/* refused before its body was read */
+};
+
+/* --- answers (serve_http.c): each queues a response and returns what the handler returns */
+
+/* Answer status with body (taken; NULL: an empty body) pretty-printed as JSON, and the
+ * extra headers hdrs (NULL, or name, value pairs ending in NULL). */
+enum MHD_Result dc_reply(struct MHD_Connection *c, unsigned status, json_t *body,
+    const char *const *hdrs);
+/* An ARM error answer {"error":{"code":code,"message":...}} with headers hdrs (as in
+ * dc_reply). */
+enum MHD_Result dc_api_error_h(struct MHD_Connection *c, unsigned status,
+    const char *const *hdrs, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define dc_api_error(c, status, code, ...) dc_api_error_h(c, status, NULL, code, __VA_ARGS__)
+/* An OAuth error answer {"error":code,"error_description":desc}, not to be cached. */
+enum MHD_Result dc_oauth_error(struct MHD_Connection *c, unsigned status, const char *code,
+    const char *desc);
+
+/* --- what the request says (serve_http.c) --- */
+
+/* Request header or query parameter name, or NULL. */
+const char *dc_header(struct MHD_Connection *c, const char *name);
+const char *dc_query(struct MHD_Connection *c, const char *name);
+/* The body as JSON (new reference; duplicate keys refused), or NULL when empty or not JSON. */
+json_t *dc_parse_body(struct dc_request *rq);
+/* 1 when s is 1 to max bytes without control characters. */
+int dc_printable(const char *s, size_t max);
+/* "X.Y.Z" (each part up to 6 digits) as a comparable number; -1 when malformed. *end (may
+ * be NULL) is set past the version. */
+int64_t dc_version_num(const char *s, const char **end);
+
+/* --- who may ask (serve_http.c) --- */
+
+/* 1 when the Host header value host names this service: localhost, a loopback address, the
+ * address the connection came in on, or --hostname, with any port (port forwards). A name
+ * that only resolves here (DNS rebinding) or a foreign site's name is not. */
+int dc_host_ok(struct dc_ctx *ctx, struct MHD_Connection *c, const char *host);
+/* The base URL for links in an answer: as the client reached us (its Host, when it names
+ * this service), else the listen address. Returns owned string. */
+char *dc_request_base(struct dc_ctx *ctx, struct MHD_Connection *c);
+/* A body must be JSON: a form or text/plain body is what a browser can send cross-site
+ * without asking. 0 when fine, else -1 with the answer queued (*ret). */
+int dc_need_json(struct MHD_Connection *c, struct dc_request *rq, enum MHD_Result *ret);
+
+#endif
