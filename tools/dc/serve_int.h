@@ -65,4 +65,13 @@ char *dc_request_base(struct dc_ctx *ctx, struct MHD_Connection *c);
  * without asking. 0 when fine, else -1 with the answer queued (*ret). */
 int dc_need_json(struct MHD_Connection *c, struct dc_request *rq, enum MHD_Result *ret);
 
+/* --- the endpoints --- */
+
+/* POST /TENANT/oauth2/v2.0/token (serve_token.c): the client credentials grant of a form
+ * body. Answers a bearer token valid for ctx->token_lifetime seconds but never past the
+ * credentials' expiry, or an OAuth error (unknown, wrong or expired client; a tenant not
+ * the client's customer's). The client secret is wiped after use. */
+enum MHD_Result dc_token_request(struct dc_ctx *ctx, struct MHD_Connection *c,
+    const char *tenant, struct dc_request *rq);
+
 #endif
