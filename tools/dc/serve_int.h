@@ -74,4 +74,10 @@ int dc_need_json(struct MHD_Connection *c, struct dc_request *rq, enum MHD_Resul
 enum MHD_Result dc_token_request(struct dc_ctx *ctx, struct MHD_Connection *c,
     const char *tenant, struct dc_request *rq);
 
+/* /subscriptions/... (serve_jobs.c), seg[0..n) the path's parts: the jobs API of the customer
+ * whose bearer token the request carries (401 without a valid one). Refuses a missing or
+ * other api-version, and a body that is not JSON (dc_need_json). */
+enum MHD_Result dc_jobs_request(struct dc_ctx *ctx, struct MHD_Connection *c,
+    const char *method, char **seg, int n, struct dc_request *rq);
+
 #endif
