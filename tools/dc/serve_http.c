@@ -249,4 +249,3 @@ dc_need_json(struct MHD_Connection *c, struct dc_request *rq, enum MHD_Result *r
 	return -1;
 }
 
-/* The operator: a foreign Host is refused, then the admin token is required. */

@@ -80,4 +80,11 @@ enum MHD_Result dc_token_request(struct dc_ctx *ctx, struct MHD_Connection *c,
 enum MHD_Result dc_jobs_request(struct dc_ctx *ctx, struct MHD_Connection *c,
     const char *method, char **seg, int n, struct dc_request *rq);
 
+/* /admin/... (serve_admin.c), seg[0..n) the path's parts: /admin/health, and
+ * /admin[/customers/C]/jobs/NAME[/receive|close|return] for the operator, who must address
+ * the service directly (dc_host_ok) with its admin token (X-Offseed-Admin-Token). A job name
+ * several customers have needs the customer. */
+enum MHD_Result dc_admin_request(struct dc_ctx *ctx, struct MHD_Connection *c,
+    const char *method, char **seg, int n, struct dc_request *rq);
+
 #endif
