@@ -65,6 +65,16 @@ char *dc_request_base(struct dc_ctx *ctx, struct MHD_Connection *c);
  * without asking. 0 when fine, else -1 with the answer queued (*ret). */
 int dc_need_json(struct MHD_Connection *c, struct dc_request *rq, enum MHD_Result *ret);
 
+/* --- fault injection (serve_fault.c) --- */
+
+/* Parse --fault MODE[:COUNT] (503, 429, drop or slow; COUNT >= 1, else every request) into
+ * ctx->fault and ctx->fault_left. OFS_ERR_USAGE naming s. */
+int dc_fault_parse(struct dc_ctx *ctx, const char *s, struct ofs_error *err);
+/* Apply the fault of ctx to this request, counting it (under ctx->mu): 1 when the request is
+ * answered (*ret: a 503 or 429 with Retry-After, or MHD_NO to drop the connection), 0 to go
+ * on, after ctx->slow_ms for the slow fault. */
+int dc_fault_apply(struct dc_ctx *ctx, struct MHD_Connection *c, enum MHD_Result *ret);
+
 /* --- the endpoints --- */
 
 /* POST /TENANT/oauth2/v2.0/token (serve_token.c): the client credentials grant of a form

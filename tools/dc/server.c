@@ -67,30 +67,13 @@ split_path(char *buf, char **seg)
 
 /* ---- dispatch ---- */
 
-/* The fault to apply to this request (counted), or DC_FAULT_NONE. */
-static enum dc_fault
-take_fault(struct dc_ctx *ctx)
-{
-	enum dc_fault f = DC_FAULT_NONE;
-
-	pthread_mutex_lock(&ctx->mu);
-	if (ctx->fault != DC_FAULT_NONE && ctx->fault_left != 0) {
-		f = ctx->fault;
-		if (ctx->fault_left > 0)
-			ctx->fault_left--;
-	}
-	pthread_mutex_unlock(&ctx->mu);
-	return f;
-}
-
 static enum MHD_Result
 dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const char *method,
     struct dc_request *rq)
 {
-	static const char *const retry_hdrs[] = { "Retry-After", DC_RETRY_AFTER, NULL };
 	char buf[2048], *seg[MAX_SEGS];
+	enum MHD_Result ret;
 	const char *ua;
-	enum dc_fault f;
 	int n;
 
 	if (strlen(url) >= sizeof(buf))
@@ -103,28 +86,8 @@ dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const ch
 		    "than %zu bytes", rq->cap);
 	if (n >= 1 && strcmp(seg[0], "admin") == 0)
 		return dc_admin_request(ctx, c, method, seg, n, rq);
-
-	switch ((f = take_fault(ctx))) {
-	case DC_FAULT_503:
-		return dc_api_error_h(c, 503, retry_hdrs, "ServiceUnavailable", "the service is "
-		    "unavailable (fault injection); retry later");
-	case DC_FAULT_429:
-		return dc_api_error_h(c, 429, retry_hdrs, "TooManyRequests", "too many requests "
-		    "(fault injection); retry later");
-	case DC_FAULT_DROP:
-		return MHD_NO;		/* closes the connection without an answer */
-	case DC_FAULT_SLOW: {
-		struct timespec ts = { (time_t)(ctx->slow_ms / 1000),
-			(long)(ctx->slow_ms % 1000) * 1000000L };
-
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
-		break;
-	}
-	case DC_FAULT_NONE:
-		break;
-	}
-
+	if (dc_fault_apply(ctx, c, &ret))
+		return ret;
 	if (ctx->min_agent != NULL && (ua = dc_header(c, "User-Agent")) != NULL &&
 	    strncmp(ua, "offseed/", 8) == 0) {
 		int64_t have = dc_version_num(ua + 8, NULL), need = dc_version_num(ctx->min_agent, NULL);
@@ -351,34 +314,6 @@ serve_usage(void)
 	return serve_usage_to(stderr);
 }
 
-static int
-parse_fault(struct dc_ctx *ctx, const char *s, struct ofs_error *err)
-{
-	static const struct { const char *name; enum dc_fault f; } modes[] = {
-		{ "503", DC_FAULT_503 }, { "429", DC_FAULT_429 }, { "drop", DC_FAULT_DROP },
-		{ "slow", DC_FAULT_SLOW },
-	};
-	size_t n = strcspn(s, ":");
-	char *end;
-
-	for (size_t i = 0; i < OFS_ARRAY_LEN(modes); i++) {
-		if (strlen(modes[i].name) != n || strncmp(s, modes[i].name, n) != 0)
-			continue;
-		ctx->fault = modes[i].f;
-		ctx->fault_left = -1;
-		if (s[n] == ':') {
-			errno = 0;
-			ctx->fault_left = strtol(s + n + 1, &end, 10);
-			if (errno != 0 || end == s + n + 1 || *end != '\0' || ctx->fault_left < 1)
-				return ofs_err_set(err, OFS_ERR_USAGE, "--fault '%s': the count must "
-				    "be a positive number", s);
-		}
-		return 0;
-	}
-	return ofs_err_set(err, OFS_ERR_USAGE, "--fault '%s': expected 503, 429, drop or slow, "
-	    "optionally with :COUNT", s);
-}
-
 int
 dc_serve(int argc, char **argv)
 {
@@ -449,7 +384,7 @@ dc_serve(int argc, char **argv)
 			ctx.min_agent = optarg;
 			break;
 		case 'f':
-			if (parse_fault(&ctx, optarg, &err) != 0) {
+			if (dc_fault_parse(&ctx, optarg, &err) != 0) {
 				dc_log("%s", err.msg);
 				return 2;
 			}
