@@ -14,6 +14,7 @@
 #include "dc.h"
 
 #define DC_RETRY_AFTER "1"		/* seconds, in Retry-After answers */
+#define DC_TLS_FILE_MAX (1u << 20)	/* largest --tls-cert or --tls-key file */
 
 /* One request of a connection, made when its headers are in (serve_http.c). */
 struct dc_request {
@@ -64,6 +65,21 @@ char *dc_request_base(struct dc_ctx *ctx, struct MHD_Connection *c);
 /* A body must be JSON: a form or text/plain body is what a browser can send cross-site
  * without asking. 0 when fine, else -1 with the answer queued (*ret). */
 int dc_need_json(struct MHD_Connection *c, struct dc_request *rq, enum MHD_Result *ret);
+
+/* --- the daemon (serve_http.c) --- */
+
+/* Read a PEM file for TLS (--tls-cert, --tls-key) into b (made with DC_TLS_FILE_MAX),
+ * NUL-terminated. OFS_ERR_* of ofs_buf_read_file, or OFS_ERR_USAGE when too large. */
+int dc_http_read_pem(struct ofs_buf *b, const char *path, struct ofs_error *err);
+/* 1 when this libmicrohttpd can serve HTTPS. */
+int dc_http_has_tls(void);
+/* Serve ctx's endpoints on the listening socket lfd, HTTPS when cert and key (PEM,
+ * NUL-terminated, kept until the daemon stops) are given, else HTTP. Loopback listeners
+ * accept loopback peers only; connections are capped in number, per address, in memory and
+ * idle time. Returns the daemon (it owns lfd; stop it with MHD_stop_daemon), or NULL
+ * (logged by libmicrohttpd; lfd still the caller's). */
+struct MHD_Daemon *dc_http_start(struct dc_ctx *ctx, int lfd, const char *cert,
+    const char *key);
 
 /* --- fault injection (serve_fault.c) --- */
 
