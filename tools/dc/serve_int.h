@@ -1,6 +1,7 @@
 /* offseed-dc serve's internals, shared by server.c and serve_*.c only: the request being
- * read, the answers (JSON bodies, API and OAuth errors) and the checks every endpoint makes
- * of who asks (Host, Content-Type). Handlers run on libmicrohttpd's polling threads. */
+ * read, the answers (JSON bodies, API and OAuth errors), the checks of who asks (Host,
+ * Content-Type), the daemon, fault injection and the endpoints' entry points. Handlers run
+ * on libmicrohttpd's polling threads and take ctx->mu for the job table. */
 #ifndef OFS_DC_SERVE_INT_H
 #define OFS_DC_SERVE_INT_H
 
@@ -77,7 +78,7 @@ int dc_http_has_tls(void);
  * NUL-terminated, kept until the daemon stops) are given, else HTTP. Loopback listeners
  * accept loopback peers only; connections are capped in number, per address, in memory and
  * idle time. Returns the daemon (it owns lfd; stop it with MHD_stop_daemon), or NULL
- * (logged by libmicrohttpd; lfd still the caller's). */
+ * (lfd still the caller's). */
 struct MHD_Daemon *dc_http_start(struct dc_ctx *ctx, int lfd, const char *cert,
     const char *key);
 
@@ -86,7 +87,7 @@ struct MHD_Daemon *dc_http_start(struct dc_ctx *ctx, int lfd, const char *cert,
 /* Parse --fault MODE[:COUNT] (503, 429, drop or slow; COUNT >= 1, else every request) into
  * ctx->fault and ctx->fault_left. OFS_ERR_USAGE naming s. */
 int dc_fault_parse(struct dc_ctx *ctx, const char *s, struct ofs_error *err);
-/* Apply the fault of ctx to this request, counting it (under ctx->mu): 1 when the request is
+/* Apply the fault of ctx to this request, counting it (takes ctx->mu): 1 when the request is
  * answered (*ret: a 503 or 429 with Retry-After, or MHD_NO to drop the connection), 0 to go
  * on, after ctx->slow_ms for the slow fault. */
 int dc_fault_apply(struct dc_ctx *ctx, struct MHD_Connection *c, enum MHD_Result *ret);
