@@ -107,12 +107,6 @@ set_error_of(json_t *errors, const char *p, json_t *v)
 	free(k);
 }
 
-static int64_t
-now_s(void)
-{
-	return ofs_now_ns() / 1000000000;
-}
-
 static void
 save_locked(struct dc_ctx *ctx, struct dc_job *job)
 {
@@ -357,7 +351,7 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 	char *name, *elink = NULL, *vlink = NULL, t[32];
 	size_t i;
 
-	ofs_fmt_time(now_s(), t, sizeof(t));
+	ofs_fmt_time(dc_now_s(), t, sizeof(t));
 	pthread_mutex_lock(&ctx->mu);
 	d = disk_obj(dr);
 	hdr = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}",
@@ -688,7 +682,7 @@ dc_copy_worker(void *varg)
 			break;
 		}
 		if (strcmp(dc_jstr(job->doc, "status"), "DataCopy") != 0) {
-			dc_job_set_stage(job->doc, "DataCopy", now_s());
+			dc_job_set_stage(job->doc, "DataCopy", dc_now_s());
 			save_locked(ctx, job);
 		}
 		req = json_object_get(json_object_get(json_object_get(json_object_get(job->doc,

@@ -189,7 +189,7 @@ int dc_azure_put_bytes(struct dc_azure *az, const char *container, const char *n
  * last). */
 int dc_container_name_ok(const char *s);
 
-/* --- the running service (server.c, copy.c) --- */
+/* --- the running service (server.c and serve_*.c, jobstore.c, copy.c) --- */
 
 enum dc_fault { DC_FAULT_NONE = 0, DC_FAULT_503, DC_FAULT_429, DC_FAULT_DROP, DC_FAULT_SLOW };
 
@@ -224,10 +224,30 @@ struct dc_ctx {
 	int copy_threads;
 };
 
-/* Job table (server.c). Callers hold ctx->mu. */
+/* Job table (jobstore.c): ctx->jobs in memory, STATE/jobs/CUSTOMER/NAME.json on disk
+ * (ctx->jobs_dir is STATE/jobs). Callers hold ctx->mu once serving has started. */
+
+/* The job name of customer, or NULL. */
 struct dc_job *dc_find_job(struct dc_ctx *ctx, const char *customer, const char *name);
-/* Persist job->doc to STATE/jobs/CUSTOMER/NAME.json. */
+/* Add a job to the table (takes doc; customer and name are copied). Not saved yet. */
+struct dc_job *dc_add_job(struct dc_ctx *ctx, const char *customer, const char *name,
+    json_t *doc);
+/* Take job out of the table and free it, joining its finished worker thread. Its file
+ * stays. */
+void dc_drop_job(struct dc_ctx *ctx, struct dc_job *job);
+/* dc_drop_job every job and free the table (serve stopping, no worker running). */
+void dc_drop_jobs(struct dc_ctx *ctx);
+/* Persist job->doc to STATE/jobs/CUSTOMER/NAME.json (atomic: temporary file, rename). */
 int dc_save_job(struct dc_ctx *ctx, struct dc_job *job, struct ofs_error *err);
+/* Remove job's file (one already gone is fine). 0, or -1 when it stays (logged). */
+int dc_unlink_job(struct dc_ctx *ctx, struct dc_job *job);
+/* qsort order of struct dc_job pointers: by name, then customer. */
+int dc_job_cmp(const void *a, const void *b);
+/* Load every job file of STATE/jobs into the empty table, sorted by dc_job_cmp: damaged or
+ * duplicate files are skipped (logged), files from before customers (STATE/jobs/NAME.json)
+ * move to the default customer's folder, interrupted writes (NAME.tmp-XXXXXX) are removed.
+ * Fails only when STATE/jobs cannot be read (OFS_ERR_IO). */
+int dc_load_jobs(struct dc_ctx *ctx, struct ofs_error *err);
 /* Start the copy worker of job if it needs one and none runs (ctx->mu held). */
 void dc_kick_job(struct dc_ctx *ctx, struct dc_job *job);
 
@@ -238,13 +258,16 @@ struct dc_worker_arg {
 };
 void *dc_copy_worker(void *arg);
 
-/* Move a job whose disks are all done to its end stage (ctx->mu held, no worker). */
+/* Move a job whose disks are all done to its end stage and save it (jobstore.c; ctx->mu
+ * held; nothing happens while its worker runs or a disk is still to do). */
 void dc_job_finish(struct dc_ctx *ctx, struct dc_job *job);
 
 /* serve command (server.c). */
 int dc_serve(int argc, char **argv);
 
-/* Messages: "offseed-dc: ..." on stderr. */
+/* Messages: "offseed-dc: ..." on stderr (service.c). */
 void dc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The time in unix seconds (service.c). */
+int64_t dc_now_s(void);
 
 #endif

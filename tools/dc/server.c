@@ -1,24 +1,19 @@
-/* offseed-dc serve: the Data Box–style jobs API, its token endpoint and the operator's admin
- * endpoints (the dock) over libmicrohttpd (HTTP or HTTPS); customers kept apart; the job
- * table and its state files; transport limits; fault injection for the client's tests. */
+/* offseed-dc serve: options, the state it runs on (identity, admin token, storage, job
+ * table), the listening socket, then the run loop until SIGINT or SIGTERM. The endpoints
+ * are serve_jobs.c, serve_token.c and serve_admin.c over the HTTP layer of serve_http.c
+ * (serve_int.h); fault injection is serve_fault.c; the job table is jobstore.c. */
 #include <arpa/inet.h>
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -26,1520 +21,16 @@
 #include "buf.h"
 #include "crypto.h"
 #include "dc.h"
-#include "jobjson.h"
+#include "serve_int.h"
 #include "util.h"
 
-#define MAX_SEGS 12
-#define RETRY_AFTER "1"
-#define ADMIN_TOKEN_HEADER "X-Offseed-Admin-Token"
-/* Transport limits (SPEC §15 "Slow and greedy clients"). Connections wait in a few polling
- * threads (epoll), not one thread each, so idle ones cost a socket and a small buffer. */
-#define CONN_TIMEOUT 10			/* seconds without progress before a connection is closed */
-#define CONN_MAX 1024			/* connections at once */
-#define CONN_PER_ADDRESS 32		/* connections at once from one address */
-#define CONN_MEMORY (32u << 10)		/* per connection: the request line and headers */
-#define TLS_FILE_MAX (1u << 20)
-
-struct request {
-	struct ofs_buf body;
-	size_t cap;		/* the endpoint's body limit */
-	int too_big;
-	int answered;		/* refused before its body was read */
+/* What serve was asked for, besides the settings that go straight into struct dc_ctx. */
+struct serve_opts {
+	const char *listen, *state, *storage;
+	const char *tls_cert, *tls_key, *dock_root;
+	int insecure;
+	struct sockaddr_in sa;		/* --listen */
 };
-
-static int64_t
-now_s(void)
-{
-	return ofs_now_ns() / 1000000000;
-}
-
-/* ---- job table ---- */
-
-struct dc_job *
-dc_find_job(struct dc_ctx *ctx, const char *customer, const char *name)
-{
-	for (size_t i = 0; i < ctx->njobs; i++)
-		if (strcmp(ctx->jobs[i]->name, name) == 0 &&
-		    strcmp(ctx->jobs[i]->customer, customer) == 0)
-			return ctx->jobs[i];
-	return NULL;
-}
-
-/* STATE/jobs/CUSTOMER: one folder per customer, so job names never collide across them. */
-static char *
-customer_jobs_dir(struct dc_ctx *ctx, const char *customer)
-{
-	return ofs_path_join(ctx->jobs_dir, customer);
-}
-
-static char *
-job_path(struct dc_ctx *ctx, const char *customer, const char *name)
-{
-	char *dir = customer_jobs_dir(ctx, customer), *file = ofs_xasprintf("%s.json", name);
-	char *p = ofs_path_join(dir, file);
-
-	free(dir);
-	free(file);
-	return p;
-}
-
-int
-dc_save_job(struct dc_ctx *ctx, struct dc_job *job, struct ofs_error *err)
-{
-	char *dir = customer_jobs_dir(ctx, job->customer), *text = NULL, *path = NULL;
-	int r;
-
-	if ((r = ofs_mkdir_p(dir, 0700, err)) != 0)
-		goto out;
-	text = json_dumps(job->doc, JSON_COMPACT);
-	path = job_path(ctx, job->customer, job->name);
-	r = ofs_write_file_atomic(path, text, strlen(text), 0600, err);
-out:
-	free(text);
-	free(path);
-	free(dir);
-	return r;
-}
-
-static struct dc_job *
-job_add(struct dc_ctx *ctx, const char *customer, const char *name, json_t *doc)
-{
-	struct dc_job *job = ofs_xcalloc(1, sizeof(*job));
-
-	job->customer = ofs_xstrdup(customer);
-	job->name = ofs_xstrdup(name);
-	job->doc = doc;
-	ctx->jobs = ofs_xreallocarray(ctx->jobs, ctx->njobs + 1, sizeof(*ctx->jobs));
-	ctx->jobs[ctx->njobs++] = job;
-	return job;
-}
-
-static void
-job_remove(struct dc_ctx *ctx, struct dc_job *job)
-{
-	for (size_t i = 0; i < ctx->njobs; i++)
-		if (ctx->jobs[i] == job) {
-			memmove(&ctx->jobs[i], &ctx->jobs[i + 1],
-			    (ctx->njobs - i - 1) * sizeof(*ctx->jobs));
-			ctx->njobs--;
-			break;
-		}
-	if (job->joinable)
-		pthread_join(job->thread, NULL);
-	json_decref(job->doc);
-	free(job->customer);
-	free(job->name);
-	free(job);
-}
-
-void
-dc_kick_job(struct dc_ctx *ctx, struct dc_job *job)
-{
-	struct dc_worker_arg *a;
-
-	if (job->worker || ctx->stopping || !dc_job_needs_worker(job->doc))
-		return;
-	if (job->joinable) {		/* the last worker has finished (worker == 0) */
-		pthread_join(job->thread, NULL);
-		job->joinable = 0;
-	}
-	a = ofs_xcalloc(1, sizeof(*a));
-	a->ctx = ctx;
-	a->job = job;
-	if (pthread_create(&job->thread, NULL, dc_copy_worker, a) != 0) {
-		dc_log("cannot start the copy worker of job '%s'", job->name);
-		free(a);
-		return;
-	}
-	job->worker = 1;
-	job->joinable = 1;
-}
-
-void
-dc_job_finish(struct dc_ctx *ctx, struct dc_job *job)
-{
-	const char *status = dc_jstr(job->doc, "status"), *outcome;
-	struct ofs_error err;
-
-	if (job->worker || dc_stage_final(status) || strcmp(status, "Created") == 0)
-		return;
-	if ((outcome = dc_job_outcome(job->doc)) == NULL)
-		return;
-	dc_job_set_stage(job->doc, outcome, now_s());
-	if (dc_save_job(ctx, job, &err) != 0)
-		dc_log("cannot save job '%s': %s", job->name, err.msg);
-	dc_log("job '%s': %s", job->name, outcome);
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	const struct dc_job *x = *(struct dc_job *const *)a, *y = *(struct dc_job *const *)b;
-	int c = strcmp(x->name, y->name);
-
-	return c != 0 ? c : strcmp(x->customer, y->customer);
-}
-
-/* ofs_write_file_atomic's temporary files: NAME.tmp-XXXXXX, six letters or digits from
- * mkstemp. A job file ends in ".json", so it never matches. */
-static int
-temp_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len <= 11 || strncmp(n + len - 11, ".tmp-", 5) != 0)
-		return 0;
-	for (const char *p = n + len - 6; *p; p++)
-		if (!isalnum((unsigned char)*p))
-			return 0;
-	return 1;
-}
-
-/* Load one job file of customer. legacy: a file from before customers (STATE/jobs/NAME.json),
- * the default customer's, moved to its folder. */
-static void
-load_job_file(struct dc_ctx *ctx, const char *path, const char *file, const char *customer,
-    int legacy)
-{
-	struct ofs_buf raw = OFS_BUF_INIT(DC_JOB_FILE_MAX);
-	size_t n = strlen(file);
-	struct ofs_error err;
-	struct dc_job *job;
-	json_t *doc = NULL;
-	char msg[512], *name;
-
-	if (n < 6 || strcmp(file + n - 5, ".json") != 0)
-		return;
-	name = ofs_xstrndup(file, n - 5);
-	if (ofs_buf_read_file(&raw, path, &err) != 0) {
-		dc_log("skipping job file: %s", err.msg);
-		goto out;
-	}
-	if ((doc = json_loadb((const char *)raw.data, raw.len, 0, NULL)) == NULL ||
-	    dc_job_doc_check(doc, msg, sizeof(msg)) != 0 ||
-	    strcmp(dc_jstr(doc, "name"), name) != 0 || !ofs_job_name_ok(name) ||
-	    strcmp(dc_job_customer(doc), customer) != 0) {
-		dc_log("skipping damaged job file '%s'", path);
-		goto out;
-	}
-	if (dc_find_job(ctx, customer, name) != NULL) {
-		dc_log("skipping '%s': customer '%s' has a job '%s' already", path, customer, name);
-		goto out;
-	}
-	json_object_set_new(doc, "customer", json_string(customer));
-	job = job_add(ctx, customer, name, doc);
-	doc = NULL;			/* transferred */
-	if (legacy) {
-		if (dc_save_job(ctx, job, &err) != 0)
-			dc_log("cannot move job '%s' to its customer's folder: %s", name, err.msg);
-		else if (unlink(path) == -1)
-			dc_log("cannot remove '%s': %s", path, strerror(errno));
-	}
-out:
-	json_decref(doc);
-	ofs_buf_release(&raw);
-	free(name);
-}
-
-/* Load the job files of dir (a customer's folder, or STATE/jobs itself: customer NULL) and
- * remove interrupted writes. */
-static int
-load_job_dir(struct dc_ctx *ctx, const char *dir, const char *customer, struct ofs_error *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	struct stat sb;
-	char *path;
-
-	if (d == NULL)
-		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open '%s'", dir);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		path = ofs_path_join(dir, de->d_name);
-		if (temp_name(de->d_name)) {		/* an interrupted write */
-			unlink(path);
-		} else if (lstat(path, &sb) == -1) {
-			dc_log("skipping '%s': %s", path, strerror(errno));
-		} else if (S_ISREG(sb.st_mode)) {
-			load_job_file(ctx, path, de->d_name, customer ? customer :
-			    DC_DEFAULT_CUSTOMER, customer == NULL);
-		} else if (customer == NULL && S_ISDIR(sb.st_mode) &&
-		    dc_customer_name_ok(de->d_name)) {
-			if (load_job_dir(ctx, path, de->d_name, err) != 0)
-				dc_log("skipping %s", err->msg);
-		}
-		free(path);
-	}
-	closedir(d);
-	return 0;
-}
-
-static int
-load_jobs(struct dc_ctx *ctx, struct ofs_error *err)
-{
-	int r;
-
-	if ((r = load_job_dir(ctx, ctx->jobs_dir, NULL, err)) != 0)
-		return r;
-	ofs_err_clear(err);
-	if (ctx->njobs > 1)
-		qsort(ctx->jobs, ctx->njobs, sizeof(*ctx->jobs), name_cmp);
-	return 0;
-}
-
-/* ---- responses ---- */
-
-static enum MHD_Result
-reply(struct MHD_Connection *c, unsigned status, json_t *body, const char *const *hdrs)
-{
-	struct MHD_Response *rs;
-	enum MHD_Result ret;
-	char *text = NULL;
-	size_t len = 0;
-
-	if (body != NULL) {
-		text = json_dumps(body, JSON_INDENT(2));
-		json_decref(body);
-		len = strlen(text);
-	}
-	rs = MHD_create_response_from_buffer(len, text ? text : (char *)"", text ?
-	    MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (rs == NULL) {
-		free(text);
-		return MHD_NO;
-	}
-	if (body != NULL)
-		MHD_add_response_header(rs, "Content-Type", "application/json; charset=utf-8");
-	for (; hdrs != NULL && hdrs[0] != NULL; hdrs += 2)
-		MHD_add_response_header(rs, hdrs[0], hdrs[1]);
-	ret = MHD_queue_response(c, status, rs);
-	MHD_destroy_response(rs);
-	return ret;
-}
-
-static enum MHD_Result
-api_error_h(struct MHD_Connection *c, unsigned status, const char *const *hdrs,
-    const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static enum MHD_Result
-api_error_h(struct MHD_Connection *c, unsigned status, const char *const *hdrs,
-    const char *code, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return reply(c, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
-	    msg), hdrs);
-}
-
-#define api_error(c, status, code, ...) api_error_h(c, status, NULL, code, __VA_ARGS__)
-
-static enum MHD_Result
-oauth_error(struct MHD_Connection *c, unsigned status, const char *code, const char *desc)
-{
-	static const char *const hdrs[] = { "Cache-Control", "no-store", NULL };
-
-	return reply(c, status, json_pack("{s:s, s:s}", "error", code, "error_description", desc),
-	    hdrs);
-}
-
-/* ---- request helpers ---- */
-
-static const char *
-header(struct MHD_Connection *c, const char *name)
-{
-	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-}
-
-static const char *
-query(struct MHD_Connection *c, const char *name)
-{
-	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-}
-
-/* Split "/a/b/c" into at most MAX_SEGS parts (pointers into buf). Returns the count, or
- * -1 when there are too many or an empty part. */
-static int
-split_path(char *buf, char **seg)
-{
-	int n = 0;
-	char *p = buf, *s;
-
-	if (*p == '/')
-		p++;
-	if (*p == '\0')
-		return 0;
-	while (p != NULL) {
-		if (n == MAX_SEGS)
-			return -1;
-		s = strchr(p, '/');
-		if (s != NULL)
-			*s++ = '\0';
-		if (*p == '\0')
-			return s == NULL && n > 0 ? n : -1;	/* a trailing '/' is fine */
-		seg[n++] = p;
-		p = s;
-	}
-	return n;
-}
-
-/* "X.Y.Z" → comparable number; -1 when malformed. */
-static int64_t
-version_num(const char *s, const char **end)
-{
-	int64_t v = 0;
-	int parts = 0;
-
-	while (parts < 3) {
-		int64_t x = 0;
-		int digits = 0;
-
-		while (*s >= '0' && *s <= '9' && digits < 6) {
-			x = x * 10 + (*s++ - '0');
-			digits++;
-		}
-		if (digits == 0)
-			return -1;
-		v = v * 1000000 + x;
-		parts++;
-		if (parts < 3) {
-			if (*s != '.')
-				return -1;
-			s++;
-		}
-	}
-	if (end != NULL)
-		*end = s;
-	return v;
-}
-
-static json_t *
-parse_body(struct request *rq)
-{
-	if (rq->body.len == 0)
-		return NULL;
-	return json_loadb((const char *)rq->body.data, rq->body.len, JSON_REJECT_DUPLICATES,
-	    NULL);
-}
-
-static int
-printable(const char *s, size_t max)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* ---- who may ask: Host, content type, admin token ---- */
-
-/* The local IPv4 address of the connection, or 0. */
-static int
-local_addr(struct MHD_Connection *c, struct in_addr *out)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
-	    MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-
-	if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&sa, &len) == -1 ||
-	    sa.sin_family != AF_INET)
-		return 0;
-	*out = sa.sin_addr;
-	return 1;
-}
-
-/* 1 when the Host header names this service: localhost, a loopback address, the address
- * the connection came in on, or --hostname, with any port (port forwards). A name that
- * only resolves here (DNS rebinding) or a foreign site's name is not. */
-static int
-host_ok(struct dc_ctx *ctx, struct MHD_Connection *c, const char *host)
-{
-	char name[256];
-	const char *port, *end;
-	struct in_addr a, local;
-	size_t n;
-
-	if (host == NULL || (n = strlen(host)) == 0 || n >= sizeof(name))
-		return 0;
-	if (host[0] == '[') {
-		if ((end = strchr(host, ']')) == NULL)
-			return 0;
-		memcpy(name, host + 1, (size_t)(end - host - 1));
-		name[end - host - 1] = '\0';
-		port = end + 1;
-	} else {
-		port = host + strcspn(host, ":");
-		memcpy(name, host, (size_t)(port - host));
-		name[port - host] = '\0';
-	}
-	if (*port != '\0' && (*port != ':' || port[1] == '\0' || strlen(port + 1) > 5 ||
-	    strspn(port + 1, "0123456789") != strlen(port + 1)))
-		return 0;
-	n = strlen(name);
-	if (n > 0 && name[n - 1] == '.')
-		name[--n] = '\0';
-	if (n == 0)
-		return 0;
-	if (host[0] == '[')
-		return strcmp(name, "::1") == 0;
-	if (strcasecmp(name, "localhost") == 0)
-		return 1;
-	if (ctx->hostname != NULL && strcasecmp(name, ctx->hostname) == 0)
-		return 1;
-	if (inet_pton(AF_INET, name, &a) != 1)
-		return 0;
-	if ((ntohl(a.s_addr) >> 24) == 127)
-		return 1;
-	return local_addr(c, &local) && local.s_addr == a.s_addr;
-}
-
-/* The base URL for links in an answer: as the client reached us (its Host, when it names
- * this service), else the listen address. Owned. */
-static char *
-request_base(struct dc_ctx *ctx, struct MHD_Connection *c)
-{
-	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-
-	if (host_ok(ctx, c, host))
-		return ofs_xasprintf("%s://%s", ctx->scheme, host);
-	return ofs_xstrdup(ctx->base_url);
-}
-
-/* Content-Type application/json, with or without parameters. */
-static int
-is_json_type(struct MHD_Connection *c)
-{
-	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-	size_t n = strlen("application/json");
-
-	if (t == NULL)
-		return 0;
-	t += strspn(t, " \t");
-	if (strncasecmp(t, "application/json", n) != 0)
-		return 0;
-	t += n;
-	t += strspn(t, " \t");
-	return *t == '\0' || *t == ';';
-}
-
-static int
-has_body(struct MHD_Connection *c, struct request *rq)
-{
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-
-	return rq->body.len > 0 || rq->too_big ||
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL ||
-	    (cl != NULL && strspn(cl, " 0") != strlen(cl));
-}
-
-/* A body must be JSON: a form or text/plain body is what a browser can send cross-site
- * without asking. NULL when fine, else the answer was queued (*ret). */
-static int
-need_json(struct MHD_Connection *c, struct request *rq, enum MHD_Result *ret)
-{
-	if (!has_body(c, rq) || is_json_type(c))
-		return 0;
-	*ret = api_error(c, 415, "UnsupportedMediaType", "a request body must be sent as "
-	    "Content-Type: application/json");
-	return -1;
-}
-
-/* The operator: a foreign Host is refused, then the admin token is required. */
-static int
-admin_authorize(struct dc_ctx *ctx, struct MHD_Connection *c, struct request *rq,
-    enum MHD_Result *ret)
-{
-	const char *tok = header(c, ADMIN_TOKEN_HEADER);
-
-	if (!host_ok(ctx, c, header(c, "Host"))) {
-		*ret = api_error(c, 403, "HostNotAllowed", "the Host header does not name this "
-		    "service; admin requests must address it directly");
-		return -1;
-	}
-	if (tok == NULL || strlen(tok) != DC_ADMIN_TOKEN_LEN ||
-	    !ofs_ct_equal(tok, ctx->admin_token, DC_ADMIN_TOKEN_LEN)) {
-		*ret = api_error(c, 401, "AdminAuthenticationFailed", "admin requests need the "
-		    "operator's token (STATE/admin.token) in the " ADMIN_TOKEN_HEADER " header");
-		return -1;
-	}
-	return need_json(c, rq, ret);
-}
-
-/* ---- token endpoint ---- */
-
-/* The decoded value of key in an application/x-www-form-urlencoded body (owned), or NULL. */
-static char *
-form_value(const struct ofs_buf *b, const char *key)
-{
-	const char *p = (const char *)b->data, *end = p + b->len;
-	size_t klen = strlen(key);
-
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
-		const char *stop = amp ? amp : end;
-		char *out, *o;
-
-		eq = memchr(p, '=', (size_t)(stop - p));
-		if (eq != NULL && (size_t)(eq - p) == klen && memcmp(p, key, klen) == 0) {
-			out = o = ofs_xmalloc((size_t)(stop - eq));
-			for (const char *q = eq + 1; q < stop; q++) {
-				if (*q == '+') {
-					*o++ = ' ';
-				} else if (*q == '%' && stop - q >= 3 && ofs_hexval((unsigned char)q[1]) >= 0 &&
-				    ofs_hexval((unsigned char)q[2]) >= 0) {
-					*o++ = (char)(ofs_hexval((unsigned char)q[1]) * 16 +
-					    ofs_hexval((unsigned char)q[2]));
-					q += 2;
-				} else {
-					*o++ = *q;
-				}
-			}
-			*o = '\0';
-			if (strlen(out) != (size_t)(o - out)) {	/* %00 */
-				free(out);
-				return NULL;
-			}
-			return out;
-		}
-		p = stop + 1;
-	}
-	return NULL;
-}
-
-static enum MHD_Result
-do_token(struct dc_ctx *ctx, struct MHD_Connection *c, const char *tenant, struct request *rq)
-{
-	char *grant = form_value(&rq->body, "grant_type"), *id = form_value(&rq->body, "client_id");
-	char *secret = form_value(&rq->body, "client_secret"), *tok, when[32], desc[256];
-	char *customer = NULL;
-	int64_t now = now_s(), cred_exp, exp;
-	struct dc_customer cu = { 0 };
-	struct ofs_error err;
-	enum MHD_Result ret;
-	json_t *o;
-	int r;
-
-	if (grant == NULL || strcmp(grant, "client_credentials") != 0) {
-		ret = oauth_error(c, 400, "unsupported_grant_type", "only client_credentials is "
-		    "supported");
-		goto out;
-	}
-	if (id == NULL || secret == NULL) {
-		ret = oauth_error(c, 400, "invalid_request", "client_id and client_secret are "
-		    "required");
-		goto out;
-	}
-	r = dc_client_check(&ctx->svc, id, secret, now, &cred_exp, &customer);
-	if (r == -2) {
-		ofs_fmt_time(cred_exp, when, sizeof(when));
-		snprintf(desc, sizeof(desc), "the client's credentials expired on %s; issue a new "
-		    "credentials file", when);
-		ret = oauth_error(c, 401, "invalid_client", desc);
-		goto out;
-	}
-	if (r != 0) {
-		ret = oauth_error(c, 401, "invalid_client", "client authentication failed (unknown "
-		    "client or wrong secret)");
-		goto out;
-	}
-	/* The tenant is the client's customer's: another one is not found, as for a stranger. */
-	if (dc_customer_load(&ctx->svc, customer, &cu, &err) != 0 ||
-	    strcmp(tenant, cu.tenant) != 0) {
-		snprintf(desc, sizeof(desc), "tenant '%.64s' not found", tenant);
-		ret = oauth_error(c, 400, "invalid_request", desc);
-		goto out;
-	}
-	exp = now + ctx->token_lifetime;
-	if (exp > cred_exp)
-		exp = cred_exp;
-	tok = dc_token_make(&ctx->svc, id, exp);
-	o = json_pack("{s:s, s:I, s:I, s:s}", "token_type", "Bearer", "expires_in",
-	    (json_int_t)(exp - now), "ext_expires_in", (json_int_t)(exp - now), "access_token",
-	    tok);
-	ofs_wipe(tok, strlen(tok));
-	free(tok);
-	{
-		static const char *const hdrs[] = { "Cache-Control", "no-store", NULL };
-
-		ret = reply(c, 200, o, hdrs);
-	}
-out:
-	if (secret != NULL) {
-		ofs_wipe(secret, strlen(secret));
-		free(secret);
-	}
-	dc_customer_release(&cu);
-	free(customer);
-	free(grant);
-	free(id);
-	return ret;
-}
-
-/* ---- jobs API: every call is a customer's (cu), on its own jobs only ---- */
-
-static char *
-jobs_base(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu)
-{
-	char *base = request_base(ctx, c), *url;
-
-	url = ofs_xasprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.DataBox",
-	    base, cu->subscription, cu->resource_group);
-	free(base);
-	return url;
-}
-
-static json_t *
-render(json_t *doc, const struct dc_customer *cu, int expand)
-{
-	return dc_job_render_in(doc, cu->subscription, cu->resource_group, expand);
-}
-
-/* The job must import into the caller's own account, one the storage holds: the copy
- * worker imports into the account the job names. 0 or -1 with the answer queued. */
-static int
-check_account(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    json_t *body, enum MHD_Result *ret)
-{
-	json_t *acct = json_object_get(json_array_get(json_object_get(json_object_get(
-	    json_object_get(body, "properties"), "details"), "dataImportDetails"), 0),
-	    "accountDetails");
-	char *name = dc_account_of_id(dc_jstr(acct, "storageAccountId"));
-	int r = 0;
-
-	if (name == NULL || strcmp(name, cu->account) != 0) {
-		*ret = api_error(c, 400, "InvalidRequestContent", "properties.details."
-		    "dataImportDetails[0].accountDetails.storageAccountId must name your storage "
-		    "account: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/"
-		    "storageAccounts/%s", cu->subscription, cu->resource_group, cu->account);
-		r = -1;
-	} else if (!dc_store_serves(ctx->store, name)) {
-		dc_log("customer '%s': its storage account '%s' is not in %s", cu->name, name,
-		    dc_store_location(ctx->store));
-		*ret = api_error(c, 400, "InvalidRequestContent", "storage account '%s' is not "
-		    "served by this datacenter", name);
-		r = -1;
-	}
-	free(name);
-	return r;
-}
-
-static enum MHD_Result
-job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *name, struct request *rq)
-{
-	char msg[512], *op_url = NULL, *base;
-	json_t *body = NULL, *doc, *out;
-	struct dc_job *job;
-	struct ofs_error err;
-	enum MHD_Result ret;
-
-	if (!dc_job_name_ok(name)) {
-		ret = api_error(c, 400, "InvalidResourceName", "job name '%.40s' is invalid: 3 to "
-		    "24 characters of letters, digits, '-', '_' and '.', starting with a letter or "
-		    "digit, without \".tmp\"", name);
-		goto out;
-	}
-	if ((body = parse_body(rq)) == NULL) {
-		ret = api_error(c, 400, "InvalidRequestContent", "the request body is not a JSON "
-		    "object");
-		goto out;
-	}
-	if (dc_job_validate(body, msg, sizeof(msg)) != 0) {
-		ret = api_error(c, 400, "InvalidRequestContent", "%s", msg);
-		goto out;
-	}
-	if (check_account(ctx, c, cu, body, &ret) != 0)
-		goto out;
-	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, cu->name, name)) != NULL) {
-		if (json_equal(json_object_get(job->doc, "request"), body))
-			ret = reply(c, 200, render(job->doc, cu, 1), NULL);
-		else
-			ret = api_error(c, 409, "Conflict", "a job named '%s' already exists with "
-			    "other details; choose another name", name);
-		pthread_mutex_unlock(&ctx->mu);
-		goto out;
-	}
-	doc = dc_job_new(name, body, now_s());
-	json_object_set_new(doc, "customer", json_string(cu->name));
-	job = job_add(ctx, cu->name, name, doc);
-	if (dc_save_job(ctx, job, &err) != 0) {
-		job_remove(ctx, job);
-		pthread_mutex_unlock(&ctx->mu);
-		dc_log("cannot save job '%s': %s", name, err.msg);
-		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
-		goto out;
-	}
-	base = request_base(ctx, c);
-	op_url = ofs_xasprintf("%s/subscriptions/%s/providers/Microsoft.DataBox/locations/%s/"
-	    "operationStatuses/%s?api-version=" DC_API_VERSION, base, cu->subscription,
-	    ctx->svc.location, dc_jstr(doc, "operation"));
-	free(base);
-	out = render(doc, cu, 1);
-	pthread_mutex_unlock(&ctx->mu);
-	dc_log("customer '%s': job '%s' created", cu->name, name);
-	{
-		const char *hdrs[] = { "Azure-AsyncOperation", op_url, "Retry-After", RETRY_AFTER,
-			NULL };
-
-		ret = reply(c, 201, out, hdrs);
-	}
-out:
-	json_decref(body);
-	free(op_url);
-	return ret;
-}
-
-static enum MHD_Result
-job_get(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *name)
-{
-	const char *expand = query(c, "$expand");
-	struct dc_job *job;
-	json_t *out;
-
-	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
-		pthread_mutex_unlock(&ctx->mu);
-		return api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
-	}
-	out = render(job->doc, cu, expand != NULL && strcasecmp(expand, "details") == 0);
-	pthread_mutex_unlock(&ctx->mu);
-	return reply(c, 200, out, NULL);
-}
-
-static enum MHD_Result
-job_list(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu)
-{
-	const char *skip = query(c, "$skipToken");
-	unsigned long long start = 0;
-	json_t *value = json_array(), *out;
-	struct dc_job **mine;
-	char *end, *base, *next = NULL;
-	size_t i, n = 0;
-
-	if (skip != NULL) {
-		errno = 0;
-		start = strtoull(skip, &end, 10);
-		if (errno != 0 || end == skip || *end != '\0') {
-			json_decref(value);
-			return api_error(c, 400, "InvalidSkipToken", "$skipToken is not valid");
-		}
-	}
-	pthread_mutex_lock(&ctx->mu);
-	mine = ofs_xreallocarray(NULL, ctx->njobs + 1, sizeof(*mine));
-	for (i = 0; i < ctx->njobs; i++)
-		if (strcmp(ctx->jobs[i]->customer, cu->name) == 0)
-			mine[n++] = ctx->jobs[i];
-	if (n > 1)
-		qsort(mine, n, sizeof(*mine), name_cmp);
-	for (i = start; i < n && i < start + ctx->page_size; i++)
-		json_array_append_new(value, render(mine[i]->doc, cu, 0));
-	if (i < n) {
-		base = jobs_base(ctx, c, cu);
-		next = ofs_xasprintf("%s/jobs?api-version=" DC_API_VERSION "&$skipToken=%zu", base,
-		    i);
-		free(base);
-	}
-	pthread_mutex_unlock(&ctx->mu);
-	free(mine);
-	out = json_pack("{s:o}", "value", value);
-	if (next != NULL)
-		json_object_set_new(out, "nextLink", json_string(next));
-	free(next);
-	return reply(c, 200, out, NULL);
-}
-
-static enum MHD_Result
-job_ship(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *name, struct request *rq)
-{
-	json_t *body = parse_body(rq), *pkg = json_object_get(body, "deliverToDcPackageDetails");
-	const char *carrier = dc_jstr(pkg, "carrierName"), *tracking = dc_jstr(pkg, "trackingId");
-	struct dc_job *job;
-	const char *status;
-	enum MHD_Result ret;
-
-	if (!printable(carrier, 64) || !printable(tracking, 64)) {
-		json_decref(body);
-		return api_error(c, 400, "InvalidRequestContent", "deliverToDcPackageDetails with "
-		    "carrierName and trackingId (1 to 64 printable characters) is required");
-	}
-	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
-		ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
-		goto out;
-	}
-	status = dc_jstr(job->doc, "status");
-	if (strcmp(status, "Created") != 0 && strcmp(status, "ShippedToAzureDC") != 0) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; disks can be marked "
-		    "shipped only while it is Created or ShippedToAzureDC", name, status);
-		goto out;
-	}
-	json_object_set_new(job->doc, "deliverToDc", json_pack("{s:s, s:s}", "carrierName",
-	    carrier, "trackingId", tracking));
-	if (strcmp(status, "Created") == 0)
-		dc_job_set_stage(job->doc, "ShippedToAzureDC", now_s());
-	{
-		struct ofs_error err;
-
-		if (dc_save_job(ctx, job, &err) != 0) {
-			dc_log("cannot save job '%s': %s", name, err.msg);
-			ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
-			goto out;
-		}
-	}
-	ret = reply(c, 204, NULL, NULL);
-out:
-	pthread_mutex_unlock(&ctx->mu);
-	json_decref(body);
-	return ret;
-}
-
-static enum MHD_Result
-job_cancel(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *name, struct request *rq)
-{
-	json_t *body = parse_body(rq);
-	const char *reason = dc_jstr(body, "reason"), *status;
-	struct dc_job *job;
-	struct ofs_error err;
-	enum MHD_Result ret;
-
-	if (!printable(reason, 512)) {
-		json_decref(body);
-		return api_error(c, 400, "InvalidRequestContent", "a reason (1 to 512 printable "
-		    "characters) is required");
-	}
-	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
-		ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
-		goto out;
-	}
-	status = dc_jstr(job->doc, "status");
-	if (strcmp(status, "Cancelled") == 0) {
-		ret = reply(c, 204, NULL, NULL);
-		goto out;
-	}
-	if (!dc_stage_cancellable(status)) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; it can be cancelled "
-		    "only before its disks reach the datacenter", name, status);
-		goto out;
-	}
-	json_object_set_new(job->doc, "cancellationReason", json_string(reason));
-	dc_job_set_stage(job->doc, "Cancelled", now_s());
-	if (dc_save_job(ctx, job, &err) != 0) {
-		dc_log("cannot save job '%s': %s", name, err.msg);
-		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
-		goto out;
-	}
-	dc_log("customer '%s': job '%s' cancelled", cu->name, name);
-	ret = reply(c, 204, NULL, NULL);
-out:
-	pthread_mutex_unlock(&ctx->mu);
-	json_decref(body);
-	return ret;
-}
-
-static enum MHD_Result
-job_delete(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *name)
-{
-	struct dc_job *job;
-	enum MHD_Result ret;
-	const char *status;
-	char *path;
-
-	pthread_mutex_lock(&ctx->mu);
-	if ((job = dc_find_job(ctx, cu->name, name)) == NULL) {
-		ret = reply(c, 204, NULL, NULL);
-		goto out;
-	}
-	status = dc_jstr(job->doc, "status");
-	if (!dc_stage_final(status) || job->worker) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; only a finished, "
-		    "cancelled or returned job can be deleted", name, status);
-		goto out;
-	}
-	path = job_path(ctx, cu->name, name);
-	if (unlink(path) == -1 && errno != ENOENT) {
-		dc_log("cannot remove '%s': %s", path, strerror(errno));
-		free(path);
-		ret = api_error(c, 500, "InternalServerError", "the job could not be removed");
-		goto out;
-	}
-	free(path);
-	job_remove(ctx, job);
-	dc_log("customer '%s': job '%s' deleted", cu->name, name);
-	ret = reply(c, 200, NULL, NULL);
-out:
-	pthread_mutex_unlock(&ctx->mu);
-	return ret;
-}
-
-static enum MHD_Result
-op_status(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *id)
-{
-	json_t *out = NULL;
-
-	pthread_mutex_lock(&ctx->mu);
-	for (size_t i = 0; i < ctx->njobs; i++) {
-		json_t *doc = ctx->jobs[i]->doc;
-
-		if (strcmp(ctx->jobs[i]->customer, cu->name) == 0 &&
-		    strcmp(dc_jstr(doc, "operation"), id) == 0) {
-			out = json_pack("{s:s, s:s, s:s, s:s}", "name", id, "status", "Succeeded",
-			    "startTime", dc_jstr(doc, "created"), "endTime", dc_jstr(doc, "created"));
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ctx->mu);
-	if (out == NULL)
-		return api_error(c, 404, "OperationNotFound", "operation '%.64s' not found", id);
-	return reply(c, 200, out, NULL);
-}
-
-/* Bearer token check: 0 and *customer (owned) when fine, else the answer was queued. */
-static int
-authorize(struct dc_ctx *ctx, struct MHD_Connection *c, char **customer, enum MHD_Result *ret)
-{
-	static const char *const hdrs[] = { "WWW-Authenticate", "Bearer", NULL };
-	const char *auth = header(c, "Authorization");
-	int r;
-
-	*customer = NULL;
-	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-		*ret = api_error_h(c, 401, hdrs, "AuthenticationFailed", "the request has no "
-		    "'Authorization: Bearer' token");
-		return -1;
-	}
-	r = dc_token_check(&ctx->svc, auth + 7, now_s(), customer);
-	if (r == -2) {
-		*ret = api_error_h(c, 401, hdrs, "ExpiredAuthenticationToken", "the access token "
-		    "has expired; get a new one from the token endpoint");
-		return -1;
-	}
-	if (r != 0) {
-		*ret = api_error_h(c, 401, hdrs, "InvalidAuthenticationToken", "the access token "
-		    "is invalid");
-		return -1;
-	}
-	return 0;
-}
-
-static enum MHD_Result
-api_call(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
-    const char *method, char **seg, int n, struct request *rq)
-{
-	const char *apiv = query(c, "api-version");
-	enum MHD_Result ret;
-
-	if (apiv == NULL)
-		return api_error(c, 400, "MissingApiVersionParameter", "the api-version query "
-		    "parameter is required (supported: " DC_API_VERSION ")");
-	if (strcmp(apiv, DC_API_VERSION) != 0)
-		return api_error(c, 400, "InvalidApiVersionParameter", "api-version '%.32s' is not "
-		    "supported; the supported version is " DC_API_VERSION, apiv);
-	/* Another customer's subscription is not found, exactly like one that does not exist. */
-	if (n < 2 || strcasecmp(seg[1], cu->subscription) != 0)
-		return api_error(c, 404, "SubscriptionNotFound", "subscription '%.64s' not found",
-		    n >= 2 ? seg[1] : "");
-	/* /subscriptions/S/providers/Microsoft.DataBox/locations/L/operationStatuses/ID */
-	if (n == 8 && strcasecmp(seg[2], "providers") == 0 &&
-	    strcasecmp(seg[3], "Microsoft.DataBox") == 0 && strcasecmp(seg[4], "locations") == 0 &&
-	    strcasecmp(seg[6], "operationStatuses") == 0) {
-		if (strcmp(method, "GET") != 0)
-			return api_error(c, 405, "MethodNotAllowed", "use GET");
-		return op_status(ctx, c, cu, seg[7]);
-	}
-	if (n < 7 || strcasecmp(seg[2], "resourceGroups") != 0 ||
-	    strcasecmp(seg[4], "providers") != 0 || strcasecmp(seg[5], "Microsoft.DataBox") != 0 ||
-	    strcasecmp(seg[6], "jobs") != 0 || n > 9)
-		return api_error(c, 404, "NotFound", "no such resource");
-	if (strcasecmp(seg[3], cu->resource_group) != 0)
-		return api_error(c, 404, "ResourceGroupNotFound", "resource group '%.64s' not found",
-		    seg[3]);
-	if (need_json(c, rq, &ret) != 0)
-		return ret;
-	if (n == 7) {
-		if (strcmp(method, "GET") != 0)
-			return api_error(c, 405, "MethodNotAllowed", "use GET to list jobs");
-		return job_list(ctx, c, cu);
-	}
-	if (n == 8) {
-		if (strcmp(method, "PUT") == 0)
-			return job_put(ctx, c, cu, seg[7], rq);
-		if (strcmp(method, "GET") == 0)
-			return job_get(ctx, c, cu, seg[7]);
-		if (strcmp(method, "DELETE") == 0)
-			return job_delete(ctx, c, cu, seg[7]);
-		return api_error(c, 405, "MethodNotAllowed", "use PUT, GET or DELETE");
-	}
-	if (strcmp(method, "POST") != 0)
-		return api_error(c, 405, "MethodNotAllowed", "use POST");
-	if (strcasecmp(seg[8], "markDevicesShipped") == 0)
-		return job_ship(ctx, c, cu, seg[7], rq);
-	if (strcasecmp(seg[8], "cancel") == 0)
-		return job_cancel(ctx, c, cu, seg[7], rq);
-	return api_error(c, 404, "NotFound", "no such action '%.40s'", seg[8]);
-}
-
-static enum MHD_Result
-api(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg, int n,
-    struct request *rq)
-{
-	static const char *const hdrs[] = { "WWW-Authenticate", "Bearer", NULL };
-	struct dc_customer cu;
-	struct ofs_error err;
-	enum MHD_Result ret;
-	char *customer;
-
-	if (authorize(ctx, c, &customer, &ret) != 0)
-		return ret;
-	if (dc_customer_load(&ctx->svc, customer, &cu, &err) != 0) {
-		dc_log("client of customer '%s': %s", customer, err.msg);
-		free(customer);
-		return api_error_h(c, 401, hdrs, "InvalidAuthenticationToken", "the access token "
-		    "is invalid");
-	}
-	free(customer);
-	ret = api_call(ctx, c, &cu, method, seg, n, rq);
-	dc_customer_release(&cu);
-	return ret;
-}
-
-/* ---- admin endpoints (the dock): the operator only ---- */
-
-/* 1 when path (resolved) lies strictly beneath root (resolved). */
-static int
-beneath(const char *root, const char *path)
-{
-	size_t n = strlen(root);
-
-	if (strcmp(root, "/") == 0)
-		return path[0] == '/' && path[1] != '\0';
-	return strncmp(path, root, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
-}
-
-/* The JobResource of job as its customer sees it. */
-static json_t *
-admin_render(struct dc_ctx *ctx, struct dc_job *job)
-{
-	struct dc_customer cu;
-	struct ofs_error err;
-	json_t *out;
-
-	if (dc_customer_load(&ctx->svc, job->customer, &cu, &err) != 0)
-		return dc_job_render(job->doc, &ctx->svc, 1);
-	out = render(job->doc, &cu, 1);
-	dc_customer_release(&cu);
-	return out;
-}
-
-static enum MHD_Result
-admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
-    struct request *rq)
-{
-	json_t *body = parse_body(rq), *disks = json_object_get(body, "disks"), *v, *d;
-	json_t *resolved = json_object();
-	const char *serial, *status = dc_jstr(job->doc, "status");
-	char real[PATH_MAX], t[32];
-	struct ofs_error err;
-	struct stat sb;
-	enum MHD_Result ret;
-
-	if (!json_is_object(disks) || json_object_size(disks) == 0) {
-		ret = api_error(c, 400, "InvalidRequestContent", "{\"disks\":{SERIAL:PATH,…}} is "
-		    "required");
-		goto out;
-	}
-	if (strcmp(status, "Created") != 0 && strcmp(status, "ShippedToAzureDC") != 0 &&
-	    strcmp(status, "AtAzureDC") != 0 && strcmp(status, "DataCopy") != 0) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; it takes no disks",
-		    job->name, status);
-		goto out;
-	}
-	if (json_is_true(json_object_get(job->doc, "closed"))) {
-		ret = api_error(c, 409, "InvalidJobState", "job '%s' is closed; it takes no more "
-		    "disks", job->name);
-		goto out;
-	}
-	json_object_foreach(disks, serial, v) {
-		const char *path = json_string_value(v);
-
-		if ((d = dc_job_disk(job->doc, serial)) == NULL) {
-			ret = api_error(c, 400, "UnknownDisk", "disk '%.64s' is not part of job '%s'",
-			    serial, job->name);
-			goto out;
-		}
-		if (strcmp(dc_jstr(d, "phase"), "waiting") != 0) {
-			ret = api_error(c, 409, "DiskAlreadyReceived", "disk '%s' of job '%s' was "
-			    "already received", serial, job->name);
-			goto out;
-		}
-		/* The disk folder itself is a real folder (not a symlink to one); what it
-		 * resolves to is kept, so a symlinked parent swapped later changes nothing. */
-		if (!printable(path, 4096) || path[0] != '/' || lstat(path, &sb) == -1 ||
-		    !S_ISDIR(sb.st_mode) || realpath(path, real) == NULL) {
-			ret = api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not an "
-			    "absolute path to a folder (not a symlink)", serial, path ? path : "");
-			goto out;
-		}
-		if (ctx->dock_root != NULL && !beneath(ctx->dock_root, real)) {
-			ret = api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not "
-			    "beneath the dock root '%s'", serial, path, ctx->dock_root);
-			goto out;
-		}
-		json_object_set_new(resolved, serial, json_string(real));
-	}
-	ofs_fmt_time(now_s(), t, sizeof(t));
-	json_object_foreach(resolved, serial, v) {
-		d = dc_job_disk(job->doc, serial);
-		json_object_set(d, "dock", v);
-		json_object_set_new(d, "phase", json_string("received"));
-		json_object_set_new(d, "received", json_string(t));
-	}
-	if (strcmp(status, "Created") == 0 || strcmp(status, "ShippedToAzureDC") == 0)
-		dc_job_set_stage(job->doc, "AtAzureDC", now_s());
-	if (dc_save_job(ctx, job, &err) != 0) {
-		dc_log("cannot save job '%s': %s", job->name, err.msg);
-		ret = api_error(c, 500, "InternalServerError", "the job could not be stored");
-		goto out;
-	}
-	dc_log("customer '%s': job '%s': %zu disk(s) received", job->customer, job->name,
-	    json_object_size(resolved));
-	dc_kick_job(ctx, job);
-	ret = reply(c, 200, admin_render(ctx, job), NULL);
-out:
-	json_decref(resolved);
-	json_decref(body);
-	return ret;
-}
-
-static int
-close_job(struct dc_ctx *ctx, struct dc_job *job)
-{
-	const char *status = dc_jstr(job->doc, "status");
-	struct ofs_error err;
-
-	if (strcmp(status, "ShippedToAzureDC") != 0 && strcmp(status, "AtAzureDC") != 0 &&
-	    strcmp(status, "DataCopy") != 0)
-		return -1;
-	dc_job_close(job->doc);
-	if (dc_save_job(ctx, job, &err) != 0)
-		dc_log("cannot save job '%s': %s", job->name, err.msg);
-	dc_job_finish(ctx, job);
-	return 0;
-}
-
-/* The job an admin request names: customer's, or the only job of that name (ctx->mu held).
- * NULL with the answer queued. */
-static struct dc_job *
-admin_job(struct dc_ctx *ctx, struct MHD_Connection *c, const char *customer,
-    const char *name, enum MHD_Result *ret)
-{
-	struct dc_job *job = NULL;
-	struct ofs_buf who = OFS_BUF_INIT(4096);
-	size_t n = 0;
-
-	if (customer != NULL) {
-		if ((job = dc_find_job(ctx, customer, name)) == NULL)
-			*ret = api_error(c, 404, "ResourceNotFound", "customer '%.40s' has no job "
-			    "'%.40s'", customer, name);
-		return job;
-	}
-	for (size_t i = 0; i < ctx->njobs; i++)
-		if (strcmp(ctx->jobs[i]->name, name) == 0) {
-			job = ctx->jobs[i];
-			if (ofs_buf_addf(&who, "%s%s", n++ ? ", " : "", job->customer) != 0)
-				break;
-		}
-	if (n == 0)
-		*ret = api_error(c, 404, "ResourceNotFound", "job '%.40s' not found", name);
-	else if (n > 1)
-		*ret = api_error(c, 409, "AmbiguousJobName", "customers %.*s each have a job "
-		    "'%s'; name the customer (--customer)", (int)who.len, (const char *)who.data,
-		    name);
-	ofs_buf_release(&who);
-	return n == 1 ? job : NULL;
-}
-
-/* /admin/health, /admin/jobs/NAME[/ACTION], /admin/customers/C/jobs/NAME[/ACTION]. */
-static enum MHD_Result
-admin(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, char **seg, int n,
-    struct request *rq)
-{
-	const char *customer = NULL, *status, *action;
-	struct dc_job *job;
-	enum MHD_Result ret;
-	struct ofs_error err;
-
-	if (admin_authorize(ctx, c, rq, &ret) != 0)
-		return ret;
-	if (n == 2 && strcmp(seg[1], "health") == 0)
-		return reply(c, 200, json_pack("{s:s, s:s}", "status", "ok", "version",
-		    OFS_VERSION), NULL);
-	if (n >= 3 && strcmp(seg[1], "customers") == 0) {
-		customer = seg[2];
-		seg += 2;
-		n -= 2;
-	}
-	if (n < 3 || strcmp(seg[1], "jobs") != 0 || n > 4)
-		return api_error(c, 404, "NotFound", "no such admin endpoint");
-	action = n == 4 ? seg[3] : NULL;
-	pthread_mutex_lock(&ctx->mu);
-	if ((job = admin_job(ctx, c, customer, seg[2], &ret)) == NULL)
-		goto out;
-	if (action == NULL) {
-		if (strcmp(method, "GET") != 0)
-			ret = api_error(c, 405, "MethodNotAllowed", "use GET");
-		else
-			ret = reply(c, 200, json_deep_copy(job->doc), NULL);
-		goto out;
-	}
-	if (strcmp(method, "POST") != 0) {
-		ret = api_error(c, 405, "MethodNotAllowed", "use POST");
-		goto out;
-	}
-	if (strcmp(action, "receive") == 0) {
-		ret = admin_receive(ctx, c, job, rq);
-	} else if (strcmp(action, "close") == 0) {
-		if (close_job(ctx, job) != 0)
-			ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; only a job whose "
-			    "disks were shipped can be closed", job->name,
-			    dc_jstr(job->doc, "status"));
-		else
-			ret = reply(c, 200, admin_render(ctx, job), NULL);
-	} else if (strcmp(action, "return") == 0) {
-		close_job(ctx, job);
-		status = dc_jstr(job->doc, "status");
-		if (strcmp(status, "ShippedToCustomer") == 0) {
-			ret = reply(c, 200, admin_render(ctx, job), NULL);
-		} else if (dc_stage_final(status) && strcmp(status, "Cancelled") != 0) {
-			dc_job_set_stage(job->doc, "ShippedToCustomer", now_s());
-			if (dc_save_job(ctx, job, &err) != 0)
-				dc_log("cannot save job '%s': %s", job->name, err.msg);
-			dc_log("customer '%s': job '%s': disks shipped back", job->customer,
-			    job->name);
-			ret = reply(c, 200, admin_render(ctx, job), NULL);
-		} else if (job->worker) {
-			ret = api_error(c, 409, "CopyInProgress", "job '%s' is still copying; return "
-			    "the disks when it has finished", job->name);
-		} else {
-			ret = api_error(c, 409, "InvalidJobState", "job '%s' is %s; its disks are "
-			    "not at the datacenter", job->name, status);
-		}
-	} else {
-		ret = api_error(c, 404, "NotFound", "no such admin action '%.40s'", action);
-	}
-out:
-	pthread_mutex_unlock(&ctx->mu);
-	return ret;
-}
-
-/* ---- dispatch ---- */
-
-/* The fault to apply to this request (counted), or DC_FAULT_NONE. */
-static enum dc_fault
-take_fault(struct dc_ctx *ctx)
-{
-	enum dc_fault f = DC_FAULT_NONE;
-
-	pthread_mutex_lock(&ctx->mu);
-	if (ctx->fault != DC_FAULT_NONE && ctx->fault_left != 0) {
-		f = ctx->fault;
-		if (ctx->fault_left > 0)
-			ctx->fault_left--;
-	}
-	pthread_mutex_unlock(&ctx->mu);
-	return f;
-}
-
-static enum MHD_Result
-dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const char *method,
-    struct request *rq)
-{
-	static const char *const retry_hdrs[] = { "Retry-After", RETRY_AFTER, NULL };
-	char buf[2048], *seg[MAX_SEGS];
-	const char *ua;
-	enum dc_fault f;
-	int n;
-
-	if (strlen(url) >= sizeof(buf))
-		return api_error(c, 414, "UriTooLong", "the request path is too long");
-	memcpy(buf, url, strlen(url) + 1);
-	if ((n = split_path(buf, seg)) < 0)
-		return api_error(c, 404, "NotFound", "no such resource");
-	if (rq->too_big)
-		return api_error(c, 413, "RequestEntityTooLarge", "the request body is larger "
-		    "than %zu bytes", rq->cap);
-	if (n >= 1 && strcmp(seg[0], "admin") == 0)
-		return admin(ctx, c, method, seg, n, rq);
-
-	switch ((f = take_fault(ctx))) {
-	case DC_FAULT_503:
-		return api_error_h(c, 503, retry_hdrs, "ServiceUnavailable", "the service is "
-		    "unavailable (fault injection); retry later");
-	case DC_FAULT_429:
-		return api_error_h(c, 429, retry_hdrs, "TooManyRequests", "too many requests "
-		    "(fault injection); retry later");
-	case DC_FAULT_DROP:
-		return MHD_NO;		/* closes the connection without an answer */
-	case DC_FAULT_SLOW: {
-		struct timespec ts = { (time_t)(ctx->slow_ms / 1000),
-			(long)(ctx->slow_ms % 1000) * 1000000L };
-
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
-		break;
-	}
-	case DC_FAULT_NONE:
-		break;
-	}
-
-	if (ctx->min_agent != NULL && (ua = header(c, "User-Agent")) != NULL &&
-	    strncmp(ua, "offseed/", 8) == 0) {
-		int64_t have = version_num(ua + 8, NULL), need = version_num(ctx->min_agent, NULL);
-		char ver[32], msg[256];
-
-		if (have < need) {
-			snprintf(ver, sizeof(ver), "%.*s", (int)strcspn(ua + 8, " "), ua + 8);
-			snprintf(msg, sizeof(msg), "the import service requires offseed %s or later "
-			    "(this client is %s)", ctx->min_agent, ver);
-			return reply(c, 400, json_pack("{s:{s:s, s:s, s:s, s:[{s:s, s:{s:s}}]}}",
-			    "error", "code", "AgentVersionNotSupported", "message", msg,
-			    "minimumVersion", ctx->min_agent, "additionalInfo", "type",
-			    "MinimumAgentVersion", "info", "minimumVersion", ctx->min_agent), NULL);
-		}
-	}
-	if (n == 4 && strcasecmp(seg[1], "oauth2") == 0 && strcmp(seg[2], "v2.0") == 0 &&
-	    strcmp(seg[3], "token") == 0) {
-		if (strcmp(method, "POST") != 0)
-			return oauth_error(c, 405, "invalid_request", "use POST");
-		return do_token(ctx, c, seg[0], rq);
-	}
-	if (n >= 1 && strcasecmp(seg[0], "subscriptions") == 0)
-		return api(ctx, c, method, seg, n, rq);
-	return api_error(c, 404, "NotFound", "no such resource");
-}
-
-/* The largest body the endpoint of method and url takes. */
-static size_t
-body_cap(const char *method, const char *url)
-{
-	if (strncmp(url, "/admin/", 7) == 0)
-		return DC_ADMIN_BODY_MAX;
-	if (strcmp(method, "PUT") == 0)
-		return DC_BODY_MAX;		/* a job */
-	return DC_SMALL_BODY_MAX;		/* token form, ship, cancel */
-}
-
-static enum MHD_Result
-handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-    const char *version, const char *upload, size_t *upload_size, void **con_cls)
-{
-	struct dc_ctx *ctx = cls;
-	struct request *rq = *con_cls;
-	const char *cl;
-	char *end;
-
-	if (rq == NULL) {
-		rq = ofs_xcalloc(1, sizeof(*rq));
-		rq->cap = body_cap(method, url);
-		ofs_buf_init(&rq->body, rq->cap);
-		*con_cls = rq;
-		/* A declared length over the limit is refused before the body is read (the
-		 * connection is closed after the answer). */
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (cl != NULL && (errno = 0, strtoull(cl, &end, 10) > rq->cap || errno != 0)) {
-			rq->too_big = rq->answered = 1;
-			return api_error(c, 413, "RequestEntityTooLarge", "the request body is "
-			    "larger than %zu bytes", rq->cap);
-		}
-		return MHD_YES;
-	}
-	if (rq->answered) {
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (*upload_size > 0) {
-		if (!rq->too_big && ofs_buf_add(&rq->body, upload, *upload_size) != 0)
-			rq->too_big = 1;
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	return dispatch(ctx, c, url, method, rq);
-}
-
-static void
-completed(void *cls, struct MHD_Connection *c, void **con_cls,
-    enum MHD_RequestTerminationCode toe)
-{
-	struct request *rq = *con_cls;
-
-	if (rq != NULL) {
-		ofs_buf_release_secret(&rq->body);	/* may hold a client secret */
-		free(rq);
-		*con_cls = NULL;
-	}
-}
-
-/* libmicrohttpd's own messages, one of a kind per 10 s: a flood of refused connections
- * must not flood the log. */
-static void
-mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static const char *last;
-	static int64_t last_t;
-	static unsigned skipped;
-	int64_t t = now_s();
-
-	pthread_mutex_lock(&mu);
-	if (fmt == last && t - last_t < 10) {
-		skipped++;
-	} else {
-		if (skipped > 0)
-			dc_log("(%u more like the last message)", skipped);
-		last = fmt;
-		last_t = t;
-		skipped = 0;
-		fputs("offseed-dc: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		if (*fmt == '\0' || fmt[strlen(fmt) - 1] != '\n')
-			fputc('\n', stderr);
-	}
-	pthread_mutex_unlock(&mu);
-}
-
-/* Listening on loopback: loopback peers only. Elsewhere (TLS or --insecure-http): anyone. */
-static enum MHD_Result
-accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
-{
-	const struct dc_ctx *ctx = cls;
-
-	if (addr->sa_family != AF_INET || len < (socklen_t)sizeof(struct sockaddr_in))
-		return MHD_NO;
-	if (!ctx->loopback)
-		return MHD_YES;
-	return (ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr) >> 24) == 127 ?
-	    MHD_YES : MHD_NO;
-}
-
-/* ---- serve command ---- */
 
 static int
 parse_listen(const char *s, struct sockaddr_in *sa, struct ofs_error *err)
@@ -1585,38 +76,6 @@ listen_socket(const struct sockaddr_in *sa, const char *what, int *out, struct o
 	return 0;
 }
 
-/* Read a PEM file for the TLS layer, NUL-terminated. */
-static int
-read_pem(struct ofs_buf *b, const char *path, struct ofs_error *err)
-{
-	int r;
-
-	if ((r = ofs_buf_read_file(b, path, err)) != 0)
-		return r;
-	if (ofs_buf_add(b, "", 1) != 0)
-		return ofs_err_set(err, OFS_ERR_USAGE, "'%s' is too large for a PEM file", path);
-	return 0;
-}
-
-/* Connections the process can hold: as many files as the hard limit lets it open. */
-static unsigned
-connection_limit(void)
-{
-	struct rlimit rl;
-	rlim_t want = CONN_MAX + 128;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return 256;
-	if (rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur >= want)
-		return CONN_MAX;
-	return rl.rlim_cur > 192 ? (unsigned)(rl.rlim_cur - 128) : 64;
-}
-
 static int
 serve_usage_to(FILE *f)
 {
@@ -1633,36 +92,86 @@ serve_usage(void)
 	return serve_usage_to(stderr);
 }
 
-static int
-parse_fault(struct dc_ctx *ctx, const char *s, struct ofs_error *err)
+/* A fresh ctx with serve's defaults (OFFSEED_DC_SLOW_MS: the slow fault's pause). */
+static void
+ctx_init(struct dc_ctx *ctx)
 {
-	static const struct { const char *name; enum dc_fault f; } modes[] = {
-		{ "503", DC_FAULT_503 }, { "429", DC_FAULT_429 }, { "drop", DC_FAULT_DROP },
-		{ "slow", DC_FAULT_SLOW },
-	};
-	size_t n = strcspn(s, ":");
-	char *end;
+	const char *env;
 
-	for (size_t i = 0; i < OFS_ARRAY_LEN(modes); i++) {
-		if (strlen(modes[i].name) != n || strncmp(s, modes[i].name, n) != 0)
-			continue;
-		ctx->fault = modes[i].f;
-		ctx->fault_left = -1;
-		if (s[n] == ':') {
-			errno = 0;
-			ctx->fault_left = strtol(s + n + 1, &end, 10);
-			if (errno != 0 || end == s + n + 1 || *end != '\0' || ctx->fault_left < 1)
-				return ofs_err_set(err, OFS_ERR_USAGE, "--fault '%s': the count must "
-				    "be a positive number", s);
-		}
-		return 0;
-	}
-	return ofs_err_set(err, OFS_ERR_USAGE, "--fault '%s': expected 503, 429, drop or slow, "
-	    "optionally with :COUNT", s);
+	memset(ctx, 0, sizeof(*ctx));
+	pthread_mutex_init(&ctx->mu, NULL);
+	ctx->page_size = 50;
+	ctx->token_lifetime = DC_TOKEN_LIFETIME;
+	ctx->slow_ms = 2000;
+	ctx->scheme = "http";
+	if ((env = getenv("OFFSEED_DC_SLOW_MS")) != NULL && *env)
+		ctx->slow_ms = (unsigned)strtoul(env, NULL, 10);
 }
 
-int
-dc_serve(int argc, char **argv)
+/* Option ch of serve (getopt_long's answer) with argument arg into o or ctx. 0; -1 when
+ * arg is invalid (logged); 1 when ch is no option of serve. */
+static int
+take_option(int ch, char *arg, struct dc_ctx *ctx, struct serve_opts *o)
+{
+	struct ofs_error err;
+	char *end;
+	long v;
+
+	switch (ch) {
+	case 'l': o->listen = arg; break;
+	case 's': o->state = arg; break;
+	case 'S': o->storage = arg; break;
+	case 'C': o->tls_cert = arg; break;
+	case 'K': o->tls_key = arg; break;
+	case 'I': o->insecure = 1; break;
+	case 'D': o->dock_root = arg; break;
+	case 'H':
+		if (strlen(arg) == 0 || strlen(arg) > 253 || strspn(arg,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+		    strlen(arg)) {
+			dc_log("--hostname '%s' is not a host name", arg);
+			return -1;
+		}
+		ctx->hostname = arg;
+		break;
+	case 'm':
+		if (dc_version_num(arg, (const char **)&end) < 0 || *end != '\0') {
+			dc_log("--min-agent-version '%s' is not X.Y.Z", arg);
+			return -1;
+		}
+		ctx->min_agent = arg;
+		break;
+	case 'f':
+		if (dc_fault_parse(ctx, arg, &err) != 0) {
+			dc_log("%s", err.msg);
+			return -1;
+		}
+		break;
+	case 'd': case 't': case 'p':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno != 0 || end == arg || *end != '\0' || v < (ch == 'd' ? 0 : 1) ||
+		    v > 86400000) {
+			dc_log("invalid number '%s'", arg);
+			return -1;
+		}
+		if (ch == 'd')
+			ctx->copy_delay_ms = (unsigned)v;
+		else if (ch == 't')
+			ctx->token_lifetime = v;
+		else
+			ctx->page_size = (unsigned)v;
+		break;
+	default:
+		return 1;
+	}
+	return 0;
+}
+
+/* Parse serve's command line into o and ctx and check it (nothing is opened yet). 0 to go
+ * on, else -1 with *rc the exit code: 0 after --help, 2 for a usage error (logged). */
+static int
+parse_options(int argc, char **argv, struct dc_ctx *ctx, struct serve_opts *o, int *rc)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -1681,156 +190,182 @@ dc_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen = NULL, *state = NULL, *storage = NULL, *env;
-	const char *tls_cert = NULL, *tls_key = NULL, *dock_root = NULL;
-	struct ofs_buf cert = OFS_BUF_INIT(TLS_FILE_MAX), key = OFS_BUF_INIT(TLS_FILE_MAX);
-	struct MHD_OptionItem mo[16];	/* 11 at most */
-	struct sockaddr_in sa;
-	socklen_t salen = sizeof(sa);
-	struct dc_ctx ctx;
 	struct ofs_error err;
-	struct MHD_Daemon *d = NULL;
-	char real[PATH_MAX], *end;
-	unsigned flags, pool;
-	sigset_t sigs;
-	long v;
-	int ch, sig, rc = 1, insecure = 0, lfd = -1, nmo = 0;
+	int ch, r;
 
-	memset(&ctx, 0, sizeof(ctx));
-	pthread_mutex_init(&ctx.mu, NULL);
-	ctx.page_size = 50;
-	ctx.token_lifetime = DC_TOKEN_LIFETIME;
-	ctx.slow_ms = 2000;
-	ctx.scheme = "http";
-	if ((env = getenv("OFFSEED_DC_SLOW_MS")) != NULL && *env)
-		ctx.slow_ms = (unsigned)strtoul(env, NULL, 10);
+	memset(o, 0, sizeof(*o));
+	*rc = 2;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'l': listen = optarg; break;
-		case 's': state = optarg; break;
-		case 'S': storage = optarg; break;
-		case 'C': tls_cert = optarg; break;
-		case 'K': tls_key = optarg; break;
-		case 'I': insecure = 1; break;
-		case 'D': dock_root = optarg; break;
-		case 'H':
-			if (strlen(optarg) == 0 || strlen(optarg) > 253 || strspn(optarg,
-			    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-			    strlen(optarg)) {
-				dc_log("--hostname '%s' is not a host name", optarg);
-				return 2;
-			}
-			ctx.hostname = optarg;
-			break;
-		case 'm':
-			if (version_num(optarg, (const char **)&end) < 0 || *end != '\0') {
-				dc_log("--min-agent-version '%s' is not X.Y.Z", optarg);
-				return 2;
-			}
-			ctx.min_agent = optarg;
-			break;
-		case 'f':
-			if (parse_fault(&ctx, optarg, &err) != 0) {
-				dc_log("%s", err.msg);
-				return 2;
-			}
-			break;
-		case 'd': case 't': case 'p':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || v < (ch == 'd' ? 0 : 1) ||
-			    v > 86400000) {
-				dc_log("invalid number '%s'", optarg);
-				return 2;
-			}
-			if (ch == 'd')
-				ctx.copy_delay_ms = (unsigned)v;
-			else if (ch == 't')
-				ctx.token_lifetime = v;
-			else
-				ctx.page_size = (unsigned)v;
-			break;
-		case 'h':
-			return serve_usage_to(stdout);
-		default:
-			return serve_usage();
+		if (ch == 'h') {
+			*rc = serve_usage_to(stdout);
+			return -1;
+		}
+		if ((r = take_option(ch, optarg, ctx, o)) != 0) {
+			if (r > 0)
+				*rc = serve_usage();
+			return -1;
 		}
 	}
-	if (listen == NULL || state == NULL || storage == NULL || optind != argc)
-		return serve_usage();
-	if ((tls_cert == NULL) != (tls_key == NULL)) {
+	if (o->listen == NULL || o->state == NULL || o->storage == NULL || optind != argc) {
+		*rc = serve_usage();
+		return -1;
+	}
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
 		dc_log("--tls-cert and --tls-key go together");
-		return 2;
+		return -1;
 	}
-	if (parse_listen(listen, &sa, &err) != 0) {
+	if (parse_listen(o->listen, &o->sa, &err) != 0) {
 		dc_log("%s", err.msg);
-		return 2;
+		return -1;
 	}
-	ctx.loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
-	if (!ctx.loopback && tls_cert == NULL && !insecure) {
+	ctx->loopback = (ntohl(o->sa.sin_addr.s_addr) >> 24) == 127;
+	if (!ctx->loopback && o->tls_cert == NULL && !o->insecure) {
 		dc_log("--listen '%s': plain HTTP is served on loopback addresses (127.x.x.x) only; "
-		    "give --tls-cert and --tls-key, or --insecure-http", listen);
+		    "give --tls-cert and --tls-key, or --insecure-http", o->listen);
+		return -1;
+	}
+	return 0;
+}
+
+/* The TLS certificate and key of o, if any, into cert and key (ctx then serves https).
+ * 0, or the exit code (logged). */
+static int
+load_tls(struct dc_ctx *ctx, const struct serve_opts *o, struct ofs_buf *cert,
+    struct ofs_buf *key)
+{
+	struct ofs_error err;
+
+	if (o->tls_cert == NULL)
+		return 0;
+	if (dc_http_read_pem(cert, o->tls_cert, &err) != 0 ||
+	    dc_http_read_pem(key, o->tls_key, &err) != 0) {
+		dc_log("%s", err.msg);
 		return 2;
 	}
-	if (tls_cert != NULL) {
-		if (read_pem(&cert, tls_cert, &err) != 0 || read_pem(&key, tls_key, &err) != 0) {
-			dc_log("%s", err.msg);
-			rc = 2;
-			goto out;
-		}
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-			dc_log("this libmicrohttpd has no TLS support");
-			goto out;
-		}
-		ctx.scheme = "https";
+	if (!dc_http_has_tls()) {
+		dc_log("this libmicrohttpd has no TLS support");
+		return 1;
 	}
-	if (dock_root != NULL) {
-		struct stat sb;
+	ctx->scheme = "https";
+	return 0;
+}
 
-		if (realpath(dock_root, real) == NULL || stat(real, &sb) == -1 ||
+/* What serve runs on, into ctx: --dock-root, the service identity and admin token (made the
+ * first time), the storage (its interrupted imports cleaned up) and the job table. 0, or
+ * the exit code (logged); ctx holds what was opened either way. */
+static int
+open_state(struct dc_ctx *ctx, const struct serve_opts *o)
+{
+	struct ofs_error err;
+	char real[PATH_MAX];
+	struct stat sb;
+
+	if (o->dock_root != NULL) {
+		if (realpath(o->dock_root, real) == NULL || stat(real, &sb) == -1 ||
 		    !S_ISDIR(sb.st_mode)) {
-			dc_log("--dock-root '%s' is not a folder", dock_root);
-			rc = 2;
-			goto out;
+			dc_log("--dock-root '%s' is not a folder", o->dock_root);
+			return 2;
 		}
-		ctx.dock_root = ofs_xstrdup(real);
+		ctx->dock_root = ofs_xstrdup(real);
 	}
-	if (dc_service_open(state, &ctx.svc, &err) != 0) {
+	if (dc_service_open(o->state, &ctx->svc, &err) != 0 ||
+	    dc_admin_token(o->state, 1, ctx->admin_token, &err) != 0 ||
+	    dc_store_open(o->storage, &ctx->store, &err) != 0) {
 		dc_log("%s", err.msg);
-		rc = ofs_exit_code(err.code);
-		goto out;
+		return ofs_exit_code(err.code);
 	}
-	if (dc_admin_token(state, 1, ctx.admin_token, &err) != 0) {
+	dc_store_cleanup(ctx->store);
+	ctx->jobs_dir = ofs_path_join(o->state, "jobs");
+	if (dc_load_jobs(ctx, &err) != 0) {
 		dc_log("%s", err.msg);
-		rc = ofs_exit_code(err.code);
-		goto out;
+		return 1;
 	}
-	if (dc_store_open(storage, &ctx.store, &err) != 0) {
+	return 0;
+}
+
+/* Listen on o->sa (*lfd) and record in service.json where clients reach the service and the
+ * storage it imports into. 0, or the exit code (logged). */
+static int
+open_listener(struct dc_ctx *ctx, struct serve_opts *o, int *lfd)
+{
+	socklen_t salen = sizeof(o->sa);
+	struct ofs_error err;
+
+	if (listen_socket(&o->sa, o->listen, lfd, &err) != 0) {
 		dc_log("%s", err.msg);
-		rc = ofs_exit_code(err.code);
-		goto out;
+		return 1;
 	}
-	dc_store_cleanup(ctx.store);
-	ctx.jobs_dir = ofs_path_join(state, "jobs");
-	if (load_jobs(&ctx, &err) != 0) {
-		dc_log("%s", err.msg);
-		goto out;
-	}
-	if (listen_socket(&sa, listen, &lfd, &err) != 0) {
-		dc_log("%s", err.msg);
-		goto out;
-	}
-	getsockname(lfd, (struct sockaddr *)&sa, &salen);
-	ctx.base_url = ofs_xasprintf("%s://%s:%u", ctx.scheme, ctx.hostname != NULL ?
-	    ctx.hostname : inet_ntoa(sa.sin_addr), (unsigned)ntohs(sa.sin_port));
+	getsockname(*lfd, (struct sockaddr *)&o->sa, &salen);
+	ctx->base_url = ofs_xasprintf("%s://%s:%u", ctx->scheme, ctx->hostname != NULL ?
+	    ctx->hostname : inet_ntoa(o->sa.sin_addr), (unsigned)ntohs(o->sa.sin_port));
 	/* Handlers read svc without the lock: it is complete before the first request. */
-	free(ctx.svc.storage);
-	ctx.svc.storage = ofs_xstrdup(dc_store_location(ctx.store));
-	free(ctx.svc.endpoint);
-	ctx.svc.endpoint = ofs_xstrdup(ctx.base_url);
-	if (dc_service_save(&ctx.svc, &err) != 0)
+	free(ctx->svc.storage);
+	ctx->svc.storage = ofs_xstrdup(dc_store_location(ctx->store));
+	free(ctx->svc.endpoint);
+	ctx->svc.endpoint = ofs_xstrdup(ctx->base_url);
+	if (dc_service_save(&ctx->svc, &err) != 0)
 		dc_log("cannot record the endpoint: %s", err.msg);
+	return 0;
+}
+
+/* Jobs a stop interrupted: their copies resume; finished ones move to their end stage. */
+static void
+resume_jobs(struct dc_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->mu);
+	for (size_t i = 0; i < ctx->njobs; i++) {
+		if (dc_job_needs_worker(ctx->jobs[i]->doc)) {
+			dc_log("job '%s': resuming the copy", ctx->jobs[i]->name);
+			dc_kick_job(ctx, ctx->jobs[i]);
+		} else {
+			dc_job_finish(ctx, ctx->jobs[i]);
+		}
+	}
+	pthread_mutex_unlock(&ctx->mu);
+}
+
+/* Stop the daemon d, then the copy workers. They stop at their next file boundary; their
+ * state is on disk already, so when one is still busy (a long disk check) after 5 s the
+ * process exits (status 0) without waiting for it. */
+static void
+stop_serving(struct dc_ctx *ctx, struct MHD_Daemon *d)
+{
+	pthread_mutex_lock(&ctx->mu);
+	ctx->stopping = 1;
+	pthread_mutex_unlock(&ctx->mu);
+	MHD_stop_daemon(d);
+	for (int tries = 0;; tries++) {
+		int busy = 0;
+
+		pthread_mutex_lock(&ctx->mu);
+		for (size_t i = 0; i < ctx->njobs; i++)
+			busy += ctx->jobs[i]->worker;
+		pthread_mutex_unlock(&ctx->mu);
+		if (busy == 0)
+			break;
+		if (tries == 50)
+			_exit(0);
+		usleep(100000);
+	}
+}
+
+int
+dc_serve(int argc, char **argv)
+{
+	struct ofs_buf cert = OFS_BUF_INIT(DC_TLS_FILE_MAX), key = OFS_BUF_INIT(DC_TLS_FILE_MAX);
+	struct serve_opts o;
+	struct dc_ctx ctx;
+	struct MHD_Daemon *d;
+	sigset_t sigs;
+	int sig, rc, lfd = -1;
+
+	ctx_init(&ctx);
+	if (parse_options(argc, argv, &ctx, &o, &rc) != 0)
+		return rc;
+	if ((rc = load_tls(&ctx, &o, &cert, &key)) != 0 || (rc = open_state(&ctx, &o)) != 0 ||
+	    (rc = open_listener(&ctx, &o, &lfd)) != 0)
+		goto out;
 
 	/* Signals go to sigwait below, not to the server's threads. */
 	sigemptyset(&sigs);
@@ -1839,81 +374,28 @@ dc_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* A few polling threads serve every connection; a request handler may wait for the job
-	 * table's lock or sleep (fault slow), so there are several. */
-	pool = (unsigned)ofs_ncpu();
-	pool = pool < 4 ? 4 : pool > 16 ? 16 : pool;
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL };
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, lfd, NULL };
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, pool, NULL };
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT, NULL };
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
-	    NULL };
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    CONN_PER_ADDRESS, NULL };
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY,
-	    NULL };
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed,
-	    NULL };
-	if (tls_cert != NULL) {
-		mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, cert.data };
-		mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, key.data };
-	}
-	mo[nmo++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	if (tls_cert != NULL)
-		flags |= MHD_USE_TLS;
-	d = MHD_start_daemon(flags, 0, accept_policy, &ctx, handler, &ctx,
-	    MHD_OPTION_ARRAY, mo, MHD_OPTION_END);
+	d = dc_http_start(&ctx, lfd, o.tls_cert != NULL ? (const char *)cert.data : NULL,
+	    o.tls_cert != NULL ? (const char *)key.data : NULL);
 	if (d == NULL) {
-		dc_log("cannot serve on %s%s", listen, tls_cert != NULL ? " (is the TLS "
+		dc_log("cannot serve on %s%s", o.listen, o.tls_cert != NULL ? " (is the TLS "
 		    "certificate and key a matching PEM pair?)" : "");
+		rc = 1;
 		goto out;
 	}
 	lfd = -1;			/* the daemon closes it */
-
-	pthread_mutex_lock(&ctx.mu);
-	for (size_t i = 0; i < ctx.njobs; i++) {
-		if (dc_job_needs_worker(ctx.jobs[i]->doc)) {
-			dc_log("job '%s': resuming the copy", ctx.jobs[i]->name);
-			dc_kick_job(&ctx, ctx.jobs[i]);
-		} else {
-			dc_job_finish(&ctx, ctx.jobs[i]);
-		}
-	}
-	pthread_mutex_unlock(&ctx.mu);
+	resume_jobs(&ctx);
 
 	printf("listening on %s\n", ctx.base_url);
 	fflush(stdout);
 	while (sigwait(&sigs, &sig) != 0)
 		;
 	dc_log("stopping (signal %d)", sig);
-	pthread_mutex_lock(&ctx.mu);
-	ctx.stopping = 1;
-	pthread_mutex_unlock(&ctx.mu);
-	MHD_stop_daemon(d);
-	/* Copy workers stop at their next file boundary. Their state is on disk already, so
-	 * one still busy (a long disk check) after 5 s is not waited for. */
-	for (int tries = 0;; tries++) {
-		int busy = 0;
-
-		pthread_mutex_lock(&ctx.mu);
-		for (size_t i = 0; i < ctx.njobs; i++)
-			busy += ctx.jobs[i]->worker;
-		pthread_mutex_unlock(&ctx.mu);
-		if (busy == 0)
-			break;
-		if (tries == 50)
-			_exit(0);
-		usleep(100000);
-	}
+	stop_serving(&ctx, d);
 	rc = 0;
 out:
 	if (lfd != -1)
 		close(lfd);
-	while (ctx.njobs > 0)
-		job_remove(&ctx, ctx.jobs[ctx.njobs - 1]);
-	free(ctx.jobs);
+	dc_drop_jobs(&ctx);
 	free(ctx.base_url);
 	free(ctx.dock_root);
 	dc_store_free(ctx.store);

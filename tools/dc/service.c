@@ -36,6 +36,12 @@ dc_log(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int64_t
+dc_now_s(void)
+{
+	return ofs_now_ns() / 1000000000;
+}
+
 static char *
 make_uuid(void)
 {
