@@ -7,7 +7,10 @@
 #     symbol a front end defines; no lib/ object refers to one engine/ defines; lib/ and
 #     engine/ never print or exit (no stdout, stderr, printf, exit, ... but the allowances
 #     listed with their reasons);
-#  3. every public header of lib/ compiles on its own.
+#  3. every public header of lib/ and engine/ compiles on its own;
+#  4. no product .c file over 1,500 lines, no function over 200 lines;
+#  5. command folders hold cmd_*.c only; 6. no test #includes a .c file;
+#  7. every command-line test has its own number.
 # Usage: tools/lint.sh [BUILD]   (BUILD defaults to build; it must be built)
 set -u
 cd "$(dirname "$0")/.."
@@ -119,5 +122,37 @@ for h in lib/*.h engine/*.h; do
 done
 rm -f "$BUILD/.lint-h"
 
-[ $bad = 0 ] && echo "lint: ok (banned functions, layering, no printing in lib/, $(ls lib/*.h engine/*.h | wc -l) headers)"
+# 4. shape: no product .c file over 1,500 lines, no function over 200 lines (from the line
+#    naming the function to its closing brace; STYLE.md puts the name at column 0)
+product=$(ls lib/*.c engine/*.c cli/*.c seed/*.c verify/*.c restore/*.c import/*.c \
+    tools/dc/*.c 2>/dev/null)
+for f in $product; do
+	n=$(wc -l <"$f")
+	[ "$n" -le 1500 ] || say "$f has $n lines (at most 1,500: split it along a seam)"
+done
+while IFS= read -r hit; do
+	say "function over 200 lines: $hit"
+done < <(awk '
+	FNR == 1 { name = ""; body = 0 }
+	/^[A-Za-z_][A-Za-z0-9_]*\(/ && !/;[[:space:]]*$/ { name = $0; sub(/\(.*/, "", name); start = FNR }
+	/^\{/ && name != "" { body = 1 }
+	/^\}/ && body { if (FNR - start > 200) printf "%s:%d %s (%d lines)\n", FILENAME, start, name, FNR - start; body = 0; name = "" }
+' $product)
+
+# 5. the command folders hold subcommands only (cmd_*.c); the rest is library code
+for f in seed/*.c verify/*.c restore/*.c import/*.c; do
+	case $(basename "$f") in cmd_*.c) ;; *) say "$f is not a subcommand: library code goes to engine/" ;; esac
+done
+
+# 6. tests link the library: none includes a .c file
+while IFS= read -r hit; do
+	say "a test includes a .c file: $hit"
+done < <(grep -nE '^#[[:space:]]*include[[:space:]]*"[^"]*\.c"' tests/unit/*.c tests/fuzz/*.c tests/cli/*.c 2>/dev/null)
+
+# 7. one number, one command-line test
+for n in $(ls tests/cli | grep -E '^[0-9]+-.*\.sh$' | cut -d- -f1 | sort | uniq -d); do
+	say "test number $n is used by more than one test: $(ls tests/cli/"$n"-*.sh | xargs -n1 basename | tr '\n' ' ')"
+done
+
+[ $bad = 0 ] && echo "lint: ok (banned functions, layering, no printing in lib/, $(ls lib/*.h engine/*.h | wc -l) headers, sizes, layout, test numbers)"
 exit $bad
