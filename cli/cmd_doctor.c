@@ -149,7 +149,7 @@ note_skew(struct doc *d, const char *url, const char *ca_env)
 {
 	int64_t s;
 
-	if (service_skew(url, getenv(ca_env), &s) != 0)
+	if (ofs_dynlib_load_curl(NULL) != 0 || service_skew(url, getenv(ca_env), &s) != 0)
 		return;
 	if (s < 0)
 		s = -s;
@@ -161,7 +161,14 @@ note_skew(struct doc *d, const char *url, const char *ca_env)
 static void
 check_version(struct doc *d)
 {
-	json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:s}}",
+	struct ofs_error err;
+	json_t *o;
+
+	if (ofs_dynlib_load_curl(&err) != 0 || ofs_dynlib_load_archive(&err) != 0) {
+		add(d, "version", "fail", err.code, NULL, "offseed %s: %s", OFS_VERSION, err.msg);
+		return;
+	}
+	o = json_pack("{s:s, s:i, s:i, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:s}}",
 	    "version", OFS_VERSION, "repository_format", OFS_REPO_VERSION, "container_format",
 	    OFS_CONTAINER_VERSION, "manifest_format", OFS_MANIFEST_VERSION, "libraries",
 	    "openssl", OpenSSL_version(OPENSSL_VERSION), "libcurl", curl_version_info(

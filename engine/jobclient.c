@@ -115,8 +115,11 @@ ofs_jobclient_new(const struct ofs_credentials *c, struct ofs_jobclient **out,
 	struct ofs_jobclient *jc;
 	const char *ca;
 	size_t n;
+	int r;
 
 	*out = NULL;
+	if ((r = ofs_dynlib_load_curl(err)) != 0)
+		return r;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return ofs_err_set(err, OFS_ERR_IO, "cannot initialize libcurl");
 	jc = ofs_xcalloc(1, sizeof(*jc));

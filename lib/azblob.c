@@ -138,6 +138,8 @@ ofs_azblob_open(const struct ofs_azblob_opts *o, struct ofs_azblob **out, struct
 	int r, n;
 
 	*out = NULL;
+	if ((r = ofs_dynlib_load_curl(err)) != 0)
+		return r;
 	pthread_once(&curl_once, curl_init_once);
 	c = ofs_xcalloc(1, sizeof(*c));
 	if (o->endpoint) {

@@ -2,14 +2,17 @@
  * them and the ~35 libraries they pull in cost every run about 9 ms and 4.5 MB, and most
  * commands use neither. Include this header instead of <curl/curl.h>, <archive.h> and
  * <archive_entry.h>: the API names used in the tree then call through a table resolved
- * once (ofs_curl_api, ofs_archive_api). A library that cannot be loaded ends the process
- * with a message naming it (like running out of memory, nothing is half-written). */
+ * once (ofs_curl_api, ofs_archive_api). Code that uses a library first loads it with
+ * ofs_dynlib_load_curl / ofs_dynlib_load_archive, which report a missing library as an
+ * error naming it and its Debian package. */
 #ifndef OFS_DYNLIB_H
 #define OFS_DYNLIB_H
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
+
+#include "error.h"
 
 #define OFS_CURL_FNS(X) \
 	X(curl_global_init) X(curl_global_cleanup) X(curl_version_info) X(curl_getdate) \
@@ -40,7 +43,16 @@ struct ofs_archive_api {
 };
 #undef OFS_DL_MEMBER
 
-/* The tables, loaded on the first call (thread-safe); never NULL. */
+/* Load libcurl / libarchive and resolve their tables (once, thread-safe; later calls give
+ * the first outcome). Returns 0, or OFS_ERR_UNAVAILABLE with err naming the library, the
+ * loader's reason and the Debian package to install (or the missing symbol of a too old
+ * version). Every entry point that uses a library calls this first: ofs_azblob_open,
+ * ofs_jobclient_new, offseed dump and doctor, offseed-dc's admin client. */
+int ofs_dynlib_load_curl(struct ofs_error *err);
+int ofs_dynlib_load_archive(struct ofs_error *err);
+
+/* The tables behind the API names below. Calling one before its load succeeded is a
+ * programming error: it aborts instead of jumping through a NULL pointer. */
 const struct ofs_curl_api *ofs_curl_api(void);
 const struct ofs_archive_api *ofs_archive_api(void);
 

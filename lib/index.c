@@ -6,6 +6,7 @@
 
 #include "blob.h"
 #include "index.h"
+#include "log.h"
 #include "util.h"
 
 #define INDEX_MAGIC "OFSINDEX"
@@ -328,7 +329,7 @@ ofs_idx_add_blob(struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], const struct o
 	if (found)
 		return 1;
 	if (x->nblobs >= UINT32_MAX - 1) {
-		fprintf(stderr, "offseed: index table full\n");
+		ofs_error("index table full (2^32 blobs)");	/* a capacity, like memory */
 		abort();
 	}
 	if ((x->nblobs >> PAGE_SHIFT) == x->npages) {
@@ -420,7 +421,7 @@ ofs_idx_add_pack(struct ofs_idx *x, const struct ofs_idx_pack *p)
 		s = (s + 1) & mask;
 	}
 	if (x->npacks >= MAX_PACKS - 1) {
-		fprintf(stderr, "offseed: too many packs in the index\n");
+		ofs_error("too many packs in the index (2^24)");	/* a capacity */
 		abort();
 	}
 	if (x->npacks == x->packs_cap) {

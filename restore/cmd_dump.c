@@ -419,6 +419,8 @@ cmd_dump(int argc, char **argv, struct ofs_cli *g)
 			goto out;
 		}
 	}
+	if ((rc = ofs_dynlib_load_archive(&err)) != 0)
+		goto out;
 	D.zeros = ofs_xcalloc(1, ZEROS_LEN);
 	D.fd = fd >= 0 ? fd : 1;
 	D.a = archive_write_new();

@@ -138,8 +138,14 @@ admin_post(const char *url, const char *token, const char *customer, const char 
 	long status = 0;
 	CURLcode cc;
 	CURL *c;
+	struct ofs_error lerr;
 	int rc = 1;
 
+	if (ofs_dynlib_load_curl(&lerr) != 0) {
+		dc_log("%s", lerr.msg);
+		free(text);
+		return 1;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	base = ofs_xstrdup(url);
 	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
