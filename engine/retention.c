@@ -499,7 +499,8 @@ repack(struct prune *pr, struct ofs_error *err)
 		    err)) != 0)
 			break;
 		if (stored.len != ref->stored_len) {
-			rc = ofs_err_set(err, OFS_ERR_CORRUPT, "short read of a blob in '%s'", name);
+			rc = ofs_err_set(err, OFS_ERR_CORRUPT, "short read of a blob in '%s'",
+			    name);
 			break;
 		}
 		/* it must still open: never copy damaged bytes into a new pack */
