@@ -1057,6 +1057,98 @@ prep_release(struct prep *p)
 	pthread_mutex_destroy(&p->jmu);
 }
 
+/* Write or drop each disk's id file, list the files each disk gets (the metadata, then its
+ * containers) and remove what a killed run left behind. *total and *nfiles: what is to be
+ * written (or checked) over all disks. */
+static int
+lay_out_disks(struct prep *p, uint64_t *total, uint64_t *nfiles, struct ofs_error *err)
+{
+	int r;
+
+	for (size_t k = 0; k < p->ndisks; k++) {
+		struct pdisk *d = &p->disks[k];
+
+		if (d->src == OFS_SERIAL_NEW && (r = ofs_disk_write_id(d->mnt, d->serial, err)) != 0)
+			return r;
+		if (d->src == OFS_SERIAL_OPTION || d->src == OFS_SERIAL_HW) {
+			/* An id file from an earlier run would contradict the serial now used. */
+			char *idp = ofs_path_join(d->mnt, OFS_DISK_ID_NAME);
+
+			if (unlink(idp) == 0)
+				ofs_verbose("removed '%s': the disk's serial is now %s", idp,
+				    d->serial);
+			free(idp);
+		}
+		d->files = ofs_xcalloc(p->nfiles + 1, sizeof(*d->files));
+		for (size_t i = 0; i < p->nfiles; i++)
+			if (!p->files[i].pl.is_container)
+				d->files[d->nfiles++] = &p->files[i];
+		for (size_t i = 0; i < p->nfiles; i++)
+			if (p->files[i].pl.is_container && p->files[i].pl.disk == (int)k)
+				d->files[d->nfiles++] = &p->files[i];
+		for (size_t i = 0; i < d->nfiles; i++)
+			d->left += d->files[i]->pl.mf->h.size;
+		*total += d->left;
+		*nfiles += d->nfiles;
+		clean_disk(p, d, "PageBlob");
+		clean_disk(p, d, "BlockBlob");
+		clean_top(d);
+	}
+	clean_jobs(p);
+	return 0;
+}
+
+/* One writer thread per disk; their counts into res. Returns the first failing disk's
+ * error (in err); the others' messages go to stderr. */
+static int
+copy_all(struct prep *p, struct ofs_prep_result *res, struct ofs_error *err)
+{
+	int r = 0;
+
+	for (size_t k = 0; k < p->ndisks; k++)
+		if (pthread_create(&p->disks[k].th, NULL, disk_thread, &p->disks[k]) != 0) {
+			p->disks[k].rc = ofs_err_set(&p->disks[k].err, OFS_ERR_IO, "cannot start a "
+			    "thread");
+			p->disks[k].th = 0;
+		}
+	for (size_t k = 0; k < p->ndisks; k++)
+		if (p->disks[k].th != 0)
+			pthread_join(p->disks[k].th, NULL);
+	for (size_t k = 0; k < p->ndisks; k++) {
+		struct pdisk *d = &p->disks[k];
+		struct ofs_prep_disk_result *dr = &res->disks[k];
+
+		dr->bytes_copied = d->bytes_copied;
+		dr->bytes_skipped = d->bytes_skipped;
+		dr->files_copied = d->files_copied;
+		dr->files_skipped = d->files_skipped;
+		dr->files_repaired = d->files_repaired;
+		res->bytes_copied += d->bytes_copied;
+		res->bytes_skipped += d->bytes_skipped;
+		res->bytes_rehashed += d->bytes_rehashed;
+		res->files_copied += d->files_copied;
+		res->files_skipped += d->files_skipped;
+		res->files_repaired += d->files_repaired;
+	}
+	for (size_t k = 0; k < p->ndisks; k++) {
+		struct pdisk *d = &p->disks[k];
+
+		if (d->rc == 0)
+			continue;
+		if (d->rc == OFS_ERR_NOSPACE)
+			ofs_err_wrap(&d->err, "disk '%s' is full with %llu bytes still to copy "
+			    "there (free space or replace the disk, then re-run prep)", d->mnt,
+			    (unsigned long long)d->left);
+		if (r == 0) {
+			r = d->rc;
+			*err = d->err;
+		} else {
+			ofs_error("%s", d->err.msg);
+		}
+	}
+	return r;
+}
+
 int
 ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_progress *pr,
     struct ofs_prep_result *res, struct ofs_error *err)
@@ -1126,36 +1218,8 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 		goto out;
 
 	/* The placement is decided: from here on we write. */
-	for (size_t k = 0; k < p.ndisks; k++) {
-		struct pdisk *d = &p.disks[k];
-
-		if (d->src == OFS_SERIAL_NEW && (r = ofs_disk_write_id(d->mnt, d->serial, err)) != 0)
-			goto out;
-		if (d->src == OFS_SERIAL_OPTION || d->src == OFS_SERIAL_HW) {
-			/* An id file from an earlier run would contradict the serial now used. */
-			char *idp = ofs_path_join(d->mnt, OFS_DISK_ID_NAME);
-
-			if (unlink(idp) == 0)
-				ofs_verbose("removed '%s': the disk's serial is now %s", idp,
-				    d->serial);
-			free(idp);
-		}
-		d->files = ofs_xcalloc(p.nfiles + 1, sizeof(*d->files));
-		for (size_t i = 0; i < p.nfiles; i++)
-			if (!p.files[i].pl.is_container)
-				d->files[d->nfiles++] = &p.files[i];
-		for (size_t i = 0; i < p.nfiles; i++)
-			if (p.files[i].pl.is_container && p.files[i].pl.disk == (int)k)
-				d->files[d->nfiles++] = &p.files[i];
-		for (size_t i = 0; i < d->nfiles; i++)
-			d->left += d->files[i]->pl.mf->h.size;
-		total += d->left;
-		todo_files += d->nfiles;
-		clean_disk(&p, d, "PageBlob");
-		clean_disk(&p, d, "BlockBlob");
-		clean_top(d);
-	}
-	clean_jobs(&p);
+	if ((r = lay_out_disks(&p, &total, &todo_files, err)) != 0)
+		goto out;
 	res->bytes_total = total;
 	if ((p.jfd = open(jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		r = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open the prep journal '%s'", jpath);
@@ -1177,50 +1241,7 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 	}
 	if (pr != NULL)
 		ofs_progress_set_total(pr, total, todo_files);
-	for (size_t k = 0; k < p.ndisks; k++)
-		if (pthread_create(&p.disks[k].th, NULL, disk_thread, &p.disks[k]) != 0) {
-			p.disks[k].rc = ofs_err_set(&p.disks[k].err, OFS_ERR_IO, "cannot start a "
-			    "thread");
-			p.disks[k].th = 0;
-		}
-	for (size_t k = 0; k < p.ndisks; k++)
-		if (p.disks[k].th != 0)
-			pthread_join(p.disks[k].th, NULL);
-	for (size_t k = 0; k < p.ndisks; k++) {
-		struct pdisk *d = &p.disks[k];
-		struct ofs_prep_disk_result *dr = &res->disks[k];
-
-		dr->bytes_copied = d->bytes_copied;
-		dr->bytes_skipped = d->bytes_skipped;
-		dr->files_copied = d->files_copied;
-		dr->files_skipped = d->files_skipped;
-		dr->files_repaired = d->files_repaired;
-		res->bytes_copied += d->bytes_copied;
-		res->bytes_skipped += d->bytes_skipped;
-		res->bytes_rehashed += d->bytes_rehashed;
-		res->files_copied += d->files_copied;
-		res->files_skipped += d->files_skipped;
-		res->files_repaired += d->files_repaired;
-	}
-	/* Report the first failing disk; the others' messages go to stderr. */
-	r = 0;
-	for (size_t k = 0; k < p.ndisks; k++) {
-		struct pdisk *d = &p.disks[k];
-
-		if (d->rc == 0)
-			continue;
-		if (d->rc == OFS_ERR_NOSPACE)
-			ofs_err_wrap(&d->err, "disk '%s' is full with %llu bytes still to copy "
-			    "there (free space or replace the disk, then re-run prep)", d->mnt,
-			    (unsigned long long)d->left);
-		if (r == 0) {
-			r = d->rc;
-			*err = d->err;
-		} else {
-			ofs_error("%s", d->err.msg);
-		}
-	}
-	if (r != 0)
+	if ((r = copy_all(&p, res, err)) != 0)
 		goto out;
 	if ((r = write_manifests(&p, res, err)) != 0)
 		goto out;
