@@ -18,23 +18,17 @@
 #include "disk.h"
 #include "jobjson.h"
 #include "manifest.h"
+#include "placement.h"
 #include "prep.h"
 #include "setmanifest.h"
 #include "util.h"
 
 #define TMP_SUFFIX ".offseed-tmp"
-#define SLACK (256u << 10)
 
 /* A file of the staging manifest and where it goes. */
 struct sfile {
-	const struct ofs_manifest_file *mf;
+	struct ofs_place_file pl;	/* manifest entry, disk path (owned), placement */
 	char *src;		/* absolute staging path */
-	char *dst;		/* disk-relative path */
-	const char *name;	/* container: its file name */
-	int is_container;
-	int disk;		/* container: disk it is placed on, -1 while unplaced */
-	int pinned;		/* already on that disk (listed there, or present full size) */
-	int present;		/* pinned and its file there has the full size */
 };
 
 struct pdisk {
@@ -46,7 +40,6 @@ struct pdisk {
 	struct ofs_disk_space sp;
 	size_t pool;		/* disks on the same filesystem share one pool of space */
 	struct ofs_manifest *old;	/* its manifest of this set, if any */
-	uint64_t reclaim, reserve;
 	struct sfile **files;
 	size_t nfiles;
 	/* results (written by the disk's thread only) */
@@ -83,12 +76,6 @@ struct prep {
 	int direct;		/* o->staging: containers were written onto the disks by stage */
 	char *job;		/* job name the manifests carry */
 };
-
-static uint64_t
-round_up(uint64_t n, uint64_t b)
-{
-	return b ? (n + b - 1) / b * b : n;
-}
 
 /* ---- journal --------------------------------------------------------------------------- */
 
@@ -140,12 +127,12 @@ journal_has(struct prep *p, const char *serial, const struct sfile *f)
 {
 	char hex[33];
 
-	ofs_hex(f->mf->h.xxh, OFS_XXH_LEN, hex);
+	ofs_hex(f->pl.mf->h.xxh, OFS_XXH_LEN, hex);
 	for (size_t i = p->njournal; i-- > 0;) {
 		const struct jent *j = &p->journal[i];
 
-		if (j->size == f->mf->h.size && strcmp(j->serial, serial) == 0 &&
-		    strcmp(j->path, f->dst) == 0 && strcmp(j->xxh, hex) == 0)
+		if (j->size == f->pl.mf->h.size && strcmp(j->serial, serial) == 0 &&
+		    strcmp(j->path, f->pl.dst) == 0 && strcmp(j->xxh, hex) == 0)
 			return 1;
 	}
 	return 0;
@@ -156,9 +143,9 @@ journal_add(struct prep *p, const char *serial, const struct sfile *f)
 {
 	char hex[33], *line;
 
-	ofs_hex(f->mf->h.xxh, OFS_XXH_LEN, hex);
+	ofs_hex(f->pl.mf->h.xxh, OFS_XXH_LEN, hex);
 	line = ofs_xasprintf("done\t%s\t%llu\t%s\t%s\n", serial,
-	    (unsigned long long)f->mf->h.size, hex, f->dst);
+	    (unsigned long long)f->pl.mf->h.size, hex, f->pl.dst);
 	pthread_mutex_lock(&p->jmu);
 	if (p->jfd >= 0 && ofs_write_all(p->jfd, line, strlen(line)) == 0)
 		fdatasync(p->jfd);
@@ -235,13 +222,13 @@ load_staging(struct prep *p, struct ofs_error *err)
 		struct sfile *f = &p->files[p->nfiles++];
 		struct stat st;
 
-		f->mf = mf;
-		f->disk = -1;
+		f->pl.mf = mf;
+		f->pl.disk = -1;
 		f->src = ofs_path_join(p->root, mf->path);
-		f->is_container = is_container_path(mf->path);
-		if (f->is_container) {
-			f->name = mf->path + 11;
-			f->dst = ofs_xasprintf("%s/%s", p->page_base, mf->path);
+		f->pl.is_container = is_container_path(mf->path);
+		if (f->pl.is_container) {
+			f->pl.name = mf->path + 11;
+			f->pl.dst = ofs_xasprintf("%s/%s", p->page_base, mf->path);
 			if (mf->h.size % 512 != 0)
 				return ofs_err_set(err, OFS_ERR_CORRUPT, "staging container '%s' is "
 				    "%llu bytes, not a multiple of 512 (a page blob must be)", f->src,
@@ -249,7 +236,7 @@ load_staging(struct prep *p, struct ofs_error *err)
 			if (p->direct)
 				continue;	/* on a disk already, not in the staging folder */
 		} else {
-			f->dst = ofs_xasprintf("%s/%s", p->block_base, mf->path);
+			f->pl.dst = ofs_xasprintf("%s/%s", p->block_base, mf->path);
 		}
 		if (stat(f->src, &st) != 0)
 			return ofs_err_sys(err, OFS_ERR_CORRUPT, errno, "staging file '%s' listed "
@@ -271,7 +258,7 @@ load_staging(struct prep *p, struct ofs_error *err)
 				continue;
 			rel = ofs_xasprintf("containers/%s", e->d_name);
 			for (size_t i = 0; i < p->nfiles && !listed; i++)
-				listed = strcmp(p->files[i].mf->path, rel) == 0;
+				listed = strcmp(p->files[i].pl.mf->path, rel) == 0;
 			free(rel);
 			if (!listed) {
 				r = ofs_err_set(err, OFS_ERR_USAGE, "container '%s/%s' is not in the "
@@ -405,7 +392,37 @@ open_disks(struct prep *p, struct ofs_error *err)
 	return 0;
 }
 
-/* ---- placement ------------------------------------------------------------------------- */
+/* ---- placement (engine/placement.c) ----------------------------------------------------- */
+
+/* Decide which disk each container goes on; on OFS_ERR_NOSPACE res says what is missing. */
+static int
+plan(struct prep *p, struct ofs_prep_result *res, struct ofs_error *err)
+{
+	struct ofs_place_file **files = ofs_xcalloc(p->nfiles + 1, sizeof(*files));
+	struct ofs_place_disk *disks = ofs_xcalloc(p->ndisks, sizeof(*disks));
+	struct ofs_place_opts po = { p->sm->seed_set, p->direct, p->o->repair };
+	struct ofs_place_need need;
+	int r;
+
+	for (size_t i = 0; i < p->nfiles; i++)
+		files[i] = &p->files[i].pl;
+	for (size_t k = 0; k < p->ndisks; k++) {
+		disks[k].mnt = p->disks[k].mnt;
+		disks[k].old = p->disks[k].old;
+		disks[k].sp = p->disks[k].sp;
+		disks[k].pool = p->disks[k].pool;
+	}
+	r = ofs_place_plan(files, p->nfiles, disks, p->ndisks, &po, &need, err);
+	if (r == OFS_ERR_NOSPACE) {
+		res->need_bytes = need.bytes;
+		res->need_disks = need.disks;
+	}
+	free(files);
+	free(disks);
+	return r;
+}
+
+/* ---- copying --------------------------------------------------------------------------- */
 
 static uint64_t
 file_size_at(const char *path)
@@ -416,309 +433,6 @@ file_size_at(const char *path)
 		return UINT64_MAX;
 	return (uint64_t)st.st_size;
 }
-
-/* Sum of the rounded sizes of the regular files under dir (recursively). */
-static uint64_t
-tree_bytes(const char *dir, uint64_t block, int (*skip)(void *, const char *), void *arg)
-{
-	struct dirent *e;
-	uint64_t sum = 0;
-	DIR *d;
-
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		char *full;
-		struct stat st;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		full = ofs_path_join(dir, e->d_name);
-		if (lstat(full, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				sum += tree_bytes(full, block, skip, arg);
-			else if (S_ISREG(st.st_mode) && (skip == NULL || !skip(arg, full)))
-				sum += round_up((uint64_t)st.st_size, block);
-		}
-		free(full);
-	}
-	closedir(d);
-	return sum;
-}
-
-struct skip_arg {
-	struct prep *p;
-	size_t disk;
-};
-
-/* Pinned containers stay: their space is not reclaimed. */
-static int
-skip_pinned(void *arg, const char *full)
-{
-	struct skip_arg *a = arg;
-	struct pdisk *d = &a->p->disks[a->disk];
-	size_t n = strlen(d->mnt);
-
-	if (strncmp(full, d->mnt, n) != 0 || full[n] != '/')
-		return 0;
-	for (size_t i = 0; i < a->p->nfiles; i++) {
-		const struct sfile *f = &a->p->files[i];
-
-		if (f->is_container && f->present && f->disk == (int)a->disk &&
-		    strcmp(full + n + 1, f->dst) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Space every disk needs besides containers: the metadata copy, manifests (twice, for the
- * atomic replace), the id file and some slack for directories. */
-static uint64_t
-reserve_for(const struct prep *p, uint64_t block)
-{
-	uint64_t meta = 0, mf = 1024, set = 1024 + 256 * p->ndisks;
-
-	for (size_t i = 0; i < p->nfiles; i++) {
-		const struct sfile *f = &p->files[i];
-
-		if (!f->is_container)
-			meta += round_up(f->mf->h.size, block);
-		mf += strlen(f->dst) + 96 + 36 * f->mf->h.nregions;
-		if (f->is_container)
-			set += strlen(f->name) + 4;
-	}
-	return meta + 2 * round_up(mf, block) + 2 * round_up(set, block) + round_up(64, block) +
-	    SLACK;
-}
-
-static int
-cmp_size_desc(const void *a, const void *b)
-{
-	const struct sfile *x = *(struct sfile *const *)a, *y = *(struct sfile *const *)b;
-
-	if (x->mf->h.size != y->mf->h.size)
-		return x->mf->h.size < y->mf->h.size ? 1 : -1;
-	return strcmp(x->name, y->name);
-}
-
-/* Greedy: largest first into the bin with the most room. rooms[] are signed byte counts;
- * returns how many items did not fit and their rounded total. */
-static size_t
-place(struct sfile **items, size_t n, int64_t *rooms, size_t nbins, const uint64_t *blocks,
-    int *where, uint64_t *unfit_bytes)
-{
-	size_t unfit = 0;
-
-	*unfit_bytes = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t best = SIZE_MAX;
-
-		for (size_t b = 0; b < nbins; b++)
-			if (best == SIZE_MAX || rooms[b] > rooms[best])
-				best = b;
-		where[i] = -1;
-		if (best != SIZE_MAX && rooms[best] >= 0 &&
-		    (uint64_t)rooms[best] >= round_up(items[i]->mf->h.size, blocks[best])) {
-			rooms[best] -= (int64_t)round_up(items[i]->mf->h.size, blocks[best]);
-			where[i] = (int)best;
-		} else {
-			unfit++;
-			*unfit_bytes += round_up(items[i]->mf->h.size, blocks[0]);
-		}
-	}
-	return unfit;
-}
-
-static int
-plan(struct prep *p, struct ofs_prep_result *res, struct ofs_error *err)
-{
-	struct sfile **todo = NULL;
-	int64_t *pool_room = ofs_xcalloc(p->ndisks, sizeof(int64_t));
-	int64_t *rooms = NULL;
-	uint64_t *blocks = NULL, unfit_bytes = 0, deficit = 0;
-	int *where = NULL;
-	size_t ntodo = 0, unfit;
-	int r = 0;
-
-	/* Pin containers to the disk whose manifest lists them, or where they are whole. */
-	for (size_t i = 0; i < p->nfiles; i++) {
-		struct sfile *f = &p->files[i];
-
-		if (!f->is_container)
-			continue;
-		for (size_t k = 0; k < p->ndisks && f->disk < 0 && !p->direct; k++) {
-			const struct ofs_manifest *m = p->disks[k].old;
-
-			for (size_t j = 0; m != NULL && j < m->nfiles; j++)
-				if (strcmp(m->files[j].path, f->dst) == 0) {
-					f->disk = (int)k;
-					break;
-				}
-		}
-		for (size_t k = 0; k < p->ndisks && f->disk < 0; k++) {
-			char *full = ofs_path_join(p->disks[k].mnt, f->dst);
-
-			if (file_size_at(full) == f->mf->h.size)
-				f->disk = (int)k;
-			free(full);
-		}
-		f->pinned = f->disk >= 0;
-		if (f->pinned) {
-			char *full = ofs_path_join(p->disks[f->disk].mnt, f->dst);
-
-			f->present = file_size_at(full) == f->mf->h.size;
-			free(full);
-		} else {
-			todo = ofs_xreallocarray(todo, ntodo + 1, sizeof(*todo));
-			todo[ntodo++] = f;
-		}
-	}
-	if (p->direct && ntodo > 0) {
-		r = ofs_err_set(err, OFS_ERR_USAGE, "container '%s' of seed set %s is on none of "
-		    "the given disks (give every disk stage wrote to)", todo[0]->name,
-		    p->sm->seed_set);
-		goto out;
-	}
-	if (p->o->repair && ntodo > 0) {
-		r = ofs_err_set(err, OFS_ERR_USAGE, "prep --repair: container '%s' is on none of "
-		    "the given disks (give all disks of the set, or run prep without --repair)",
-		    todo[0]->name);
-		goto out;
-	}
-	/* Room per pool: free space + our own files that will be replaced - the reserve. */
-	for (size_t k = 0; k < p->ndisks; k++) {
-		struct pdisk *d = &p->disks[k];
-		struct skip_arg a = { p, k };
-		char *dir;
-
-		d->reserve = reserve_for(p, d->sp.block);
-		dir = ofs_path_join(d->mnt, "PageBlob");
-		d->reclaim = tree_bytes(dir, d->sp.block, skip_pinned, &a);
-		free(dir);
-		dir = ofs_path_join(d->mnt, "BlockBlob");
-		d->reclaim += tree_bytes(dir, d->sp.block, NULL, NULL);
-		free(dir);
-		if (d->pool == k)
-			pool_room[k] = (int64_t)d->sp.avail;
-		pool_room[d->pool] += (int64_t)d->reclaim - (int64_t)d->reserve;
-	}
-	/* A container pinned to a disk where it is not whole still has to be written there. */
-	for (size_t i = 0; i < p->nfiles; i++) {
-		const struct sfile *f = &p->files[i];
-
-		if (f->is_container && f->pinned && !f->present)
-			pool_room[p->disks[f->disk].pool] -= (int64_t)round_up(f->mf->h.size,
-			    p->disks[f->disk].sp.block);
-	}
-	for (size_t k = 0; k < p->ndisks; k++)
-		if (p->disks[k].pool == k && pool_room[k] < 0)
-			deficit += (uint64_t)-pool_room[k];
-	if (ntodo > 1)
-		qsort(todo, ntodo, sizeof(*todo), cmp_size_desc);
-	/* Bins are pools; a container goes to the first disk of the pool with the least
-	 * container bytes (so folders sharing a filesystem still spread). */
-	rooms = ofs_xcalloc(p->ndisks, sizeof(int64_t));
-	blocks = ofs_xcalloc(p->ndisks + 1, sizeof(uint64_t));
-	where = ofs_xcalloc(ntodo + 1, sizeof(int));
-	for (size_t k = 0; k < p->ndisks; k++) {
-		rooms[k] = p->disks[k].pool == k ? pool_room[k] : INT64_MIN;
-		blocks[k] = p->disks[k].sp.block;
-	}
-	unfit = place(todo, ntodo, rooms, p->ndisks, blocks, where, &unfit_bytes);
-	if (unfit > 0 || deficit > 0) {
-		uint64_t smallest = UINT64_MAX, vblock = 4096;
-		char need[32], dsz[32];
-
-		for (size_t k = 0; k < p->ndisks; k++)
-			if (p->disks[k].sp.total < smallest) {
-				smallest = p->disks[k].sp.total;
-				vblock = p->disks[k].sp.block;
-			}
-		res->need_bytes = unfit_bytes + deficit;
-		res->need_disks = 0;
-		if (deficit == 0) {
-			/* Add empty disks of the smallest given size until the rest fits. */
-			struct sfile **left = ofs_xcalloc(unfit, sizeof(*left));
-			int64_t vroom = (int64_t)smallest - (int64_t)reserve_for(p, vblock);
-			size_t nl = 0;
-
-			for (size_t i = 0; i < ntodo; i++)
-				if (where[i] < 0)
-					left[nl++] = todo[i];
-			if (vroom > 0 && round_up(left[0]->mf->h.size, vblock) <= (uint64_t)vroom) {
-				for (size_t k = 1; k <= nl; k++) {
-					int64_t *vr = ofs_xcalloc(k, sizeof(int64_t));
-					uint64_t *vb = ofs_xcalloc(k, sizeof(uint64_t)), ub;
-					int *vw = ofs_xcalloc(nl, sizeof(int));
-					size_t u;
-
-					for (size_t b = 0; b < k; b++) {
-						vr[b] = vroom;
-						vb[b] = vblock;
-					}
-					u = place(left, nl, vr, k, vb, vw, &ub);
-					free(vr);
-					free(vb);
-					free(vw);
-					if (u == 0) {
-						res->need_disks = k;
-						break;
-					}
-				}
-			}
-			free(left);
-		}
-		ofs_fmt_size(res->need_bytes, need, sizeof(need));
-		ofs_fmt_size(smallest, dsz, sizeof(dsz));
-		if (res->need_disks > 0)
-			r = ofs_err_set(err, OFS_ERR_NOSPACE, "the disks cannot hold seed set %s: "
-			    "%llu more bytes are needed (%s); add %llu more disk%s of %s (the "
-			    "smallest given size)", p->sm->seed_set,
-			    (unsigned long long)res->need_bytes, need,
-			    (unsigned long long)res->need_disks, res->need_disks == 1 ? "" : "s",
-			    dsz);
-		else if (deficit > 0)
-			r = ofs_err_set(err, OFS_ERR_NOSPACE, "the disks cannot hold seed set %s: "
-			    "%llu more bytes are needed (%s); every disk needs room for the "
-			    "repository metadata (%llu bytes) and some disks do not have it",
-			    p->sm->seed_set, (unsigned long long)res->need_bytes, need,
-			    (unsigned long long)p->disks[0].reserve);
-		else
-			r = ofs_err_set(err, OFS_ERR_NOSPACE, "the disks cannot hold seed set %s: "
-			    "%llu more bytes are needed (%s); the largest container does not fit "
-			    "on a disk of %s (the smallest given size): use larger disks",
-			    p->sm->seed_set, (unsigned long long)res->need_bytes, need, dsz);
-		goto out;
-	}
-	/* Map pools back to disks: within a pool, the disk with the fewest container bytes. */
-	{
-		uint64_t *load = ofs_xcalloc(p->ndisks, sizeof(uint64_t));
-
-		for (size_t i = 0; i < p->nfiles; i++)
-			if (p->files[i].is_container && p->files[i].pinned)
-				load[p->files[i].disk] += p->files[i].mf->h.size;
-		for (size_t i = 0; i < ntodo; i++) {
-			size_t best = SIZE_MAX;
-
-			for (size_t k = 0; k < p->ndisks; k++)
-				if (p->disks[k].pool == (size_t)where[i] &&
-				    (best == SIZE_MAX || load[k] < load[best]))
-					best = k;
-			todo[i]->disk = (int)best;
-			load[best] += todo[i]->mf->h.size;
-		}
-		free(load);
-	}
-out:
-	free(todo);
-	free(pool_room);
-	free(rooms);
-	free(blocks);
-	free(where);
-	return r;
-}
-
-/* ---- copying --------------------------------------------------------------------------- */
 
 /* 0 when got matches want; else the first bad region (or UINT64_MAX: whole-file hash). */
 static uint64_t
@@ -810,7 +524,7 @@ copy_file(struct pdisk *d, struct sfile *f, const char *final, uint8_t *buf, siz
 	struct prep *p = d->p;
 	char *dir = ofs_xstrdup(final), *slash = strrchr(dir, '/'), *tmp;
 	struct ofs_file_hashes got = { 0 };
-	uint64_t size = f->mf->h.size, off = 0, region;
+	uint64_t size = f->pl.mf->h.size, off = 0, region;
 	int in = -1, out = -1, r = 0, e, bad;
 	double start = ofs_mono();
 
@@ -852,7 +566,7 @@ copy_file(struct pdisk *d, struct sfile *f, const char *final, uint8_t *buf, siz
 		off += n;
 		d->left = d->left > n ? d->left - n : 0;
 		if (p->pr != NULL)
-			ofs_progress_add(p->pr, n, 0, f->dst);
+			ofs_progress_add(p->pr, n, 0, f->pl.dst);
 		throttle(d, start, off);
 	}
 	if (fdatasync(out) != 0) {
@@ -863,7 +577,7 @@ copy_file(struct pdisk *d, struct sfile *f, const char *final, uint8_t *buf, siz
 	posix_fadvise(out, 0, 0, POSIX_FADV_DONTNEED);
 	if ((r = read_back(d, out, tmp, buf, bufsz, h, &got, err)) != 0)
 		goto out;
-	region = hashes_differ(&f->mf->h, &got, &bad);
+	region = hashes_differ(&f->pl.mf->h, &got, &bad);
 	if (bad) {
 		r = mismatch_err(err, final, "the copy", region, p->sm->region_size);
 		ofs_err_wrap(err, "disk '%s' (or the staging file '%s') is damaged", d->mnt,
@@ -895,17 +609,17 @@ do_file(struct pdisk *d, struct sfile *f, uint8_t *buf, size_t bufsz, struct ofs
     struct ofs_error *err)
 {
 	struct prep *p = d->p;
-	char *final = ofs_path_join(d->mnt, f->dst);
-	uint64_t size = f->mf->h.size;
+	char *final = ofs_path_join(d->mnt, f->pl.dst);
+	uint64_t size = f->pl.mf->h.size;
 	int r = 0, present = file_size_at(final) == size, was_bad = 0;
 
-	if (present && !p->o->repair && ((p->direct && f->is_container) ||
+	if (present && !p->o->repair && ((p->direct && f->pl.is_container) ||
 	    journal_has(p, d->serial, f))) {
 		d->bytes_skipped += size;
 		d->files_skipped++;
 		d->left -= size;
 		if (p->pr != NULL)
-			ofs_progress_add(p->pr, size, 1, f->dst);
+			ofs_progress_add(p->pr, size, 1, f->pl.dst);
 		goto out;
 	}
 	if (present) {
@@ -915,7 +629,7 @@ do_file(struct pdisk *d, struct sfile *f, uint8_t *buf, size_t bufsz, struct ofs
 
 		if (fd >= 0) {
 			if (read_back(d, fd, final, buf, bufsz, h, &got, err) == 0)
-				(void)hashes_differ(&f->mf->h, &got, &bad);
+				(void)hashes_differ(&f->pl.mf->h, &got, &bad);
 			close(fd);
 		}
 		ofs_file_hashes_release(&got);
@@ -925,18 +639,18 @@ do_file(struct pdisk *d, struct sfile *f, uint8_t *buf, size_t bufsz, struct ofs
 			d->files_skipped++;
 			d->left -= size;
 			if (p->pr != NULL)
-				ofs_progress_add(p->pr, size, 1, f->dst);
+				ofs_progress_add(p->pr, size, 1, f->pl.dst);
 			if (!journal_has(p, d->serial, f))
 				journal_add(p, d->serial, f);
 			goto out;
 		}
 		was_bad = 1;
-		ofs_info("'%s' on disk '%s' does not match its manifest: copying it again", f->dst,
+		ofs_info("'%s' on disk '%s' does not match its manifest: copying it again", f->pl.dst,
 		    d->mnt);
 	} else if (p->o->repair) {
 		was_bad = 1;
 		ofs_info("'%s' on disk '%s' is missing or has the wrong size: copying it again",
-		    f->dst, d->mnt);
+		    f->pl.dst, d->mnt);
 	}
 	if ((r = copy_file(d, f, final, buf, bufsz, h, err)) != 0)
 		goto out;
@@ -1041,7 +755,7 @@ clean_disk(struct prep *p, struct pdisk *d, const char *rel)
 			int mine = 0;
 
 			for (size_t i = 0; i < d->nfiles && !mine; i++)
-				mine = strcmp(d->files[i]->dst, r2) == 0;
+				mine = strcmp(d->files[i]->pl.dst, r2) == 0;
 			if (!mine) {
 				ofs_verbose("removing '%s': it belongs on another disk", full);
 				unlink(full);
@@ -1167,12 +881,12 @@ write_manifests(struct prep *p, struct ofs_prep_result *res, struct ofs_error *e
 		for (size_t i = 0; i < d->nfiles; i++) {
 			struct ofs_file_hashes h;
 
-			copy_hashes(&d->files[i]->mf->h, &h);
-			ofs_manifest_add(m, d->files[i]->dst, &h);
-			sd->bytes += d->files[i]->mf->h.size;
-			if (d->files[i]->is_container)
+			copy_hashes(&d->files[i]->pl.mf->h, &h);
+			ofs_manifest_add(m, d->files[i]->pl.dst, &h);
+			sd->bytes += d->files[i]->pl.mf->h.size;
+			if (d->files[i]->pl.is_container)
 				sd->containers[sd->ncontainers++] =
-				    ofs_xstrdup(d->files[i]->name);
+				    ofs_xstrdup(d->files[i]->pl.name);
 		}
 		sd->files = d->nfiles;
 		if (sd->ncontainers > 1)
@@ -1317,7 +1031,7 @@ prep_release(struct prep *p)
 {
 	for (size_t i = 0; i < p->nfiles; i++) {
 		free(p->files[i].src);
-		free(p->files[i].dst);
+		free(p->files[i].pl.dst);
 	}
 	free(p->files);
 	for (size_t k = 0; k < p->ndisks; k++) {
@@ -1341,6 +1055,98 @@ prep_release(struct prep *p)
 	free(p->account);
 	free(p->job);
 	pthread_mutex_destroy(&p->jmu);
+}
+
+/* Write or drop each disk's id file, list the files each disk gets (the metadata, then its
+ * containers) and remove what a killed run left behind. *total and *nfiles: what is to be
+ * written (or checked) over all disks. */
+static int
+lay_out_disks(struct prep *p, uint64_t *total, uint64_t *nfiles, struct ofs_error *err)
+{
+	int r;
+
+	for (size_t k = 0; k < p->ndisks; k++) {
+		struct pdisk *d = &p->disks[k];
+
+		if (d->src == OFS_SERIAL_NEW && (r = ofs_disk_write_id(d->mnt, d->serial, err)) != 0)
+			return r;
+		if (d->src == OFS_SERIAL_OPTION || d->src == OFS_SERIAL_HW) {
+			/* An id file from an earlier run would contradict the serial now used. */
+			char *idp = ofs_path_join(d->mnt, OFS_DISK_ID_NAME);
+
+			if (unlink(idp) == 0)
+				ofs_verbose("removed '%s': the disk's serial is now %s", idp,
+				    d->serial);
+			free(idp);
+		}
+		d->files = ofs_xcalloc(p->nfiles + 1, sizeof(*d->files));
+		for (size_t i = 0; i < p->nfiles; i++)
+			if (!p->files[i].pl.is_container)
+				d->files[d->nfiles++] = &p->files[i];
+		for (size_t i = 0; i < p->nfiles; i++)
+			if (p->files[i].pl.is_container && p->files[i].pl.disk == (int)k)
+				d->files[d->nfiles++] = &p->files[i];
+		for (size_t i = 0; i < d->nfiles; i++)
+			d->left += d->files[i]->pl.mf->h.size;
+		*total += d->left;
+		*nfiles += d->nfiles;
+		clean_disk(p, d, "PageBlob");
+		clean_disk(p, d, "BlockBlob");
+		clean_top(d);
+	}
+	clean_jobs(p);
+	return 0;
+}
+
+/* One writer thread per disk; their counts into res. Returns the first failing disk's
+ * error (in err); the others' messages go to stderr. */
+static int
+copy_all(struct prep *p, struct ofs_prep_result *res, struct ofs_error *err)
+{
+	int r = 0;
+
+	for (size_t k = 0; k < p->ndisks; k++)
+		if (pthread_create(&p->disks[k].th, NULL, disk_thread, &p->disks[k]) != 0) {
+			p->disks[k].rc = ofs_err_set(&p->disks[k].err, OFS_ERR_IO, "cannot start a "
+			    "thread");
+			p->disks[k].th = 0;
+		}
+	for (size_t k = 0; k < p->ndisks; k++)
+		if (p->disks[k].th != 0)
+			pthread_join(p->disks[k].th, NULL);
+	for (size_t k = 0; k < p->ndisks; k++) {
+		struct pdisk *d = &p->disks[k];
+		struct ofs_prep_disk_result *dr = &res->disks[k];
+
+		dr->bytes_copied = d->bytes_copied;
+		dr->bytes_skipped = d->bytes_skipped;
+		dr->files_copied = d->files_copied;
+		dr->files_skipped = d->files_skipped;
+		dr->files_repaired = d->files_repaired;
+		res->bytes_copied += d->bytes_copied;
+		res->bytes_skipped += d->bytes_skipped;
+		res->bytes_rehashed += d->bytes_rehashed;
+		res->files_copied += d->files_copied;
+		res->files_skipped += d->files_skipped;
+		res->files_repaired += d->files_repaired;
+	}
+	for (size_t k = 0; k < p->ndisks; k++) {
+		struct pdisk *d = &p->disks[k];
+
+		if (d->rc == 0)
+			continue;
+		if (d->rc == OFS_ERR_NOSPACE)
+			ofs_err_wrap(&d->err, "disk '%s' is full with %llu bytes still to copy "
+			    "there (free space or replace the disk, then re-run prep)", d->mnt,
+			    (unsigned long long)d->left);
+		if (r == 0) {
+			r = d->rc;
+			*err = d->err;
+		} else {
+			ofs_error("%s", d->err.msg);
+		}
+	}
+	return r;
 }
 
 int
@@ -1412,36 +1218,8 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 		goto out;
 
 	/* The placement is decided: from here on we write. */
-	for (size_t k = 0; k < p.ndisks; k++) {
-		struct pdisk *d = &p.disks[k];
-
-		if (d->src == OFS_SERIAL_NEW && (r = ofs_disk_write_id(d->mnt, d->serial, err)) != 0)
-			goto out;
-		if (d->src == OFS_SERIAL_OPTION || d->src == OFS_SERIAL_HW) {
-			/* An id file from an earlier run would contradict the serial now used. */
-			char *idp = ofs_path_join(d->mnt, OFS_DISK_ID_NAME);
-
-			if (unlink(idp) == 0)
-				ofs_verbose("removed '%s': the disk's serial is now %s", idp,
-				    d->serial);
-			free(idp);
-		}
-		d->files = ofs_xcalloc(p.nfiles + 1, sizeof(*d->files));
-		for (size_t i = 0; i < p.nfiles; i++)
-			if (!p.files[i].is_container)
-				d->files[d->nfiles++] = &p.files[i];
-		for (size_t i = 0; i < p.nfiles; i++)
-			if (p.files[i].is_container && p.files[i].disk == (int)k)
-				d->files[d->nfiles++] = &p.files[i];
-		for (size_t i = 0; i < d->nfiles; i++)
-			d->left += d->files[i]->mf->h.size;
-		total += d->left;
-		todo_files += d->nfiles;
-		clean_disk(&p, d, "PageBlob");
-		clean_disk(&p, d, "BlockBlob");
-		clean_top(d);
-	}
-	clean_jobs(&p);
+	if ((r = lay_out_disks(&p, &total, &todo_files, err)) != 0)
+		goto out;
 	res->bytes_total = total;
 	if ((p.jfd = open(jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		r = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open the prep journal '%s'", jpath);
@@ -1463,50 +1241,7 @@ ofs_prep_run(struct ofs_repo *repo, const struct ofs_prep_opts *o, struct ofs_pr
 	}
 	if (pr != NULL)
 		ofs_progress_set_total(pr, total, todo_files);
-	for (size_t k = 0; k < p.ndisks; k++)
-		if (pthread_create(&p.disks[k].th, NULL, disk_thread, &p.disks[k]) != 0) {
-			p.disks[k].rc = ofs_err_set(&p.disks[k].err, OFS_ERR_IO, "cannot start a "
-			    "thread");
-			p.disks[k].th = 0;
-		}
-	for (size_t k = 0; k < p.ndisks; k++)
-		if (p.disks[k].th != 0)
-			pthread_join(p.disks[k].th, NULL);
-	for (size_t k = 0; k < p.ndisks; k++) {
-		struct pdisk *d = &p.disks[k];
-		struct ofs_prep_disk_result *dr = &res->disks[k];
-
-		dr->bytes_copied = d->bytes_copied;
-		dr->bytes_skipped = d->bytes_skipped;
-		dr->files_copied = d->files_copied;
-		dr->files_skipped = d->files_skipped;
-		dr->files_repaired = d->files_repaired;
-		res->bytes_copied += d->bytes_copied;
-		res->bytes_skipped += d->bytes_skipped;
-		res->bytes_rehashed += d->bytes_rehashed;
-		res->files_copied += d->files_copied;
-		res->files_skipped += d->files_skipped;
-		res->files_repaired += d->files_repaired;
-	}
-	/* Report the first failing disk; the others' messages go to stderr. */
-	r = 0;
-	for (size_t k = 0; k < p.ndisks; k++) {
-		struct pdisk *d = &p.disks[k];
-
-		if (d->rc == 0)
-			continue;
-		if (d->rc == OFS_ERR_NOSPACE)
-			ofs_err_wrap(&d->err, "disk '%s' is full with %llu bytes still to copy "
-			    "there (free space or replace the disk, then re-run prep)", d->mnt,
-			    (unsigned long long)d->left);
-		if (r == 0) {
-			r = d->rc;
-			*err = d->err;
-		} else {
-			ofs_error("%s", d->err.msg);
-		}
-	}
-	if (r != 0)
+	if ((r = copy_all(&p, res, err)) != 0)
 		goto out;
 	if ((r = write_manifests(&p, res, err)) != 0)
 		goto out;

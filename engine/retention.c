@@ -313,53 +313,79 @@ container_of(const struct ofs_idx_pack *p, char *name, size_t namesz)
 	return 0;
 }
 
-int
-ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
-    json_t *deleted_containers, struct ofs_error *err)
+/* One prune run: what the steps below share. */
+struct prune {
+	struct ofs_repo *r;
+	struct ofs_prune_stats *st;
+	struct scan sc;
+	size_t npacks;
+	struct ofs_index_pack *newp;	/* packs written by the repack */
+	size_t nnew;
+	struct index_file *files;	/* the index files read before writing the new one */
+	size_t nfiles;
+};
+
+/* 1 when pack i is in a container and the first pack of it in the index (so that each
+ * container is counted, and deleted, once). */
+static int
+first_of_container(const struct ofs_repo *r, size_t i)
+{
+	const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+
+	for (size_t k = 0; k < i; k++) {
+		const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
+
+		if (kp->loc.kind == OFS_LOC_CONTAINER && kp->loc.seq == ip->loc.seq &&
+		    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Step 1: mark every blob reachable from a snapshot used. */
+static int
+mark_snapshots(struct prune *pr, struct ofs_error *err)
 {
 	struct ofs_snapshot *s = NULL;
-	struct index_file *files = NULL;
-	struct ofs_index_pack *newp = NULL, *all = NULL;
-	struct ofs_pack_writer w;
-	struct ofs_buf stored = OFS_BUF_INIT(0), plain = OFS_BUF_INIT(0);
-	struct scan sc;
-	size_t n = 0, nfiles = 0, nnew = 0, nall = 0, npacks;
-	uint8_t *seen = NULL;
-	int rc = 0, changed = 0;
+	size_t n = 0;
+	int rc;
 
-	memset(st, 0, sizeof(*st));
-	memset(&sc, 0, sizeof(sc));
-	ofs_pack_writer_init(&w);
-	sc.used = ofs_idx_new();
-	npacks = ofs_idx_npacks(r->idx);
-	sc.pu = ofs_xcalloc(npacks + 1, sizeof(*sc.pu));
-
-	/* 1. mark */
-	if ((rc = ofs_repo_list_snapshots(r, &s, &n, err)) != 0)
+	if ((rc = ofs_repo_list_snapshots(pr->r, &s, &n, err)) != 0)
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = mark_tree(r, s[i].tree, sc.used, err);
-	if (rc != 0)
-		goto out;
+		rc = mark_tree(pr->r, s[i].tree, pr->sc.used, err);
+out:
+	for (size_t i = 0; i < n; i++)
+		ofs_snapshot_release(&s[i]);
+	free(s);
+	return rc;
+}
 
-	/* 2. per pack: used and total stored bytes (each blob counted in the pack the index
-	 * finds it in); decide */
-	ofs_idx_foreach(r->idx, scan_blob, &sc);
+/* Step 2: per pack, used and total stored bytes (each blob counted in the pack the index
+ * finds it in); decide each pack's action. */
+static int
+decide(struct prune *pr, struct ofs_error *err)
+{
+	struct ofs_repo *r = pr->r;
+	struct scan *sc = &pr->sc;
+	int rc;
+
+	ofs_idx_foreach(r->idx, scan_blob, sc);
 	/* The seed chunks patches copy from are used too. The trees do not list them, and
 	 * reading the patches costs a download from the cloud, so this is done only when a
 	 * container would otherwise go (patches copy only from containers). */
-	if (sc.patch_used && container_unused(r, &sc, npacks)) {
-		if ((rc = mark_patch_bases(r, &sc, err)) != 0)
-			goto out;
-		memset(sc.pu, 0, (npacks + 1) * sizeof(*sc.pu));
-		ofs_idx_foreach(r->idx, scan_blob, &sc);
+	if (sc->patch_used && container_unused(r, sc, pr->npacks)) {
+		if ((rc = mark_patch_bases(r, sc, err)) != 0)
+			return rc;
+		memset(sc->pu, 0, (pr->npacks + 1) * sizeof(*sc->pu));
+		ofs_idx_foreach(r->idx, scan_blob, sc);
 	}
-	for (size_t i = 0; i < npacks; i++) {
+	for (size_t i = 0; i < pr->npacks; i++) {
 		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
-		struct pack_use *pu = &sc.pu[i];
+		struct pack_use *pu = &sc->pu[i];
 
-		st->blobs_used += pu->nused;
-		st->blobs_unused += pu->n - pu->nused;
+		pr->st->blobs_used += pu->nused;
+		pr->st->blobs_unused += pu->n - pu->nused;
 		if (pu->nused == 0)
 			pu->action = P_DELETE;
 		else if (ip->loc.kind == OFS_LOC_LOOSE && pu->used * 2 < pu->total)
@@ -368,56 +394,59 @@ ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
 			pu->action = P_KEEP;
 	}
 	/* a container goes only when none of its packs holds a used blob */
-	for (size_t i = 0; i < npacks; i++) {
+	for (size_t i = 0; i < pr->npacks; i++) {
 		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
 
-		if (ip->loc.kind != OFS_LOC_CONTAINER || sc.pu[i].action != P_DELETE)
+		if (ip->loc.kind != OFS_LOC_CONTAINER || sc->pu[i].action != P_DELETE)
 			continue;
-		for (size_t k = 0; k < npacks; k++) {
+		for (size_t k = 0; k < pr->npacks; k++) {
 			const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
 
 			if (kp->loc.kind == OFS_LOC_CONTAINER && kp->loc.seq == ip->loc.seq &&
 			    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0 &&
-			    sc.pu[k].action != P_DELETE) {
-				sc.pu[i].action = P_KEEP;
+			    sc->pu[k].action != P_DELETE) {
+				sc->pu[i].action = P_KEEP;
 				break;
 			}
 		}
 	}
-	for (size_t i = 0; i < npacks; i++) {
+	return 0;
+}
+
+/* The statistics of the decided actions; deleted container names go to deleted (may be
+ * NULL). Returns 1 when some pack is not kept as it is. */
+static int
+count(struct prune *pr, json_t *deleted)
+{
+	struct ofs_repo *r = pr->r;
+	struct ofs_prune_stats *st = pr->st;
+	const struct pack_use *pu = pr->sc.pu;
+	int changed = 0;
+
+	for (size_t i = 0; i < pr->npacks; i++) {
 		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
 
-		if (sc.pu[i].action != P_KEEP)
+		if (pu[i].action != P_KEEP)
 			changed = 1;
 		if (ip->loc.kind == OFS_LOC_CONTAINER) {
-			if (sc.pu[i].action == P_KEEP)
+			if (pu[i].action == P_KEEP)
 				st->container_bytes_reclaimable += ip->length -
-				    (sc.pu[i].used < ip->length ? sc.pu[i].used : ip->length);
-		} else if (sc.pu[i].action == P_DELETE) {
+				    (pu[i].used < ip->length ? pu[i].used : ip->length);
+		} else if (pu[i].action == P_DELETE) {
 			st->packs_deleted++;
 			st->bytes_deleted += ip->length;
-		} else if (sc.pu[i].action == P_REPACK) {
+		} else if (pu[i].action == P_REPACK) {
 			st->packs_repacked++;
 			st->bytes_deleted += ip->length;
 		}
 	}
 	/* containers (each counted once, by its first pack) */
-	for (size_t i = 0; i < npacks; i++) {
+	for (size_t i = 0; i < pr->npacks; i++) {
 		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
-		int first = 1;
 
-		if (ip->loc.kind != OFS_LOC_CONTAINER)
+		if (ip->loc.kind != OFS_LOC_CONTAINER || !first_of_container(r, i))
 			continue;
-		for (size_t k = 0; k < i && first; k++) {
-			const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
-
-			if (kp->loc.kind == OFS_LOC_CONTAINER && kp->loc.seq == ip->loc.seq &&
-			    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0)
-				first = 0;
-		}
-		if (!first)
-			continue;
-		if (sc.pu[i].action == P_DELETE) {
+		if (pu[i].action == P_DELETE) {
 			char name[96];
 			uint64_t sz = 0;
 			struct ofs_error e2 = { 0 };
@@ -426,170 +455,195 @@ ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
 			st->containers_deleted++;
 			if (r->be->ops->size(r->be, name, &sz, &e2) == 0)
 				st->bytes_deleted += sz;
-			if (deleted_containers != NULL)
-				json_array_append_new(deleted_containers,
+			if (deleted != NULL)
+				json_array_append_new(deleted,
 				    json_string(name + strlen("containers/")));
 		} else {
 			st->containers_kept++;
 		}
 	}
-	if (dry_run || !changed)
-		goto out;
+	return changed;
+}
 
-	/* 3. repack: copy the used blobs' stored bytes into new loose packs */
-	sc.second = 1;
-	ofs_idx_foreach(r->idx, scan_blob, &sc);
-	{
-		size_t *order = ofs_xcalloc(sc.repack.n + 1, sizeof(size_t));
-		struct ofs_blob_ref *refs = sc.repack.refs;
+/* Step 3: copy the used blobs' stored bytes of the packs to repack into new loose packs
+ * (pr->newp), each checked to still open first. */
+static int
+repack(struct prune *pr, struct ofs_error *err)
+{
+	struct ofs_repo *r = pr->r;
+	struct scan *sc = &pr->sc;
+	struct ofs_pack_writer w;
+	struct ofs_buf stored = OFS_BUF_INIT(0), plain = OFS_BUF_INIT(0);
+	struct pair { struct ofs_blob_ref ref; size_t i; } *order;
+	int rc = 0;
 
-		/* sort (id, ref) pairs together through an index array */
-		{
-			struct pair { struct ofs_blob_ref ref; size_t i; } *pr;
-
-			pr = ofs_xcalloc(sc.repack.n + 1, sizeof(*pr));
-			for (size_t i = 0; i < sc.repack.n; i++) {
-				pr[i].ref = refs[i];
-				pr[i].i = i;
-			}
-			qsort(pr, sc.repack.n, sizeof(*pr), cmp_ref);
-			for (size_t i = 0; i < sc.repack.n; i++)
-				order[i] = pr[i].i;
-			free(pr);
-		}
-		for (size_t j = 0; j < sc.repack.n && rc == 0; j++) {
-			const struct ofs_blob_ref *ref = &refs[order[j]];
-			const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, ref->pack);
-			char name[80];
-
-			ofs_loose_name(ip->id, name, sizeof(name));
-			ofs_buf_reset(&stored);
-			if ((rc = r->be->ops->get(r->be, name, ref->offset, ref->stored_len, &stored,
-			    err)) != 0)
-				break;
-			if (stored.len != ref->stored_len) {
-				rc = ofs_err_set(err, OFS_ERR_CORRUPT, "short read of a blob in '%s'",
-				    name);
-				break;
-			}
-			/* it must still open: never copy damaged bytes into a new pack */
-			ofs_buf_reset(&plain);
-			if ((rc = ofs_blob_open(r->ctx, ref->type, sc.repack.ids[order[j]],
-			    stored.data, stored.len, ref->raw_len, &plain, err)) != 0)
-				break;
-			ofs_pack_writer_add(&w, ref->type, sc.repack.ids[order[j]], stored.data,
-			    stored.len, ref->raw_len);
-			st->blobs_repacked++;
-			if (ofs_pack_writer_size(&w) >= OFS_PACK_TARGET)
-				rc = flush_pack(r, &w, &newp, &nnew, st, err);
-		}
-		if (rc == 0)
-			rc = flush_pack(r, &w, &newp, &nnew, st, err);
-		free(order);
-		if (rc != 0)
-			goto out;
+	ofs_pack_writer_init(&w);
+	sc->second = 1;
+	ofs_idx_foreach(r->idx, scan_blob, sc);
+	/* sort (id, ref) pairs together through an index array */
+	order = ofs_xcalloc(sc->repack.n + 1, sizeof(*order));
+	for (size_t i = 0; i < sc->repack.n; i++) {
+		order[i].ref = sc->repack.refs[i];
+		order[i].i = i;
 	}
+	qsort(order, sc->repack.n, sizeof(*order), cmp_ref);
+	for (size_t j = 0; j < sc->repack.n && rc == 0; j++) {
+		const struct ofs_blob_ref *ref = &sc->repack.refs[order[j].i];
+		const uint8_t *id = sc->repack.ids[order[j].i];
+		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, ref->pack);
+		char name[80];
 
-	/* 4. one new index file: the kept packs of the old index files, then the new packs */
-	if ((rc = load_index_files(r, &files, &nfiles, err)) != 0)
-		goto out;
-	seen = ofs_xcalloc(npacks + 1, 1);
-	{
-		struct ofs_buf enc = OFS_BUF_INIT(0);
-		uint8_t iid[OFS_ID_LEN];
-
-		for (size_t f = 0; f < nfiles; f++) {
-			for (size_t k = 0; k < files[f].n; k++) {
-				struct ofs_idx_pack q;
-				uint32_t num;
-
-				memset(&q, 0, sizeof(q));
-				memcpy(q.id, files[f].packs[k].id, OFS_ID_LEN);
-				q.loc = files[f].packs[k].loc;
-				q.length = files[f].packs[k].length;
-				memcpy(q.xxh, files[f].packs[k].xxh, OFS_XXH_LEN);
-				num = ofs_idx_add_pack(r->idx, &q);	/* present: its number */
-				if (num >= npacks || seen[num] || sc.pu[num].action != P_KEEP)
-					continue;
-				seen[num] = 1;
-				all = ofs_xreallocarray(all, nall + 1, sizeof(*all));
-				all[nall++] = files[f].packs[k];	/* borrowed */
-			}
+		ofs_loose_name(ip->id, name, sizeof(name));
+		ofs_buf_reset(&stored);
+		if ((rc = r->be->ops->get(r->be, name, ref->offset, ref->stored_len, &stored,
+		    err)) != 0)
+			break;
+		if (stored.len != ref->stored_len) {
+			rc = ofs_err_set(err, OFS_ERR_CORRUPT, "short read of a blob in '%s'",
+			    name);
+			break;
 		}
-		for (size_t k = 0; k < nnew; k++) {
+		/* it must still open: never copy damaged bytes into a new pack */
+		ofs_buf_reset(&plain);
+		if ((rc = ofs_blob_open(r->ctx, ref->type, id, stored.data, stored.len,
+		    ref->raw_len, &plain, err)) != 0)
+			break;
+		ofs_pack_writer_add(&w, ref->type, id, stored.data, stored.len, ref->raw_len);
+		pr->st->blobs_repacked++;
+		if (ofs_pack_writer_size(&w) >= OFS_PACK_TARGET)
+			rc = flush_pack(r, &w, &pr->newp, &pr->nnew, pr->st, err);
+	}
+	if (rc == 0)
+		rc = flush_pack(r, &w, &pr->newp, &pr->nnew, pr->st, err);
+	free(order);
+	ofs_pack_writer_release(&w);
+	ofs_buf_release(&stored);
+	ofs_buf_release(&plain);
+	return rc;
+}
+
+/* Step 4: one new index file: the kept packs of the old index files (read into pr->files),
+ * then the new packs. */
+static int
+write_index(struct prune *pr, struct ofs_error *err)
+{
+	struct ofs_repo *r = pr->r;
+	struct ofs_buf enc = OFS_BUF_INIT(0);
+	struct ofs_index_pack *all = NULL;
+	uint8_t iid[OFS_ID_LEN], *seen;
+	size_t nall = 0;
+	int rc;
+
+	if ((rc = load_index_files(r, &pr->files, &pr->nfiles, err)) != 0)
+		return rc;
+	seen = ofs_xcalloc(pr->npacks + 1, 1);
+	for (size_t f = 0; f < pr->nfiles; f++) {
+		for (size_t k = 0; k < pr->files[f].n; k++) {
+			const struct ofs_index_pack *fp = &pr->files[f].packs[k];
+			struct ofs_idx_pack q;
+			uint32_t num;
+
+			memset(&q, 0, sizeof(q));
+			memcpy(q.id, fp->id, OFS_ID_LEN);
+			q.loc = fp->loc;
+			q.length = fp->length;
+			memcpy(q.xxh, fp->xxh, OFS_XXH_LEN);
+			num = ofs_idx_add_pack(r->idx, &q);	/* present: its number */
+			if (num >= pr->npacks || seen[num] || pr->sc.pu[num].action != P_KEEP)
+				continue;
+			seen[num] = 1;
 			all = ofs_xreallocarray(all, nall + 1, sizeof(*all));
-			all[nall++] = newp[k];
+			all[nall++] = *fp;	/* borrowed */
 		}
-		if ((rc = ofs_index_encode(all, nall, &enc)) == 0) {
-			ofs_random(iid, sizeof(iid));
-			rc = ofs_repo_put_object(r, "index", OFS_OBJ_INDEX, iid, enc.data, enc.len,
-			    err);
-		} else {
-			ofs_err_set(err, OFS_ERR_IO, "cannot encode the new index");
-		}
-		ofs_buf_release(&enc);
-		if (rc != 0)
-			goto out;
-		st->index_files_written = 1;
 	}
+	for (size_t k = 0; k < pr->nnew; k++) {
+		all = ofs_xreallocarray(all, nall + 1, sizeof(*all));
+		all[nall++] = pr->newp[k];
+	}
+	if ((rc = ofs_index_encode(all, nall, &enc)) == 0) {
+		ofs_random(iid, sizeof(iid));
+		rc = ofs_repo_put_object(r, "index", OFS_OBJ_INDEX, iid, enc.data, enc.len, err);
+	} else {
+		ofs_err_set(err, OFS_ERR_IO, "cannot encode the new index");
+	}
+	if (rc == 0)
+		pr->st->index_files_written = 1;
+	ofs_buf_release(&enc);
+	free(seen);
+	free(all);
+	return rc;
+}
 
-	/* 5. only now delete: old index files, then dropped packs and containers */
-	for (size_t f = 0; f < nfiles; f++) {
-		char *name = ofs_path_join("index", files[f].name);
+/* Step 5, only once the new index is stored: delete the old index files, then the dropped
+ * packs and containers (one already gone is no error). */
+static int
+delete_old(struct prune *pr, struct ofs_error *err)
+{
+	struct ofs_repo *r = pr->r;
+	int rc;
+
+	for (size_t f = 0; f < pr->nfiles; f++) {
+		char *name = ofs_path_join("index", pr->files[f].name);
 
 		rc = r->be->ops->remove(r->be, name, err);
 		free(name);
 		if (rc != 0)
-			goto out;
-		st->index_files_deleted++;
+			return rc;
+		pr->st->index_files_deleted++;
 	}
-	for (size_t i = 0; i < npacks; i++) {
+	for (size_t i = 0; i < pr->npacks; i++) {
 		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
 		char name[96];
 
-		if (sc.pu[i].action == P_KEEP)
+		if (pr->sc.pu[i].action == P_KEEP)
 			continue;
 		if (ip->loc.kind == OFS_LOC_LOOSE) {
 			ofs_loose_name(ip->id, name, sizeof(name));
 		} else {
-			int first = 1;
-
-			for (size_t k = 0; k < i && first; k++) {
-				const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
-
-				if (kp->loc.kind == OFS_LOC_CONTAINER &&
-				    kp->loc.seq == ip->loc.seq &&
-				    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0)
-					first = 0;
-			}
-			if (!first)
+			if (!first_of_container(r, i))
 				continue;
 			container_of(ip, name, sizeof(name));
 		}
 		if ((rc = r->be->ops->remove(r->be, name, err)) != 0 && rc != OFS_ERR_NOTFOUND)
-			goto out;
-		rc = 0;
+			return rc;
 	}
+	return 0;
+}
+
+int
+ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
+    json_t *deleted_containers, struct ofs_error *err)
+{
+	struct prune pr;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(&pr, 0, sizeof(pr));
+	pr.r = r;
+	pr.st = st;
+	pr.sc.used = ofs_idx_new();
+	pr.npacks = ofs_idx_npacks(r->idx);
+	pr.sc.pu = ofs_xcalloc(pr.npacks + 1, sizeof(*pr.sc.pu));
+
+	if ((rc = mark_snapshots(&pr, err)) != 0 || (rc = decide(&pr, err)) != 0)
+		goto out;
+	if (!count(&pr, deleted_containers) || dry_run)
+		goto out;
+	if ((rc = repack(&pr, err)) != 0 || (rc = write_index(&pr, err)) != 0)
+		goto out;
+	rc = delete_old(&pr, err);
 out:
-	for (size_t f = 0; f < nfiles; f++) {
-		free(files[f].name);
-		ofs_index_packs_free(files[f].packs, files[f].n);
+	for (size_t f = 0; f < pr.nfiles; f++) {
+		free(pr.files[f].name);
+		ofs_index_packs_free(pr.files[f].packs, pr.files[f].n);
 	}
-	free(files);
-	free(all);
-	ofs_index_packs_free(newp, nnew);
-	free(seen);
-	free(sc.repack.ids);
-	free(sc.patches.ids);
-	free(sc.repack.refs);
-	free(sc.pu);
-	ofs_idx_free(sc.used);
-	ofs_pack_writer_release(&w);
-	ofs_buf_release(&stored);
-	ofs_buf_release(&plain);
-	for (size_t i = 0; i < n; i++)
-		ofs_snapshot_release(&s[i]);
-	free(s);
+	free(pr.files);
+	ofs_index_packs_free(pr.newp, pr.nnew);
+	free(pr.sc.repack.ids);
+	free(pr.sc.patches.ids);
+	free(pr.sc.repack.refs);
+	free(pr.sc.pu);
+	ofs_idx_free(pr.sc.used);
 	return rc;
 }
 

@@ -1,25 +1,23 @@
 /* offseed verify: check staging repos or prepared disks against their manifests without the
- * passphrase (lib/check.c), optionally compare manifest SHA-256s with the job's, and with
- * --deep hand over to the keyed pass (verify/cmd_verify_deep.c). */
-#include <errno.h>
+ * passphrase (engine/verify.c over lib/check.c), optionally compare manifest SHA-256s with
+ * the job's, and with --deep hand over to the keyed pass (verify/cmd_verify_deep.c). The
+ * command parses, sets up, runs the engines and prints their findings and the summary. */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "check.h"
 #include "cli.h"
 #include "deep.h"
-#include "disk.h"
 #include "manifest.h"
 #include "out.h"
 #include "remote.h"
-#include "setmanifest.h"
 #include "util.h"
+#include "verify.h"
 
 static const char usage[] =
     "usage: offseed verify [--deep] [--sample PCT] [--expect-hash SERIAL=SHA256]... [--json]\n"
@@ -57,37 +55,6 @@ static const char usage[] =
     "\n"
     "Exit: 0 clean, 4 anything missing, corrupt or unlisted, 7 newer format, 1 I/O failure,\n"
     "2 usage, 5 credentials refused, 8 storage service unreachable.\n";
-
-struct expect {
-	char *serial;
-	char sha[65];
-	int matched;
-};
-
-/* A finding kept until the checks running in parallel are all done. */
-struct fcopy {
-	struct ofs_finding f;
-	char *path, *detail, *serial;	/* owned copies */
-};
-
-struct target {
-	const char *arg;	/* as given */
-	const char *dir;	/* without a file: prefix */
-	struct ofs_manifest *m;
-	char sha[65];		/* manifest SHA-256, "" when unreadable */
-	/* a disk of a set: offseed-set.json at the root */
-	int is_disk;
-	struct ofs_set_manifest *set;	/* NULL when absent or unusable */
-	char set_sha[65];
-	int in_set;		/* of the set being verified (not a foreign disk) */
-	/* its keyless check, run in a thread of its own */
-	struct ofs_check_opts o;
-	struct ofs_check_stats st;
-	struct ofs_error err;
-	int r;
-	struct fcopy *fl;
-	size_t nfl;
-};
 
 struct vctx {
 	const char *target;
@@ -212,38 +179,18 @@ on_finding(const struct ofs_finding *f, void *arg)
 	free(shown);
 }
 
+/* The engine's findings: v->target is the target they are about. */
 static void
-simple_finding(struct vctx *v, enum ofs_finding_kind kind, const char *path,
-    const char *detail)
+on_target_finding(const char *target, const struct ofs_finding *f, void *arg)
 {
-	struct ofs_finding f;
+	struct vctx *v = arg;
 
-	memset(&f, 0, sizeof(f));
-	f.kind = kind;
-	f.path = path;
-	f.region = -1;
-	f.detail = detail;
-	on_finding(&f, v);
-}
-
-/* The finding for a manifest that could not be read: r from ofs_buf_read_file. */
-static void
-read_finding(struct vctx *v, int r, const char *path, const struct ofs_error *e)
-{
-	struct ofs_finding f;
-
-	memset(&f, 0, sizeof(f));
-	f.kind = r == OFS_ERR_CORRUPT ? OFS_FINDING_STRUCTURE : OFS_FINDING_UNREADABLE;
-	f.path = path;
-	f.region = -1;
-	f.detail = e->msg;
-	if (f.kind == OFS_FINDING_UNREADABLE)
-		f.io_errno = e->sys_errno != 0 ? e->sys_errno : EIO;
-	on_finding(&f, v);
+	v->target = target;
+	on_finding(f, v);
 }
 
 static int
-parse_expect(const char *s, struct expect *e)
+parse_expect(const char *s, struct ofs_verify_expect *e)
 {
 	const char *eq = strrchr(s, '=');
 	uint8_t tmp[32];
@@ -254,274 +201,6 @@ parse_expect(const char *s, struct expect *e)
 	ofs_hex(tmp, 32, e->sha);
 	e->matched = 0;
 	return 0;
-}
-
-/* Load and hash target t's manifest; problems become findings (t->m stays NULL). Returns 0,
- * or an OFS_ERR_* when the target itself cannot be used (already in err). */
-static int
-load_target(struct target *t, struct vctx *v, struct ofs_error *err)
-{
-	struct ofs_buf raw = OFS_BUF_INIT(OFS_MANIFEST_MAX);
-	struct ofs_error e;
-	struct stat st;
-	uint8_t sha[32];
-	char *mp;
-	int r;
-
-	t->sha[0] = '\0';
-	if (stat(t->dir, &st) != 0)
-		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open '%s'", t->dir);
-	if (!S_ISDIR(st.st_mode))
-		return ofs_err_set(err, OFS_ERR_USAGE, "'%s' is not a folder (a staging repository "
-		    "or a prepared disk)", t->dir);
-	mp = ofs_path_join(t->dir, OFS_MANIFEST_NAME);
-	ofs_err_clear(&e);
-	if ((r = ofs_buf_read_file(&raw, mp, &e)) != 0) {
-		if (r == OFS_ERR_NOTFOUND)
-			simple_finding(v, OFS_FINDING_MISSING, OFS_MANIFEST_NAME, e.msg);
-		else
-			read_finding(v, r, OFS_MANIFEST_NAME, &e);
-		r = 0;
-		goto out;
-	}
-	ofs_sha256(raw.data, raw.len, sha);
-	ofs_hex(sha, 32, t->sha);
-	if ((r = ofs_manifest_parse(raw.data, raw.len, mp, &t->m, &e)) != 0) {
-		simple_finding(v, r == OFS_ERR_VERSION ? OFS_FINDING_VERSION :
-		    OFS_FINDING_STRUCTURE, OFS_MANIFEST_NAME, e.msg);
-		r = 0;
-	}
-out:
-	free(mp);
-	ofs_buf_release(&raw);
-	return r;
-}
-
-/* Keep a finding of one target's check (runs in that target's thread). */
-static void
-collect(const struct ofs_finding *f, void *arg)
-{
-	struct target *t = arg;
-	struct fcopy *c;
-
-	t->fl = ofs_xreallocarray(t->fl, t->nfl + 1, sizeof(*t->fl));
-	c = &t->fl[t->nfl++];
-	c->f = *f;
-	c->path = f->path ? ofs_xstrdup(f->path) : NULL;
-	c->detail = f->detail ? ofs_xstrdup(f->detail) : NULL;
-	c->serial = f->serial ? ofs_xstrdup(f->serial) : NULL;
-	c->f.path = c->path;
-	c->f.detail = c->detail;
-	c->f.serial = c->serial;
-}
-
-static void *
-check_thread(void *arg)
-{
-	struct target *t = arg;
-
-	ofs_err_clear(&t->err);
-	t->r = ofs_check_root(t->dir, t->m, &t->o, &t->st, &t->err);
-	return NULL;
-}
-
-/* offseed-set.json of target t, if it has one: raw SHA-256 and parsed set; problems become
- * findings on that file. */
-static void
-load_set(struct target *t, struct vctx *v)
-{
-	struct ofs_buf raw = OFS_BUF_INIT(OFS_SET_MANIFEST_MAX);
-	struct ofs_error e;
-	uint8_t sha[32];
-	char *sp = ofs_path_join(t->dir, OFS_SET_MANIFEST_NAME);
-	int r;
-
-	ofs_err_clear(&e);
-	if ((r = ofs_buf_read_file(&raw, sp, &e)) != 0) {
-		if (r != OFS_ERR_NOTFOUND) {
-			t->is_disk = 1;
-			read_finding(v, r, OFS_SET_MANIFEST_NAME, &e);
-		} else if (t->m != NULL && t->m->has_disk) {
-			/* a prepared disk carries both manifests */
-			t->is_disk = 1;
-			simple_finding(v, OFS_FINDING_MISSING, OFS_SET_MANIFEST_NAME, e.msg);
-		}
-		goto out;
-	}
-	t->is_disk = 1;
-	ofs_sha256(raw.data, raw.len, sha);
-	ofs_hex(sha, 32, t->set_sha);
-	if ((r = ofs_set_manifest_parse(raw.data, raw.len, sp, &t->set, &e)) != 0)
-		simple_finding(v, r == OFS_ERR_VERSION ? OFS_FINDING_VERSION :
-		    OFS_FINDING_STRUCTURE, OFS_SET_MANIFEST_NAME, e.msg);
-out:
-	free(sp);
-	ofs_buf_release(&raw);
-}
-
-static int
-same_set(const struct ofs_set_manifest *a, const struct ofs_set_manifest *b)
-{
-	return strcmp(a->repository, b->repository) == 0 && strcmp(a->seed_set, b->seed_set) == 0;
-}
-
-static void
-disk_finding(struct vctx *v, enum ofs_finding_kind kind, const char *path, const char *detail,
-    const struct ofs_set_manifest *set, const struct ofs_set_disk *sd)
-{
-	struct ofs_finding f;
-
-	memset(&f, 0, sizeof(f));
-	f.kind = kind;
-	f.path = path;
-	f.region = -1;
-	f.detail = detail;
-	if (sd != NULL) {
-		f.disk_index = sd->index;
-		f.disk_count = (uint32_t)set->ndisks;
-		f.serial = sd->serial;
-	}
-	on_finding(&f, v);
-}
-
-/* Contents of DIR/.offseed-disk-id, trimmed, or NULL when there is none. */
-static char *
-read_disk_id(const char *dir)
-{
-	struct ofs_buf b = OFS_BUF_INIT(4096);
-	char *p = ofs_path_join(dir, OFS_DISK_ID_NAME), *s = NULL;
-
-	if (ofs_buf_read_file(&b, p, NULL) == 0) {
-		while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
-		    b.data[b.len - 1] == ' '))
-			b.len--;
-		s = ofs_xstrndup((const char *)b.data, b.len);
-	}
-	ofs_buf_release(&b);
-	free(p);
-	return s;
-}
-
-/* The target whose set manifest most targets share: the set being verified (NULL: none). */
-static const struct target *
-set_ref(const struct target *tg, size_t ntg)
-{
-	const struct target *ref = NULL;
-	size_t best = 0;
-
-	for (size_t i = 0; i < ntg; i++) {
-		size_t c = 0;
-
-		if (tg[i].set == NULL)
-			continue;
-		for (size_t j = 0; j < ntg; j++)
-			c += tg[j].set != NULL && same_set(tg[i].set, tg[j].set);
-		if (c > best) {
-			best = c;
-			ref = &tg[i];
-		}
-	}
-	return ref;
-}
-
-/* The set checks over every target that is a disk: one set (the one most of the disks
- * belong to; others are foreign), identical set manifests, each disk's manifest hash,
- * index and serial as the set lists them, and every disk of the set present. */
-static void
-check_set(struct target *tg, size_t ntg, struct vctx *v)
-{
-	const struct ofs_set_manifest *set = NULL;
-	const struct target *ref = set_ref(tg, ntg);
-	const struct target **present;
-	char *d;
-
-	if (ref == NULL)
-		return;
-	set = ref->set;
-	present = ofs_xcalloc(set->ndisks, sizeof(*present));
-	for (size_t i = 0; i < ntg; i++) {
-		struct target *t = &tg[i];
-		const struct ofs_manifest *m = t->m;
-		const struct ofs_set_disk *sd;
-		char *id;
-
-		if (t->set == NULL)
-			continue;
-		v->target = t->dir;
-		if (!same_set(t->set, set)) {
-			d = ofs_xasprintf("a disk of another set (repository %s, seed set %s), not "
-			    "of seed set %s of repository %s like '%s'", t->set->repository,
-			    t->set->seed_set, set->seed_set, set->repository, ref->dir);
-			sd = m != NULL && m->has_disk && m->disk_index >= 1 &&
-			    m->disk_index <= t->set->ndisks ? &t->set->disks[m->disk_index - 1] :
-			    NULL;
-			disk_finding(v, OFS_FINDING_FOREIGN_DISK, NULL, d, t->set, sd);
-			free(d);
-			continue;
-		}
-		t->in_set = 1;
-		if (strcmp(t->set_sha, ref->set_sha) != 0) {
-			d = ofs_xasprintf("differs from the one on '%s' (SHA-256 %s, there %s)",
-			    ref->dir, t->set_sha, ref->set_sha);
-			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_SET_MANIFEST_NAME, d, NULL,
-			    NULL);
-			free(d);
-		}
-		if (m == NULL)
-			continue;	/* its manifest problem is already reported */
-		if (!m->has_disk || m->disk_index < 1 || m->disk_index > set->ndisks) {
-			d = m->has_disk ? ofs_xasprintf("disk index %u is not in the set (1 to %zu)",
-			    m->disk_index, set->ndisks) : ofs_xstrdup("the manifest names no disk, "
-			    "but the disk carries offseed-set.json");
-			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_MANIFEST_NAME, d, NULL, NULL);
-			free(d);
-			continue;
-		}
-		sd = &set->disks[m->disk_index - 1];
-		if (present[sd->index - 1] != NULL) {
-			d = ofs_xasprintf("disk %u of %zu is given twice ('%s' and '%s')", sd->index,
-			    set->ndisks, present[sd->index - 1]->dir, t->dir);
-			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_MANIFEST_NAME, d, set, sd);
-			free(d);
-			continue;
-		}
-		present[sd->index - 1] = t;
-		if (m->disk_count != set->ndisks || strcmp(m->serial, sd->serial) != 0 ||
-		    strcmp(m->repository, set->repository) != 0 || m->seed_set == NULL ||
-		    strcmp(m->seed_set, set->seed_set) != 0) {
-			d = ofs_xasprintf("the manifest says disk %u of %u, serial %s, repository "
-			    "%s, seed set %s; the set says disk %u of %zu, serial %s, repository "
-			    "%s, seed set %s", m->disk_index, m->disk_count, m->serial,
-			    m->repository, m->seed_set ? m->seed_set : "none", sd->index,
-			    set->ndisks, sd->serial, set->repository, set->seed_set);
-			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_MANIFEST_NAME, d, set, sd);
-			free(d);
-		}
-		if (t->sha[0] != '\0' && strcmp(t->sha, sd->manifest_sha256) != 0) {
-			d = ofs_xasprintf("expected %s found %s (disk %u of %zu, serial %s, as the "
-			    "set manifest lists it)", sd->manifest_sha256, t->sha, sd->index,
-			    set->ndisks, sd->serial);
-			disk_finding(v, OFS_FINDING_MANIFEST_HASH, OFS_MANIFEST_NAME, d, set, sd);
-			free(d);
-		}
-		if ((id = read_disk_id(t->dir)) != NULL && strcmp(id, sd->serial) != 0) {
-			d = ofs_xasprintf("the disk's id file says serial %s, the set lists %s for "
-			    "disk %u", id, sd->serial, sd->index);
-			disk_finding(v, OFS_FINDING_SET_MISMATCH, OFS_DISK_ID_NAME, d, set, sd);
-			free(d);
-		}
-		free(id);
-	}
-	v->target = "";
-	for (size_t i = 0; i < set->ndisks; i++) {
-		if (present[i] != NULL)
-			continue;
-		d = ofs_xasprintf("disk %u of %zu missing (serial %s)", set->disks[i].index,
-		    set->ndisks, set->disks[i].serial);
-		disk_finding(v, OFS_FINDING_DISK_MISSING, NULL, d, set, &set->disks[i]);
-		free(d);
-	}
-	free(present);
 }
 
 /* The azure:// verification: load the manifests, read the blobs, report findings into v
@@ -580,17 +259,6 @@ out:
 	return rc;
 }
 
-/* Mark the disks of the set being verified (the set most targets belong to), as check_set
- * will, without reporting anything: the deep pass opens them before the keyless one ends. */
-static void
-mark_set(struct target *tg, size_t ntg)
-{
-	const struct target *ref = set_ref(tg, ntg);
-
-	for (size_t i = 0; ref != NULL && i < ntg; i++)
-		tg[i].in_set = tg[i].set != NULL && same_set(tg[i].set, ref->set);
-}
-
 /* The repositories of the deep pass: each staging folder on its own, the disks of the set
  * together as one location (disks:MNT,MNT…). They are opened (the key derived, the index
  * loaded) on a thread of their own while the keyless pass runs. */
@@ -621,8 +289,8 @@ deep_open_all(void *arg)
 }
 
 static void
-deep_open_start(struct deep_open *d, const struct ofs_cli *g, const struct target *tg,
-    size_t ntg)
+deep_open_start(struct deep_open *d, const struct ofs_cli *g,
+    const struct ofs_verify_target *tg, size_t ntg)
 {
 	struct ofs_buf set = OFS_BUF_INIT(0);
 
@@ -669,8 +337,30 @@ deep_open_free(struct deep_open *d)
 	free(d->locs);
 }
 
-int
-cmd_verify(int argc, char **argv, struct ofs_cli *g)
+/* The options of one verify run. */
+struct vargs {
+	int deep, threads;
+	double sample;
+	struct ofs_verify_expect *ex;
+	size_t nex;
+	const char **mfs;		/* --manifest, for an azure:// target */
+	size_t nmfs;
+	char **targets;			/* argv's */
+	size_t ntargets;
+};
+
+static void
+vargs_release(struct vargs *a)
+{
+	for (size_t i = 0; i < a->nex; i++)
+		free(a->ex[i].serial);
+	free(a->ex);
+	free(a->mfs);
+}
+
+/* Parse argv into a. Returns -1 to go on, else the exit code (already reported). */
+static int
+parse_args(int argc, char **argv, struct ofs_cli *g, struct vargs *a)
 {
 	static const struct option opts[] = {
 		{ "deep", no_argument, NULL, 'd' },
@@ -682,57 +372,35 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct expect *ex = NULL;
-	struct target *tg = NULL;
-	const char **mfs = NULL;
-	size_t nmfs = 0;
-	struct ofs_check_stats total;
-	struct ofs_progress pr;
-	struct ofs_error err;
-	struct vctx v;
-	struct target *failed = NULL;
-	pthread_t *th = NULL;
-	char *started = NULL, *end;
-	size_t nex = 0, ntg = 0, nrun = 0;
-	uint64_t bytes = 0, files = 0;
-	double sample = 0, t0 = ofs_mono(), secs;
-	int deep = 0, threads = 0, c, rc = 0, r, per, progress = 0;
-	struct deep_open dop;
+	char *end;
+	int c;
 
-	memset(&dop, 0, sizeof(dop));
-	memset(&total, 0, sizeof(total));
-	memset(&v, 0, sizeof(v));
-	ofs_err_clear(&err);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			deep = 1;
+			a->deep = 1;
 			break;
 		case 's':
-			sample = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg || !(sample > 0 && sample <= 100)) {
+			a->sample = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg || !(a->sample > 0 && a->sample <= 100)) {
 				ofs_error("--sample needs a percentage above 0 and at most 100, not "
 				    "'%s'", optarg);
-				rc = 2;
-				goto done;
+				return 2;
 			}
 			break;
 		case 'e':
-			ex = ofs_xreallocarray(ex, nex + 1, sizeof(*ex));
-			if (parse_expect(optarg, &ex[nex]) != 0) {
+			a->ex = ofs_xreallocarray(a->ex, a->nex + 1, sizeof(*a->ex));
+			if (parse_expect(optarg, &a->ex[a->nex]) != 0) {
 				ofs_error("--expect-hash needs SERIAL=SHA256 (64 hex digits), not '%s'",
 				    optarg);
-				rc = 2;
-				goto done;
+				return 2;
 			}
-			nex++;
+			a->nex++;
 			break;
 		case 't':
-			if (ofs_cli_threads(optarg, &threads) != 0) {
-				rc = 2;
-				goto done;
-			}
+			if (ofs_cli_threads(optarg, &a->threads) != 0)
+				return 2;
 			break;
 		case 'j': {	/* normally taken as a global option already */
 			struct ofs_out_opts oo = *ofs_out_opts();
@@ -742,256 +410,224 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 			break;
 		}
 		case 'm':
-			mfs = ofs_xreallocarray(mfs, nmfs + 1, sizeof(*mfs));
-			mfs[nmfs++] = optarg;
+			a->mfs = ofs_xreallocarray(a->mfs, a->nmfs + 1, sizeof(*a->mfs));
+			a->mfs[a->nmfs++] = optarg;
 			break;
 		case 'h':
-			rc = ofs_cli_usage(usage, 1);
-			goto done;
+			return ofs_cli_usage(usage, 1);
 		default:
-			rc = ofs_cli_usage(usage, 0);
-			goto done;
+			return ofs_cli_usage(usage, 0);
 		}
 	}
 	if (optind >= argc) {
 		ofs_error("verify needs at least one TARGET (a staging repository or a disk)");
-		rc = ofs_cli_usage(usage, 0);
-		goto done;
+		return ofs_cli_usage(usage, 0);
 	}
-	if (strstr(argv[optind], "://") != NULL || nmfs > 0) {
-		if (argc - optind != 1) {
-			ofs_error("--manifest goes with exactly one azure://ACCOUNT/CONTAINER[/PREFIX] "
-			    "target (folders carry their own manifests)");
-			rc = 2;
-		} else if (deep || sample > 0 || nex > 0) {
-			ofs_error("an azure:// target takes none of --deep, --sample, --expect-hash");
-			rc = 2;
-		} else {
-			rc = verify_remote(argv[optind], mfs, nmfs, threads, &v, &total);
-			if (rc < 0) {	/* checked: the common summary below */
-				rc = 0;
-				ntg = 1;
-				goto summary;
-			}
-		}
-		goto done;
-	}
-	ntg = (size_t)(argc - optind);
-	tg = ofs_xcalloc(ntg, sizeof(*tg));
-	v.multi = ntg > 1;
-	for (size_t i = 0; i < ntg; i++) {
-		const char *a = argv[optind + (int)i];
+	a->targets = argv + optind;
+	a->ntargets = (size_t)(argc - optind);
+	return -1;
+}
 
-		tg[i].arg = a;
-		tg[i].dir = strncmp(a, "file:", 5) == 0 ? a + 5 : a;
-		if (strstr(a, "://") != NULL) {
+/* The folder targets and their manifests and set manifests (cheap, and their problems
+ * come first). Returns -1 to go on, else the exit code (already reported). */
+static int
+set_up(const struct vargs *a, struct ofs_verify_target **out, struct vctx *v)
+{
+	struct ofs_verify_target *tg = ofs_xcalloc(a->ntargets, sizeof(*tg));
+	struct ofs_error err;
+	int r;
+
+	*out = tg;
+	ofs_err_clear(&err);
+	v->multi = a->ntargets > 1;
+	for (size_t i = 0; i < a->ntargets; i++) {
+		const char *s = a->targets[i];
+
+		tg[i].dir = strncmp(s, "file:", 5) == 0 ? s + 5 : s;
+		if (strstr(s, "://") != NULL) {
 			ofs_err_set(&err, OFS_ERR_USAGE, "cannot verify '%s' with other targets: a "
-			    "remote location goes alone, with --manifest", a);
-			rc = ofs_cli_fail(OFS_ERR_USAGE, &err);
-			goto done;
+			    "remote location goes alone, with --manifest", s);
+			return ofs_cli_fail(OFS_ERR_USAGE, &err);
 		}
 	}
+	for (size_t i = 0; i < a->ntargets; i++)
+		if ((r = ofs_verify_target_load(&tg[i], on_target_finding, v, &err)) != 0)
+			return ofs_cli_fail(r, &err);
+	return -1;
+}
 
-	/* Manifests and set manifests first: cheap, and their problems come first. */
+/* The keyless checks (engine/verify.c): one thread per target, so every disk has its own
+ * reader and a set takes about as long as its largest disk; one progress display for all.
+ * With --deep the repositories are opened meanwhile (dop). Returns -1 when the checks ran
+ * (their findings reported into v, their statistics added to total), else the exit code
+ * (already reported). */
+static int
+run_keyless(const struct vargs *a, struct ofs_cli *g, struct ofs_verify_target *tg,
+    size_t ntg, struct deep_open *dop, struct vctx *v, struct ofs_check_stats *total)
+{
+	struct ofs_progress pr;
+	struct ofs_error err;
+	uint64_t bytes = 0, files = 0;
+	int r;
+
 	for (size_t i = 0; i < ntg; i++) {
-		v.target = tg[i].dir;
-		if ((r = load_target(&tg[i], &v, &err)) != 0) {
-			rc = ofs_cli_fail(r, &err);
-			goto done;
-		}
-		load_set(&tg[i], &v);
 		if (tg[i].m == NULL)
 			continue;
-		nrun++;
 		files += tg[i].m->nfiles;
 		for (size_t k = 0; k < tg[i].m->nfiles; k++)
 			bytes += tg[i].m->files[k].h.size;
 	}
-
-	/* The keyless checks: one thread per target, so every disk has its own reader and a
-	 * set takes about as long as its largest disk; one progress display for all. The
-	 * findings are kept and replayed in target order afterwards (deterministic). */
-	if (deep) {
-		mark_set(tg, ntg);
-		deep_open_start(&dop, g, tg, ntg);
+	if (a->deep) {
+		ofs_verify_mark_set(tg, ntg);
+		deep_open_start(dop, g, tg, ntg);
 	}
-	per = threads > 0 ? threads : nrun > 0 ? ofs_ncpu() / (int)nrun : 1;
-	if (per < 1)
-		per = 1;
-	ofs_progress_start(&pr, "verify", sample > 0 && sample < 100 ? 0 : bytes, files);
-	progress = 1;
-	th = ofs_xcalloc(ntg, sizeof(*th));
-	started = ofs_xcalloc(ntg, sizeof(*started));
-	for (size_t i = 0; i < ntg; i++) {
-		struct target *t = &tg[i];
-
-		if (t->m == NULL)
-			continue;
-		t->o.threads = per;
-		t->o.sample_pct = sample < 100 ? sample : 0;
-		t->o.on_finding = collect;
-		t->o.arg = t;
-		t->o.progress = &pr;
-		t->o.keep_total = 1;
-		t->o.staging = !t->m->has_disk;
-		if (nrun > 1 && pthread_create(&th[i], NULL, check_thread, t) == 0)
-			started[i] = 1;
-		else
-			check_thread(t);
-	}
-	for (size_t i = 0; i < ntg; i++)
-		if (started[i])
-			pthread_join(th[i], NULL);
+	ofs_progress_start(&pr, "verify", a->sample > 0 && a->sample < 100 ? 0 : bytes, files);
+	ofs_verify_check_run(tg, ntg, a->threads, a->sample, &pr);
 	ofs_progress_end(&pr);
-	progress = 0;
 	/* A wrong or missing passphrase ends the run before anything is printed. */
-	deep_open_join(&dop);
-	if (deep && (dop.rc == OFS_ERR_AUTH || dop.rc == OFS_ERR_USAGE)) {
-		rc = ofs_cli_fail(dop.rc, &dop.err);
-		goto done;
-	}
-	for (size_t i = 0; i < ntg; i++) {
-		struct target *t = &tg[i];
+	deep_open_join(dop);
+	if (a->deep && (dop->rc == OFS_ERR_AUTH || dop->rc == OFS_ERR_USAGE))
+		return ofs_cli_fail(dop->rc, &dop->err);
+	ofs_err_clear(&err);
+	if ((r = ofs_verify_check_report(tg, ntg, on_target_finding, v, total, &err)) != 0)
+		return ofs_cli_fail(r, &err);
+	return -1;
+}
 
-		if (t->m == NULL)
-			continue;
-		v.target = t->dir;
-		for (size_t k = 0; k < t->nfl; k++)
-			on_finding(&t->fl[k].f, &v);
-		if (t->r != 0 && failed == NULL)
-			failed = t;
-		total.files_listed += t->st.files_listed;
-		total.files_checked += t->st.files_checked;
-		total.bytes_listed += t->st.bytes_listed;
-		total.bytes_hashed += t->st.bytes_hashed;
-		total.regions_checked += t->st.regions_checked;
-		total.containers_checked += t->st.containers_checked;
-	}
-	if (failed != NULL) {
-		rc = ofs_cli_fail(failed->r, &failed->err);
-		goto done;
-	}
-	check_set(tg, ntg, &v);
+/* The keyed pass: each staging repository on its own, the disks of the set together as one
+ * repository location (disks:MNT,MNT…), as dop opened them. Returns 0, or the exit code
+ * of a failure (already reported). */
+static int
+run_deep(struct deep_open *dop, double sample, struct vctx *v)
+{
+	struct ofs_verify_report rep;
+	int rc = 0;
 
-	/* Manifest hashes registered with the job. */
-	for (size_t k = 0; k < nex; k++) {
-		for (size_t i = 0; i < ntg; i++) {
-			const struct ofs_manifest *m = tg[i].m;
-			int match;
-
-			if (m != NULL && m->has_disk)
-				match = strcmp(m->serial, ex[k].serial) == 0;
-			else
-				match = strcmp(ex[k].serial, "-") == 0 || ntg == 1;
-			if (!match || tg[i].sha[0] == '\0')
-				continue;
-			ex[k].matched = 1;
-			if (strcmp(tg[i].sha, ex[k].sha) != 0) {
-				char *d = ofs_xasprintf("expected %s found %s (serial %s)", ex[k].sha,
-				    tg[i].sha, ex[k].serial);
-
-				v.target = tg[i].dir;
-				simple_finding(&v, OFS_FINDING_MANIFEST_HASH, OFS_MANIFEST_NAME, d);
-				free(d);
-			}
+	for (size_t i = 0; i < dop->n && rc == 0; i++) {
+		if (dop->rc != 0 && i == dop->failed_at) {
+			rc = ofs_cli_fail(dop->rc, &dop->err);
+			break;
 		}
-		if (!ex[k].matched) {
-			char *d = ofs_xasprintf("no target is the disk with serial %s",
-			    ex[k].serial);
-
-			v.target = "";
-			simple_finding(&v, OFS_FINDING_DISK_MISSING, NULL, d);
-			free(d);
-		}
+		memset(&rep, 0, sizeof(rep));
+		rep.sample_pct = sample < 100 ? sample : 0;
+		rep.on_finding = on_finding;
+		rep.arg = v;
+		v->target = dop->locs[i];
+		rc = ofs_verify_deep_run(dop->repos[i], &rep);
+		dop->repos[i] = NULL;	/* transferred */
 	}
+	v->target = "";
+	return rc;
+}
 
-	/* The keyed pass: each staging repository on its own, the disks of the set together
-	 * as one repository location (disks:MNT,MNT…). */
-	if (deep) {
-		struct ofs_verify_report rep;
+/* The summary line (or JSON object) of ntg targets checked since t0; returns the exit
+ * code the findings in v decide. */
+static int
+report(const struct vargs *a, struct vctx *v, const struct ofs_check_stats *total,
+    size_t ntg, double t0)
+{
+	double secs = ofs_mono() - t0, sample = a->sample;
+	int rc = v->serious > 0 ? 4 : v->io > 0 ? 1 : v->findings > 0 ? 7 : 0;
 
-		for (size_t i = 0; i < dop.n && rc == 0; i++) {
-			if (dop.rc != 0 && i == dop.failed_at) {
-				rc = ofs_cli_fail(dop.rc, &dop.err);
-				break;
-			}
-			memset(&rep, 0, sizeof(rep));
-			rep.sample_pct = sample < 100 ? sample : 0;
-			rep.on_finding = on_finding;
-			rep.arg = &v;
-			v.target = dop.locs[i];
-			rc = ofs_verify_deep_run(dop.repos[i], &rep);
-			dop.repos[i] = NULL;	/* transferred */
-		}
-		v.target = "";
-		if (rc != 0)
-			goto done;
-	}
-
-summary:
-	secs = ofs_mono() - t0;
-	rc = v.serious > 0 ? 4 : v.io > 0 ? 1 : v.findings > 0 ? 7 : 0;
 	if (ofs_out_is_json()) {
 		json_t *kinds = json_object();
 
 		for (size_t i = 0; i < OFS_ARRAY_LEN(kind_names); i++)
-			if (v.names[i] > 0)
+			if (v->names[i] > 0)
 				json_object_set_new(kinds, kind_names[i],
-				    json_integer((json_int_t)v.names[i]));
+				    json_integer((json_int_t)v->names[i]));
 		ofs_emit(json_pack("{s:s, s:s, s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:I, s:o, s:f, s:f, s:b, s:f, s:o}",
 		    "type", "summary", "command", "verify", "ok", rc == 0, "exit_code", rc,
-		    "targets", (json_int_t)ntg, "files_listed", (json_int_t)total.files_listed,
-		    "files_checked", (json_int_t)total.files_checked,
-		    "bytes_listed", (json_int_t)total.bytes_listed,
-		    "bytes_checked", (json_int_t)total.bytes_hashed,
-		    "regions_checked", (json_int_t)total.regions_checked,
-		    "containers_checked", (json_int_t)total.containers_checked,
-		    "findings", (json_int_t)v.findings, "by_kind", kinds,
+		    "targets", (json_int_t)ntg, "files_listed", (json_int_t)total->files_listed,
+		    "files_checked", (json_int_t)total->files_checked,
+		    "bytes_listed", (json_int_t)total->bytes_listed,
+		    "bytes_checked", (json_int_t)total->bytes_hashed,
+		    "regions_checked", (json_int_t)total->regions_checked,
+		    "containers_checked", (json_int_t)total->containers_checked,
+		    "findings", (json_int_t)v->findings, "by_kind", kinds,
 		    "seconds", secs, "bytes_per_second",
-		    secs > 0 ? (double)total.bytes_hashed / secs : 0.0,
-		    "deep", deep, "sample_pct", sample < 100 ? sample : 0.0,
-		    "problems", v.list ? v.list : json_array()));
-		v.list = NULL;	/* transferred */
+		    secs > 0 ? (double)total->bytes_hashed / secs : 0.0,
+		    "deep", a->deep, "sample_pct", sample < 100 ? sample : 0.0,
+		    "problems", v->list ? v->list : json_array()));
+		v->list = NULL;	/* transferred */
 	} else {
 		char sz[32], rate[32], kinds[512] = "";
 		size_t kl = 0;
 
-		ofs_fmt_size(total.bytes_hashed, sz, sizeof(sz));
-		ofs_fmt_size(secs > 0 ? (uint64_t)((double)total.bytes_hashed / secs) : 0, rate,
+		ofs_fmt_size(total->bytes_hashed, sz, sizeof(sz));
+		ofs_fmt_size(secs > 0 ? (uint64_t)((double)total->bytes_hashed / secs) : 0, rate,
 		    sizeof(rate));
 		for (size_t i = 0; i < OFS_ARRAY_LEN(kind_names); i++)
-			if (v.names[i] > 0 && kl < sizeof(kinds))
+			if (v->names[i] > 0 && kl < sizeof(kinds))
 				kl += (size_t)snprintf(kinds + kl, sizeof(kinds) - kl, "%s%llu %s",
-				    kl ? ", " : "", (unsigned long long)v.names[i], kind_names[i]);
+				    kl ? ", " : "", (unsigned long long)v->names[i], kind_names[i]);
 		ofs_result("verify: %llu of %llu files, %s checked in %.1f s (%s/s), %llu "
-		    "containers: %s%s%s%s\n", (unsigned long long)total.files_checked,
-		    (unsigned long long)total.files_listed, sz, secs, rate,
-		    (unsigned long long)total.containers_checked,
-		    v.findings == 0 ? "no problems" : "", v.findings ? kinds : "",
-		    sample > 0 && sample < 100 ? " (sampled)" : "", deep ? " (deep)" : "");
+		    "containers: %s%s%s%s\n", (unsigned long long)total->files_checked,
+		    (unsigned long long)total->files_listed, sz, secs, rate,
+		    (unsigned long long)total->containers_checked,
+		    v->findings == 0 ? "no problems" : "", v->findings ? kinds : "",
+		    sample > 0 && sample < 100 ? " (sampled)" : "", a->deep ? " (deep)" : "");
 	}
+	return rc;
+}
+
+/* An azure:// target: the blobs imported from the disks of --manifest. */
+static int
+verify_azure(const struct vargs *a, struct vctx *v, double t0)
+{
+	struct ofs_check_stats total;
+	int rc;
+
+	memset(&total, 0, sizeof(total));
+	if (a->ntargets != 1) {
+		ofs_error("--manifest goes with exactly one azure://ACCOUNT/CONTAINER[/PREFIX] "
+		    "target (folders carry their own manifests)");
+		return 2;
+	}
+	if (a->deep || a->sample > 0 || a->nex > 0) {
+		ofs_error("an azure:// target takes none of --deep, --sample, --expect-hash");
+		return 2;
+	}
+	rc = verify_remote(a->targets[0], a->mfs, a->nmfs, a->threads, v, &total);
+	if (rc < 0)	/* checked: the common summary */
+		rc = report(a, v, &total, 1, t0);
+	return rc;
+}
+
+int
+cmd_verify(int argc, char **argv, struct ofs_cli *g)
+{
+	struct vargs a;
+	struct ofs_verify_target *tg = NULL;
+	struct ofs_check_stats total;
+	struct deep_open dop;
+	struct vctx v;
+	double t0 = ofs_mono();
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&dop, 0, sizeof(dop));
+	memset(&total, 0, sizeof(total));
+	memset(&v, 0, sizeof(v));
+	if ((rc = parse_args(argc, argv, g, &a)) >= 0)
+		goto done;
+	if (strstr(a.targets[0], "://") != NULL || a.nmfs > 0) {
+		rc = verify_azure(&a, &v, t0);
+		goto done;
+	}
+	if ((rc = set_up(&a, &tg, &v)) >= 0 ||
+	    (rc = run_keyless(&a, g, tg, a.ntargets, &dop, &v, &total)) >= 0)
+		goto done;
+	ofs_verify_check_set(tg, a.ntargets, on_target_finding, &v);
+	ofs_verify_check_expected(a.ex, a.nex, tg, a.ntargets, on_target_finding, &v);
+	if (a.deep && (rc = run_deep(&dop, a.sample, &v)) != 0)
+		goto done;
+	rc = report(&a, &v, &total, a.ntargets, t0);
 done:
 	deep_open_free(&dop);
 	json_decref(v.list);
-	for (size_t i = 0; i < nex; i++)
-		free(ex[i].serial);
-	free(ex);
-	if (progress)
-		ofs_progress_end(&pr);
-	for (size_t i = 0; tg != NULL && i < ntg; i++) {
-		ofs_manifest_free(tg[i].m);
-		ofs_set_manifest_free(tg[i].set);
-		for (size_t k = 0; k < tg[i].nfl; k++) {
-			free(tg[i].fl[k].path);
-			free(tg[i].fl[k].detail);
-			free(tg[i].fl[k].serial);
-		}
-		free(tg[i].fl);
-	}
-	free(tg);
-	free(th);
-	free(started);
-	free(mfs);
+	ofs_verify_targets_free(tg, a.ntargets);
+	vargs_release(&a);
 	return rc;
 }
