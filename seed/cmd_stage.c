@@ -374,8 +374,43 @@ cmd_stage(int argc, char **argv, struct ofs_cli *g)
 	return ofs_stage_command(argc, argv, g, 0);
 }
 
-int
-ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
+/* One stage or backup command: its command line parsed, then what the run holds. */
+struct stage_cmd {
+	int backup;
+	const char *usage;
+	struct ofs_stage_opts o;
+	const char **ex, **tags;	/* --exclude (and --exclude-file lines), --tag */
+	size_t nex, ntags;
+	char **abs;			/* the sources, absolute (o.srcs) */
+	const char **dmnt;		/* --disk, in order */
+	size_t ndisk;
+	const char *job, *seed_from;
+	char **smnt, **sval;		/* --serial MNT=SERIAL, as given */
+	size_t nser;
+	char **dser;			/* per disk: its serial (owned) */
+	const char **sover;		/* per disk: the --serial given for it, or NULL */
+	char *dcont, *dprefix, *page_base;
+	/* set-up and run */
+	struct ofs_repo *repo;
+	struct ofs_lock *lock;
+	char *logdir, *skpath;
+	FILE *sk;
+	struct ofs_progress pr;
+	struct ofs_stage_result res;
+	struct ofs_prep_result pres;
+	struct ofs_manifest *sm;	/* stage --disk: the staging manifest given to prep */
+	uint64_t total_bytes, total_files;
+	int scanned;
+};
+
+/* What parse_options and check_args return besides 0 or an error: the command is over,
+ * with exit status *status (the message, usage or help is printed). */
+#define STAGE_EXIT 1
+
+/* The options into c. Returns 0, STAGE_EXIT, or an error in err. */
+static int
+parse_options(int argc, char **argv, struct stage_cmd *c, struct ofs_error *err,
+    int *status)
 {
 	static const struct option opts[] = {
 		{ "container-size", required_argument, NULL, 'C' },
@@ -394,276 +429,314 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ofs_stage_opts o;
-	struct ofs_stage_result res;
-	struct ofs_error err = { 0 };
-	struct ofs_progress pr;
-	struct ofs_repo *repo = NULL;
-	struct ofs_lock *lock = NULL;
-	const char **ex = NULL, **tags = NULL;
-	char **abs = NULL;
-	size_t nex = 0, ntags = 0;
-	char when[32], *logdir = NULL, *skpath = NULL, idhex[65], sethex[33];
-	uint64_t total_bytes = 0, total_files = 0;
-	int scanned = 0;
-	const char **dmnt = NULL, *job = NULL, *seed_from = NULL;
-	char **smnt = NULL, **sval = NULL, **dser = NULL, *dcont = NULL, *dprefix = NULL;
-	const char **sover = NULL;
-	char *page_base = NULL;
-	size_t ndisk = 0, nser = 0;
-	struct ofs_prep_result pres;
-	struct ofs_manifest *sm = NULL;
-	json_t *jdisks = NULL;
-	FILE *sk = NULL;
-	int c, rc = 0;
-	int64_t freebytes;
+	struct ofs_stage_opts *o = &c->o;
+	int ch, rc;
 
-	memset(&o, 0, sizeof(o));
-	memset(&res, 0, sizeof(res));
-	memset(&pres, 0, sizeof(pres));
-	o.container_size = OFS_CONTAINER_DEFAULT;
-	o.checkpoint_bytes = 1ULL << 30;
-	o.checkpoint_seconds = 60;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hx", opts, NULL)) != -1) {
-		switch (c) {
+	while ((ch = getopt_long(argc, argv, "hx", opts, NULL)) != -1) {
+		switch (ch) {
 		case 'C':
-			if (ofs_parse_size(optarg, &o.container_size) != 0 ||
-			    o.container_size < (16u << 20) || o.container_size > OFS_CONTAINER_MAX) {
+			if (ofs_parse_size(optarg, &o->container_size) != 0 ||
+			    o->container_size < (16u << 20) ||
+			    o->container_size > OFS_CONTAINER_MAX) {
 				ofs_error("invalid --container-size '%s' (16M to 2040G)", optarg);
-				return 2;
+				*status = 2;
+				return STAGE_EXIT;
 			}
 			break;
 		case 'e':
-			ex = ofs_xreallocarray((void *)ex, nex + 1, sizeof(char *));
-			ex[nex++] = optarg;
+			c->ex = ofs_xreallocarray((void *)c->ex, c->nex + 1, sizeof(char *));
+			c->ex[c->nex++] = optarg;
 			break;
 		case 'E':
-			if ((rc = read_exclude_file(optarg, &ex, &nex, &err)) != 0)
-				return ofs_cli_fail(rc, &err);
+			if ((rc = read_exclude_file(optarg, &c->ex, &c->nex, err)) != 0)
+				return rc;
 			break;
-		case 'x': o.walk.one_file_system = 1; break;
+		case 'x': o->walk.one_file_system = 1; break;
 		case 't':
-			tags = ofs_xreallocarray((void *)tags, ntags + 1, sizeof(char *));
-			tags[ntags++] = optarg;
+			c->tags = ofs_xreallocarray((void *)c->tags, c->ntags + 1, sizeof(char *));
+			c->tags[c->ntags++] = optarg;
 			break;
 		case 'D':
-			dmnt = ofs_xreallocarray((void *)dmnt, ndisk + 1, sizeof(char *));
-			dmnt[ndisk++] = optarg;
+			c->dmnt = ofs_xreallocarray((void *)c->dmnt, c->ndisk + 1, sizeof(char *));
+			c->dmnt[c->ndisk++] = optarg;
 			break;
-		case 'J': job = optarg; break;
+		case 'J': c->job = optarg; break;
 		case 'N': {
 			char *eq = strrchr(optarg, '=');
 
-			if (eq == NULL || eq == optarg || eq[1] == '\0') {
-				rc = ofs_err_set(&err, OFS_ERR_USAGE, "invalid --serial '%s' (use "
+			if (eq == NULL || eq == optarg || eq[1] == '\0')
+				return ofs_err_set(err, OFS_ERR_USAGE, "invalid --serial '%s' (use "
 				    "MNT=SERIAL)", optarg);
-				goto out;
-			}
-			smnt = ofs_xreallocarray(smnt, nser + 1, sizeof(char *));
-			sval = ofs_xreallocarray(sval, nser + 1, sizeof(char *));
-			smnt[nser] = ofs_xstrndup(optarg, (size_t)(eq - optarg));
-			sval[nser++] = ofs_xstrdup(eq + 1);
+			c->smnt = ofs_xreallocarray(c->smnt, c->nser + 1, sizeof(char *));
+			c->sval = ofs_xreallocarray(c->sval, c->nser + 1, sizeof(char *));
+			c->smnt[c->nser] = ofs_xstrndup(optarg, (size_t)(eq - optarg));
+			c->sval[c->nser++] = ofs_xstrdup(eq + 1);
 			break;
 		}
 		case 'B':
-			if (ofs_parse_size(optarg, &o.checkpoint_bytes) != 0) {
+			if (ofs_parse_size(optarg, &o->checkpoint_bytes) != 0) {
 				ofs_error("invalid --checkpoint-bytes '%s'", optarg);
-				return 2;
+				*status = 2;
+				return STAGE_EXIT;
 			}
 			break;
 		case 'S':
-			if (ofs_parse_double(optarg, 0.001, 86400.0 * 365, &o.checkpoint_seconds) != 0) {
+			if (ofs_parse_double(optarg, 0.001, 86400.0 * 365,
+			    &o->checkpoint_seconds) != 0) {
 				ofs_error("--checkpoint-seconds needs a number of seconds, not '%s'",
 				    optarg);
-				return 2;
+				*status = 2;
+				return STAGE_EXIT;
 			}
 			break;
 		case 'j':
-			if (ofs_cli_threads(optarg, &o.threads) != 0)
-				return 2;
+			if (ofs_cli_threads(optarg, &o->threads) != 0) {
+				*status = 2;
+				return STAGE_EXIT;
+			}
 			break;
 		case 'L':
-			if (!backup) {
-				rc = ofs_err_set(&err, OFS_ERR_USAGE, "--limit-upload is an option "
+			if (!c->backup)
+				return ofs_err_set(err, OFS_ERR_USAGE, "--limit-upload is an option "
 				    "of backup");
-				goto out;
-			}
-			if (o.limit == NULL)
-				o.limit = ofs_ratelimit_new();
-			if ((rc = ofs_ratelimit_add(o.limit, optarg, &err)) != 0)
-				goto out;
+			if (o->limit == NULL)
+				o->limit = ofs_ratelimit_new();
+			if ((rc = ofs_ratelimit_add(o->limit, optarg, err)) != 0)
+				return rc;
 			break;
 		case 'F':
-			if (!backup) {
-				rc = ofs_err_set(&err, OFS_ERR_USAGE, "--seed-from is an option of "
+			if (!c->backup)
+				return ofs_err_set(err, OFS_ERR_USAGE, "--seed-from is an option of "
 				    "backup");
-				goto out;
-			}
-			seed_from = optarg;
+			c->seed_from = optarg;
 			break;
-		case 'h': return ofs_cli_usage(backup ? backup_usage : usage, 1);
-		default: return ofs_cli_usage(backup ? backup_usage : usage, 0);
+		case 'h':
+			*status = ofs_cli_usage(c->usage, 1);
+			return STAGE_EXIT;
+		default:
+			*status = ofs_cli_usage(c->usage, 0);
+			return STAGE_EXIT;
 		}
 	}
-	if (optind >= argc) {
-		ofs_error("no source given");
-		return ofs_cli_usage(backup ? backup_usage : usage, 0);
-	}
-	o.loose = backup;
-	if (ndisk > 0 && backup) {
-		rc = ofs_err_set(&err, OFS_ERR_USAGE, "--disk is for 'offseed stage' only");
-		goto out;
-	}
-	if (ndisk == 0 && (nser > 0 || job != NULL)) {
-		rc = ofs_err_set(&err, OFS_ERR_USAGE, "--serial and --job go with --disk");
-		goto out;
-	}
-	if (job != NULL && !ofs_job_name_ok(job)) {
-		rc = ofs_err_set(&err, OFS_ERR_USAGE, "invalid job name '%s' (3-24 characters of "
-		    "A-Z a-z 0-9 - _ .)", job);
-		goto out;
-	}
-	if (ndisk > 0) {
-		dser = ofs_xcalloc(ndisk, sizeof(char *));
-		sover = ofs_xcalloc(ndisk, sizeof(char *));
-		for (size_t i = 0; i < nser; i++) {
-			size_t k;
+	return 0;
+}
 
-			for (k = 0; k < ndisk && strcmp(dmnt[k], smnt[i]) != 0; k++)
-				;
-			if (k == ndisk) {
-				rc = ofs_err_set(&err, OFS_ERR_USAGE, "--serial names '%s', which is "
-				    "not one of the --disk mount points", smnt[i]);
-				goto out;
-			}
-			if (dser[k] != NULL) {
-				rc = ofs_err_set(&err, OFS_ERR_USAGE, "two --serial options for disk "
-				    "'%s'", dmnt[k]);
-				goto out;
-			}
-			dser[k] = ofs_xstrdup(sval[i]);	/* the override, replaced below */
-			sover[k] = sval[i];
-		}
-	}
-	/* Snapshots record absolute source paths (symlinks in them are not resolved). */
-	abs = ofs_xcalloc((size_t)(argc - optind), sizeof(char *));
+/* The sources (argv from optind), absolute: snapshots record absolute source paths
+ * (symlinks in them are not resolved). Each must exist. */
+static int
+take_sources(int argc, char **argv, struct stage_cmd *c, struct ofs_error *err)
+{
+	struct ofs_stage_opts *o = &c->o;
+
+	c->abs = ofs_xcalloc((size_t)(argc - optind), sizeof(char *));
 	for (int i = optind; i < argc; i++) {
 		char cwd[4096];
 		size_t l;
 
 		if (argv[i][0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
-			abs[i - optind] = ofs_xstrdup(argv[i]);
+			c->abs[i - optind] = ofs_xstrdup(argv[i]);
 		else
-			abs[i - optind] = ofs_path_join(cwd, argv[i]);
-		l = strlen(abs[i - optind]);
-		while (l > 1 && abs[i - optind][l - 1] == '/')
-			abs[i - optind][--l] = '\0';
+			c->abs[i - optind] = ofs_path_join(cwd, argv[i]);
+		l = strlen(c->abs[i - optind]);
+		while (l > 1 && c->abs[i - optind][l - 1] == '/')
+			c->abs[i - optind][--l] = '\0';
 	}
-	o.srcs = (const char **)abs;
-	o.nsrcs = (size_t)(argc - optind);
-	o.walk.excludes = ex;
-	o.walk.nexcludes = nex;
-	o.tags = tags;
-	o.ntags = ntags;
-	for (size_t i = 0; i < o.nsrcs; i++) {
+	o->srcs = (const char **)c->abs;
+	o->nsrcs = (size_t)(argc - optind);
+	o->walk.excludes = c->ex;
+	o->walk.nexcludes = c->nex;
+	o->tags = c->tags;
+	o->ntags = c->ntags;
+	for (size_t i = 0; i < o->nsrcs; i++) {
 		struct stat st;
 
-		if (lstat(o.srcs[i], &st) != 0) {
-			rc = ofs_err_sys(&err, OFS_ERR_USAGE, errno, "cannot read source '%s'",
-			    o.srcs[i]);
-			goto out;
-		}
+		if (lstat(o->srcs[i], &st) != 0)
+			return ofs_err_sys(err, OFS_ERR_USAGE, errno, "cannot read source '%s'",
+			    o->srcs[i]);
 	}
+	return 0;
+}
 
-	if (backup && g->repo != NULL &&
-	    (rc = ofs_bootstrap_cloud(g->repo, g->state, seed_from, &err)) != 0)
-		goto out;
-	if ((rc = ofs_cli_open_repo(g, 1, 1, &repo, &err)) != 0)
-		goto out;
-	if (!backup)
-		ofs_bootstrap_note_staging(repo);
-	{
-		/* stage writes containers into a folder; a disk set or a cloud location is not one */
-		char *root = repo->be->ops->path(repo->be, "containers");
+/* The whole command line into c: options, the rules between them, the sources. Returns
+ * 0, STAGE_EXIT, or an error in err. */
+static int
+parse_args(int argc, char **argv, struct stage_cmd *c, struct ofs_error *err, int *status)
+{
+	int rc;
 
-		if (!backup && root == NULL) {
-			rc = ofs_err_set(&err, OFS_ERR_USAGE, "cannot stage into '%s': stage writes "
-			    "to a staging folder (use 'offseed backup' for other locations)", g->repo);
-			free(root);
-			goto out;
-		}
-		free(root);
+	c->o.container_size = OFS_CONTAINER_DEFAULT;
+	c->o.checkpoint_bytes = 1ULL << 30;
+	c->o.checkpoint_seconds = 60;
+	if ((rc = parse_options(argc, argv, c, err, status)) != 0)
+		return rc;
+	if (optind >= argc) {
+		ofs_error("no source given");
+		*status = ofs_cli_usage(c->usage, 0);
+		return STAGE_EXIT;
 	}
-	if (ndisk > 0) {
-		if (repo->cfg.destination == NULL || repo->cfg.destination[0] == '\0') {
-			rc = ofs_err_set(&err, OFS_ERR_USAGE, "repository has no destination: create "
-			    "it with 'offseed init --dest azure://ACCOUNT/CONTAINER/PREFIX'");
-			goto out;
+	c->o.loose = c->backup;
+	if (c->ndisk > 0 && c->backup)
+		return ofs_err_set(err, OFS_ERR_USAGE, "--disk is for 'offseed stage' only");
+	if (c->ndisk == 0 && (c->nser > 0 || c->job != NULL))
+		return ofs_err_set(err, OFS_ERR_USAGE, "--serial and --job go with --disk");
+	if (c->job != NULL && !ofs_job_name_ok(c->job))
+		return ofs_err_set(err, OFS_ERR_USAGE, "invalid job name '%s' (3-24 characters "
+		    "of A-Z a-z 0-9 - _ .)", c->job);
+	if (c->ndisk > 0) {
+		c->dser = ofs_xcalloc(c->ndisk, sizeof(char *));
+		c->sover = ofs_xcalloc(c->ndisk, sizeof(char *));
+		for (size_t i = 0; i < c->nser; i++) {
+			size_t k;
+
+			for (k = 0; k < c->ndisk && strcmp(c->dmnt[k], c->smnt[i]) != 0; k++)
+				;
+			if (k == c->ndisk)
+				return ofs_err_set(err, OFS_ERR_USAGE, "--serial names '%s', which "
+				    "is not one of the --disk mount points", c->smnt[i]);
+			if (c->dser[k] != NULL)
+				return ofs_err_set(err, OFS_ERR_USAGE, "two --serial options for "
+				    "disk '%s'", c->dmnt[k]);
+			c->dser[k] = ofs_xstrdup(c->sval[i]);	/* the override, replaced later */
+			c->sover[k] = c->sval[i];
 		}
-		if ((rc = ofs_dest_parse(repo->cfg.destination, NULL, &dcont, &dprefix,
-		    &err)) != 0)
-			goto out;
-		page_base = dprefix[0] ? ofs_xasprintf("PageBlob/%s/%s", dcont, dprefix) :
-		    ofs_xasprintf("PageBlob/%s", dcont);
 	}
-	if ((rc = ofs_lock_acquire(repo, g->cmd, &lock, &err)) != 0)
-		goto out;
-	/* The disks' serials name them in the journal: a disk without one gets its id file
-	 * now (prep's rules otherwise). */
-	for (size_t k = 0; k < ndisk; k++) {
+	return take_sources(argc, argv, c, err);
+}
+
+/* The disks' serials name them in the journal: a disk without one gets its id file now
+ * (prep's rules otherwise). Each disk must be empty of a prepared set. */
+static int
+identify_disks(struct stage_cmd *c, struct ofs_error *err)
+{
+	int rc;
+
+	for (size_t k = 0; k < c->ndisk; k++) {
 		struct ofs_disk_space sp;
 		enum ofs_serial_src src;
 		char *ser = NULL;
-
-		char *setp = ofs_path_join(dmnt[k], OFS_SET_MANIFEST_NAME);
+		char *setp = ofs_path_join(c->dmnt[k], OFS_SET_MANIFEST_NAME);
 		int prepared = ofs_path_exists(setp);
 
 		free(setp);
-		if (prepared) {
-			rc = ofs_err_set(&err, OFS_ERR_USAGE, "disk '%s' is already a prepared disk "
-			    "(it has %s): give an empty disk", dmnt[k], OFS_SET_MANIFEST_NAME);
-			goto out;
-		}
-		if ((rc = ofs_disk_space(dmnt[k], &sp, &err)) != 0 ||
-		    (rc = ofs_disk_serial(dmnt[k], dser[k], &ser, &src, &err)) != 0)
-			goto out;
-		free(dser[k]);
-		dser[k] = ser;
+		if (prepared)
+			return ofs_err_set(err, OFS_ERR_USAGE, "disk '%s' is already a prepared "
+			    "disk (it has %s): give an empty disk", c->dmnt[k],
+			    OFS_SET_MANIFEST_NAME);
+		if ((rc = ofs_disk_space(c->dmnt[k], &sp, err)) != 0 ||
+		    (rc = ofs_disk_serial(c->dmnt[k], c->dser[k], &ser, &src, err)) != 0)
+			return rc;
+		free(c->dser[k]);
+		c->dser[k] = ser;
 		for (size_t j = 0; j < k; j++)
-			if (strcmp(dser[j], ser) == 0) {
-				rc = ofs_err_set(&err, OFS_ERR_USAGE, "disks '%s' and '%s' have the "
-				    "same serial '%s': give each its own with --serial MNT=SERIAL",
-				    dmnt[j], dmnt[k], ser);
-				goto out;
-			}
-		if (src == OFS_SERIAL_NEW && (rc = ofs_disk_write_id(dmnt[k], ser, &err)) != 0)
-			goto out;
+			if (strcmp(c->dser[j], ser) == 0)
+				return ofs_err_set(err, OFS_ERR_USAGE, "disks '%s' and '%s' have "
+				    "the same serial '%s': give each its own with --serial "
+				    "MNT=SERIAL", c->dmnt[j], c->dmnt[k], ser);
+		if (src == OFS_SERIAL_NEW && (rc = ofs_disk_write_id(c->dmnt[k], ser, err)) != 0)
+			return rc;
 	}
-	o.disks = dmnt;
-	o.disk_serials = (const char **)dser;
-	o.ndisks = ndisk;
-	o.keep_journal = ndisk > 0;
-	o.page_base = page_base;
-	freebytes = ofs_free_space(repo->state_dir);
-	if (freebytes >= 0 && freebytes < (64 << 20)) {
-		rc = ofs_err_set(&err, OFS_ERR_NOSPACE,
-		    "the state dir '%s' is low on space: %s needs 64 MiB free there, %lld "
-		    "bytes are free", repo->state_dir, g->cmd, (long long)freebytes);
-		goto out;
+	return 0;
+}
+
+/* Before the run: the repository (a cloud backup's bootstrapped first), its lock, the
+ * disks, room in the state dir, and the list of skipped entries. */
+static int
+stage_setup(struct ofs_cli *g, struct stage_cmd *c, struct ofs_error *err)
+{
+	struct ofs_stage_opts *o = &c->o;
+	char when[32], *root;
+	int64_t freebytes;
+	int rc, folder;
+
+	if (c->backup && g->repo != NULL &&
+	    (rc = ofs_bootstrap_cloud(g->repo, g->state, c->seed_from, err)) != 0)
+		return rc;
+	if ((rc = ofs_cli_open_repo(g, 1, 1, &c->repo, err)) != 0)
+		return rc;
+	if (!c->backup)
+		ofs_bootstrap_note_staging(c->repo);
+	/* stage writes containers into a folder; a disk set or a cloud location is not one */
+	root = c->repo->be->ops->path(c->repo->be, "containers");
+	folder = root != NULL;
+	free(root);
+	if (!c->backup && !folder)
+		return ofs_err_set(err, OFS_ERR_USAGE, "cannot stage into '%s': stage writes to "
+		    "a staging folder (use 'offseed backup' for other locations)", g->repo);
+	if (c->ndisk > 0) {
+		const char *dest = c->repo->cfg.destination;
+
+		if (dest == NULL || dest[0] == '\0')
+			return ofs_err_set(err, OFS_ERR_USAGE, "repository has no destination: "
+			    "create it with 'offseed init --dest azure://ACCOUNT/CONTAINER/PREFIX'");
+		if ((rc = ofs_dest_parse(dest, NULL, &c->dcont, &c->dprefix, err)) != 0)
+			return rc;
+		c->page_base = c->dprefix[0] ?
+		    ofs_xasprintf("PageBlob/%s/%s", c->dcont, c->dprefix) :
+		    ofs_xasprintf("PageBlob/%s", c->dcont);
 	}
-	logdir = ofs_path_join(repo->state_dir, "logs");
-	if ((rc = ofs_mkdir_p(logdir, 0700, &err)) != 0)
-		goto out;
+	if ((rc = ofs_lock_acquire(c->repo, g->cmd, &c->lock, err)) != 0)
+		return rc;
+	if ((rc = identify_disks(c, err)) != 0)
+		return rc;
+	o->disks = c->dmnt;
+	o->disk_serials = (const char **)c->dser;
+	o->ndisks = c->ndisk;
+	o->keep_journal = c->ndisk > 0;
+	o->page_base = c->page_base;
+	freebytes = ofs_free_space(c->repo->state_dir);
+	if (freebytes >= 0 && freebytes < (64 << 20))
+		return ofs_err_set(err, OFS_ERR_NOSPACE, "the state dir '%s' is low on space: %s "
+		    "needs 64 MiB free there, %lld bytes are free", c->repo->state_dir, g->cmd,
+		    (long long)freebytes);
+	c->logdir = ofs_path_join(c->repo->state_dir, "logs");
+	if ((rc = ofs_mkdir_p(c->logdir, 0700, err)) != 0)
+		return rc;
 	ofs_fmt_time(ofs_now_ns() / 1000000000LL, when, sizeof(when));
-	skpath = ofs_xasprintf("%s/%s-%s-skipped.tsv", logdir, g->cmd, when);
-	if ((sk = fopen(skpath, "w")) == NULL) {
-		rc = ofs_err_sys(&err, OFS_ERR_IO, errno, "cannot create '%s'", skpath);
-		goto out;
-	}
-	fputs("path\treason\n", sk);
-	o.walk.skipped = sk;
-	o.skipped_path = skpath;
+	c->skpath = ofs_xasprintf("%s/%s-%s-skipped.tsv", c->logdir, g->cmd, when);
+	if ((c->sk = fopen(c->skpath, "w")) == NULL)
+		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot create '%s'", c->skpath);
+	fputs("path\treason\n", c->sk);
+	o->walk.skipped = c->sk;
+	o->skipped_path = c->skpath;
+	return 0;
+}
+
+/* A full staging folder or disk set: say how much is left to store. */
+static void
+explain_nospace(struct ofs_cli *g, struct stage_cmd *c, struct ofs_error *err)
+{
+	char need[32];
+	uint64_t left;
+
+	if (!c->backup && !c->scanned)
+		pre_scan(&c->o, &c->total_bytes, &c->total_files);
+	left = c->total_bytes > c->res.bytes_read + c->res.bytes_reused ?
+	    c->total_bytes - c->res.bytes_read - c->res.bytes_reused : 0;
+
+	/* On disks, what is not in a completed file is stored again by the rerun */
+	if (c->ndisk > 0)
+		left = c->total_bytes > c->res.bytes_done ? c->total_bytes - c->res.bytes_done : 0;
+	ofs_fmt_size(left, need, sizeof(need));
+	if (c->ndisk > 0)
+		ofs_err_wrap(err, "the disks are full: about %llu bytes of source still to store "
+		    "(%s); add a disk and re-run with one more --disk", (unsigned long long)left,
+		    need);
+	else if (c->backup)	/* no totals walk: what is left is not known */
+		ofs_err_wrap(err, "not enough space to finish the backup into '%s' (free space "
+		    "and re-run to continue)", g->repo);
+	else
+		ofs_err_wrap(err, "not enough space to finish staging into '%s' (about %s of "
+		    "source still to store, %llu bytes; free space and re-run to continue)",
+		    g->repo, need, (unsigned long long)left);
+}
+
+/* The run: the stage pipeline with progress, then the list of skipped entries made whole.
+ * Returns 0, OFS_ERR_SKIPPED, or an error (what it committed stays listed). */
+static int
+stage_execute(struct ofs_cli *g, struct stage_cmd *c, struct ofs_error *err)
+{
+	int rc, bad;
 
 	/* Totals for progress and for "bytes still needed". A backup reads only what changed,
 	 * so a second walk would cost about as much as the backup itself: it goes without.
@@ -671,133 +744,116 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 	 * -q) it is put off until a full staging folder needs the figure. Over the bench's
 	 * 50k-file tree it takes about what `find -printf '%s %b'` takes, 0.17-0.20 s, in
 	 * front of a 3 s stage. */
-	res.sealed = ofs_manifest_new();
-	ofs_progress_start(&pr, g->cmd, 0, 0);
-	if (!backup && pr.active) {
-		pre_scan(&o, &total_bytes, &total_files);
-		scanned = 1;
-		ofs_progress_set_total(&pr, total_bytes, total_files);
+	c->res.sealed = ofs_manifest_new();
+	ofs_progress_start(&c->pr, g->cmd, 0, 0);
+	if (!c->backup && c->pr.active) {
+		pre_scan(&c->o, &c->total_bytes, &c->total_files);
+		c->scanned = 1;
+		ofs_progress_set_total(&c->pr, c->total_bytes, c->total_files);
 	}
-	rc = ofs_stage_run(repo, &o, &pr, &res, &err);
-	ofs_progress_end(&pr);
-	{
-		/* the list the summary names must be whole: a failed write of it (ENOSPC in
-		 * the state dir) fails the run */
-		int bad = ferror(sk) ? EIO : 0;
-
-		errno = 0;
-		if (fflush(sk) != 0 || fsync(fileno(sk)) != 0)
-			bad = errno != 0 ? errno : EIO;
-		if (fclose(sk) != 0 && bad == 0)
-			bad = errno != 0 ? errno : EIO;
-		sk = NULL;
-		if (bad != 0 && (rc == 0 || rc == OFS_ERR_SKIPPED))
-			rc = ofs_err_sys(&err, OFS_ERR_IO, bad, "cannot write the list of skipped "
-			    "entries '%s'", skpath);
-	}
-	if (rc != 0 && rc != OFS_ERR_SKIPPED && ndisk == 0 &&
-	    (!backup || repo_has_file(repo, OFS_MANIFEST_NAME))) {
+	rc = ofs_stage_run(c->repo, &c->o, &c->pr, &c->res, err);
+	ofs_progress_end(&c->pr);
+	/* the list the summary names must be whole: a failed write of it (ENOSPC in the state
+	 * dir) fails the run */
+	bad = ferror(c->sk) ? EIO : 0;
+	errno = 0;
+	if (fflush(c->sk) != 0 || fsync(fileno(c->sk)) != 0)
+		bad = errno != 0 ? errno : EIO;
+	if (fclose(c->sk) != 0 && bad == 0)
+		bad = errno != 0 ? errno : EIO;
+	c->sk = NULL;
+	if (bad != 0 && (rc == 0 || rc == OFS_ERR_SKIPPED))
+		rc = ofs_err_sys(err, OFS_ERR_IO, bad, "cannot write the list of skipped entries "
+		    "'%s'", c->skpath);
+	if (rc != 0 && rc != OFS_ERR_SKIPPED && c->ndisk == 0 &&
+	    (!c->backup || repo_has_file(c->repo, OFS_MANIFEST_NAME))) {
 		/* what the failed run committed (sealed containers, packs, index files) is
 		 * listed, so the repository still verifies; the old manifest stays if this
 		 * fails too */
 		struct ofs_error merr = { 0 };
 
-		if (write_manifest(repo, res.sealed, NULL, &merr) != 0)
+		if (write_manifest(c->repo, c->res.sealed, NULL, &merr) != 0)
 			ofs_verbose("cannot refresh the manifest after the failure: %s", merr.msg);
 	}
-	if (rc != 0 && rc != OFS_ERR_SKIPPED) {
-		if (rc == OFS_ERR_NOSPACE) {
-			char need[32];
-			uint64_t left;
+	if (rc == OFS_ERR_NOSPACE)
+		explain_nospace(g, c, err);
+	return rc;
+}
 
-			if (!backup && !scanned)
-				pre_scan(&o, &total_bytes, &total_files);
-			left = total_bytes > res.bytes_read + res.bytes_reused ?
-			    total_bytes - res.bytes_read - res.bytes_reused : 0;
+/* After a run: the staging manifest, or with --disk the disks finished as prep leaves
+ * them. */
+static int
+stage_complete(struct stage_cmd *c, struct ofs_error *err)
+{
+	/* A backup into a local staging repo keeps its manifest current; elsewhere (no
+	 * manifest) there is none to keep. */
+	char *mp = c->repo->be->ops->path(c->repo->be, OFS_MANIFEST_NAME);
+	int rc = 0;
 
-			/* On disks, what is not in a completed file is stored again by the rerun */
-			if (ndisk > 0)
-				left = total_bytes > res.bytes_done ? total_bytes - res.bytes_done : 0;
-			ofs_fmt_size(left, need, sizeof(need));
-			if (ndisk > 0)
-				ofs_err_wrap(&err, "the disks are full: about %llu bytes of source "
-				    "still to store (%s); add a disk and re-run with one more --disk",
-				    (unsigned long long)left, need);
-			else if (backup)	/* no totals walk: what is left is not known */
-				ofs_err_wrap(&err, "not enough space to finish the backup into '%s' "
-				    "(free space and re-run to continue)", g->repo);
-			else
-				ofs_err_wrap(&err, "not enough space to finish staging into '%s' (about "
-			    "%s of source still to store, %llu bytes; free space and re-run to "
-			    "continue)", g->repo, need, (unsigned long long)left);
+	if (c->ndisk > 0) {
+		/* The staging folder keeps the metadata; the disks get it, their manifests and
+		 * the set manifest exactly as prep writes them. */
+		struct ofs_prep_opts po;
+
+		memset(&po, 0, sizeof(po));
+		po.job = c->job;
+		po.mnts = c->dmnt;
+		po.serials = c->sover;
+		po.ndisks = c->ndisk;
+		po.staging = NULL;
+		remove_partials(&c->o, c->res.set_id);
+		if ((rc = build_manifest(c->repo, c->res.sealed, c->res.set_id, &c->sm,
+		    err)) == 0 && (rc = add_disk_containers(c->repo, c->res.sealed, c->res.set_id,
+		    &c->o, c->sm, err)) == 0) {
+			po.staging = c->sm;
+			rc = ofs_prep_run(c->repo, &po, NULL, &c->pres, err);
 		}
-		goto out;
+		if (rc == 0)	/* the disks are finished: nothing left to resume */
+			ofs_stage_journal_remove(c->repo, 0);
+	} else if (!c->backup || (mp != NULL && ofs_path_exists(mp))) {
+		rc = write_manifest(c->repo, c->res.sealed, c->backup ? NULL : c->res.set_id,
+		    err);
 	}
-	{
-		struct ofs_error merr = { 0 };
-		/* A backup into a local staging repo keeps its manifest current; elsewhere
-		 * (no manifest) there is none to keep. */
-		char *mp = repo->be->ops->path(repo->be, OFS_MANIFEST_NAME);
-		int mrc = 0;
+	free(mp);
+	return rc;
+}
 
-		if (ndisk > 0) {
-			/* The staging folder keeps the metadata; the disks get it, their manifests
-			 * and the set manifest exactly as prep writes them. */
-			struct ofs_prep_opts po;
+/* The result lines on stdout and the --json summary. */
+static void
+stage_report(struct ofs_cli *g, struct stage_cmd *c)
+{
+	const struct ofs_stage_result *res = &c->res;
+	const struct ofs_prep_result *pres = &c->pres;
+	char idhex[65], sethex[33];
+	json_t *jdisks = NULL;
 
-			memset(&po, 0, sizeof(po));
-			po.job = job;
-			po.mnts = dmnt;
-			po.serials = sover;
-			po.ndisks = ndisk;
-			po.staging = NULL;
-			remove_partials(&o, res.set_id);
-			if ((mrc = build_manifest(repo, res.sealed, res.set_id, &sm, &merr)) == 0 &&
-			    (mrc = add_disk_containers(repo, res.sealed, res.set_id, &o, sm,
-			    &merr)) == 0) {
-				po.staging = sm;
-				mrc = ofs_prep_run(repo, &po, NULL, &pres, &merr);
-			}
-			if (mrc == 0)	/* the disks are finished: nothing left to resume */
-				ofs_stage_journal_remove(repo, 0);
-		} else if (!backup || (mp != NULL && ofs_path_exists(mp))) {
-			mrc = write_manifest(repo, res.sealed, backup ? NULL : res.set_id, &merr);
-		}
-		free(mp);
-
-		if (mrc != 0) {
-			rc = mrc;
-			err = merr;
-			goto out;
-		}
+	ofs_hex(res->snapshot_id, OFS_ID_LEN, idhex);
+	ofs_hex(res->set_id, 16, sethex);
+	if (res->skipped + res->changed == 0) {
+		unlink(c->skpath);
 	}
-	ofs_hex(res.snapshot_id, OFS_ID_LEN, idhex);
-	ofs_hex(res.set_id, 16, sethex);
-	if (res.skipped + res.changed == 0) {
-		unlink(skpath);
-	}
-	if (backup)
+	if (c->backup)
 		ofs_result("snapshot %.8s saved%s\n", idhex,
-		    res.resumed ? ", resumed after an interruption" : "");
+		    res->resumed ? ", resumed after an interruption" : "");
 	else
 		ofs_result("snapshot %.8s saved (seed set %s)%s\n", idhex, sethex,
-		    res.resumed ? ", resumed after an interruption" : "");
+		    res->resumed ? ", resumed after an interruption" : "");
 	ofs_result("%llu files, %llu dirs, %llu bytes read, %llu new, %llu stored in %llu "
-	    "containers (%llu packs), %.1fs\n", (unsigned long long)res.files,
-	    (unsigned long long)res.dirs, (unsigned long long)res.bytes_read,
-	    (unsigned long long)res.bytes_new, (unsigned long long)res.bytes_stored,
-	    (unsigned long long)res.containers, (unsigned long long)res.packs, res.seconds);
-	if (res.patches > 0)
+	    "containers (%llu packs), %.1fs\n", (unsigned long long)res->files,
+	    (unsigned long long)res->dirs, (unsigned long long)res->bytes_read,
+	    (unsigned long long)res->bytes_new, (unsigned long long)res->bytes_stored,
+	    (unsigned long long)res->containers, (unsigned long long)res->packs, res->seconds);
+	if (res->patches > 0)
 		ofs_result("%llu changed chunks stored as patches of the seed\n",
-		    (unsigned long long)res.patches);
-	if (ndisk > 0) {
+		    (unsigned long long)res->patches);
+	if (c->ndisk > 0) {
 		jdisks = json_array();
-		for (size_t k = 0; k < pres.ndisks; k++) {
-			const struct ofs_prep_disk_result *d = &pres.disks[k];
+		for (size_t k = 0; k < pres->ndisks; k++) {
+			const struct ofs_prep_disk_result *d = &pres->disks[k];
 
 			ofs_result("disk %u of %zu: '%s' serial %s (%s): %llu containers, %llu "
-			    "files, %llu bytes; manifest sha256 %s\n", d->index, pres.ndisks, d->mnt,
-			    d->serial, d->serial_source, (unsigned long long)d->containers,
+			    "files, %llu bytes; manifest sha256 %s\n", d->index, pres->ndisks,
+			    d->mnt, d->serial, d->serial_source, (unsigned long long)d->containers,
 			    (unsigned long long)d->files, (unsigned long long)d->bytes,
 			    d->manifest_sha256);
 			json_array_append_new(jdisks, json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, "
@@ -806,53 +862,86 @@ ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
 			    (json_int_t)d->bytes, "files", (json_int_t)d->files, "containers",
 			    (json_int_t)d->containers, "manifest_sha256", d->manifest_sha256));
 		}
-		if (pres.job_path != NULL)
-			ofs_result("job draft: %s\n", pres.job_path);
+		if (pres->job_path != NULL)
+			ofs_result("job draft: %s\n", pres->job_path);
 	}
-	if (res.skipped + res.changed > 0)
+	if (res->skipped + res->changed > 0)
 		ofs_warn("%llu entries skipped or changed while read: see '%s'",
-		    (unsigned long long)(res.skipped + res.changed), skpath);
+		    (unsigned long long)(res->skipped + res->changed), c->skpath);
 	ofs_emit(json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:f, s:s?, s:o?, s:s?}", "type", "summary", "command", g->cmd, "snapshot", idhex,
-	    "seed_set", sethex, "resumed", res.resumed, "files", (json_int_t)res.files, "dirs",
-	    (json_int_t)res.dirs, "bytes_read", (json_int_t)res.bytes_read, "bytes_reused",
-	    (json_int_t)res.bytes_reused, "bytes_new", (json_int_t)res.bytes_new,
-	    "bytes_stored", (json_int_t)res.bytes_stored, "containers",
-	    (json_int_t)res.containers, "packs", (json_int_t)res.packs, "patches",
-	    (json_int_t)res.patches, "skipped",
-	    (json_int_t)res.skipped, "changed", (json_int_t)res.changed, "seconds", res.seconds,
-	    "skipped_list", res.skipped + res.changed > 0 ? skpath : NULL, "disks", jdisks,
-	    "job_draft", pres.job_path));
-out:
-	if (sk != NULL)
-		fclose(sk);
-	ofs_lock_release(lock);
-	ofs_manifest_free(res.sealed);
-	ofs_manifest_free(sm);
-	ofs_prep_result_release(&pres);
-	ofs_repo_close(repo);
-	for (size_t i = 0; i < nser; i++) {
-		free(smnt[i]);
-		free(sval[i]);
+	    "s:I, s:I, s:I, s:f, s:s?, s:o?, s:s?}", "type", "summary", "command", g->cmd,
+	    "snapshot", idhex, "seed_set", sethex, "resumed", res->resumed, "files",
+	    (json_int_t)res->files, "dirs", (json_int_t)res->dirs, "bytes_read",
+	    (json_int_t)res->bytes_read, "bytes_reused", (json_int_t)res->bytes_reused,
+	    "bytes_new", (json_int_t)res->bytes_new, "bytes_stored",
+	    (json_int_t)res->bytes_stored, "containers", (json_int_t)res->containers,
+	    "packs", (json_int_t)res->packs, "patches", (json_int_t)res->patches, "skipped",
+	    (json_int_t)res->skipped, "changed", (json_int_t)res->changed, "seconds",
+	    res->seconds, "skipped_list", res->skipped + res->changed > 0 ? c->skpath : NULL,
+	    "disks", jdisks, "job_draft", pres->job_path));
+}
+
+static void
+stage_cmd_release(struct stage_cmd *c)
+{
+	if (c->sk != NULL)
+		fclose(c->sk);
+	ofs_lock_release(c->lock);
+	ofs_manifest_free(c->res.sealed);
+	ofs_manifest_free(c->sm);
+	ofs_prep_result_release(&c->pres);
+	ofs_repo_close(c->repo);
+	for (size_t i = 0; i < c->nser; i++) {
+		free(c->smnt[i]);
+		free(c->sval[i]);
 	}
-	free(smnt);
-	free(sval);
-	for (size_t i = 0; dser != NULL && i < ndisk; i++)
-		free(dser[i]);
-	free(dser);
-	free(sover);
-	free(dmnt);
-	free(dcont);
-	free(dprefix);
-	free(page_base);
-	free(logdir);
-	free(skpath);
-	free(ex);
-	free(tags);
-	for (size_t i = 0; abs != NULL && i < o.nsrcs; i++)
-		free(abs[i]);
-	free(abs);
-	ofs_ratelimit_free(o.limit);
+	free(c->smnt);
+	free(c->sval);
+	for (size_t i = 0; c->dser != NULL && i < c->ndisk; i++)
+		free(c->dser[i]);
+	free(c->dser);
+	free(c->sover);
+	free(c->dmnt);
+	free(c->dcont);
+	free(c->dprefix);
+	free(c->page_base);
+	free(c->logdir);
+	free(c->skpath);
+	free(c->ex);
+	free(c->tags);
+	for (size_t i = 0; c->abs != NULL && i < c->o.nsrcs; i++)
+		free(c->abs[i]);
+	free(c->abs);
+	ofs_ratelimit_free(c->o.limit);
+}
+
+int
+ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup)
+{
+	struct stage_cmd c;
+	struct ofs_error err = { 0 };
+	int rc, status = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.backup = backup;
+	c.usage = backup ? backup_usage : usage;
+	if ((rc = parse_args(argc, argv, &c, &err, &status)) == STAGE_EXIT) {
+		stage_cmd_release(&c);
+		return status;
+	}
+	if (rc == 0)
+		rc = stage_setup(g, &c, &err);
+	if (rc == 0)
+		rc = stage_execute(g, &c, &err);
+	if (rc == 0 || rc == OFS_ERR_SKIPPED) {
+		int mrc = stage_complete(&c, &err);
+
+		if (mrc != 0)
+			rc = mrc;
+	}
+	if (rc == 0 || rc == OFS_ERR_SKIPPED)
+		stage_report(g, &c);
+	stage_cmd_release(&c);
 	if (rc == OFS_ERR_SKIPPED)
 		return 3;
 	return ofs_cli_fail(rc, &err);

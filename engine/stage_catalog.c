@@ -1,0 +1,465 @@
+/* The stage's catalog of files in memory, and the byte codec of the catalog records, the
+ * journal segment plaintext and the catalog file plaintext (FORMAT.md section 16): no I/O
+ * and no keys here (the sealing is stage_journal.c's), so the decoders are fuzzed alone
+ * (tests/fuzz/fuzz_journal.c) and the encoding is pinned by a golden file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "out.h"
+#include "stage_int.h"
+
+#define POOL_BLOCK (1u << 20)
+
+/* n bytes (8-aligned) from the catalog's pool; freed only with the catalog. */
+static void *
+cat_alloc(struct catalog *c, size_t n)
+{
+	void *p;
+
+	n = (n + 7) & ~(size_t)7;
+	if (n == 0)
+		n = 8;
+	if (n > c->pool_left) {
+		size_t len = n > POOL_BLOCK ? (n + 4095) & ~(size_t)4095 : POOL_BLOCK;
+		void *b = MAP_FAILED;
+
+		/* the file's blocks are allocated first: a shared mapping of a hole on a full
+		 * file system would fault at the first write; without room, memory it is */
+		if (c->backed && fallocate(c->fd, 0, (off_t)c->flen, (off_t)len) == 0 &&
+		    (b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd,
+		    (off_t)c->flen)) != MAP_FAILED)
+			c->flen += len;
+		if (b == MAP_FAILED)
+			b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+		if (b == MAP_FAILED)
+			abort();	/* out of memory, like ofs_xmalloc */
+		c->blocks = ofs_xreallocarray(c->blocks, c->nblocks + 1, sizeof(*c->blocks));
+		c->block_len = ofs_xreallocarray(c->block_len, c->nblocks + 1,
+		    sizeof(*c->block_len));
+		c->blocks[c->nblocks] = b;
+		c->block_len[c->nblocks++] = len;
+		c->pool = b;
+		c->pool_left = len;
+	}
+	p = c->pool;
+	c->pool += n;
+	c->pool_left -= n;
+	return p;
+}
+
+/* Copy bl into e (as "same" when its base list is the entry's chunk list). */
+static void
+bl_copy(struct catalog *cat, struct cat_entry *e, const struct baseline *bl)
+{
+	struct baseline *c;
+
+	e->bl = NULL;
+	if (bl == NULL || bl->nblocks == 0)
+		return;
+	c = e->bl = cat_alloc(cat, sizeof(*c));
+	memset(c, 0, sizeof(*c));
+	c->nblocks = bl->nblocks;
+	c->blocks = cat_alloc(cat, (size_t)bl->nblocks * sizeof(*bl->blocks));
+	memcpy(c->blocks, bl->blocks, bl->nblocks * sizeof(*bl->blocks));
+	if (bl->same || (bl->nbase == e->nchunks && (e->nchunks == 0 ||
+	    memcmp(bl->base, e->chunks, (size_t)e->nchunks * OFS_ID_LEN) == 0))) {
+		c->same = 1;
+		return;
+	}
+	c->nbase = bl->nbase;
+	c->base = cat_alloc(cat, (size_t)bl->nbase * OFS_ID_LEN);
+	memcpy(c->base, bl->base, (size_t)bl->nbase * OFS_ID_LEN);
+}
+
+/* The baseline of e (which has one) with its base list spelled out (pointers into e). */
+struct baseline
+ofs_stg_bl_of(const struct cat_entry *e)
+{
+	struct baseline b = *e->bl;
+
+	if (b.same) {
+		b.base = e->chunks;
+		b.nbase = e->nchunks;
+		b.same = 0;
+	}
+	return b;
+}
+
+void
+ofs_stg_cat_add(struct catalog *c, const char *path, const struct ofs_node *n,
+    const struct baseline *bl)
+{
+	struct cat_entry *e;
+
+	if (c->n == c->cap) {	/* mapped too, grown by mremap: no copy, no hole in the heap */
+		size_t ncap = c->cap ? 2 * c->cap : 4096;
+		void *p = c->e == NULL ?
+		    mmap(NULL, ncap * sizeof(*c->e), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) :
+		    mremap(c->e, c->cap * sizeof(*c->e), ncap * sizeof(*c->e), MREMAP_MAYMOVE);
+
+		if (p == MAP_FAILED)
+			abort();	/* out of memory, like ofs_xmalloc */
+		c->e = p;
+		c->cap = ncap;
+	}
+	e = &c->e[c->n++];
+	e->path = cat_alloc(c, strlen(path) + 1);
+	memcpy(e->path, path, strlen(path) + 1);
+	e->size = n->size;
+	e->ino = n->ino;
+	e->mtime = n->mtime_ns;
+	e->ctime = n->ctime_ns;
+	e->nchunks = (uint32_t)n->nchunks;
+	e->chunks = cat_alloc(c, (size_t)n->nchunks * OFS_ID_LEN);
+	if (n->nchunks > 0)
+		memcpy(e->chunks, n->chunks, n->nchunks * OFS_ID_LEN);
+	bl_copy(c, e, bl);
+	c->sorted = 0;
+}
+
+/* Back the catalog's pool with an unnamed file in dir (removed by the kernel when the run
+ * ends, however it ends); where that is not possible, memory. */
+void
+ofs_stg_cat_back(struct catalog *c, const char *dir)
+{
+	if ((c->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
+		c->backed = 1;
+	else
+		ofs_verbose("catalog in memory: no unnamed file in '%s': %s", dir, strerror(errno));
+}
+
+void
+ofs_stg_cat_release(struct catalog *c)
+{
+	if (c->backed)
+		close(c->fd);
+	for (size_t i = 0; i < c->nblocks; i++)
+		munmap(c->blocks[i], c->block_len[i]);
+	free(c->blocks);
+	free(c->block_len);
+	if (c->e != NULL)
+		munmap(c->e, c->cap * sizeof(*c->e));
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cat_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cat_entry *)a)->path, ((const struct cat_entry *)b)->path);
+}
+
+const struct cat_entry *
+ofs_stg_cat_find(struct catalog *c, const char *path)
+{
+	struct cat_entry key;
+
+	if (c->n == 0)
+		return NULL;
+	if (!c->sorted) {
+		qsort(c->e, c->n, sizeof(*c->e), cat_cmp);
+		c->sorted = 1;
+	}
+	key.path = (char *)path;
+	return bsearch(&key, c->e, c->n, sizeof(*c->e), cat_cmp);
+}
+
+/* Catalog records: u64 count, then per file: u32 path length, path, u64 size, u64 inode,
+ * i64 mtime ns, i64 ctime ns, u32 chunk count, chunk ids; then the baseline: u32 block
+ * count, u64 block hashes, u32 base count (BASE_SAME: the chunk list), base ids. */
+#define BASE_SAME UINT32_MAX
+/* The bytes ofs_stg_cat_encode appends for the records from on. */
+size_t
+ofs_stg_cat_size(const struct catalog *c, size_t from)
+{
+	size_t n = 8;
+
+	for (size_t i = from; i < c->n; i++) {
+		const struct cat_entry *e = &c->e[i];
+
+		n += 4 + strlen(e->path) + 4 * 8 + 4 + (size_t)e->nchunks * OFS_ID_LEN + 8;
+		if (e->bl != NULL)
+			n += (size_t)e->bl->nblocks * 8 +
+			    (e->bl->same ? 0 : (size_t)e->bl->nbase * OFS_ID_LEN);
+	}
+	return n;
+}
+
+/* Append the records, into a buffer sized for them first: the catalog of a large tree is
+ * megabytes, and doubling growth would hold up to twice that, plus the copy, at the end of
+ * the run when memory peaks. */
+void
+ofs_stg_cat_encode(const struct catalog *c, size_t from, struct ofs_buf *b)
+{
+	ofs_buf_reserve_exact(b, ofs_stg_cat_size(c, from));
+	ofs_buf_add_u64le(b, c->n - from);
+	for (size_t i = from; i < c->n; i++) {
+		const struct cat_entry *e = &c->e[i];
+		size_t pl = strlen(e->path);
+
+		ofs_buf_add_u32le(b, (uint32_t)pl);
+		ofs_buf_add(b, e->path, pl);
+		ofs_buf_add_u64le(b, e->size);
+		ofs_buf_add_u64le(b, e->ino);
+		ofs_buf_add_u64le(b, (uint64_t)e->mtime);
+		ofs_buf_add_u64le(b, (uint64_t)e->ctime);
+		ofs_buf_add_u32le(b, e->nchunks);
+		ofs_buf_add(b, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
+		if (e->bl == NULL) {	/* no baseline: block count 0, base count 0 */
+			ofs_buf_add_u32le(b, 0);
+			ofs_buf_add_u32le(b, 0);
+			continue;
+		}
+		ofs_buf_add_u32le(b, e->bl->nblocks);
+		for (uint32_t k = 0; k < e->bl->nblocks; k++)
+			ofs_buf_add_u64le(b, e->bl->blocks[k]);
+		ofs_buf_add_u32le(b, e->bl->same ? BASE_SAME : e->bl->nbase);
+		if (!e->bl->same)
+			ofs_buf_add(b, e->bl->base, (size_t)e->bl->nbase * OFS_ID_LEN);
+	}
+}
+
+int
+ofs_stg_cat_decode(struct ofs_rd *rd, struct catalog *c, int with_bl)
+{
+	uint64_t n = ofs_rd_u64le(rd);
+
+	for (uint64_t i = 0; i < n && ofs_rd_ok(rd); i++) {
+		struct baseline bl;
+		struct ofs_node node;
+		uint32_t pl = ofs_rd_u32le(rd);
+		const uint8_t *p = ofs_rd_ptr(rd, pl);
+		char *fp;
+
+		memset(&node, 0, sizeof(node));
+		node.size = ofs_rd_u64le(rd);
+		node.ino = ofs_rd_u64le(rd);
+		node.mtime_ns = (int64_t)ofs_rd_u64le(rd);
+		node.ctime_ns = (int64_t)ofs_rd_u64le(rd);
+		node.nchunks = ofs_rd_u32le(rd);
+		/* a path never holds a NUL (the encoder writes strlen bytes) */
+		if (!ofs_rd_ok(rd) || node.nchunks > ofs_rd_left(rd) / OFS_ID_LEN ||
+		    memchr(p, '\0', pl) != NULL) {
+			rd->bad = 1;
+			break;
+		}
+		node.chunks = (uint8_t (*)[OFS_ID_LEN])ofs_rd_ptr(rd, node.nchunks * OFS_ID_LEN);
+		memset(&bl, 0, sizeof(bl));
+		if (with_bl) {
+			bl.nblocks = ofs_rd_u32le(rd);
+			if (!ofs_rd_ok(rd) || bl.nblocks > ofs_rd_left(rd) / 8) {
+				rd->bad = 1;
+				break;
+			}
+			bl.blocks = ofs_xreallocarray(NULL, bl.nblocks ? bl.nblocks : 1, 8);
+			for (uint32_t k = 0; k < bl.nblocks; k++)
+				bl.blocks[k] = ofs_rd_u64le(rd);
+			bl.nbase = ofs_rd_u32le(rd);
+			bl.same = bl.nbase == BASE_SAME;
+			if (bl.same)
+				bl.nbase = 0;
+			if (!ofs_rd_ok(rd) || bl.nbase > ofs_rd_left(rd) / OFS_ID_LEN ||
+			    (bl.nblocks == 0 && (bl.nbase > 0 || bl.same))) {
+				free(bl.blocks);
+				rd->bad = 1;
+				break;
+			}
+			bl.base = (uint8_t (*)[OFS_ID_LEN])ofs_rd_ptr(rd,
+			    (size_t)bl.nbase * OFS_ID_LEN);
+		}
+		fp = ofs_xstrndup((const char *)p, pl);
+		ofs_stg_cat_add(c, fp, &node, &bl);
+		free(fp);
+		free(bl.blocks);
+	}
+	return ofs_rd_ok(rd) ? 0 : -1;
+}
+
+/* ---- journal segment plaintext (FORMAT.md section 16.1) -------------------------------- */
+
+static void
+jstr_add(struct ofs_buf *b, const char *str)
+{
+	ofs_buf_add_u32le(b, (uint32_t)strlen(str));
+	ofs_buf_add(b, str, strlen(str));
+}
+
+/* A string of the journal (at most 64 KiB, no NUL); NULL when truncated or invalid.
+ * Owned. */
+static char *
+jstr_get(struct ofs_rd *rd)
+{
+	uint32_t n = ofs_rd_u32le(rd);
+	const uint8_t *p;
+
+	if (!ofs_rd_ok(rd) || n > 65536 || (p = ofs_rd_ptr(rd, n)) == NULL)
+		return NULL;
+	if (memchr(p, '\0', n) != NULL) {
+		rd->bad = 1;
+		return NULL;
+	}
+	return ofs_xstrndup((const char *)p, n);
+}
+
+int
+ofs_stg_journal_encode(const struct jhead *h, const struct catalog *c, size_t from,
+    struct ofs_buf *out)
+{
+	struct ofs_buf packs = OFS_BUF_INIT(0);
+	size_t need;
+	int rc;
+
+	ofs_buf_add(out, "OFSJRNL4", 8);
+	ofs_buf_add(out, h->set_id, 16);
+	ofs_buf_add_u32le(out, h->next_seq);
+	ofs_buf_add_u32le(out, h->open_seq);
+	ofs_buf_add_u64le(out, h->committed);
+	if ((rc = ofs_index_encode(h->packs, h->npacks, &packs)) != 0)
+		goto out;
+	ofs_buf_add_u64le(out, packs.len);
+	ofs_buf_add(out, packs.data, packs.len);
+	/* the rest sized first, like the catalog alone (ofs_stg_cat_encode) */
+	need = ofs_stg_cat_size(c, from) + 2 * (4 + PATH_MAX) + 8 + 4;
+	for (size_t i = 0; i < h->nsealed; i++)
+		need += 8 + strlen(h->sealed[i].path) + strlen(h->sealed_serial[i]) + 8 +
+		    OFS_XXH_LEN + 4 + h->sealed[i].h.nregions * OFS_XXH_LEN;
+	ofs_buf_reserve_exact(out, need);
+	ofs_stg_cat_encode(c, from, out);
+	jstr_add(out, h->open_serial);
+	jstr_add(out, h->open_mount);
+	ofs_buf_add_u64le(out, h->open_limit);
+	ofs_buf_add_u32le(out, (uint32_t)h->nsealed);
+	for (size_t i = 0; i < h->nsealed; i++) {
+		const struct ofs_file_hashes *fh = &h->sealed[i].h;
+
+		jstr_add(out, h->sealed[i].path);
+		jstr_add(out, h->sealed_serial[i]);
+		ofs_buf_add_u64le(out, fh->size);
+		ofs_buf_add(out, fh->xxh, OFS_XXH_LEN);
+		ofs_buf_add_u32le(out, (uint32_t)fh->nregions);
+		ofs_buf_add(out, fh->regions, fh->nregions * OFS_XXH_LEN);
+	}
+out:
+	ofs_buf_release(&packs);
+	return rc;
+}
+
+void
+ofs_stg_jstate_release(struct jstate *st)
+{
+	ofs_index_packs_free(st->packs, st->np);
+	free(st->oserial);
+	free(st->omnt);
+	for (size_t i = 0; i < st->nsealed; i++) {
+		free(st->sealed[i].path);
+		free(st->sealed[i].serial);
+		ofs_file_hashes_release(&st->sealed[i].h);
+	}
+	free(st->sealed);
+	memset(st, 0, sizeof(*st));
+}
+
+/* The disk records of versions 2-4: the open container's disk and limit, the sealed
+ * containers. */
+static int
+disk_records_decode(struct ofs_rd *rd, struct jstate *st)
+{
+	uint32_t ns;
+
+	if ((st->oserial = jstr_get(rd)) == NULL || (st->omnt = jstr_get(rd)) == NULL)
+		return -1;
+	st->climit = ofs_rd_u64le(rd);
+	ns = ofs_rd_u32le(rd);
+	/* a record is at least two empty strings, a size, a hash and a count */
+	if (!ofs_rd_ok(rd) || ns > ofs_rd_left(rd) / (4 + 4 + 8 + OFS_XXH_LEN + 4))
+		return -1;
+	st->sealed = ofs_xcalloc(ns ? ns : 1, sizeof(*st->sealed));
+	for (uint32_t i = 0; i < ns && ofs_rd_ok(rd); i++) {
+		struct jsealed *e = &st->sealed[st->nsealed++];
+
+		e->path = jstr_get(rd);
+		e->serial = jstr_get(rd);
+		e->h.size = ofs_rd_u64le(rd);
+		ofs_rd_bytes(rd, e->h.xxh, OFS_XXH_LEN);
+		e->h.nregions = ofs_rd_u32le(rd);
+		if (e->path == NULL || e->serial == NULL || !ofs_rd_ok(rd) ||
+		    e->h.nregions > ofs_rd_left(rd) / OFS_XXH_LEN) {
+			e->h.nregions = 0;
+			return -1;
+		}
+		if (e->h.nregions > 0) {
+			e->h.regions = ofs_xreallocarray(NULL, e->h.nregions, OFS_XXH_LEN);
+			ofs_rd_bytes(rd, e->h.regions, e->h.nregions * OFS_XXH_LEN);
+		}
+	}
+	return ofs_rd_ok(rd) ? 0 : -1;
+}
+
+int
+ofs_stg_journal_decode(const uint8_t *p, size_t len, const char *path, struct jstate *st,
+    struct catalog *c, struct ofs_error *err)
+{
+	struct ofs_rd rd;
+	const uint8_t *magic;
+	uint64_t plen;
+	int ver;
+
+	ofs_stg_jstate_release(st);
+	ofs_rd_init(&rd, p, len);
+	magic = ofs_rd_ptr(&rd, 8);
+	if (magic == NULL || memcmp(magic, "OFSJRNL", 7) != 0 || magic[7] < '1' ||
+	    magic[7] > '4')
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is not valid (delete "
+		    "it to start over)", path);
+	ver = magic[7] - '0';
+	ofs_rd_bytes(&rd, st->set_id, 16);
+	st->next_seq = ofs_rd_u32le(&rd);
+	st->openseq = ofs_rd_u32le(&rd);
+	st->committed = ofs_rd_u64le(&rd);
+	plen = ofs_rd_u64le(&rd);
+	if (!ofs_rd_ok(&rd) || plen > ofs_rd_left(&rd))
+		goto truncated;
+	if (ofs_index_decode(ofs_rd_ptr(&rd, (size_t)plen), (size_t)plen, path, &st->packs,
+	    &st->np, err) != 0)
+		return OFS_ERR_CORRUPT;
+	if (ofs_stg_cat_decode(&rd, c, ver >= 3) != 0)
+		goto truncated;
+	if (ver >= 2 && disk_records_decode(&rd, st) != 0)
+		goto truncated;
+	if (ofs_rd_left(&rd) != 0)	/* every writer ended here: anything more is damage */
+		goto truncated;
+	return 0;
+truncated:
+	return ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' is truncated (delete it to "
+	    "start over)", path);
+}
+
+/* ---- catalog file plaintext (FORMAT.md section 16.2) ---------------------------------- */
+
+void
+ofs_stg_catalog_encode(const uint8_t snap[OFS_ID_LEN], const struct catalog *c,
+    struct ofs_buf *out)
+{
+	ofs_buf_add(out, "OFSCAT02", 8);
+	ofs_buf_add(out, snap, OFS_ID_LEN);
+	ofs_stg_cat_encode(c, 0, out);
+}
+
+int
+ofs_stg_catalog_head(struct ofs_rd *rd, uint8_t snap[OFS_ID_LEN], int *with_bl)
+{
+	const uint8_t *magic = ofs_rd_ptr(rd, 8);
+
+	if (magic == NULL || (memcmp(magic, "OFSCAT01", 8) != 0 &&
+	    memcmp(magic, "OFSCAT02", 8) != 0))
+		return -1;
+	*with_bl = magic[7] == '2';
+	ofs_rd_bytes(rd, snap, OFS_ID_LEN);
+	return ofs_rd_ok(rd) ? 0 : -1;
+}

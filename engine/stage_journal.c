@@ -1,0 +1,349 @@
+/* Checkpoints of the stage pipeline: the sealed journal a killed run resumes from, and the
+ * catalog of the last completed run (change detection). Their plaintext codec is
+ * stage_catalog.c's; here they are sealed, written durably, read back and applied. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "out.h"
+#include "stage_int.h"
+
+static void
+catalog_id(struct stage *s, uint8_t id[OFS_ID_LEN])
+{
+	memset(id, 0, OFS_ID_LEN);
+	memcpy(id, s->repo->cfg.repo_id, 16);
+	id[OFS_ID_LEN - 1] = 1;	/* not the journal's id */
+}
+
+/* After a complete run: the files of this snapshot, for the next run's change detection. */
+int
+ofs_stg_save_catalog(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_buf c = OFS_BUF_INIT(0), sealed = OFS_BUF_INIT(0);
+	uint8_t id[OFS_ID_LEN];
+	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME);
+	int rc;
+
+	ofs_stg_catalog_encode(s->res->snapshot_id, &s->jn.done_files, &c);
+	catalog_id(s, id);
+	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, 1, &sealed, err)) == 0)
+		rc = ofs_write_file_atomic(path, sealed.data, sealed.len, 0600, err);
+	ofs_buf_release(&c);
+	ofs_buf_release(&sealed);
+	free(path);
+	return rc;
+}
+
+/* The catalog of the last run, if its snapshot is still in the repository. A missing or
+ * unreadable catalog only means every file is read. */
+void
+ofs_stg_load_catalog(struct stage *s)
+{
+	struct ofs_buf sealed = OFS_BUF_INIT(JOURNAL_MAX), c = OFS_BUF_INIT(JOURNAL_MAX);
+	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME), hex[2 * OFS_ID_LEN + 1];
+	char *name = NULL;
+	uint8_t id[OFS_ID_LEN], snap[OFS_ID_LEN];
+	uint64_t size;
+	struct ofs_rd rd;
+	int with_bl;
+
+	catalog_id(s, id);
+	if (ofs_buf_read_file(&sealed, path, NULL) != 0 ||
+	    ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, sealed.data, sealed.len, JOURNAL_MAX, &c,
+	    NULL) != 0)
+		goto out;
+	ofs_rd_init(&rd, c.data, c.len);
+	if (ofs_stg_catalog_head(&rd, snap, &with_bl) != 0)
+		goto out;
+	ofs_hex(snap, OFS_ID_LEN, hex);
+	name = ofs_path_join("snapshots", hex);
+	if (s->repo->be->ops->size(s->repo->be, name, &size, NULL) != 0)
+		goto out;
+	if (ofs_stg_cat_decode(&rd, &s->jn.prev, with_bl) != 0 || ofs_rd_left(&rd) != 0) {
+		ofs_stg_cat_release(&s->jn.prev);
+		goto out;
+	}
+	s->jn.has_parent = 1;
+	memcpy(s->jn.parent, snap, OFS_ID_LEN);
+out:
+	free(name);
+	free(path);
+	ofs_buf_release(&sealed);
+	ofs_buf_release_secret(&c);
+}
+
+char *
+ofs_stg_journal_path(struct stage *s)
+{
+	return ofs_path_join(s->repo->state_dir, s->o->loose ? "backup.journal" : "stage.journal");
+}
+
+/* Segment k of the journal: repository id ‖ k (u64le) ‖ 8 zero bytes (segment 0 has the id
+ * of the single-object journals of versions 1-3). */
+static void
+journal_id(struct stage *s, uint64_t seg, uint8_t id[OFS_ID_LEN])
+{
+	memset(id, 0, OFS_ID_LEN);
+	memcpy(id, s->repo->cfg.repo_id, 16);
+	ofs_put_u64le(id + 16, seg);
+}
+
+#define JOURNAL_MAGIC "OFSJSEG1"
+/* A segment appended rather than the file rewritten while the file stays under twice its
+ * length after the last rewrite, plus this: the catalog is then written O(1) times per
+ * entry, not once per checkpoint (the catalog of a 60 TB seed is gigabytes). */
+#define JOURNAL_SLACK ((uint64_t)64 << 20)
+
+/* Append one segment (len ‖ sealed) to the journal and make it durable. On failure the
+ * file is cut back to where it was. */
+static int
+journal_append(struct stage *s, const char *path, const struct ofs_buf *rec,
+    struct ofs_error *err)
+{
+	int fd, e = 0;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
+		return ofs_err_sys(err, OFS_ERR_IO, errno, "cannot open stage journal '%s'", path);
+	if ((e = -ofs_write_all(fd, rec->data, rec->len)) == 0 && fdatasync(fd) == -1)
+		e = errno;
+	if (e != 0 && ftruncate(fd, (off_t)s->jn.len) == -1) {
+		/* the torn segment is dropped when the journal is read */
+	}
+	close(fd);
+	if (e != 0)
+		return ofs_err_sys(err, e == ENOSPC || e == EDQUOT ? OFS_ERR_NOSPACE : OFS_ERR_IO,
+		    e, "cannot write stage journal '%s'", path);
+	return 0;
+}
+
+/* Checkpoint the run into the journal: a segment with the state and the files completed
+ * since the previous segment, appended; or, at the run's first checkpoint and whenever the
+ * file has grown past twice its rewritten length, the whole file anew (atomic write). */
+int
+ofs_stg_write_journal(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_buf j = OFS_BUF_INIT(0), rec = OFS_BUF_INIT(0);
+	const struct ofs_manifest *m = s->res->sealed;
+	int is_open = s->ct.cw != NULL, disk = is_open && s->ct.cur_disk >= 0;
+	struct jhead h = {
+		.set_id = s->ct.set_id,
+		.next_seq = s->ct.next_seq,
+		.open_seq = s->ct.seq,
+		.committed = is_open ? ofs_cw_length(s->ct.cw) : 0,
+		.packs = s->ct.cpacks,
+		.npacks = s->ct.ncpacks,
+		.open_serial = disk ? s->o->disk_serials[s->ct.cur_disk] : "",
+		.open_mount = disk ? s->o->disks[s->ct.cur_disk] : "",
+		.open_limit = is_open ? s->ct.climit : 0,
+		.sealed = m != NULL ? m->files : NULL,
+		.sealed_serial = s->ct.sealed_serial,
+		.nsealed = s->o->ndisks > 0 && m != NULL ? m->nfiles : 0,
+	};
+	uint8_t id[OFS_ID_LEN];
+	char *path;
+	int whole = s->jn.seg == 0 || s->jn.len > 2 * s->jn.base + JOURNAL_SLACK, rc;
+	size_t from = whole ? 0 : (size_t)s->jn.cat_n;
+
+	if ((rc = ofs_stg_journal_encode(&h, &s->jn.done_files, from, &j)) != 0)
+		goto out;
+	journal_id(s, whole ? 0 : s->jn.seg, id);
+	if (whole)
+		ofs_buf_add(&rec, JOURNAL_MAGIC, 8);
+	ofs_buf_add_u64le(&rec, 0);	/* the sealed length, set below */
+	{
+		size_t at = rec.len - 8;
+
+		if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, &rec,
+		    err)) != 0)
+			goto out;
+		ofs_put_u64le(rec.data + at, rec.len - at - 8);
+	}
+	path = ofs_stg_journal_path(s);
+	rc = whole ? ofs_write_file_atomic(path, rec.data, rec.len, 0600, err) :
+	    journal_append(s, path, &rec, err);
+	free(path);
+	if (rc != 0) {
+		if (!whole)
+			s->jn.seg = 0;	/* the next checkpoint rewrites the file */
+		goto out;
+	}
+	if (whole) {
+		s->jn.seg = 1;
+		s->jn.len = s->jn.base = rec.len;
+	} else {
+		s->jn.seg++;
+		s->jn.len += rec.len;
+	}
+	s->jn.cat_n = s->jn.done_files.n;
+out:
+	ofs_buf_release(&j);
+	ofs_buf_release(&rec);
+	return rc;
+}
+
+int
+ofs_stg_checkpoint(struct stage *s, struct ofs_error *err)
+{
+	int rc;
+
+	if ((rc = ofs_stg_flush_pack(s, err)) != 0)
+		return rc;
+	if (s->ct.cw != NULL && (rc = ofs_cw_sync(s->ct.cw, err)) != 0)
+		return rc;
+	/* Loose packs are made known in steps, so a resumed run never stores them again. */
+	if ((rc = ofs_stg_index_loose(s, err)) != 0)
+		return rc;
+	if ((rc = ofs_stg_write_journal(s, err)) != 0)
+		return rc;
+	s->jn.since_ckpt = 0;
+	s->jn.last_ckpt = ofs_mono();
+	ofs_verbose("checkpoint: %zu files done", s->jn.done_files.n);
+	return 0;
+}
+
+/* Read the journal's segments into st, oldest first. A last segment cut short or that does
+ * not open is the trace of a crash during its append: dropped with a warning, the run
+ * resumes from the segment before (one checkpoint earlier). Anything else that does not
+ * open is corruption. */
+static int
+journal_segments(struct stage *s, const struct ofs_buf *file, const char *path,
+    struct jstate *st, struct ofs_error *err)
+{
+	struct ofs_buf j = OFS_BUF_INIT(JOURNAL_MAX);
+	uint8_t id[OFS_ID_LEN];
+	size_t off = 8, n = 0;
+	int rc = 0;
+
+	while (off < file->len) {
+		uint64_t len = file->len - off >= 8 ? ofs_get_u64le(file->data + off) : UINT64_MAX;
+		int last = len <= file->len - off - 8 && off + 8 + len == file->len;
+
+		if (len > file->len - off - 8) {
+			ofs_warn("stage journal '%s': the checkpoint after %zu was cut short by the "
+			    "interruption; resuming from the one before it", path, n);
+			break;
+		}
+		journal_id(s, n, id);
+		ofs_buf_reset(&j);
+		if ((rc = ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, file->data + off + 8,
+		    (size_t)len, JOURNAL_MAX, &j, err)) != 0) {
+			if (last && n > 0) {
+				ofs_warn("stage journal '%s': its last checkpoint (%zu) does not open "
+				    "(%s); resuming from the one before it", path, n, err->msg);
+				rc = 0;
+				break;
+			}
+			ofs_err_wrap(err, "stage journal '%s' (delete it to start over)", path);
+			break;
+		}
+		if ((rc = ofs_stg_journal_decode(j.data, j.len, path, st, &s->jn.prev, err)) != 0)
+			break;
+		off += 8 + (size_t)len;
+		n++;
+	}
+	if (rc == 0 && n == 0)
+		rc = ofs_err_set(err, OFS_ERR_CORRUPT, "stage journal '%s' holds no checkpoint "
+		    "(delete it to start over)", path);
+	ofs_buf_release_secret(&j);
+	return rc;
+}
+
+/* Load the journal of an interrupted run: the open container's committed prefix and packs,
+ * and the catalog of files already stored. Returns 1 if resumed, 0 if there was none. */
+int
+ofs_stg_load_journal(struct stage *s, struct ofs_error *err)
+{
+	struct ofs_buf file = OFS_BUF_INIT(JOURNAL_MAX), j = OFS_BUF_INIT(JOURNAL_MAX);
+	struct jstate st;
+	struct ofs_superblock sb;
+	uint8_t id[OFS_ID_LEN];
+	char *path = ofs_stg_journal_path(s), name[64], *rel = NULL, *cpath = NULL, *fpath = NULL;
+	int rc, disk = -1;
+
+	memset(&st, 0, sizeof(st));
+	rc = ofs_buf_read_file(&file, path, err);
+	if (rc == OFS_ERR_NOTFOUND) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	if (file.len >= 8 && memcmp(file.data, JOURNAL_MAGIC, 8) == 0) {
+		if ((rc = journal_segments(s, &file, path, &st, err)) != 0)
+			goto out;
+	} else {	/* versions 1-3: one sealed object */
+		journal_id(s, 0, id);
+		if ((rc = ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, file.data, file.len,
+		    JOURNAL_MAX, &j, err)) != 0) {
+			ofs_err_wrap(err, "stage journal '%s' (delete it to start over)", path);
+			goto out;
+		}
+		if ((rc = ofs_stg_journal_decode(j.data, j.len, path, &st, &s->jn.prev, err)) != 0)
+			goto out;
+	}
+	memcpy(s->ct.set_id, st.set_id, 16);
+	s->ct.next_seq = st.next_seq;
+	for (size_t i = 0; s->res->sealed != NULL && i < st.nsealed; i++) {
+		ofs_manifest_add(s->res->sealed, st.sealed[i].path, &st.sealed[i].h);
+		s->ct.sealed_serial = ofs_xreallocarray(s->ct.sealed_serial, s->res->sealed->nfiles,
+		    sizeof(char *));
+		s->ct.sealed_serial[s->res->sealed->nfiles - 1] = st.sealed[i].serial;
+		st.sealed[i].serial = NULL;
+	}
+	/* Reopen the open container at its committed length, unless it got sealed. On disks,
+	 * the disk that holds it is found by its serial (or else its mount path). */
+	if (st.openseq != 0 && s->o->ndisks > 0) {
+		for (size_t k = 0; k < s->o->ndisks && disk < 0; k++)
+			if (st.oserial != NULL && st.oserial[0] != '\0' &&
+			    strcmp(s->o->disk_serials[k], st.oserial) == 0)
+				disk = (int)k;
+		for (size_t k = 0; k < s->o->ndisks && disk < 0; k++)
+			if (st.omnt != NULL && st.omnt[0] != '\0' &&
+			    strcmp(s->o->disks[k], st.omnt) == 0)
+				disk = (int)k;
+		if (disk < 0) {
+			ofs_warn("the interrupted run's open container %u is on disk %s ('%s'), "
+			    "which is not given: its data is stored again", st.openseq,
+			    st.oserial != NULL && st.oserial[0] ? st.oserial : "?",
+			    st.omnt ? st.omnt : "?");
+			st.openseq = 0;
+		}
+	}
+	if (st.openseq != 0) {
+		ofs_container_name(s->ct.set_id, st.openseq, name, sizeof(name));
+		fpath = ofs_stg_container_file(s, disk, name);
+		rel = ofs_xasprintf(".%s.partial", name);
+		cpath = ofs_stg_container_file(s, disk, rel);
+		if (!ofs_path_exists(fpath) && ofs_path_exists(cpath)) {
+			memset(&sb, 0, sizeof(sb));
+			sb.version = OFS_CONTAINER_VERSION;
+			memcpy(sb.repo_id, s->repo->cfg.repo_id, 16);
+			memcpy(sb.set_id, s->ct.set_id, 16);
+			sb.seq = st.openseq;
+			if ((rc = ofs_cw_resume(cpath, &sb, st.committed, OFS_REGION_SIZE, &s->ct.cw,
+			    err)) != 0)
+				goto out;
+			s->ct.seq = st.openseq;
+			s->ct.cur_disk = disk;
+			s->ct.climit = st.climit != 0 ? st.climit : s->o->container_size;
+			s->ct.cpacks = st.packs;
+			s->ct.ncpacks = s->ct.capcpacks = st.np;
+			ofs_idx_add_index(s->repo->idx, st.packs, st.np);
+			st.packs = NULL;
+			st.np = 0;
+		}
+	}
+	rc = 1;
+out:
+	ofs_stg_jstate_release(&st);
+	ofs_buf_release(&file);
+	ofs_buf_release_secret(&j);
+	free(rel);
+	free(cpath);
+	free(fpath);
+	free(path);
+	return rc;
+}
