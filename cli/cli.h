@@ -36,6 +36,8 @@ int cmd_dump(int argc, char **argv, struct ofs_cli *g);
 int cmd_forget(int argc, char **argv, struct ofs_cli *g);
 int cmd_prune(int argc, char **argv, struct ofs_cli *g);
 int cmd_doctor(int argc, char **argv, struct ofs_cli *g);
+/* The stage and backup commands share their command line (seed/cmd_stage.c). */
+int ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup);
 
 /* Get the passphrase: --passphrase-file, OFFSEED_PASSPHRASE_FILE, OFFSEED_PASSPHRASE, else a
  * prompt on the tty (confirm: ask twice). A trailing newline in a file is dropped.

@@ -279,7 +279,7 @@ stage_release(struct stage *s, int rc)
 	ofs_stg_uploads_stop(s, rc != 0 && rc != OFS_ERR_SKIPPED);
 	s->repo->be->limit = NULL;
 	if (rc != 0 && rc != OFS_ERR_SKIPPED && s->ct.cw != NULL) {
-		ofs_cw_abort(s->ct.cw);	/* the partial container stays for a resume */
+		ofs_cwriter_abort(s->ct.cw);	/* the partial container stays for a resume */
 		s->ct.cw = NULL;
 	}
 	while (s->ring.tail < s->ring.head) {

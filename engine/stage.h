@@ -77,10 +77,6 @@ int ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs
  * read. No manifest (a cloud repository, or none yet): nothing to do. */
 int ofs_staging_manifest_refresh(struct ofs_repo *r, struct ofs_error *err);
 
-/* The stage and backup commands share their command line (seed/cmd_stage.c). */
-struct ofs_cli;
-int ofs_stage_command(int argc, char **argv, struct ofs_cli *g, int backup);
-
 /* Remove the journal of a run made with keep_journal (loose: a backup's). */
 void ofs_stage_journal_remove(struct ofs_repo *r, int loose);
 

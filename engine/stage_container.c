@@ -148,7 +148,7 @@ open_container(struct stage *s, struct ofs_error *err)
 	ofs_container_name(s->ct.set_id, sb.seq, name, sizeof(name));
 	rel = ofs_xasprintf(".%s.partial", name);
 	path = ofs_stg_container_file(s, s->ct.cur_disk, rel);
-	rc = ofs_cw_create(path, &sb, OFS_REGION_SIZE, &s->ct.cw, err);
+	rc = ofs_cwriter_create(path, &sb, OFS_REGION_SIZE, &s->ct.cw, err);
 	free(path);
 	free(rel);
 	if (rc == 0) {
@@ -202,7 +202,7 @@ ofs_stg_seal_container(struct stage *s, struct ofs_error *err)
 		goto out;
 	ofs_container_name(s->ct.set_id, s->ct.seq, name, sizeof(name));
 	path = ofs_stg_container_file(s, s->ct.cur_disk, name);
-	rc = ofs_cw_seal(s->ct.cw, sealed.data, sealed.len, (uint32_t)s->ct.ncpacks, path, &h, err);
+	rc = ofs_cwriter_seal(s->ct.cw, sealed.data, sealed.len, (uint32_t)s->ct.ncpacks, path, &h, err);
 	s->ct.cw = NULL;
 	free(path);
 	if (rc != 0) {
@@ -255,7 +255,7 @@ close_pack(struct stage *s, struct ofs_error *err)
 		return 0;
 	if ((rc = ofs_pack_tail_build(s->wctx, s->ct.pw.entries, s->ct.pw.n, pid, &tail,
 	    err)) != 0 ||
-	    (rc = ofs_cw_write(s->ct.cw, tail.data, tail.len, s->ct.pack_h, err)) != 0)
+	    (rc = ofs_cwriter_write(s->ct.cw, tail.data, tail.len, s->ct.pack_h, err)) != 0)
 		goto out;
 	if (s->ct.ncpacks == s->ct.capcpacks) {
 		s->ct.capcpacks = s->ct.capcpacks ? 2 * s->ct.capcpacks : 64;
@@ -320,7 +320,7 @@ ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
 		return ofs_pack_writer_size(w) >= target ? ofs_stg_close_loose_pack(s, w, err) : 0;
 	}
 	/* Would this blob (plus the pack header and container index it implies) still fit? */
-	if (s->ct.cw != NULL && ofs_cw_sealed_size(s->ct.cw, stored->len + header,
+	if (s->ct.cw != NULL && ofs_cwriter_sealed_size(s->ct.cw, stored->len + header,
 	    index_estimate(s, s->ct.pw.n + 1)) > s->ct.climit) {
 		if ((rc = close_pack(s, err)) != 0 || (rc = ofs_stg_seal_container(s, err)) != 0)
 			return rc;
@@ -328,14 +328,14 @@ ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
 	if (s->ct.cw == NULL && (rc = open_container(s, err)) != 0)
 		return rc;
 	if (!s->ct.pack_open) {
-		if ((rc = ofs_cw_align(s->ct.cw, &s->ct.pack_off, err)) != 0)
+		if ((rc = ofs_cwriter_align(s->ct.cw, &s->ct.pack_off, err)) != 0)
 			return rc;
 		ofs_xxh_reset(s->ct.pack_h);
 		s->ct.pack_len = 0;
 		s->ct.pw.n = 0;
 		s->ct.pack_open = 1;
 	}
-	if ((rc = ofs_cw_write(s->ct.cw, stored->data, stored->len, s->ct.pack_h, err)) != 0)
+	if ((rc = ofs_cwriter_write(s->ct.cw, stored->data, stored->len, s->ct.pack_h, err)) != 0)
 		return rc;
 	if (s->ct.pw.n == s->ct.pw.cap) {
 		s->ct.pw.cap = s->ct.pw.cap ? 2 * s->ct.pw.cap : 256;

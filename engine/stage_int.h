@@ -180,7 +180,7 @@ struct stage_container {
 	uint64_t pack_off, pack_len;
 	struct ofs_xxh *pack_h;
 	uint64_t pack_target;
-	struct ofs_cw *cw;
+	struct ofs_cwriter *cw;
 	uint32_t seq;		/* current container's sequence number (0: none open) */
 	uint32_t next_seq;
 	struct ofs_index_pack *cpacks;	/* packs in the open container */

@@ -132,7 +132,7 @@ ofs_stg_write_journal(struct stage *s, struct ofs_error *err)
 		.set_id = s->ct.set_id,
 		.next_seq = s->ct.next_seq,
 		.open_seq = s->ct.seq,
-		.committed = is_open ? ofs_cw_length(s->ct.cw) : 0,
+		.committed = is_open ? ofs_cwriter_length(s->ct.cw) : 0,
 		.packs = s->ct.cpacks,
 		.npacks = s->ct.ncpacks,
 		.open_serial = disk ? s->o->disk_serials[s->ct.cur_disk] : "",
@@ -191,7 +191,7 @@ ofs_stg_checkpoint(struct stage *s, struct ofs_error *err)
 
 	if ((rc = ofs_stg_flush_pack(s, err)) != 0)
 		return rc;
-	if (s->ct.cw != NULL && (rc = ofs_cw_sync(s->ct.cw, err)) != 0)
+	if (s->ct.cw != NULL && (rc = ofs_cwriter_sync(s->ct.cw, err)) != 0)
 		return rc;
 	/* Loose packs are made known in steps, so a resumed run never stores them again. */
 	if ((rc = ofs_stg_index_loose(s, err)) != 0)
@@ -323,7 +323,7 @@ ofs_stg_load_journal(struct stage *s, struct ofs_error *err)
 			memcpy(sb.repo_id, s->repo->cfg.repo_id, 16);
 			memcpy(sb.set_id, s->ct.set_id, 16);
 			sb.seq = st.openseq;
-			if ((rc = ofs_cw_resume(cpath, &sb, st.committed, OFS_REGION_SIZE, &s->ct.cw,
+			if ((rc = ofs_cwriter_resume(cpath, &sb, st.committed, OFS_REGION_SIZE, &s->ct.cw,
 			    err)) != 0)
 				goto out;
 			s->ct.seq = st.openseq;

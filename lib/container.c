@@ -292,7 +292,7 @@ ofs_vhd_footer_parse(const uint8_t *in, size_t len, const char *what, struct ofs
 #define CW_BUF (256u << 10)
 #define CW_PIECE (256u << 10)	/* larger writes: hashed and written piece by piece */
 
-struct ofs_cw {
+struct ofs_cwriter {
 	int fd;
 	char *path;
 	uint64_t len;		/* bytes written, the last wbn of them still in wb */
@@ -304,7 +304,7 @@ struct ofs_cw {
 };
 
 static void
-cw_free(struct ofs_cw *w)
+cw_free(struct ofs_cwriter *w)
 {
 	if (w == NULL)
 		return;
@@ -317,7 +317,7 @@ cw_free(struct ofs_cw *w)
 }
 
 static int
-write_failed(struct ofs_cw *w, int e, uint64_t at, uint64_t needed, struct ofs_error *err)
+write_failed(struct ofs_cwriter *w, int e, uint64_t at, uint64_t needed, struct ofs_error *err)
 {
 	if (ftruncate(w->fd, (off_t)at) == -1) {
 		/* keep the first error */
@@ -331,9 +331,9 @@ write_failed(struct ofs_cw *w, int e, uint64_t at, uint64_t needed, struct ofs_e
 }
 
 /* Write out the gathered bytes. On failure the file is cut back to what was written
- * before them and the writer is good only for ofs_cw_abort. */
+ * before them and the writer is good only for ofs_cwriter_abort. */
 static int
-cw_flush(struct ofs_cw *w, uint64_t more, struct ofs_error *err)
+cw_flush(struct ofs_cwriter *w, uint64_t more, struct ofs_error *err)
 {
 	uint64_t at = w->len - w->wbn;
 	int e;
@@ -350,7 +350,7 @@ cw_flush(struct ofs_cw *w, uint64_t more, struct ofs_error *err)
  * write after this, for the "bytes still needed" of an ENOSPC message. Writes under half of
  * CW_BUF are gathered; a failed write is cut back as cw_flush says. */
 static int
-cw_write(struct ofs_cw *w, const void *p, size_t n, uint64_t more, struct ofs_xxh *extra,
+cw_write(struct ofs_cwriter *w, const void *p, size_t n, uint64_t more, struct ofs_xxh *extra,
     struct ofs_error *err)
 {
 	size_t done = 0, k;
@@ -396,7 +396,7 @@ cw_write(struct ofs_cw *w, const void *p, size_t n, uint64_t more, struct ofs_xx
 }
 
 static int
-cw_pad(struct ofs_cw *w, uint64_t more, struct ofs_error *err)
+cw_pad(struct ofs_cwriter *w, uint64_t more, struct ofs_error *err)
 {
 	uint64_t pad = align_up(w->len, OFS_PACK_ALIGN) - w->len;
 
@@ -413,11 +413,11 @@ check_region_size(uint64_t region_size, struct ofs_error *err)
 }
 
 int
-ofs_cw_create(const char *tmp_path, const struct ofs_superblock *sb, uint64_t region_size,
-    struct ofs_cw **out, struct ofs_error *err)
+ofs_cwriter_create(const char *tmp_path, const struct ofs_superblock *sb, uint64_t region_size,
+    struct ofs_cwriter **out, struct ofs_error *err)
 {
 	uint8_t hdr[OFS_SUPERBLOCK_SIZE];
-	struct ofs_cw *w;
+	struct ofs_cwriter *w;
 	int r;
 
 	*out = NULL;
@@ -446,11 +446,11 @@ out:
 }
 
 int
-ofs_cw_resume(const char *tmp_path, const struct ofs_superblock *sb, uint64_t committed,
-    uint64_t region_size, struct ofs_cw **out, struct ofs_error *err)
+ofs_cwriter_resume(const char *tmp_path, const struct ofs_superblock *sb, uint64_t committed,
+    uint64_t region_size, struct ofs_cwriter **out, struct ofs_error *err)
 {
 	struct ofs_superblock got;
-	struct ofs_cw *w;
+	struct ofs_cwriter *w;
 	struct stat st;
 	uint8_t *buf = NULL;
 	uint64_t off;
@@ -522,13 +522,13 @@ out:
 }
 
 uint64_t
-ofs_cw_length(const struct ofs_cw *w)
+ofs_cwriter_length(const struct ofs_cwriter *w)
 {
 	return w->len;
 }
 
 uint64_t
-ofs_cw_sealed_size(const struct ofs_cw *w, uint64_t pack_len, uint64_t index_len)
+ofs_cwriter_sealed_size(const struct ofs_cwriter *w, uint64_t pack_len, uint64_t index_len)
 {
 	uint64_t end = align_up(w->len, OFS_PACK_ALIGN) + pack_len;
 
@@ -538,7 +538,7 @@ ofs_cw_sealed_size(const struct ofs_cw *w, uint64_t pack_len, uint64_t index_len
 }
 
 int
-ofs_cw_append(struct ofs_cw *w, const void *pack, size_t len, uint64_t *offset,
+ofs_cwriter_append(struct ofs_cwriter *w, const void *pack, size_t len, uint64_t *offset,
     struct ofs_error *err)
 {
 	uint64_t more = len + OFS_TRAILER_SIZE + OFS_VHD_FOOTER_SIZE;
@@ -552,7 +552,7 @@ ofs_cw_append(struct ofs_cw *w, const void *pack, size_t len, uint64_t *offset,
 }
 
 int
-ofs_cw_align(struct ofs_cw *w, uint64_t *offset, struct ofs_error *err)
+ofs_cwriter_align(struct ofs_cwriter *w, uint64_t *offset, struct ofs_error *err)
 {
 	int r;
 
@@ -563,14 +563,14 @@ ofs_cw_align(struct ofs_cw *w, uint64_t *offset, struct ofs_error *err)
 }
 
 int
-ofs_cw_write(struct ofs_cw *w, const void *p, size_t n, struct ofs_xxh *also,
+ofs_cwriter_write(struct ofs_cwriter *w, const void *p, size_t n, struct ofs_xxh *also,
     struct ofs_error *err)
 {
 	return cw_write(w, p, n, OFS_TRAILER_SIZE + OFS_VHD_FOOTER_SIZE, also, err);
 }
 
 int
-ofs_cw_sync(struct ofs_cw *w, struct ofs_error *err)
+ofs_cwriter_sync(struct ofs_cwriter *w, struct ofs_error *err)
 {
 	int r;
 
@@ -582,7 +582,7 @@ ofs_cw_sync(struct ofs_cw *w, struct ofs_error *err)
 }
 
 int
-ofs_cw_seal(struct ofs_cw *w, const void *sealed_index, size_t index_len,
+ofs_cwriter_seal(struct ofs_cwriter *w, const void *sealed_index, size_t index_len,
     uint32_t pack_count, const char *final_path, struct ofs_file_hashes *hashes,
     struct ofs_error *err)
 {
@@ -652,7 +652,7 @@ out:
 }
 
 void
-ofs_cw_abort(struct ofs_cw *w)
+ofs_cwriter_abort(struct ofs_cwriter *w)
 {
 	cw_free(w);
 }

@@ -63,39 +63,39 @@ int ofs_vhd_footer_parse(const uint8_t *in, size_t len, const char *what,
 /* Writing. The file is written at a temporary path and renamed when sealed. Every byte
  * written is also fed to a region hasher so sealing yields the manifest hashes without a
  * second read. */
-struct ofs_cw;
+struct ofs_cwriter;
 /* Create tmp_path and write the superblock. */
-int ofs_cw_create(const char *tmp_path, const struct ofs_superblock *sb, uint64_t region_size,
-    struct ofs_cw **out, struct ofs_error *err);
-/* Reopen tmp_path after a crash: truncate to committed (a length returned by ofs_cw_length
+int ofs_cwriter_create(const char *tmp_path, const struct ofs_superblock *sb, uint64_t region_size,
+    struct ofs_cwriter **out, struct ofs_error *err);
+/* Reopen tmp_path after a crash: truncate to committed (a length returned by ofs_cwriter_length
  * at a checkpoint), re-hash the kept prefix, check its superblock against sb. */
-int ofs_cw_resume(const char *tmp_path, const struct ofs_superblock *sb, uint64_t committed,
-    uint64_t region_size, struct ofs_cw **out, struct ofs_error *err);
+int ofs_cwriter_resume(const char *tmp_path, const struct ofs_superblock *sb, uint64_t committed,
+    uint64_t region_size, struct ofs_cwriter **out, struct ofs_error *err);
 /* Length of the file so far (the offset where the next pack will start after alignment). */
-uint64_t ofs_cw_length(const struct ofs_cw *w);
+uint64_t ofs_cwriter_length(const struct ofs_cwriter *w);
 /* Bytes the sealed file would take if a pack of pack_len were appended now and the container
  * sealed with an index of index_len (for the container-size limit). */
-uint64_t ofs_cw_sealed_size(const struct ofs_cw *w, uint64_t pack_len, uint64_t index_len);
+uint64_t ofs_cwriter_sealed_size(const struct ofs_cwriter *w, uint64_t pack_len, uint64_t index_len);
 /* Pad to OFS_PACK_ALIGN, append the pack, return its offset. ENOSPC → OFS_ERR_NOSPACE. */
-int ofs_cw_append(struct ofs_cw *w, const void *pack, size_t len, uint64_t *offset,
+int ofs_cwriter_append(struct ofs_cwriter *w, const void *pack, size_t len, uint64_t *offset,
     struct ofs_error *err);
-/* Streaming form of ofs_cw_append for writers that send a pack blob by blob: pad to
+/* Streaming form of ofs_cwriter_append for writers that send a pack blob by blob: pad to
  * OFS_PACK_ALIGN and return the offset where the next pack starts … */
-int ofs_cw_align(struct ofs_cw *w, uint64_t *offset, struct ofs_error *err);
+int ofs_cwriter_align(struct ofs_cwriter *w, uint64_t *offset, struct ofs_error *err);
 /* … then append bytes with no padding; also (may be NULL) is fed the same bytes while they
  * are in cache (a pack's own checksum). ENOSPC → OFS_ERR_NOSPACE. */
-int ofs_cw_write(struct ofs_cw *w, const void *p, size_t n, struct ofs_xxh *also,
+int ofs_cwriter_write(struct ofs_cwriter *w, const void *p, size_t n, struct ofs_xxh *also,
     struct ofs_error *err);
 /* fdatasync: everything appended so far is durable (a checkpoint). */
-int ofs_cw_sync(struct ofs_cw *w, struct ofs_error *err);
+int ofs_cwriter_sync(struct ofs_cwriter *w, struct ofs_error *err);
 /* Append the sealed index, trailer, zero padding and VHD footer; fsync; rename to
  * final_path; fsync the folder. hashes (may be NULL) receives the file's manifest hashes.
  * The writer is freed whatever the outcome. */
-int ofs_cw_seal(struct ofs_cw *w, const void *sealed_index, size_t index_len,
+int ofs_cwriter_seal(struct ofs_cwriter *w, const void *sealed_index, size_t index_len,
     uint32_t pack_count, const char *final_path, struct ofs_file_hashes *hashes,
     struct ofs_error *err);
 /* Close without sealing (the temporary file stays for a resume). */
-void ofs_cw_abort(struct ofs_cw *w);
+void ofs_cwriter_abort(struct ofs_cwriter *w);
 
 /* Reading a sealed container: footer, superblock and trailer checked on open. */
 struct ofs_container {

@@ -124,7 +124,7 @@ static void
 make_container(const char *rel)
 {
 	struct ofs_superblock sb;
-	struct ofs_cw *w;
+	struct ofs_cwriter *w;
 	struct ofs_error err;
 	char *fin = rp(rel), *tmp = ofs_xasprintf("%s.tmp", fin);
 	uint8_t pack[10000], idx[500];
@@ -134,9 +134,9 @@ make_container(const char *rel)
 	sb.created = 1700000000;
 	ofs_random(pack, sizeof(pack));
 	ofs_random(idx, sizeof(idx));
-	assert_int_equal(ofs_cw_create(tmp, &sb, RS, &w, &err), 0);
-	assert_int_equal(ofs_cw_append(w, pack, sizeof(pack), NULL, &err), 0);
-	assert_int_equal(ofs_cw_seal(w, idx, sizeof(idx), 1, fin, NULL, &err), 0);
+	assert_int_equal(ofs_cwriter_create(tmp, &sb, RS, &w, &err), 0);
+	assert_int_equal(ofs_cwriter_append(w, pack, sizeof(pack), NULL, &err), 0);
+	assert_int_equal(ofs_cwriter_seal(w, idx, sizeof(idx), 1, fin, NULL, &err), 0);
 	free(fin);
 	free(tmp);
 }

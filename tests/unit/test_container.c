@@ -337,7 +337,7 @@ build(struct built *b, const char *name)
 {
 	static const size_t lens[3] = { 5000, 1, 70000 };
 	struct ofs_superblock sb;
-	struct ofs_cw *w;
+	struct ofs_cwriter *w;
 	struct ofs_error err;
 	char *tmp;
 
@@ -345,12 +345,12 @@ build(struct built *b, const char *name)
 	fixed_sb(&sb);
 	b->path = tpath(name);
 	tmp = ofs_xasprintf("%s.tmp", b->path);
-	assert_int_equal(ofs_cw_create(tmp, &sb, REGION, &w, &err), 0);
-	assert_int_equal(ofs_cw_length(w), 4096);
+	assert_int_equal(ofs_cwriter_create(tmp, &sb, REGION, &w, &err), 0);
+	assert_int_equal(ofs_cwriter_length(w), 4096);
 	for (int i = 0; i < 3; i++) {
 		b->lens[i] = lens[i];
 		b->packs[i] = rnd(lens[i]);
-		assert_int_equal(ofs_cw_append(w, b->packs[i], lens[i], &b->offs[i], &err), 0);
+		assert_int_equal(ofs_cwriter_append(w, b->packs[i], lens[i], &b->offs[i], &err), 0);
 		assert_int_equal(b->offs[i] % 4096, 0);
 	}
 	assert_int_equal(b->offs[0], 4096);
@@ -358,9 +358,9 @@ build(struct built *b, const char *name)
 	assert_int_equal(b->offs[2], 4096 + 8192 + 4096);
 	b->index_len = 3000;
 	b->index = rnd(b->index_len);
-	assert_int_equal(ofs_cw_sealed_size(w, 0, b->index_len), 1 * MIB + 512);
-	assert_int_equal(ofs_cw_sync(w, &err), 0);
-	assert_int_equal(ofs_cw_seal(w, b->index, b->index_len, 3, b->path, &b->h, &err), 0);
+	assert_int_equal(ofs_cwriter_sealed_size(w, 0, b->index_len), 1 * MIB + 512);
+	assert_int_equal(ofs_cwriter_sync(w, &err), 0);
+	assert_int_equal(ofs_cwriter_seal(w, b->index, b->index_len, 3, b->path, &b->h, &err), 0);
 	assert_int_equal(access(tmp, F_OK), -1);
 	free(tmp);
 }
@@ -432,7 +432,7 @@ static void
 test_resume(void **state)
 {
 	struct ofs_superblock sb, other;
-	struct ofs_cw *w;
+	struct ofs_cwriter *w;
 	struct ofs_error err;
 	struct ofs_file_hashes h, h2;
 	struct ofs_buf x = OFS_BUF_INIT(0), y = OFS_BUF_INIT(0);
@@ -444,40 +444,40 @@ test_resume(void **state)
 	(void)state;
 	fixed_sb(&sb);
 	memset(idx, 7, sizeof(idx));
-	assert_int_equal(ofs_cw_create(tmp, &sb, REGION, &w, &err), 0);
-	assert_int_equal(ofs_cw_append(w, a, 100000, &off, &err), 0);
-	assert_int_equal(ofs_cw_sync(w, &err), 0);
-	committed = ofs_cw_length(w);
+	assert_int_equal(ofs_cwriter_create(tmp, &sb, REGION, &w, &err), 0);
+	assert_int_equal(ofs_cwriter_append(w, a, 100000, &off, &err), 0);
+	assert_int_equal(ofs_cwriter_sync(w, &err), 0);
+	committed = ofs_cwriter_length(w);
 	assert_int_equal(committed, 4096 + 100000);
-	assert_int_equal(ofs_cw_append(w, bb, 300000, &off, &err), 0);
-	ofs_cw_abort(w);	/* "crash": bb was written after the checkpoint */
+	assert_int_equal(ofs_cwriter_append(w, bb, 300000, &off, &err), 0);
+	ofs_cwriter_abort(w);	/* "crash": bb was written after the checkpoint */
 
 	/* wrong container, or a checkpoint past the end: refused */
 	other = sb;
 	other.seq = 8;
-	assert_int_equal(ofs_cw_resume(tmp, &other, committed, REGION, &w, &err),
+	assert_int_equal(ofs_cwriter_resume(tmp, &other, committed, REGION, &w, &err),
 	    OFS_ERR_CORRUPT);
 	assert_non_null(strstr(err.msg, "another container"));
-	assert_int_equal(ofs_cw_resume(tmp, &sb, 10 << 20, REGION, &w, &err), OFS_ERR_CORRUPT);
+	assert_int_equal(ofs_cwriter_resume(tmp, &sb, 10 << 20, REGION, &w, &err), OFS_ERR_CORRUPT);
 	{
 		char *nope = tpath("nope.tmp");
 
-		assert_int_equal(ofs_cw_resume(nope, &sb, committed, REGION, &w, &err),
+		assert_int_equal(ofs_cwriter_resume(nope, &sb, committed, REGION, &w, &err),
 		    OFS_ERR_NOTFOUND);
 		free(nope);
 	}
 
-	assert_int_equal(ofs_cw_resume(tmp, &sb, committed, REGION, &w, &err), 0);
-	assert_int_equal(ofs_cw_length(w), committed);
-	assert_int_equal(ofs_cw_append(w, cc, 200000, &off, &err), 0);
+	assert_int_equal(ofs_cwriter_resume(tmp, &sb, committed, REGION, &w, &err), 0);
+	assert_int_equal(ofs_cwriter_length(w), committed);
+	assert_int_equal(ofs_cwriter_append(w, cc, 200000, &off, &err), 0);
 	assert_int_equal(off, 4096 + 102400);
-	assert_int_equal(ofs_cw_seal(w, idx, sizeof(idx), 2, fin, &h, &err), 0);
+	assert_int_equal(ofs_cwriter_seal(w, idx, sizeof(idx), 2, fin, &h, &err), 0);
 
 	/* reference: written without the crash */
-	assert_int_equal(ofs_cw_create(tmp2, &sb, REGION, &w, &err), 0);
-	assert_int_equal(ofs_cw_append(w, a, 100000, &off, &err), 0);
-	assert_int_equal(ofs_cw_append(w, cc, 200000, &off, &err), 0);
-	assert_int_equal(ofs_cw_seal(w, idx, sizeof(idx), 2, fin2, NULL, &err), 0);
+	assert_int_equal(ofs_cwriter_create(tmp2, &sb, REGION, &w, &err), 0);
+	assert_int_equal(ofs_cwriter_append(w, a, 100000, &off, &err), 0);
+	assert_int_equal(ofs_cwriter_append(w, cc, 200000, &off, &err), 0);
+	assert_int_equal(ofs_cwriter_seal(w, idx, sizeof(idx), 2, fin2, NULL, &err), 0);
 	assert_int_equal(ofs_buf_read_file(&x, fin, NULL), 0);
 	assert_int_equal(ofs_buf_read_file(&y, fin2, NULL), 0);
 	assert_int_equal(x.len, y.len);
@@ -505,14 +505,14 @@ static void
 test_nospace(void **state)
 {
 	struct ofs_superblock sb;
-	struct ofs_cw *w = NULL;
+	struct ofs_cwriter *w = NULL;
 	struct ofs_error err;
 
 	(void)state;
 	if (access("/dev/full", W_OK) != 0)
 		fail_msg("/dev/full is needed for the ENOSPC test");
 	fixed_sb(&sb);
-	assert_int_equal(ofs_cw_create("/dev/full", &sb, REGION, &w, &err), OFS_ERR_NOSPACE);
+	assert_int_equal(ofs_cwriter_create("/dev/full", &sb, REGION, &w, &err), OFS_ERR_NOSPACE);
 	assert_null(w);
 	assert_non_null(strstr(err.msg, "'/dev/full'"));
 	assert_non_null(strstr(err.msg, "bytes still needed"));
