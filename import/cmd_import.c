@@ -1,5 +1,5 @@
 /* offseed import: the Data Box–style job client (SPEC §9) — create, ship, status [--wait],
- * list, cancel, logs; repair lives in import/repair.c. */
+ * list, cancel, logs; repair lives in import/cmd_repair.c over engine/repair.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>

@@ -1,5 +1,4 @@
-/* Unit tests for the forget policy (seed/retention.c, compiled in here since it is not part
- * of libofs): restic semantics for last/daily/weekly/monthly/yearly, ISO weeks across years. */
+/* Unit tests for the forget policy (engine/retention.c): restic semantics for last/daily/weekly/monthly/yearly, ISO weeks across years. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
