@@ -32,7 +32,7 @@ type_from_name(const char *s)
 static int
 bytes_as_text(const uint8_t *p, size_t n)
 {
-	return ofs_utf8_ok(p, n) && memchr(p, '\0', n) == NULL;
+	return ofs_text_utf8_ok(p, n) && memchr(p, '\0', n) == NULL;
 }
 
 /* Bytes as "key" (valid UTF-8) or "key_b64". */
@@ -235,7 +235,7 @@ put_bytes(struct ofs_buf *b, const char *key, const uint8_t *p, size_t n, int *f
 static void
 put_name(struct ofs_buf *b, const char *key, const char *v, int *first)
 {
-	if (v != NULL && ofs_utf8_ok((const uint8_t *)v, strlen(v))) {
+	if (v != NULL && ofs_text_utf8_ok((const uint8_t *)v, strlen(v))) {
 		put_key(b, key, first);
 		put_str(b, (const uint8_t *)v, strlen(v));
 	}
@@ -347,7 +347,7 @@ node_check(const struct ofs_node *n, char *why, size_t whysz)
 	for (size_t i = 0; i < n->nxattrs; i++) {
 		const char *xn = n->xattrs[i].name;
 		if (xn == NULL || *xn == '\0' || strlen(xn) > XATTR_NAME_MAX ||
-		    !ofs_utf8_ok((const uint8_t *)xn, strlen(xn)) ||
+		    !ofs_text_utf8_ok((const uint8_t *)xn, strlen(xn)) ||
 		    n->xattrs[i].len > XATTR_VALUE_MAX)
 			return snprintf(why, whysz, "invalid xattr %zu", i), -1;
 	}
@@ -745,7 +745,7 @@ pl_str(struct plain *l, const uint8_t **s, size_t *n)
 			return 0;
 		high |= *q;
 	}
-	if (q == l->end || ((high & 0x80) && !ofs_utf8_ok(l->p, (size_t)(q - l->p))))
+	if (q == l->end || ((high & 0x80) && !ofs_text_utf8_ok(l->p, (size_t)(q - l->p))))
 		return 0;
 	*s = l->p;
 	*n = (size_t)(q - l->p);

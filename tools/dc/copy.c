@@ -50,7 +50,7 @@ log_name(const char *p, int *escaped)
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(p);
 	char *out, *o;
-	int plain = ofs_utf8_ok((const uint8_t *)p, n);
+	int plain = ofs_text_utf8_ok((const uint8_t *)p, n);
 
 	for (size_t i = 0; plain && i < n; i++)
 		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
