@@ -157,13 +157,17 @@ get_str_array(struct ofs_tree_dctx *d, json_t *o, const char *key, int required,
 	return 0;
 }
 
-static const char *const snap_keys[] = {
-	"version", "time", "host", "user", "program_version", "paths", "tags", "tree", "parent",
-	"seed_set", "stats", NULL
+/* Which fields are required the decoder checks itself, so its messages name them. */
+static const struct ofs_key snap_keys[] = {
+	{ "version", 0 }, { "time", 0 }, { "host", 0 }, { "user", 0 }, { "program_version", 0 },
+	{ "paths", 0 }, { "tags", 0 }, { "tree", 0 }, { "parent", 0 }, { "seed_set", 0 },
+	{ "stats", 0 }, { NULL, 0 }
 };
 
-static const char *const stat_keys[] = {
-	"files", "dirs", "bytes", "bytes_new", "bytes_stored", "skipped", NULL
+/* In the order of the counters in struct ofs_snapshot (the decoder reads them so). */
+static const struct ofs_key stat_keys[] = {
+	{ "files", 0 }, { "dirs", 0 }, { "bytes", 0 }, { "bytes_new", 0 }, { "bytes_stored", 0 },
+	{ "skipped", 0 }, { NULL, 0 }
 };
 
 int
@@ -234,7 +238,7 @@ ofs_snapshot_decode(const uint8_t *p, size_t len, const char *what, struct ofs_s
 		if ((r = ofs_tree_known_keys(&d, j, stat_keys)) != 0)
 			goto out;
 		for (int i = 0; i < 6; i++)
-			if ((r = ofs_tree_get_int(&d, j, stat_keys[i], 0, 0, INT64_MAX,
+			if ((r = ofs_tree_get_int(&d, j, stat_keys[i].name, 0, 0, INT64_MAX,
 			    &st[i])) != 0)
 				goto out;
 		s->files = (uint64_t)st[0];
