@@ -52,29 +52,15 @@ ofs_fmt_time_ns(int64_t ns, char *buf, size_t bufsz)
 int
 ofs_parse_time_ns(const char *s, int64_t *ns)
 {
-	struct tm tm;
-	const char *p;
-	int64_t frac = 0, sec;
-	int digits = 0;
+	int64_t sec;
+	int32_t frac;
 
-	memset(&tm, 0, sizeof(tm));
-	if (s == NULL || strlen(s) < 20 || (p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+	if (ofs_time_parse(s, OFS_TIME_UTC, &sec, &frac) != 0)
 		return -1;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9') {
-			if (digits++ >= 9)
-				return -1;
-			frac = frac * 10 + (*p++ - '0');
-		}
-		if (digits == 0)
-			return -1;
-		for (int i = digits; i < 9; i++)
-			frac *= 10;
-	}
-	if (strcmp(p, "Z") != 0)
+	/* RFC 3339 allows 't' and 'z'; snapshots have always been read with the upper-case
+	 * ones only (FORMAT.md: "UTC RFC 3339 with Z"), so that stays. */
+	if (s[10] != 'T' || s[strlen(s) - 1] != 'Z')
 		return -1;
-	sec = (int64_t)timegm(&tm);
 	if (sec < -9223372035LL || sec > 9223372035LL)	/* int64 nanoseconds: 1677..2262 */
 		return -1;
 	*ns = sec * 1000000000LL + frac;
