@@ -145,7 +145,7 @@ ofs_text_check(const char *s, size_t n, size_t max, unsigned flags)
 	if (memchr(s, '\0', n) != NULL)
 		return OFS_TEXT_NUL;
 	for (size_t i = 0; i < n; i++) {
-		if (u[i] < 0x20 || u[i] == 0x7f)
+		if (ofs_text_is_control(u[i]))
 			return OFS_TEXT_CONTROL;
 		high |= u[i];
 	}
@@ -182,7 +182,7 @@ ofs_text_clean(char *dst, size_t dstsz, const char *s, size_t n)
 	for (i = 0; s != NULL && i < n && s[i] != '\0' && i + 1 < dstsz; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+		dst[i] = ofs_text_is_control(c) ? '?' : (char)c;
 	}
 	dst[i] = '\0';
 }
@@ -195,7 +195,7 @@ ofs_json_quote(struct ofs_buf *b, const char *s)
 		if (*p == '"' || *p == '\\') {
 			ofs_buf_addc(b, '\\');
 			ofs_buf_addc(b, *p);
-		} else if (*p < 0x20 || *p == 0x7f) {
+		} else if (ofs_text_is_control(*p)) {
 			ofs_buf_addf(b, "\\u%04x", *p);
 		} else {
 			ofs_buf_addc(b, *p);
@@ -281,7 +281,7 @@ ofs_percent_encode(const char *s)
 
 	out = o = ofs_xmalloc(3 * n + 1);
 	for (size_t i = 0; i < n; i++) {
-		if (u[i] < 0x20 || u[i] == 0x7f || u[i] == '%' || u[i] >= 0x80) {
+		if (ofs_text_is_control(u[i]) || u[i] == '%' || u[i] >= 0x80) {
 			*o++ = '%';
 			*o++ = hex[u[i] >> 4];
 			*o++ = hex[u[i] & 15];

@@ -33,6 +33,11 @@ int ofs_is_hex_lower(const char *s, size_t n);
 /* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF): 1 or 0. */
 int ofs_text_utf8_ok(const uint8_t *p, size_t n);
 
+/* 1 when the byte c is a C0 control (U+0000–U+001F) or DEL, else 0: what
+ * ofs_text_check refuses as OFS_TEXT_CONTROL (C1 aside), and the bytes every rendering of
+ * a name for a terminal or a message escapes. */
+static inline int ofs_text_is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
 /* Why ofs_text_check refused a string; 0 is fine. The values are stable (tests name them). */
 enum ofs_text_why {
 	OFS_TEXT_OK = 0,

@@ -49,7 +49,7 @@ add_display(struct ofs_buf *b, const uint8_t *p, size_t n)
 	int utf8 = ofs_text_utf8_ok(p, n);
 
 	for (size_t i = 0; i < n; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f || (!utf8 && p[i] >= 0x80))
+		if (ofs_text_is_control(p[i]) || (!utf8 && p[i] >= 0x80))
 			ofs_buf_addf(b, "\\x%02x", p[i]);
 		else
 			ofs_buf_addc(b, p[i]);
