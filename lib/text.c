@@ -1,5 +1,5 @@
-/* The strict text layer: hex, UTF-8 and printable strings, known JSON keys, percent-escapes
- * and RFC 3339 times, shared by every parser of outside text (see text.h). */
+/* The strict text layer: hex and base64, UTF-8 and printable strings, known JSON keys,
+ * percent-escapes and RFC 3339 times, shared by every parser of outside text (text.h). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +9,7 @@
 #include "text.h"
 #include "util.h"
 
-/* ---- hex ------------------------------------------------------------------------------- */
+/* ---- hex and base64 -------------------------------------------------------------------- */
 
 void
 ofs_hex(const uint8_t *p, size_t n, char *out)
@@ -89,6 +89,34 @@ ofs_is_hex_lower(const char *s, size_t n)
 			return 0;
 	return 1;
 }
+
+char *
+ofs_b64_encode(const uint8_t *p, size_t n)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = ofs_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = b64[(v >> 6) & 63];
+		*o++ = b64[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
 
 /* ---- UTF-8 and printable strings ------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
-/* The one strict layer for text from outside: hex, UTF-8 and printable strings, the keys a
- * JSON object may hold, percent-escapes and RFC 3339 times. Every codec uses these, so two
+/* The one strict layer for text from outside: hex and base64, UTF-8 and printable strings,
+ * the keys a JSON object may hold, percent-escapes and RFC 3339 times. Every codec uses these, so two
  * parsers of similar files cannot drift apart. */
 #ifndef OFS_TEXT_H
 #define OFS_TEXT_H
@@ -11,7 +11,7 @@
 
 struct json_t;		/* jansson's; only pointers here, so no <jansson.h> for every user */
 
-/* ---- hex ---- */
+/* ---- hex and base64 ---- */
 
 /* Lower-case hex of n bytes into out (2n+1 bytes incl. NUL). */
 void ofs_hex(const uint8_t *p, size_t n, char *out);
@@ -27,6 +27,10 @@ int ofs_unhexn(const char *s, size_t len, uint8_t *out, size_t n);
 int ofs_unhex_lower(const char *s, size_t len, uint8_t *out, size_t n);
 /* 1 when the NUL-terminated s is exactly n lower-case hex digits, else 0. */
 int ofs_is_hex_lower(const char *s, size_t n);
+/* Standard base64 (RFC 4648 alphabet) with padding of n bytes; returns an owned
+ * NUL-terminated string. The strict decoders stay with their formats (tree names and
+ * targets, key slots, Azure keys). */
+char *ofs_b64_encode(const uint8_t *p, size_t n);
 
 /* ---- UTF-8 and printable strings ---- */
 

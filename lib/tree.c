@@ -23,32 +23,9 @@ ofs_name_ok(const uint8_t *name, size_t len)
 	return 1;
 }
 
+/* The encoder is the text layer's ofs_b64_encode; this alphabet is the decoder's. */
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *
-ofs_b64_encode(const uint8_t *p, size_t n)
-{
-	char *out = ofs_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*o++ = b64chars[v >> 18];
-		*o++ = b64chars[(v >> 12) & 63];
-		*o++ = b64chars[(v >> 6) & 63];
-		*o++ = b64chars[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-		*o++ = b64chars[v >> 18];
-		*o++ = b64chars[(v >> 12) & 63];
-		*o++ = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
-}
 
 static int
 b64val(char c)
