@@ -61,7 +61,7 @@ ofs_path_printable(const uint8_t *p, size_t len)
 	struct ofs_buf b = OFS_BUF_INIT(0);
 
 	for (size_t i = 0; i < len; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\')
+		if (ofs_text_is_control(p[i]) || p[i] == '\\')
 			ofs_buf_addf(&b, "\\x%02x", p[i]);
 		else
 			ofs_buf_addc(&b, p[i]);

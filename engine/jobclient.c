@@ -859,11 +859,13 @@ ofs_jobclient_cancel(struct ofs_jobclient *jc, const char *name, const char *rea
 }
 
 /* "scheme://authority" of an http(s) URL, lower-cased, owned; NULL when url is not
- * http(s)://HOST… or its authority holds user information ('@'), a space or a control. */
+ * http(s)://HOST… or its authority holds user information ('@'), a backslash, a space, a
+ * control character or bytes that are not UTF-8 (ofs_text_check). */
 static char *
 url_origin(const char *url)
 {
 	const char *p, *end;
+	size_t n;
 	char *o;
 
 	if (strncasecmp(url, "http://", 7) == 0)
@@ -875,9 +877,10 @@ url_origin(const char *url)
 	end = p + strcspn(p, "/?#");
 	if (end == p)
 		return NULL;
-	for (const char *q = p; q < end; q++)
-		if (*q == '@' || *q == '\\' || (unsigned char)*q <= 0x20 || *q == 0x7f)
-			return NULL;
+	n = (size_t)(end - p);
+	if (ofs_text_check(p, n, SIZE_MAX, 0) != OFS_TEXT_OK || memchr(p, '@', n) != NULL ||
+	    memchr(p, '\\', n) != NULL || memchr(p, ' ', n) != NULL)
+		return NULL;
 	o = ofs_xstrndup(url, (size_t)(end - url));
 	for (char *q = o; *q != '\0'; q++)
 		if (*q >= 'A' && *q <= 'Z')

@@ -88,18 +88,11 @@ ofs_azb_pct_encode(struct ofs_buf *b, const char *s, int keep_slash)
 	return 0;
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
+/* Not ofs_percent_decode (text.h), on purpose: Azure's wire forms (a SAS query, a List
+ * Blobs name with Encoded="true") are counted spans, not C strings, decoded into a
+ * bounded buffer, and %00 decodes to a NUL byte here instead of failing: the decoded bytes
+ * are the data, and each caller refuses a NUL among the other rules for what it decoded
+ * (parse_query, the List Blobs reader). The hex digits are the layer's ofs_hexval. */
 int
 ofs_azb_pct_decode(struct ofs_buf *b, const char *s, size_t n)
 {
@@ -111,8 +104,8 @@ ofs_azb_pct_decode(struct ofs_buf *b, const char *s, size_t n)
 		if (ch == '%') {
 			int hi, lo;
 
-			if (i + 2 >= n || (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0)
+			if (i + 2 >= n || (hi = ofs_hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = ofs_hexval((unsigned char)s[i + 2])) < 0)
 				return -1;
 			ch = hi << 4 | lo;
 			i += 2;

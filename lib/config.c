@@ -136,29 +136,6 @@ b64_decode(const char *s, uint8_t *out, size_t outsz)
 	return (long)o;
 }
 
-static char *
-b64_encode(const uint8_t *p, size_t n)
-{
-	static const char a[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *s = ofs_xmalloc(4 * ((n + 2) / 3) + 1), *q = s;
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		*q++ = a[v >> 18];
-		*q++ = a[(v >> 12) & 63];
-		*q++ = i + 1 < n ? a[(v >> 6) & 63] : '=';
-		*q++ = i + 2 < n ? a[v & 63] : '=';
-	}
-	*q = '\0';
-	return s;
-}
-
 /* --- config --- */
 
 /* HMAC-SHA256(config key, compact key-sorted JSON of o without "mac"). */
@@ -355,8 +332,8 @@ ofs_keyslot_create(const char *pass, size_t passlen, const uint8_t master[OFS_MA
 		ofs_err_set(err, r, "cannot seal the key slot");
 		goto out;
 	}
-	salt64 = b64_encode(salt, sizeof(salt));
-	sealed64 = b64_encode(sealed, sizeof(sealed));
+	salt64 = ofs_b64_encode(salt, sizeof(salt));
+	sealed64 = ofs_b64_encode(sealed, sizeof(sealed));
 	ofs_fmt_time(ofs_now_ns() / 1000000000, created, sizeof(created));
 	o = json_pack("{s:s, s:i, s:{s:s, s:I, s:I, s:I, s:s}, s:s, s:s}",
 	    "format", KEYSLOT_FORMAT, "version", KEYSLOT_VERSION,

@@ -52,29 +52,15 @@ ofs_fmt_time_ns(int64_t ns, char *buf, size_t bufsz)
 int
 ofs_parse_time_ns(const char *s, int64_t *ns)
 {
-	struct tm tm;
-	const char *p;
-	int64_t frac = 0, sec;
-	int digits = 0;
+	int64_t sec;
+	int32_t frac;
 
-	memset(&tm, 0, sizeof(tm));
-	if (s == NULL || strlen(s) < 20 || (p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+	if (ofs_time_parse(s, OFS_TIME_UTC, &sec, &frac) != 0)
 		return -1;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9') {
-			if (digits++ >= 9)
-				return -1;
-			frac = frac * 10 + (*p++ - '0');
-		}
-		if (digits == 0)
-			return -1;
-		for (int i = digits; i < 9; i++)
-			frac *= 10;
-	}
-	if (strcmp(p, "Z") != 0)
+	/* RFC 3339 allows 't' and 'z'; snapshots have always been read with the upper-case
+	 * ones only (FORMAT.md: "UTC RFC 3339 with Z"), so that stays. */
+	if (s[10] != 'T' || s[strlen(s) - 1] != 'Z')
 		return -1;
-	sec = (int64_t)timegm(&tm);
 	if (sec < -9223372035LL || sec > 9223372035LL)	/* int64 nanoseconds: 1677..2262 */
 		return -1;
 	*ns = sec * 1000000000LL + frac;
@@ -157,13 +143,17 @@ get_str_array(struct ofs_tree_dctx *d, json_t *o, const char *key, int required,
 	return 0;
 }
 
-static const char *const snap_keys[] = {
-	"version", "time", "host", "user", "program_version", "paths", "tags", "tree", "parent",
-	"seed_set", "stats", NULL
+/* Which fields are required the decoder checks itself, so its messages name them. */
+static const struct ofs_key snap_keys[] = {
+	{ "version", 0 }, { "time", 0 }, { "host", 0 }, { "user", 0 }, { "program_version", 0 },
+	{ "paths", 0 }, { "tags", 0 }, { "tree", 0 }, { "parent", 0 }, { "seed_set", 0 },
+	{ "stats", 0 }, { NULL, 0 }
 };
 
-static const char *const stat_keys[] = {
-	"files", "dirs", "bytes", "bytes_new", "bytes_stored", "skipped", NULL
+/* In the order of the counters in struct ofs_snapshot (the decoder reads them so). */
+static const struct ofs_key stat_keys[] = {
+	{ "files", 0 }, { "dirs", 0 }, { "bytes", 0 }, { "bytes_new", 0 }, { "bytes_stored", 0 },
+	{ "skipped", 0 }, { NULL, 0 }
 };
 
 int
@@ -234,7 +224,7 @@ ofs_snapshot_decode(const uint8_t *p, size_t len, const char *what, struct ofs_s
 		if ((r = ofs_tree_known_keys(&d, j, stat_keys)) != 0)
 			goto out;
 		for (int i = 0; i < 6; i++)
-			if ((r = ofs_tree_get_int(&d, j, stat_keys[i], 0, 0, INT64_MAX,
+			if ((r = ofs_tree_get_int(&d, j, stat_keys[i].name, 0, 0, INT64_MAX,
 			    &st[i])) != 0)
 				goto out;
 		s->files = (uint64_t)st[0];

@@ -34,8 +34,10 @@ int ofs_snapshot_encode(const struct ofs_snapshot *s, struct ofs_buf *out, struc
 int ofs_snapshot_decode(const uint8_t *p, size_t len, const char *what, struct ofs_snapshot *s,
     struct ofs_error *err);
 
-/* RFC 3339 UTC with nanoseconds ("2026-01-02T03:04:05.000000123Z") and its parser (UTC 'Z'
- * only, up to 9 fraction digits). Parse returns 0 or -1. */
+/* RFC 3339 UTC with nanoseconds ("2026-01-02T03:04:05.000000123Z") and its parser:
+ * ofs_time_parse's strict rule (text.h) with OFS_TIME_UTC, 0 to 9 fraction digits, 'T' and
+ * 'Z' in upper case only, and a time an int64 nanosecond count holds (1677..2262). Parse
+ * returns 0 with *ns, or -1. */
 void ofs_fmt_time_ns(int64_t ns, char *buf, size_t bufsz);
 int ofs_parse_time_ns(const char *s, int64_t *ns);
 

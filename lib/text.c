@@ -1,5 +1,5 @@
-/* The strict text layer: hex, UTF-8 and printable strings, known JSON keys, percent-escapes
- * and RFC 3339 times, shared by every parser of outside text (see text.h). */
+/* The strict text layer: hex and base64, UTF-8 and printable strings, known JSON keys,
+ * percent-escapes and RFC 3339 times, shared by every parser of outside text (text.h). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +9,7 @@
 #include "text.h"
 #include "util.h"
 
-/* ---- hex ------------------------------------------------------------------------------- */
+/* ---- hex and base64 -------------------------------------------------------------------- */
 
 void
 ofs_hex(const uint8_t *p, size_t n, char *out)
@@ -90,6 +90,34 @@ ofs_is_hex_lower(const char *s, size_t n)
 	return 1;
 }
 
+char *
+ofs_b64_encode(const uint8_t *p, size_t n)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = ofs_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = b64[(v >> 6) & 63];
+		*o++ = b64[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+
 /* ---- UTF-8 and printable strings ------------------------------------------------------- */
 
 int
@@ -145,7 +173,7 @@ ofs_text_check(const char *s, size_t n, size_t max, unsigned flags)
 	if (memchr(s, '\0', n) != NULL)
 		return OFS_TEXT_NUL;
 	for (size_t i = 0; i < n; i++) {
-		if (u[i] < 0x20 || u[i] == 0x7f)
+		if (ofs_text_is_control(u[i]))
 			return OFS_TEXT_CONTROL;
 		high |= u[i];
 	}
@@ -182,7 +210,7 @@ ofs_text_clean(char *dst, size_t dstsz, const char *s, size_t n)
 	for (i = 0; s != NULL && i < n && s[i] != '\0' && i + 1 < dstsz; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+		dst[i] = ofs_text_is_control(c) ? '?' : (char)c;
 	}
 	dst[i] = '\0';
 }
@@ -195,7 +223,7 @@ ofs_json_quote(struct ofs_buf *b, const char *s)
 		if (*p == '"' || *p == '\\') {
 			ofs_buf_addc(b, '\\');
 			ofs_buf_addc(b, *p);
-		} else if (*p < 0x20 || *p == 0x7f) {
+		} else if (ofs_text_is_control(*p)) {
 			ofs_buf_addf(b, "\\u%04x", *p);
 		} else {
 			ofs_buf_addc(b, *p);
@@ -281,7 +309,7 @@ ofs_percent_encode(const char *s)
 
 	out = o = ofs_xmalloc(3 * n + 1);
 	for (size_t i = 0; i < n; i++) {
-		if (u[i] < 0x20 || u[i] == 0x7f || u[i] == '%' || u[i] >= 0x80) {
+		if (ofs_text_is_control(u[i]) || u[i] == '%' || u[i] >= 0x80) {
 			*o++ = '%';
 			*o++ = hex[u[i] >> 4];
 			*o++ = hex[u[i] & 15];

@@ -1,5 +1,5 @@
-/* The one strict layer for text from outside: hex, UTF-8 and printable strings, the keys a
- * JSON object may hold, percent-escapes and RFC 3339 times. Every codec uses these, so two
+/* The one strict layer for text from outside: hex and base64, UTF-8 and printable strings,
+ * the keys a JSON object may hold, percent-escapes and RFC 3339 times. Every codec uses these, so two
  * parsers of similar files cannot drift apart. */
 #ifndef OFS_TEXT_H
 #define OFS_TEXT_H
@@ -11,7 +11,7 @@
 
 struct json_t;		/* jansson's; only pointers here, so no <jansson.h> for every user */
 
-/* ---- hex ---- */
+/* ---- hex and base64 ---- */
 
 /* Lower-case hex of n bytes into out (2n+1 bytes incl. NUL). */
 void ofs_hex(const uint8_t *p, size_t n, char *out);
@@ -27,11 +27,20 @@ int ofs_unhexn(const char *s, size_t len, uint8_t *out, size_t n);
 int ofs_unhex_lower(const char *s, size_t len, uint8_t *out, size_t n);
 /* 1 when the NUL-terminated s is exactly n lower-case hex digits, else 0. */
 int ofs_is_hex_lower(const char *s, size_t n);
+/* Standard base64 (RFC 4648 alphabet) with padding of n bytes; returns an owned
+ * NUL-terminated string. The strict decoders stay with their formats (tree names and
+ * targets, key slots, Azure keys). */
+char *ofs_b64_encode(const uint8_t *p, size_t n);
 
 /* ---- UTF-8 and printable strings ---- */
 
 /* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF): 1 or 0. */
 int ofs_text_utf8_ok(const uint8_t *p, size_t n);
+
+/* 1 when the byte c is a C0 control (U+0000–U+001F) or DEL, else 0: what
+ * ofs_text_check refuses as OFS_TEXT_CONTROL (C1 aside), and the bytes every rendering of
+ * a name for a terminal or a message escapes. */
+static inline int ofs_text_is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 /* Why ofs_text_check refused a string; 0 is fine. The values are stable (tests name them). */
 enum ofs_text_why {

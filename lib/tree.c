@@ -1,6 +1,6 @@
 /* The in-memory tree of one directory: nodes and their lifecycle, comparison and type
- * names, and the name rules (UTF-8, base64) its codec (lib/tree_codec.c) and restore apply.
- * docs/FORMAT.md is the format. */
+ * names, and the name rules (file names, base64) its codec (lib/tree_codec.c) and restore
+ * apply; UTF-8 is the text layer's (text.h). docs/FORMAT.md is the format. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 #include "tree_int.h"
 #include "util.h"
 
-/* ---- names, UTF-8, base64 ---- */
+/* ---- names, base64 ---- */
 
 int
 ofs_name_ok(const uint8_t *name, size_t len)
@@ -23,72 +23,9 @@ ofs_name_ok(const uint8_t *name, size_t len)
 	return 1;
 }
 
-int
-ofs_utf8_ok(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = p[i];
-		uint32_t cp;
-		size_t k;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			k = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i <= k)
-			return 0;
-		for (size_t j = 1; j <= k; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + j] & 0x3f);
-		}
-		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += k + 1;
-	}
-	return 1;
-}
-
+/* The encoder is the text layer's ofs_b64_encode; this alphabet is the decoder's. */
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *
-ofs_b64_encode(const uint8_t *p, size_t n)
-{
-	char *out = ofs_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*o++ = b64chars[v >> 18];
-		*o++ = b64chars[(v >> 12) & 63];
-		*o++ = b64chars[(v >> 6) & 63];
-		*o++ = b64chars[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-		*o++ = b64chars[v >> 18];
-		*o++ = b64chars[(v >> 12) & 63];
-		*o++ = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
-}
 
 static int
 b64val(char c)

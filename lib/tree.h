@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "error.h"
 #include "snapshot.h"
+#include "text.h"		/* ofs_b64_encode and UTF-8, which names use */
 
 #define OFS_TREE_MAX (256u << 20)	/* largest tree blob a reader accepts */
 
@@ -94,10 +95,6 @@ int ofs_tree_decode_json(const uint8_t *p, size_t len, const char *what, struct 
     struct ofs_error *err);
 /* Is this a name we will create on restore? (same rules as decode) */
 int ofs_name_ok(const uint8_t *name, size_t len);
-/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF): 1 or 0. */
-int ofs_utf8_ok(const uint8_t *p, size_t n);
-/* Standard base64 with padding; returns an owned NUL-terminated string. */
-char *ofs_b64_encode(const uint8_t *p, size_t n);
 /* "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" ("unknown" otherwise). */
 const char *ofs_node_type_name(int type);
 

@@ -32,7 +32,7 @@ type_from_name(const char *s)
 static int
 bytes_as_text(const uint8_t *p, size_t n)
 {
-	return ofs_utf8_ok(p, n) && memchr(p, '\0', n) == NULL;
+	return ofs_text_utf8_ok(p, n) && memchr(p, '\0', n) == NULL;
 }
 
 /* Bytes as "key" (valid UTF-8) or "key_b64". */
@@ -235,7 +235,7 @@ put_bytes(struct ofs_buf *b, const char *key, const uint8_t *p, size_t n, int *f
 static void
 put_name(struct ofs_buf *b, const char *key, const char *v, int *first)
 {
-	if (v != NULL && ofs_utf8_ok((const uint8_t *)v, strlen(v))) {
+	if (v != NULL && ofs_text_utf8_ok((const uint8_t *)v, strlen(v))) {
 		put_key(b, key, first);
 		put_str(b, (const uint8_t *)v, strlen(v));
 	}
@@ -347,7 +347,7 @@ node_check(const struct ofs_node *n, char *why, size_t whysz)
 	for (size_t i = 0; i < n->nxattrs; i++) {
 		const char *xn = n->xattrs[i].name;
 		if (xn == NULL || *xn == '\0' || strlen(xn) > XATTR_NAME_MAX ||
-		    !ofs_utf8_ok((const uint8_t *)xn, strlen(xn)) ||
+		    !ofs_text_utf8_ok((const uint8_t *)xn, strlen(xn)) ||
 		    n->xattrs[i].len > XATTR_VALUE_MAX)
 			return snprintf(why, whysz, "invalid xattr %zu", i), -1;
 	}
@@ -511,10 +511,12 @@ ofs_tree_get_str(struct ofs_tree_dctx *d, json_t *o, const char *key, char **out
 }
 
 /* In the order JSON_SORT_KEYS writes them (enum node_key follows it). */
-static const char *const node_keys[] = {
-	"atime", "content", "ctime", "device", "flags", "gid", "group", "inode", "links", "mode",
-	"mtime", "name", "name_b64", "rdev", "size", "sparse", "subtree", "target", "target_b64",
-	"type", "uid", "user", "xattrs", NULL
+static const struct ofs_key node_keys[] = {
+	{ "atime", 0 }, { "content", 0 }, { "ctime", 0 }, { "device", 0 }, { "flags", 0 },
+	{ "gid", 0 }, { "group", 0 }, { "inode", 0 }, { "links", 0 }, { "mode", 0 },
+	{ "mtime", 0 }, { "name", 0 }, { "name_b64", 0 }, { "rdev", 0 }, { "size", 0 },
+	{ "sparse", 0 }, { "subtree", 0 }, { "target", 0 }, { "target_b64", 0 }, { "type", 0 },
+	{ "uid", 0 }, { "user", 0 }, { "xattrs", 0 }, { NULL, 0 }
 };
 
 enum node_key {
@@ -524,19 +526,12 @@ enum node_key {
 };
 
 int
-ofs_tree_known_keys(struct ofs_tree_dctx *d, json_t *o, const char *const *keys)
+ofs_tree_known_keys(struct ofs_tree_dctx *d, json_t *o, const struct ofs_key *keys)
 {
-	const char *k;
-	json_t *v;
+	const char *unknown;
 
-	json_object_foreach(o, k, v) {
-		size_t i;
-		for (i = 0; keys[i] != NULL; i++)
-			if (strcmp(k, keys[i]) == 0)
-				break;
-		if (keys[i] == NULL)
-			return ofs_tree_bad(d, k, "unknown field");
-	}
+	if (ofs_json_keys_check(o, keys, &unknown, NULL) != 0)
+		return ofs_tree_bad(d, unknown, "unknown field");
 	return 0;
 }
 
@@ -745,7 +740,7 @@ pl_str(struct plain *l, const uint8_t **s, size_t *n)
 			return 0;
 		high |= *q;
 	}
-	if (q == l->end || ((high & 0x80) && !ofs_utf8_ok(l->p, (size_t)(q - l->p))))
+	if (q == l->end || ((high & 0x80) && !ofs_text_utf8_ok(l->p, (size_t)(q - l->p))))
 		return 0;
 	*s = l->p;
 	*n = (size_t)(q - l->p);
@@ -797,7 +792,8 @@ pl_key(struct plain *l, int from)
 	for (int i = 0; i < K_COUNT; i++) {
 		int k = (from + i) % K_COUNT;
 
-		if (strncmp(node_keys[k], (const char *)s, n) == 0 && node_keys[k][n] == '\0')
+		if (strncmp(node_keys[k].name, (const char *)s, n) == 0 &&
+		    node_keys[k].name[n] == '\0')
 			return k;
 	}
 	return -1;

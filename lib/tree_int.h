@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "text.h"
 #include "tree.h"
 
 /* Strict canonical base64 decode of slen bytes of s (padding required, unused bits zero).
@@ -46,8 +47,10 @@ int ofs_tree_get_str(struct ofs_tree_dctx *d, json_t *o, const char *key, char *
 /* j as 2n lower- or upper-case hex digits into id[0..n); field names j in messages. */
 int ofs_tree_get_id(struct ofs_tree_dctx *d, json_t *j, const char *field, uint8_t *id,
     size_t n);
-/* Every key of object o is one of keys (NULL-terminated). */
-int ofs_tree_known_keys(struct ofs_tree_dctx *d, json_t *o, const char *const *keys);
+/* Every key of object o is listed in keys (text.h's table, ending with { NULL, 0 }; the
+ * OFS_KEY_REQUIRED flags are not looked at: each decoder reports an absent field itself).
+ * The first key not listed, in the object's order, is the "unknown field". */
+int ofs_tree_known_keys(struct ofs_tree_dctx *d, json_t *o, const struct ofs_key *keys);
 /* n (≤ OFS_ID_LEN) bytes of id as a new JSON string of lower-case hex (a new reference). */
 json_t *ofs_tree_hex_id(const uint8_t *id, size_t n);
 

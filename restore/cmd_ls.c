@@ -46,10 +46,10 @@ mode_string(const struct ofs_node *n, char out[11])
 static void
 add_display(struct ofs_buf *b, const uint8_t *p, size_t n)
 {
-	int utf8 = ofs_utf8_ok(p, n);
+	int utf8 = ofs_text_utf8_ok(p, n);
 
 	for (size_t i = 0; i < n; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f || (!utf8 && p[i] >= 0x80))
+		if (ofs_text_is_control(p[i]) || (!utf8 && p[i] >= 0x80))
 			ofs_buf_addf(b, "\\x%02x", p[i]);
 		else
 			ofs_buf_addc(b, p[i]);
@@ -61,7 +61,7 @@ set_bytes(json_t *o, const char *key, const char *key64, const uint8_t *p, size_
 {
 	char *s;
 
-	if (ofs_utf8_ok(p, n)) {
+	if (ofs_text_utf8_ok(p, n)) {
 		json_object_set_new(o, key, json_stringn((const char *)p, n));
 	} else {
 		s = ofs_b64_encode(p, n);

@@ -90,7 +90,7 @@ display(const char *p)
 	uint8_t *out;
 	size_t n;
 
-	if (ofs_utf8_ok((const uint8_t *)p, strlen(p)))
+	if (ofs_text_utf8_ok((const uint8_t *)p, strlen(p)))
 		return ofs_xstrdup(p);
 	for (; *p; p++) {
 		if ((uint8_t)*p < 0x80)

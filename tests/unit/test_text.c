@@ -285,6 +285,32 @@ test_fmt_time(void **state)
 	}
 }
 
+static void
+test_base64_control(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} v[] = {	/* RFC 4648 §10 */
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	};
+	const uint8_t high[] = { 0xff, 0xfe, 0x00, 0x3e, 0x3f };
+	char *s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		s = ofs_b64_encode((const uint8_t *)v[i].in, strlen(v[i].in));
+		assert_string_equal(s, v[i].out);
+		free(s);
+	}
+	s = ofs_b64_encode(high, sizeof(high));
+	assert_string_equal(s, "//4APj8=");
+	free(s);
+
+	for (int c = 0; c < 256; c++)
+		assert_int_equal(ofs_text_is_control((unsigned char)c), c < 0x20 || c == 0x7f);
+}
+
 int
 main(void)
 {
@@ -297,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_percent),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_fmt_time),
+		cmocka_unit_test(test_base64_control),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

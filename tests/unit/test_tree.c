@@ -684,6 +684,37 @@ test_snapshot_reject(void **state)
 	ofs_snapshot_release(&s);
 }
 
+/* Snapshot times: the text layer's strict RFC 3339 (OFS_TIME_UTC), upper-case T and Z as
+ * snapshots have always been read, and the range of an int64 nanosecond count. */
+static void
+test_snapshot_time(void **state)
+{
+	static const char *const bad[] = {
+		"2023-11-14t22:13:20Z", "2023-11-14T22:13:20z", "2023-11-14T22:13:20+00:00",
+		"2023-11-14T22:13:20", "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20.1234567890Z",
+		"2023-1-14T22:13:20.5Z", "2023-11-14T2:13:20.50Z", "2023-11- 4T22:13:20.5Z",
+		"2023-04-31T00:00:00Z", "2023-02-29T00:00:00Z", "2016-12-31T23:59:61Z",
+		"2023-11-14T24:00:00Z", "1677-09-21T00:12:44Z", "2262-04-11T23:47:16Z", "",
+	};
+	int64_t ns;
+
+	(void)state;
+	assert_int_equal(ofs_parse_time_ns("2023-11-14T22:13:20.000000123Z", &ns), 0);
+	assert_true(ns == 1700000000000000123LL);
+	assert_int_equal(ofs_parse_time_ns("2024-02-29T00:00:00Z", &ns), 0);
+	assert_true(ns == 1709164800000000000LL);
+	assert_int_equal(ofs_parse_time_ns("2016-12-31T23:59:60Z", &ns), 0);	/* leap second */
+	assert_true(ns == 1483228800000000000LL);
+	/* whole seconds within ±9223372035 (int64 ns reaches 23:47:16.854775807) */
+	assert_int_equal(ofs_parse_time_ns("2262-04-11T23:47:15.999999999Z", &ns), 0);
+	assert_true(ns == 9223372035999999999LL);
+	assert_int_equal(ofs_parse_time_ns("1677-09-21T00:12:45Z", &ns), 0);
+	assert_true(ns == -9223372035000000000LL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ofs_parse_time_ns(bad[i], &ns) != -1)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
 int
 main(void)
 {
@@ -700,6 +731,7 @@ main(void)
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_snapshot_roundtrip),
 		cmocka_unit_test(test_snapshot_reject),
+		cmocka_unit_test(test_snapshot_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,6 @@
 #include "crypto.h"
 #include "dc.h"
 #include "manifest.h"
-#include "tree.h"
 #include "util.h"
 
 /* Unlisted files named in a disk's logs; beyond this they are counted only. */
@@ -41,35 +40,17 @@ struct disk_run {
 	int64_t last_save;	/* ofs_now_ns of the last checkpoint */
 };
 
-/* A name as logs carry it: itself when it is UTF-8 without control characters, else
- * percent-escaped (bytes below 0x20, 0x7f, '%' and bytes from 0x80 as %XX) with *escaped
- * set. Owned. */
+/* A name as logs carry it: the text layer's ofs_name_shown, so the writer and the readers
+ * (offseed import logs / repair, lib/jobjson.c) agree on which names are escaped: itself
+ * when it is UTF-8 without control characters (C0, DEL, C1), else percent-escaped
+ * (ofs_percent_encode) with *escaped set. Owned. */
 static char *
 log_name(const char *p, int *escaped)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(p);
-	char *out, *o;
-	int plain = ofs_utf8_ok((const uint8_t *)p, n);
+	char *s = ofs_name_shown(p);
 
-	for (size_t i = 0; plain && i < n; i++)
-		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
-			plain = 0;
-	*escaped = !plain;
-	if (plain)
-		return ofs_xstrdup(p);
-	o = out = ofs_xmalloc(3 * n + 1);
-	for (const unsigned char *c = (const unsigned char *)p; *c; c++) {
-		if (*c < 0x20 || *c >= 0x7f || *c == '%') {
-			*o++ = '%';
-			*o++ = hex[*c >> 4];
-			*o++ = hex[*c & 15];
-		} else {
-			*o++ = (char)*c;
-		}
-	}
-	*o = '\0';
-	return out;
+	*escaped = strcmp(s, p) != 0;	/* escaping changes the byte that needed it */
+	return s;
 }
 
 /* Set "path" (and "pathEncoding": "percent" when escaped) of a log entry. */

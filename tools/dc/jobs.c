@@ -75,23 +75,12 @@ vfail(char *msg, size_t msgsz, const char *fmt, ...)
 	return -1;
 }
 
-/* A printable string of 1..max bytes (no control characters). */
+/* A printable string of 1..max bytes (ofs_text_check: no NUL, no C0 control or DEL). */
 static int
 text_ok(json_t *v, size_t max)
 {
-	const char *s;
-	size_t n;
-
-	if (!json_is_string(v))
-		return 0;
-	s = json_string_value(v);
-	n = json_string_length(v);
-	if (n == 0 || n > max || strlen(s) != n)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
+	return json_is_string(v) && ofs_text_check(json_string_value(v), json_string_length(v),
+	    max, OFS_TEXT_NONEMPTY) == OFS_TEXT_OK;
 }
 
 static int
@@ -162,7 +151,8 @@ serial_ok(const char *s)
 	return 1;
 }
 
-/* A relative '/'-separated path without empty, "." or ".." parts. */
+/* A relative '/'-separated path without empty, "." or ".." parts, backslashes or control
+ * characters. */
 static int
 relpath_ok(const char *p)
 {
@@ -180,10 +170,8 @@ relpath_ok(const char *p)
 			break;
 		s = e + 1;
 	}
-	for (; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == '\\')
-			return 0;
-	return 1;
+	return strchr(p, '\\') == NULL &&
+	    ofs_text_check(p, strlen(p), SIZE_MAX, 0) == OFS_TEXT_OK;
 }
 
 int

@@ -139,14 +139,7 @@ dc_parse_body(struct dc_request *rq)
 int
 dc_printable(const char *s, size_t max)
 {
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
+	return s != NULL && ofs_text_check(s, strlen(s), max, OFS_TEXT_NONEMPTY) == OFS_TEXT_OK;
 }
 
 /* ---- who may ask: Host, content type ---- */

@@ -101,11 +101,8 @@ take_str(json_t *o, const char *key, char **out)
 {
 	const char *v = dc_jstr(o, key);
 
-	if (v == NULL || *v == '\0' || strlen(v) > 256)
+	if (v == NULL || ofs_text_check(v, strlen(v), 256, OFS_TEXT_NONEMPTY) != OFS_TEXT_OK)
 		return -1;
-	for (const char *p = v; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return -1;
 	*out = ofs_xstrdup(v);
 	return 0;
 }
