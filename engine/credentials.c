@@ -9,7 +9,7 @@
 
 #include "buf.h"
 #include "credentials.h"
-#include "out.h"
+#include "log.h"
 #include "util.h"
 
 int

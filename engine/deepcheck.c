@@ -39,15 +39,15 @@ struct deep {
 	double subset;
 	pthread_mutex_t mu;
 	size_t next_pack;
-	struct ofs_idx *bad;	/* ids of blobs found damaged */
-	struct ofs_idx *unread;	/* ids of blobs in packs that could not be read (EIO…) */
+	struct ofs_blobtab *bad;	/* ids of blobs found damaged */
+	struct ofs_blobtab *unread;	/* ids of blobs in packs that could not be read (EIO…) */
 	int unread_errno;	/* the errno of the first such read */
 	struct bucket *buckets;	/* blobs grouped by pack */
 	int files_suspect;	/* WALK_TREES met a file with a chunk not in the index */
 	/* Subtrees found clean by this walk, keyed by tree id; the ref carries the subtree's
 	 * counts (offset: trees, stored_len: files). Snapshots share most of their trees, so
 	 * each is opened once however many snapshots hold it. */
-	struct ofs_idx *clean;
+	struct ofs_blobtab *clean;
 	uint64_t walk_reports;	/* findings the walk itself reported (walking thread only) */
 	size_t pending;		/* packs in seed containers not imported yet (not checked) */
 	struct ofs_error pending_err;
@@ -98,7 +98,7 @@ mark(struct deep *d, const uint8_t id[OFS_ID_LEN], int unread)
 	struct ofs_blob_ref dummy = { 0, 0, 0, 0, 0 };
 
 	pthread_mutex_lock(&d->mu);
-	ofs_idx_add_blob(unread ? d->unread : d->bad, id, &dummy);
+	ofs_blobtab_add_blob(unread ? d->unread : d->bad, id, &dummy);
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -109,7 +109,7 @@ mark_bad(struct deep *d, const uint8_t id[OFS_ID_LEN])
 }
 
 static void
-pack_location(const struct ofs_idx_pack *p, char *name, size_t namesz, uint64_t *off)
+pack_location(const struct ofs_blobtab_pack *p, char *name, size_t namesz, uint64_t *off)
 {
 	char cname[64];
 
@@ -125,7 +125,7 @@ pack_location(const struct ofs_idx_pack *p, char *name, size_t namesz, uint64_t 
 
 /* Deterministic pseudo-random choice of packs for --subset. */
 static int
-in_subset(const struct ofs_idx_pack *p, double pct)
+in_subset(const struct ofs_blobtab_pack *p, double pct)
 {
 	if (pct >= 100.0)
 		return 1;
@@ -263,7 +263,7 @@ pack_worker(void *arg)
 	struct ofs_buf data = OFS_BUF_INIT(0);
 	struct ofs_error err = { 0 };
 	struct blob_ctx_arg a;
-	size_t np = ofs_idx_npacks(d->r->idx), i;
+	size_t np = ofs_blobtab_npacks(d->r->idx), i;
 	char name[128], object[200];
 	uint8_t xxh[OFS_XXH_LEN];
 	struct ofs_xxh *xh = ofs_xxh_new();
@@ -273,14 +273,14 @@ pack_worker(void *arg)
 	ofs_buf_init(&a.raw, 0);
 	ofs_buf_init(&a.rebuilt, 0);
 	for (;;) {
-		const struct ofs_idx_pack *p;
+		const struct ofs_blobtab_pack *p;
 
 		pthread_mutex_lock(&d->mu);
 		i = d->next_pack++;
 		pthread_mutex_unlock(&d->mu);
 		if (i >= np)
 			break;
-		p = ofs_idx_pack(d->r->idx, (uint32_t)i);
+		p = ofs_blobtab_pack(d->r->idx, (uint32_t)i);
 		if (!in_subset(p, d->subset))
 			continue;
 		pack_location(p, name, sizeof(name), &off);
@@ -384,7 +384,7 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 	uint64_t trees0, files0, reports0;
 	int loaded, suspect0;
 
-	if (mode != WALK_FILES && ofs_idx_lookup(d->clean, id, &ref)) {
+	if (mode != WALK_FILES && ofs_blobtab_lookup(d->clean, id, &ref)) {
 		d->st->trees += ref.offset;
 		d->st->files += ref.stored_len;
 		return 0;
@@ -396,12 +396,12 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 			walk_report(d, OFS_DEEP_TREE, obj, prefix, "trees nest too deep");
 		return 0;
 	}
-	if (!ofs_idx_lookup(d->r->idx, id, &ref)) {
+	if (!ofs_blobtab_lookup(d->r->idx, id, &ref)) {
 		if (mode != WALK_FILES)
 			walk_report(d, OFS_DEEP_MISSING, obj, where, "tree blob not in the index");
 		return 0;
 	}
-	if (mode == WALK_ALL && ofs_idx_lookup(d->bad, id, &ref)) {
+	if (mode == WALK_ALL && ofs_blobtab_lookup(d->bad, id, &ref)) {
 		walk_report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
 		return 0;
 	}
@@ -417,7 +417,7 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 		ofs_tree_release(&t);
 		return 0;
 	}
-	if (mode == WALK_FILES && ofs_idx_lookup(d->bad, id, &ref)) {
+	if (mode == WALK_FILES && ofs_blobtab_lookup(d->bad, id, &ref)) {
 		/* opens, yet the data pass found it damaged (its id differs) */
 		walk_report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
 		ofs_tree_release(&t);
@@ -438,13 +438,13 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 			d->st->files++;
 		if (n->type == OFS_NODE_FILE) {
 			for (size_t c = 0; c < n->nchunks; c++) {
-				if (!ofs_idx_lookup(d->r->idx, n->chunks[c], &ref))
+				if (!ofs_blobtab_lookup(d->r->idx, n->chunks[c], &ref))
 					missing++;
 				else if (mode != WALK_TREES &&
-				    ofs_idx_lookup(d->bad, n->chunks[c], &ref))
+				    ofs_blobtab_lookup(d->bad, n->chunks[c], &ref))
 					bad++;
 				else if (mode != WALK_TREES &&
-				    ofs_idx_lookup(d->unread, n->chunks[c], &ref))
+				    ofs_blobtab_lookup(d->unread, n->chunks[c], &ref))
 					unread++;
 			}
 			if (missing + bad + unread == 0)
@@ -483,7 +483,7 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 
 		memo.offset = (uint32_t)(d->st->trees - trees0);
 		memo.stored_len = (uint32_t)(d->st->files - files0);
-		ofs_idx_add_blob(d->clean, id, &memo);
+		ofs_blobtab_add_blob(d->clean, id, &memo);
 	}
 	ofs_tree_release(&t);
 	return 0;
@@ -520,9 +520,9 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 	d.ud = ud;
 	d.st = st;
 	d.subset = subset_pct > 0 ? subset_pct : 100.0;
-	d.bad = ofs_idx_new();
-	d.unread = ofs_idx_new();
-	d.clean = ofs_idx_new();
+	d.bad = ofs_blobtab_new();
+	d.unread = ofs_blobtab_new();
+	d.clean = ofs_blobtab_new();
 	pthread_mutex_init(&d.mu, NULL);
 	if ((rc = ofs_repo_list_snapshots(r, &snaps, &nsnaps, err)) != 0)
 		goto out;
@@ -530,8 +530,8 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 		walk_all(&d, snaps, nsnaps, WALK_ALL);
 		goto out;
 	}
-	d.buckets = ofs_xcalloc(ofs_idx_npacks(r->idx) + 1, sizeof(*d.buckets));
-	ofs_idx_foreach(r->idx, bucket_cb, &d);
+	d.buckets = ofs_xcalloc(ofs_blobtab_npacks(r->idx) + 1, sizeof(*d.buckets));
+	ofs_blobtab_foreach(r->idx, bucket_cb, &d);
 	th = ofs_xcalloc((size_t)nthreads, sizeof(*th));
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&th[i], NULL, pack_worker, &d);
@@ -545,7 +545,7 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 		*err = d.fatal_err;
 		goto out;
 	}
-	if (d.files_suspect || ofs_idx_nblobs(d.bad) > 0 || ofs_idx_nblobs(d.unread) > 0)
+	if (d.files_suspect || ofs_blobtab_nblobs(d.bad) > 0 || ofs_blobtab_nblobs(d.unread) > 0)
 		walk_all(&d, snaps, nsnaps, WALK_FILES);
 	if (d.pending > 0) {
 		/* damage found elsewhere is the verdict; otherwise the check is incomplete */
@@ -562,12 +562,12 @@ out:
 		ofs_snapshot_release(&snaps[i]);
 	free(snaps);
 	if (d.buckets != NULL)
-		for (size_t i = 0; i < ofs_idx_npacks(r->idx); i++)
+		for (size_t i = 0; i < ofs_blobtab_npacks(r->idx); i++)
 			free(d.buckets[i].e);
 	free(d.buckets);
-	ofs_idx_free(d.bad);
-	ofs_idx_free(d.unread);
-	ofs_idx_free(d.clean);
+	ofs_blobtab_free(d.bad);
+	ofs_blobtab_free(d.unread);
+	ofs_blobtab_free(d.clean);
 	pthread_mutex_destroy(&d.mu);
 	return rc;
 }

@@ -16,7 +16,7 @@
 #include "azblob.h"
 #include "crypto.h"
 #include "jobclient.h"
-#include "out.h"
+#include "log.h"
 #include "retry.h"
 #include "util.h"
 

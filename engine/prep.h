@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "out.h"
+#include "log.h"
 #include "repo.h"
 
 #define OFS_PREP_IO_SIZE (8u << 20)

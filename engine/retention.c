@@ -7,7 +7,7 @@
 
 #include "blob.h"
 #include "index.h"
-#include "out.h"
+#include "log.h"
 #include "pack.h"
 #include "patch.h"
 #include "retention.h"
@@ -69,7 +69,7 @@ static const struct ofs_blob_ref no_ref;
 /* Mark tree id and everything below it in `used`. A tree already marked is not walked
  * again (snapshots share most of their trees). */
 static int
-mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_idx *used,
+mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blobtab *used,
     struct ofs_error *err)
 {
 	struct ofs_tree t;
@@ -77,9 +77,9 @@ mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_idx *used
 	char hex[2 * OFS_ID_LEN + 1];
 	int rc = 0;
 
-	if (ofs_idx_lookup(used, id, &ref))
+	if (ofs_blobtab_lookup(used, id, &ref))
 		return 0;
-	ofs_idx_add_blob(used, id, &no_ref);
+	ofs_blobtab_add_blob(used, id, &no_ref);
 	ofs_tree_init(&t);
 	if ((rc = ofs_repo_load_tree(r, r->ctx, id, &t, err)) != 0) {
 		ofs_hex(id, OFS_ID_LEN, hex);
@@ -90,7 +90,7 @@ mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_idx *used
 		struct ofs_node *nd = &t.nodes[i];
 
 		for (size_t k = 0; k < nd->nchunks; k++) {
-			if (!ofs_idx_lookup(r->idx, nd->chunks[k], &ref)) {
+			if (!ofs_blobtab_lookup(r->idx, nd->chunks[k], &ref)) {
 				ofs_hex(nd->chunks[k], OFS_ID_LEN, hex);
 				rc = ofs_err_set(err, OFS_ERR_CORRUPT,
 				    "data blob %.16s of '%s' is not in the index: the repository is "
@@ -98,7 +98,7 @@ mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_idx *used
 				    (const char *)nd->name);
 				break;
 			}
-			ofs_idx_add_blob(used, nd->chunks[k], &no_ref);
+			ofs_blobtab_add_blob(used, nd->chunks[k], &no_ref);
 		}
 		if (rc == 0 && nd->type == OFS_NODE_DIR && nd->has_subtree)
 			rc = mark_tree(r, nd->subtree, used, err);
@@ -123,7 +123,7 @@ struct blob_list {
 };
 
 struct scan {
-	struct ofs_idx *used;
+	struct ofs_blobtab *used;
 	struct pack_use *pu;
 	struct blob_list repack;	/* filled in the second pass */
 	int second;
@@ -136,7 +136,7 @@ scan_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud
 {
 	struct scan *sc = ud;
 	struct ofs_blob_ref dummy;
-	int used = ofs_idx_lookup(sc->used, id, &dummy);
+	int used = ofs_blobtab_lookup(sc->used, id, &dummy);
 	struct pack_use *p = &sc->pu[ref->pack];
 
 	if (!sc->second) {
@@ -167,7 +167,7 @@ static int
 container_unused(struct ofs_repo *r, const struct scan *sc, size_t npacks)
 {
 	for (size_t i = 0; i < npacks; i++)
-		if (ofs_idx_pack(r->idx, (uint32_t)i)->loc.kind == OFS_LOC_CONTAINER &&
+		if (ofs_blobtab_pack(r->idx, (uint32_t)i)->loc.kind == OFS_LOC_CONTAINER &&
 		    sc->pu[i].nused == 0)
 			return 1;
 	return 0;
@@ -180,7 +180,7 @@ list_used_patch(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, vo
 	struct ofs_blob_ref dummy;
 	struct blob_list *l = &sc->patches;
 
-	if (ref->type != OFS_BLOB_PATCH || !ofs_idx_lookup(sc->used, id, &dummy))
+	if (ref->type != OFS_BLOB_PATCH || !ofs_blobtab_lookup(sc->used, id, &dummy))
 		return 0;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 64;
@@ -198,12 +198,12 @@ mark_patch_bases(struct ofs_repo *r, struct scan *sc, struct ofs_error *err)
 	size_t nb;
 	int rc;
 
-	ofs_idx_foreach(r->idx, list_used_patch, sc);
+	ofs_blobtab_foreach(r->idx, list_used_patch, sc);
 	for (size_t i = 0; i < sc->patches.n; i++) {
 		if ((rc = ofs_repo_patch_bases(r, NULL, sc->patches.ids[i], bases, &nb, err)) != 0)
 			return rc;
 		for (size_t k = 0; k < nb; k++)
-			ofs_idx_add_blob(sc->used, bases[k], &no_ref);
+			ofs_blobtab_add_blob(sc->used, bases[k], &no_ref);
 	}
 	return 0;
 }
@@ -304,7 +304,7 @@ flush_pack(struct ofs_repo *r, struct ofs_pack_writer *w, struct ofs_index_pack 
 }
 
 static int
-container_of(const struct ofs_idx_pack *p, char *name, size_t namesz)
+container_of(const struct ofs_blobtab_pack *p, char *name, size_t namesz)
 {
 	char base[64];
 
@@ -330,10 +330,10 @@ struct prune {
 static int
 first_of_container(const struct ofs_repo *r, size_t i)
 {
-	const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+	const struct ofs_blobtab_pack *ip = ofs_blobtab_pack(r->idx, (uint32_t)i);
 
 	for (size_t k = 0; k < i; k++) {
-		const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
+		const struct ofs_blobtab_pack *kp = ofs_blobtab_pack(r->idx, (uint32_t)k);
 
 		if (kp->loc.kind == OFS_LOC_CONTAINER && kp->loc.seq == ip->loc.seq &&
 		    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0)
@@ -370,7 +370,7 @@ decide(struct prune *pr, struct ofs_error *err)
 	struct scan *sc = &pr->sc;
 	int rc;
 
-	ofs_idx_foreach(r->idx, scan_blob, sc);
+	ofs_blobtab_foreach(r->idx, scan_blob, sc);
 	/* The seed chunks patches copy from are used too. The trees do not list them, and
 	 * reading the patches costs a download from the cloud, so this is done only when a
 	 * container would otherwise go (patches copy only from containers). */
@@ -378,10 +378,10 @@ decide(struct prune *pr, struct ofs_error *err)
 		if ((rc = mark_patch_bases(r, sc, err)) != 0)
 			return rc;
 		memset(sc->pu, 0, (pr->npacks + 1) * sizeof(*sc->pu));
-		ofs_idx_foreach(r->idx, scan_blob, sc);
+		ofs_blobtab_foreach(r->idx, scan_blob, sc);
 	}
 	for (size_t i = 0; i < pr->npacks; i++) {
-		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+		const struct ofs_blobtab_pack *ip = ofs_blobtab_pack(r->idx, (uint32_t)i);
 		struct pack_use *pu = &sc->pu[i];
 
 		pr->st->blobs_used += pu->nused;
@@ -395,12 +395,12 @@ decide(struct prune *pr, struct ofs_error *err)
 	}
 	/* a container goes only when none of its packs holds a used blob */
 	for (size_t i = 0; i < pr->npacks; i++) {
-		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+		const struct ofs_blobtab_pack *ip = ofs_blobtab_pack(r->idx, (uint32_t)i);
 
 		if (ip->loc.kind != OFS_LOC_CONTAINER || sc->pu[i].action != P_DELETE)
 			continue;
 		for (size_t k = 0; k < pr->npacks; k++) {
-			const struct ofs_idx_pack *kp = ofs_idx_pack(r->idx, (uint32_t)k);
+			const struct ofs_blobtab_pack *kp = ofs_blobtab_pack(r->idx, (uint32_t)k);
 
 			if (kp->loc.kind == OFS_LOC_CONTAINER && kp->loc.seq == ip->loc.seq &&
 			    memcmp(kp->loc.set, ip->loc.set, OFS_SET_ID_LEN) == 0 &&
@@ -424,7 +424,7 @@ count(struct prune *pr, json_t *deleted)
 	int changed = 0;
 
 	for (size_t i = 0; i < pr->npacks; i++) {
-		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+		const struct ofs_blobtab_pack *ip = ofs_blobtab_pack(r->idx, (uint32_t)i);
 
 		if (pu[i].action != P_KEEP)
 			changed = 1;
@@ -442,7 +442,7 @@ count(struct prune *pr, json_t *deleted)
 	}
 	/* containers (each counted once, by its first pack) */
 	for (size_t i = 0; i < pr->npacks; i++) {
-		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+		const struct ofs_blobtab_pack *ip = ofs_blobtab_pack(r->idx, (uint32_t)i);
 
 		if (ip->loc.kind != OFS_LOC_CONTAINER || !first_of_container(r, i))
 			continue;
@@ -479,7 +479,7 @@ repack(struct prune *pr, struct ofs_error *err)
 
 	ofs_pack_writer_init(&w);
 	sc->second = 1;
-	ofs_idx_foreach(r->idx, scan_blob, sc);
+	ofs_blobtab_foreach(r->idx, scan_blob, sc);
 	/* sort (id, ref) pairs together through an index array */
 	order = ofs_xcalloc(sc->repack.n + 1, sizeof(*order));
 	for (size_t i = 0; i < sc->repack.n; i++) {
@@ -490,7 +490,7 @@ repack(struct prune *pr, struct ofs_error *err)
 	for (size_t j = 0; j < sc->repack.n && rc == 0; j++) {
 		const struct ofs_blob_ref *ref = &sc->repack.refs[order[j].i];
 		const uint8_t *id = sc->repack.ids[order[j].i];
-		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, ref->pack);
+		const struct ofs_blobtab_pack *ip = ofs_blobtab_pack(r->idx, ref->pack);
 		char name[80];
 
 		ofs_loose_name(ip->id, name, sizeof(name));
@@ -540,7 +540,7 @@ write_index(struct prune *pr, struct ofs_error *err)
 	for (size_t f = 0; f < pr->nfiles; f++) {
 		for (size_t k = 0; k < pr->files[f].n; k++) {
 			const struct ofs_index_pack *fp = &pr->files[f].packs[k];
-			struct ofs_idx_pack q;
+			struct ofs_blobtab_pack q;
 			uint32_t num;
 
 			memset(&q, 0, sizeof(q));
@@ -548,7 +548,7 @@ write_index(struct prune *pr, struct ofs_error *err)
 			q.loc = fp->loc;
 			q.length = fp->length;
 			memcpy(q.xxh, fp->xxh, OFS_XXH_LEN);
-			num = ofs_idx_add_pack(r->idx, &q);	/* present: its number */
+			num = ofs_blobtab_add_pack(r->idx, &q);	/* present: its number */
 			if (num >= pr->npacks || seen[num] || pr->sc.pu[num].action != P_KEEP)
 				continue;
 			seen[num] = 1;
@@ -592,7 +592,7 @@ delete_old(struct prune *pr, struct ofs_error *err)
 		pr->st->index_files_deleted++;
 	}
 	for (size_t i = 0; i < pr->npacks; i++) {
-		const struct ofs_idx_pack *ip = ofs_idx_pack(r->idx, (uint32_t)i);
+		const struct ofs_blobtab_pack *ip = ofs_blobtab_pack(r->idx, (uint32_t)i);
 		char name[96];
 
 		if (pr->sc.pu[i].action == P_KEEP)
@@ -621,8 +621,8 @@ ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
 	memset(&pr, 0, sizeof(pr));
 	pr.r = r;
 	pr.st = st;
-	pr.sc.used = ofs_idx_new();
-	pr.npacks = ofs_idx_npacks(r->idx);
+	pr.sc.used = ofs_blobtab_new();
+	pr.npacks = ofs_blobtab_npacks(r->idx);
 	pr.sc.pu = ofs_xcalloc(pr.npacks + 1, sizeof(*pr.sc.pu));
 
 	if ((rc = mark_snapshots(&pr, err)) != 0 || (rc = decide(&pr, err)) != 0)
@@ -643,7 +643,7 @@ out:
 	free(pr.sc.patches.ids);
 	free(pr.sc.repack.refs);
 	free(pr.sc.pu);
-	ofs_idx_free(pr.sc.used);
+	ofs_blobtab_free(pr.sc.used);
 	return rc;
 }
 

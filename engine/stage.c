@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "out.h"
+#include "log.h"
 #include "stage_int.h"
 
 /* ---- failure ------------------------------------------------------------------------- */
@@ -170,7 +170,7 @@ stage_init(struct stage *s, struct ofs_repo *r, const struct ofs_stage_opts *o,
 	pthread_cond_init(&s->ring.cv_work, NULL);
 	pthread_cond_init(&s->ring.cv_done, NULL);
 	s->ring.slot = ofs_xcalloc(RING_SLOTS, sizeof(*s->ring.slot));
-	s->dedup.pending = ofs_idx_new();
+	s->dedup.pending = ofs_blobtab_new();
 	s->wctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
 	ofs_pack_writer_init(&s->ct.pw);
 	ofs_pack_writer_init(&s->up.tw);
@@ -187,8 +187,8 @@ resume_next_seq(struct stage *s)
 {
 	const struct ofs_manifest *m = s->res->sealed;
 
-	for (size_t i = 0; i < ofs_idx_npacks(s->repo->idx); i++) {
-		const struct ofs_idx_pack *p = ofs_idx_pack(s->repo->idx, (uint32_t)i);
+	for (size_t i = 0; i < ofs_blobtab_npacks(s->repo->idx); i++) {
+		const struct ofs_blobtab_pack *p = ofs_blobtab_pack(s->repo->idx, (uint32_t)i);
 
 		if (p->loc.kind == OFS_LOC_CONTAINER && memcmp(p->loc.set, s->ct.set_id, 16) == 0 &&
 		    p->loc.seq >= s->ct.next_seq && p->loc.seq != s->ct.seq)
@@ -301,7 +301,7 @@ stage_release(struct stage *s, int rc)
 	free(s->up.loose);
 	ofs_xxh_free(s->ct.pack_h);
 	ofs_blob_ctx_free(s->wctx);
-	ofs_idx_free(s->dedup.pending);
+	ofs_blobtab_free(s->dedup.pending);
 	free(s->wk.threads);
 	free(s->ring.slot);
 	pthread_mutex_destroy(&s->ring.mu);

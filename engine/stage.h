@@ -9,7 +9,7 @@
 
 #include "error.h"
 #include "manifest.h"
-#include "out.h"
+#include "log.h"
 #include "ratelimit.h"
 #include "repo.h"
 #include "walk.h"

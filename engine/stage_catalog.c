@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "out.h"
+#include "log.h"
 #include "stage_int.h"
 
 #define POOL_BLOCK (1u << 20)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "disk.h"
-#include "out.h"
+#include "log.h"
 #include "stage_int.h"
 
 /* Where container file `name` ("<set>-<seq>.vhd", or ".….partial") lives: the staging
@@ -275,7 +275,7 @@ close_pack(struct stage *s, struct ofs_error *err)
 	ip->blobs = ofs_xreallocarray(NULL, s->ct.pw.n, sizeof(*ip->blobs));
 	memcpy(ip->blobs, s->ct.pw.entries, s->ct.pw.n * sizeof(*ip->blobs));
 	pthread_mutex_lock(&s->dedup.idx_mu);
-	ofs_idx_add_index(s->repo->idx, ip, 1);
+	ofs_blobtab_add_index(s->repo->idx, ip, 1);
 	pthread_mutex_unlock(&s->dedup.idx_mu);
 	s->res->packs++;
 	s->jn.since_ckpt += ip->length;

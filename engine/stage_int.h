@@ -158,7 +158,7 @@ struct stage_ring {
  * lookup queued behind the ring's traffic. */
 struct stage_dedup {
 	pthread_mutex_t idx_mu;
-	struct ofs_idx *pending;	/* ids accepted for storage, not yet in a written pack */
+	struct ofs_blobtab *pending;	/* ids accepted for storage, not yet in a written pack */
 };
 
 /* The producer (stage_produce.c): walks, reads and chunks on the calling thread. */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "out.h"
+#include "log.h"
 #include "stage_int.h"
 
 static void
@@ -331,7 +331,7 @@ ofs_stg_load_journal(struct stage *s, struct ofs_error *err)
 			s->ct.climit = st.climit != 0 ? st.climit : s->o->container_size;
 			s->ct.cpacks = st.packs;
 			s->ct.ncpacks = s->ct.capcpacks = st.np;
-			ofs_idx_add_index(s->repo->idx, st.packs, st.np);
+			ofs_blobtab_add_index(s->repo->idx, st.packs, st.np);
 			st.packs = NULL;
 			st.np = 0;
 		}

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "out.h"
+#include "log.h"
 #include "patch.h"
 #include "stage_int.h"
 
@@ -292,7 +292,7 @@ try_reuse(struct stage *s, const char *path, struct ofs_node *n, struct baseline
 		*bl = ofs_stg_bl_of(e);
 	pthread_mutex_lock(&s->dedup.idx_mu);	/* the writer adds packs to the index under it */
 	for (uint32_t i = 0; i < e->nchunks; i++)
-		if (!ofs_idx_lookup(s->repo->idx, e->chunks[i], &ref)) {
+		if (!ofs_blobtab_lookup(s->repo->idx, e->chunks[i], &ref)) {
 			pthread_mutex_unlock(&s->dedup.idx_mu);
 			return 0;
 		}
@@ -321,9 +321,9 @@ patch_src_new(struct stage *s, const struct baseline *bl)
 	ps->off = ofs_xcalloc((size_t)bl->nbase + 1, sizeof(*ps->off));
 	ps->ok = ofs_xcalloc((size_t)bl->nbase + 1, 1);
 	pthread_mutex_lock(&s->dedup.idx_mu);
-	for (i = 0; i < bl->nbase && ofs_idx_lookup(s->repo->idx, bl->base[i], &ref); i++) {
+	for (i = 0; i < bl->nbase && ofs_blobtab_lookup(s->repo->idx, bl->base[i], &ref); i++) {
 		ps->ok[i] = ref.type == OFS_BLOB_DATA &&
-		    ofs_idx_pack(s->repo->idx, ref.pack)->loc.kind == OFS_LOC_CONTAINER;
+		    ofs_blobtab_pack(s->repo->idx, ref.pack)->loc.kind == OFS_LOC_CONTAINER;
 		ps->off[i + 1] = ps->off[i] + ref.raw_len;
 	}
 	pthread_mutex_unlock(&s->dedup.idx_mu);

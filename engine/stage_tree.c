@@ -37,8 +37,8 @@ ofs_stg_store_tree(struct stage *s, struct ofs_tree *t, uint8_t id[OFS_ID_LEN],
 		goto out;
 	ofs_blob_id(s->wctx, raw.data, raw.len, id);
 	pthread_mutex_lock(&s->dedup.idx_mu);
-	is_new = !ofs_idx_lookup(s->repo->idx, id, &ref) &&
-	    ofs_idx_add_blob(s->dedup.pending, id, &dummy) == 0;
+	is_new = !ofs_blobtab_lookup(s->repo->idx, id, &ref) &&
+	    ofs_blobtab_add_blob(s->dedup.pending, id, &dummy) == 0;
 	pthread_mutex_unlock(&s->dedup.idx_mu);
 	if (!is_new)
 		goto out;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "out.h"
+#include "log.h"
 #include "stage_int.h"
 
 /* A finished loose pack on its way to storage. */
@@ -177,7 +177,7 @@ ofs_stg_close_loose_pack(struct stage *s, struct ofs_pack_writer *w, struct ofs_
 	ip->blobs = ofs_xreallocarray(NULL, w->n, sizeof(*ip->blobs));
 	memcpy(ip->blobs, w->entries, w->n * sizeof(*ip->blobs));
 	pthread_mutex_lock(&s->dedup.idx_mu);
-	ofs_idx_add_index(s->repo->idx, ip, 1);
+	ofs_blobtab_add_index(s->repo->idx, ip, 1);
 	pthread_mutex_unlock(&s->dedup.idx_mu);
 	s->jn.since_ckpt += ip->length;
 	ofs_pack_writer_reset(w);
@@ -243,7 +243,7 @@ ofs_stg_adopt_orphan_packs(struct stage *s)
 				memset(&ip, 0, sizeof(ip));
 				if (ofs_unhex(files[j], ip.id, OFS_ID_LEN) != 0)
 					goto next;
-				known = ofs_idx_find_pack(s->repo->idx, ip.id, NULL);
+				known = ofs_blobtab_find_pack(s->repo->idx, ip.id, NULL);
 				if (known || s->repo->be->ops->get(s->repo->be, name, 0, 0, &data,
 				    NULL) != 0 || ofs_pack_parse(s->wctx, ip.id, data.data, data.len,
 				    data.len, &ents, &nents, &need, NULL) != 0)
@@ -255,7 +255,7 @@ ofs_stg_adopt_orphan_packs(struct stage *s)
 				ip.blobs = ents;
 				ip.nblobs = nents;
 				ents = NULL;
-				ofs_idx_add_index(s->repo->idx, &ip, 1);
+				ofs_blobtab_add_index(s->repo->idx, &ip, 1);
 				/* list it in the next index file */
 				if (s->up.nloose == s->up.caploose) {
 					s->up.caploose = s->up.caploose ? 2 * s->up.caploose : 64;

@@ -118,8 +118,8 @@ worker(void *arg)
 		}
 		ofs_blob_id(ctx, it->data, it->len, it->id);
 		pthread_mutex_lock(&s->dedup.idx_mu);
-		it->is_new = !ofs_idx_lookup(s->repo->idx, it->id, &ref) &&
-		    ofs_idx_add_blob(s->dedup.pending, it->id, &dummy) == 0;
+		it->is_new = !ofs_blobtab_lookup(s->repo->idx, it->id, &ref) &&
+		    ofs_blobtab_add_blob(s->dedup.pending, it->id, &dummy) == 0;
 		pthread_mutex_unlock(&s->dedup.idx_mu);
 		if (it->is_new && it->ps != NULL)
 			it->is_patch = build_patch(it, &pw, &plain);

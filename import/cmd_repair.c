@@ -10,7 +10,6 @@
 
 #include "import.h"
 #include "manifest.h"
-#include "out.h"
 #include "repair.h"
 #include "util.h"
 

@@ -17,7 +17,7 @@
 
 #include "azblob.h"
 #include "azblob_int.h"
-#include "out.h"
+#include "log.h"
 #include "ratelimit.h"
 #include "retry.h"
 #include "util.h"

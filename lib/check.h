@@ -10,7 +10,7 @@
 #include "crypto.h"
 #include "error.h"
 #include "manifest.h"
-#include "out.h"
+#include "log.h"
 
 /* Stable values (they index ofs_check_stats.by_kind). */
 enum ofs_finding_kind {

@@ -223,13 +223,13 @@ _Static_assert(sizeof(struct ent) == 48, "index table entry must stay 48 bytes")
 #define LOAD_MAX 75
 #define LOAD_MIN 53
 
-struct ofs_idx {
+struct ofs_blobtab {
 	struct ent **pages;
 	size_t npages, pages_cap;
 	size_t nblobs;
 	uint32_t *slots;	/* entry number + 1; 0 = empty */
 	size_t nslots;
-	struct ofs_idx_pack *packs;
+	struct ofs_blobtab_pack *packs;
 	size_t npacks, packs_cap;
 	uint32_t *pslots;	/* pack number + 1; power-of-two size */
 	size_t npslots;
@@ -249,19 +249,19 @@ home(uint64_t h, size_t n)
 }
 
 static inline struct ent *
-ent_at(const struct ofs_idx *x, size_t i)
+ent_at(const struct ofs_blobtab *x, size_t i)
 {
 	return &x->pages[i >> PAGE_SHIFT][i & (PAGE_ENTS - 1)];
 }
 
-struct ofs_idx *
-ofs_idx_new(void)
+struct ofs_blobtab *
+ofs_blobtab_new(void)
 {
-	return ofs_xcalloc(1, sizeof(struct ofs_idx));
+	return ofs_xcalloc(1, sizeof(struct ofs_blobtab));
 }
 
 void
-ofs_idx_free(struct ofs_idx *x)
+ofs_blobtab_free(struct ofs_blobtab *x)
 {
 	if (x == NULL)
 		return;
@@ -286,7 +286,7 @@ slot_put(uint32_t *slots, size_t nslots, const uint8_t id[OFS_ID_LEN], uint32_t 
 }
 
 static void
-grow_slots(struct ofs_idx *x)
+grow_slots(struct ofs_blobtab *x)
 {
 	size_t want = (x->nblobs + 1) * 100 / LOAD_MIN + 16;
 
@@ -299,7 +299,7 @@ grow_slots(struct ofs_idx *x)
 
 /* Slot holding id, or the empty slot where it would go. */
 static size_t
-slot_find(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], int *found)
+slot_find(const struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], int *found)
 {
 	size_t s = home(id_hash(id), x->nslots);
 	uint32_t v;
@@ -317,7 +317,7 @@ slot_find(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], int *found)
 }
 
 int
-ofs_idx_add_blob(struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r)
+ofs_blobtab_add_blob(struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r)
 {
 	struct ent *e;
 	size_t s;
@@ -360,7 +360,7 @@ fill_ref(const struct ent *e, struct ofs_blob_ref *r)
 }
 
 int
-ofs_idx_lookup(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], struct ofs_blob_ref *r)
+ofs_blobtab_lookup(const struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], struct ofs_blob_ref *r)
 {
 	size_t s;
 	int found;
@@ -376,7 +376,7 @@ ofs_idx_lookup(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], struct ofs
 }
 
 int
-ofs_idx_find_pack(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], uint32_t *n)
+ofs_blobtab_find_pack(const struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], uint32_t *n)
 {
 	size_t s, mask;
 	uint32_t v;
@@ -395,7 +395,7 @@ ofs_idx_find_pack(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], uint32_
 }
 
 uint32_t
-ofs_idx_add_pack(struct ofs_idx *x, const struct ofs_idx_pack *p)
+ofs_blobtab_add_pack(struct ofs_blobtab *x, const struct ofs_blobtab_pack *p)
 {
 	size_t s, mask;
 	uint32_t v;
@@ -434,17 +434,17 @@ ofs_idx_add_pack(struct ofs_idx *x, const struct ofs_idx_pack *p)
 }
 
 void
-ofs_idx_add_index(struct ofs_idx *x, const struct ofs_index_pack *packs, size_t n)
+ofs_blobtab_add_index(struct ofs_blobtab *x, const struct ofs_index_pack *packs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct ofs_idx_pack ip;
+		struct ofs_blobtab_pack ip;
 		uint32_t num;
 
 		memcpy(ip.id, packs[i].id, OFS_ID_LEN);
 		ip.loc = packs[i].loc;
 		ip.length = packs[i].length;
 		memcpy(ip.xxh, packs[i].xxh, OFS_XXH_LEN);
-		num = ofs_idx_add_pack(x, &ip);
+		num = ofs_blobtab_add_pack(x, &ip);
 		for (size_t j = 0; j < packs[i].nblobs; j++) {
 			const struct ofs_pack_entry *e = &packs[i].blobs[j];
 			struct ofs_blob_ref r = {
@@ -452,31 +452,31 @@ ofs_idx_add_index(struct ofs_idx *x, const struct ofs_index_pack *packs, size_t 
 				.raw_len = e->raw_len, .type = e->type,
 			};
 
-			ofs_idx_add_blob(x, e->id, &r);
+			ofs_blobtab_add_blob(x, e->id, &r);
 		}
 	}
 }
 
-const struct ofs_idx_pack *
-ofs_idx_pack(const struct ofs_idx *x, uint32_t n)
+const struct ofs_blobtab_pack *
+ofs_blobtab_pack(const struct ofs_blobtab *x, uint32_t n)
 {
 	return n < x->npacks ? &x->packs[n] : NULL;
 }
 
 size_t
-ofs_idx_npacks(const struct ofs_idx *x)
+ofs_blobtab_npacks(const struct ofs_blobtab *x)
 {
 	return x->npacks;
 }
 
 size_t
-ofs_idx_nblobs(const struct ofs_idx *x)
+ofs_blobtab_nblobs(const struct ofs_blobtab *x)
 {
 	return x->nblobs;
 }
 
 int
-ofs_idx_foreach(const struct ofs_idx *x,
+ofs_blobtab_foreach(const struct ofs_blobtab *x,
     int (*fn)(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r, void *ud), void *ud)
 {
 	struct ofs_blob_ref r;
@@ -493,7 +493,7 @@ ofs_idx_foreach(const struct ofs_idx *x,
 }
 
 size_t
-ofs_idx_memory(const struct ofs_idx *x)
+ofs_blobtab_memory(const struct ofs_blobtab *x)
 {
 	return sizeof(*x) + x->npages * PAGE_ENTS * sizeof(struct ent) +
 	    x->pages_cap * sizeof(*x->pages) + x->nslots * sizeof(uint32_t) +

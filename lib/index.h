@@ -46,40 +46,40 @@ void ofs_loose_name(const uint8_t id[OFS_ID_LEN], char *buf, size_t bufsz);
 
 /* In-memory table. Not thread-safe for writers; concurrent lookups are fine while nobody adds. */
 struct ofs_blob_ref {
-	uint32_t pack;		/* number from ofs_idx_add_pack */
+	uint32_t pack;		/* number from ofs_blobtab_add_pack */
 	uint32_t offset;
 	uint32_t stored_len;
 	uint32_t raw_len;
 	uint8_t type;
 };
 
-struct ofs_idx_pack {
+struct ofs_blobtab_pack {
 	uint8_t id[OFS_ID_LEN];
 	struct ofs_pack_loc loc;
 	uint64_t length;
 	uint8_t xxh[OFS_XXH_LEN];
 };
 
-struct ofs_idx;
-struct ofs_idx *ofs_idx_new(void);
-void ofs_idx_free(struct ofs_idx *x);
+struct ofs_blobtab;
+struct ofs_blobtab *ofs_blobtab_new(void);
+void ofs_blobtab_free(struct ofs_blobtab *x);
 /* Add a pack; returns its number. A pack id already present returns the existing number. */
-uint32_t ofs_idx_add_pack(struct ofs_idx *x, const struct ofs_idx_pack *p);
+uint32_t ofs_blobtab_add_pack(struct ofs_blobtab *x, const struct ofs_blobtab_pack *p);
 /* 1 and *n (may be NULL) set to its number when pack id is known, else 0. */
-int ofs_idx_find_pack(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], uint32_t *n);
+int ofs_blobtab_find_pack(const struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], uint32_t *n);
 /* Add a blob; returns 0 if added, 1 if the id was already present (first one kept). */
-int ofs_idx_add_blob(struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r);
+int ofs_blobtab_add_blob(struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r);
 /* Add every pack and blob of a decoded index. */
-void ofs_idx_add_index(struct ofs_idx *x, const struct ofs_index_pack *packs, size_t n);
+void ofs_blobtab_add_index(struct ofs_blobtab *x, const struct ofs_index_pack *packs, size_t n);
 /* 1 and *r filled if found, else 0. */
-int ofs_idx_lookup(const struct ofs_idx *x, const uint8_t id[OFS_ID_LEN], struct ofs_blob_ref *r);
-const struct ofs_idx_pack *ofs_idx_pack(const struct ofs_idx *x, uint32_t n);
-size_t ofs_idx_npacks(const struct ofs_idx *x);
-size_t ofs_idx_nblobs(const struct ofs_idx *x);
+int ofs_blobtab_lookup(const struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], struct ofs_blob_ref *r);
+const struct ofs_blobtab_pack *ofs_blobtab_pack(const struct ofs_blobtab *x, uint32_t n);
+size_t ofs_blobtab_npacks(const struct ofs_blobtab *x);
+size_t ofs_blobtab_nblobs(const struct ofs_blobtab *x);
 /* Call fn for every blob; stop early when fn returns non-zero (and return that). */
-int ofs_idx_foreach(const struct ofs_idx *x,
+int ofs_blobtab_foreach(const struct ofs_blobtab *x,
     int (*fn)(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r, void *ud), void *ud);
 /* Bytes of heap the table uses (for the memory benchmark). */
-size_t ofs_idx_memory(const struct ofs_idx *x);
+size_t ofs_blobtab_memory(const struct ofs_blobtab *x);
 
 #endif

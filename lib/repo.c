@@ -130,7 +130,7 @@ ofs_repo_close(struct ofs_repo *r)
 		return;
 	ofs_keys_wipe(&r->keys);
 	ofs_blob_ctx_free(r->ctx);
-	ofs_idx_free(r->idx);
+	ofs_blobtab_free(r->idx);
 	ofs_config_release(&r->cfg);
 	ofs_buf_release(&r->config_raw);
 	ofs_backend_free(r->be);
@@ -302,7 +302,7 @@ load_container_index(struct ofs_repo *r, const char *fname, struct ofs_error *er
 	}
 	if ((rc = ofs_index_decode(plain.data, plain.len, path, &packs, &n, err)) != 0)
 		goto out;
-	ofs_idx_add_index(r->idx, packs, n);
+	ofs_blobtab_add_index(r->idx, packs, n);
 out:
 	ofs_index_packs_free(packs, n);
 	ofs_container_close(c);
@@ -345,8 +345,8 @@ ofs_repo_load_index(struct ofs_repo *r, struct ofs_error *err)
 	uint8_t id[OFS_ID_LEN];
 	int rc;
 
-	ofs_idx_free(r->idx);
-	r->idx = ofs_idx_new();
+	ofs_blobtab_free(r->idx);
+	r->idx = ofs_blobtab_new();
 	if ((rc = r->be->ops->list(r->be, "index", &names, &n, err)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -362,7 +362,7 @@ ofs_repo_load_index(struct ofs_repo *r, struct ofs_error *err)
 		for (size_t j = 0; j < np; j++)
 			if (packs[j].loc.kind == OFS_LOC_CONTAINER)
 				seen_add(&seen, packs[j].loc.set, packs[j].loc.seq);
-		ofs_idx_add_index(r->idx, packs, np);
+		ofs_blobtab_add_index(r->idx, packs, np);
 		ofs_index_packs_free(packs, np);
 		packs = NULL;
 		np = 0;
@@ -483,7 +483,7 @@ lookup(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blob_ref *re
 {
 	char hex[2 * OFS_ID_LEN + 1];
 
-	if (r->idx != NULL && ofs_idx_lookup(r->idx, id, ref))
+	if (r->idx != NULL && ofs_blobtab_lookup(r->idx, id, ref))
 		return 0;
 	ofs_hex(id, OFS_ID_LEN, hex);
 	return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… is not in the index", hex);
@@ -496,12 +496,12 @@ read_opened(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_I
     const struct ofs_blob_ref *ref, struct ofs_buf *out, struct ofs_error *err)
 {
 	struct ofs_buf stored = OFS_BUF_INIT(0);
-	const struct ofs_idx_pack *p;
+	const struct ofs_blobtab_pack *p;
 	char name[128], cname[64];
 	uint64_t off, end;
 	int rc;
 
-	p = ofs_idx_pack(r->idx, ref->pack);
+	p = ofs_blobtab_pack(r->idx, ref->pack);
 	if ((rc = ofs_repo_check_container(r, &p->loc, err)) != 0)
 		return rc;
 	if (p->loc.kind == OFS_LOC_CONTAINER) {
@@ -588,7 +588,7 @@ fetch_base(void *arg, const uint8_t id[OFS_ID_LEN], struct ofs_buf *out, struct 
 	struct ofs_blob_ref ref;
 	char hex[2 * OFS_ID_LEN + 1];
 
-	if (f->r->idx != NULL && ofs_idx_lookup(f->r->idx, id, &ref) &&
+	if (f->r->idx != NULL && ofs_blobtab_lookup(f->r->idx, id, &ref) &&
 	    ref.type != OFS_BLOB_DATA) {
 		ofs_hex(id, OFS_ID_LEN, hex);
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "patch base %.16s… is a %s blob, not a "

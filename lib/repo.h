@@ -69,7 +69,7 @@ struct ofs_repo {
 	struct ofs_buf config_raw;
 	struct ofs_keys keys;
 	int unlocked;
-	struct ofs_idx *idx;
+	struct ofs_blobtab *idx;
 	struct ofs_blob_ctx *ctx;	/* for the calling thread; workers make their own */
 	char *state_dir;		/* STATE/<repo id hex>, created on open */
 	char id_hex[33];

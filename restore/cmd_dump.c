@@ -105,7 +105,7 @@ chunks_total(struct dump *D, const struct ofs_node *n)
 	uint64_t t = 0;
 
 	for (size_t i = 0; i < n->nchunks; i++) {
-		if (!ofs_idx_lookup(D->repo->idx, n->chunks[i], &ref))
+		if (!ofs_blobtab_lookup(D->repo->idx, n->chunks[i], &ref))
 			return UINT64_MAX;
 		t += ref.raw_len;
 	}

@@ -75,7 +75,7 @@ repo_blob_size(void *ud, const uint8_t id[OFS_ID_LEN], uint64_t *size)
 	struct ofs_repo *r = ud;
 	struct ofs_blob_ref ref;
 
-	if (r->idx == NULL || !ofs_idx_lookup(r->idx, id, &ref) ||
+	if (r->idx == NULL || !ofs_blobtab_lookup(r->idx, id, &ref) ||
 	    (ref.type != OFS_BLOB_DATA && ref.type != OFS_BLOB_PATCH))
 		return -1;
 	*size = ref.raw_len;

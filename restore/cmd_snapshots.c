@@ -45,11 +45,11 @@ static int
 missing_find(struct ofs_repo *repo, struct missing *m, struct ofs_error *err)
 {
 	char (*seen)[64] = NULL;
-	size_t nseen = 0, np = ofs_idx_npacks(repo->idx);
+	size_t nseen = 0, np = ofs_blobtab_npacks(repo->idx);
 	int rc = 0;
 
 	for (size_t i = 0; i < np && rc == 0; i++) {
-		const struct ofs_idx_pack *p = ofs_idx_pack(repo->idx, (uint32_t)i);
+		const struct ofs_blobtab_pack *p = ofs_blobtab_pack(repo->idx, (uint32_t)i);
 		char cname[64], *name;
 		uint64_t size;
 		int dup = 0;
@@ -94,9 +94,9 @@ tree_pending(struct ofs_repo *repo, const struct missing *m, const uint8_t id[OF
 
 	if (depth > 4096)
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "directory tree nested too deeply");
-	if (ofs_idx_lookup(repo->idx, id, &ref) &&
-	    missing_has(m, &ofs_idx_pack(repo->idx, ref.pack)->loc)) {
-		memcpy(set, ofs_idx_pack(repo->idx, ref.pack)->loc.set, OFS_SET_ID_LEN);
+	if (ofs_blobtab_lookup(repo->idx, id, &ref) &&
+	    missing_has(m, &ofs_blobtab_pack(repo->idx, ref.pack)->loc)) {
+		memcpy(set, ofs_blobtab_pack(repo->idx, ref.pack)->loc.set, OFS_SET_ID_LEN);
 		return 1;
 	}
 	if ((rc = ofs_repo_load_tree(repo, repo->ctx, id, &t, err)) != 0)
@@ -105,11 +105,11 @@ tree_pending(struct ofs_repo *repo, const struct missing *m, const uint8_t id[OF
 		const struct ofs_node *nd = &t.nodes[i];
 
 		for (size_t c = 0; c < nd->nchunks && !found; c++) {
-			const struct ofs_idx_pack *p;
+			const struct ofs_blobtab_pack *p;
 
-			if (!ofs_idx_lookup(repo->idx, nd->chunks[c], &ref))
+			if (!ofs_blobtab_lookup(repo->idx, nd->chunks[c], &ref))
 				continue;	/* damage is check's business */
-			p = ofs_idx_pack(repo->idx, ref.pack);
+			p = ofs_blobtab_pack(repo->idx, ref.pack);
 			if (missing_has(m, &p->loc)) {
 				memcpy(set, p->loc.set, OFS_SET_ID_LEN);
 				found = 1;

@@ -16,7 +16,6 @@
 #include "jobjson.h"
 #include "lock.h"
 #include "manifest.h"
-#include "out.h"
 #include "bootstrap.h"
 #include "prep.h"
 #include "setmanifest.h"
@@ -238,8 +237,8 @@ add_disk_containers(struct ofs_repo *r, const struct ofs_manifest *sealed,
 	size_t n = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < ofs_idx_npacks(r->idx); i++) {
-		const struct ofs_idx_pack *p = ofs_idx_pack(r->idx, (uint32_t)i);
+	for (size_t i = 0; i < ofs_blobtab_npacks(r->idx); i++) {
+		const struct ofs_blobtab_pack *p = ofs_blobtab_pack(r->idx, (uint32_t)i);
 		size_t k;
 
 		if (p->loc.kind != OFS_LOC_CONTAINER || memcmp(p->loc.set, set, 16) != 0)

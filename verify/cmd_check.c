@@ -6,7 +6,6 @@
 
 #include "cli.h"
 #include "deepcheck.h"
-#include "out.h"
 #include "util.h"
 
 static const char usage[] =

@@ -14,7 +14,6 @@
 #include "cli.h"
 #include "deep.h"
 #include "manifest.h"
-#include "out.h"
 #include "remote.h"
 #include "util.h"
 #include "verify.h"

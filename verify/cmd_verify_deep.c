@@ -7,7 +7,6 @@
 #include "deep.h"
 #include "deepcheck.h"
 #include "error.h"
-#include "out.h"
 #include "util.h"
 
 struct bridge {

@@ -9,7 +9,7 @@
 
 #include "blob.h"
 #include "index.h"
-#include "out.h"
+#include "log.h"
 #include "pack.h"
 #include "repo.h"
 #include "util.h"

@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ofs_buf b = OFS_BUF_INIT(0);
 	struct ofs_error err;
 	struct ofs_blob_ref r;
-	struct ofs_idx *x;
+	struct ofs_blobtab *x;
 	size_t n;
 
 	if (ofs_index_decode(data, size, "fuzz index", &p, &n, &err) != 0) {
@@ -28,13 +28,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ofs_index_encode(p, n, &b) != 0 || b.len != size || memcmp(b.data, data, size) != 0)
 		abort();
-	x = ofs_idx_new();
-	ofs_idx_add_index(x, p, n);
+	x = ofs_blobtab_new();
+	ofs_blobtab_add_index(x, p, n);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < p[i].nblobs; j++)
-			if (!ofs_idx_lookup(x, p[i].blobs[j].id, &r))
+			if (!ofs_blobtab_lookup(x, p[i].blobs[j].id, &r))
 				abort();
-	ofs_idx_free(x);
+	ofs_blobtab_free(x);
 	ofs_index_packs_free(p, n);
 	ofs_buf_release(&b);
 	return 0;

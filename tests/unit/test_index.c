@@ -285,8 +285,8 @@ static void
 t_table(void **state)
 {
 	const size_t N = 1000000;
-	struct ofs_idx *x = ofs_idx_new();
-	struct ofs_idx_pack ip;
+	struct ofs_blobtab *x = ofs_blobtab_new();
+	struct ofs_blobtab_pack ip;
 	struct ofs_blob_ref r, got;
 	uint8_t (*ids)[OFS_ID_LEN] = ofs_xmalloc(N * OFS_ID_LEN), miss[OFS_ID_LEN];
 	size_t cnt = 0;
@@ -297,15 +297,15 @@ t_table(void **state)
 		ip.id[0] = (uint8_t)i;
 		ip.id[1] = (uint8_t)(i >> 8);
 		ip.length = i;
-		assert_int_equal(ofs_idx_add_pack(x, &ip), i);
+		assert_int_equal(ofs_blobtab_add_pack(x, &ip), i);
 	}
 	ip.id[0] = 5;
 	ip.id[1] = 0;
-	assert_int_equal(ofs_idx_add_pack(x, &ip), 5);	/* existing id: same number */
-	assert_int_equal(ofs_idx_npacks(x), 300);
-	assert_int_equal(ofs_idx_pack(x, 299)->length, 299);
-	assert_null(ofs_idx_pack(x, 300));
-	assert_int_equal(ofs_idx_lookup(x, ids[0], &got), 0);	/* empty table */
+	assert_int_equal(ofs_blobtab_add_pack(x, &ip), 5);	/* existing id: same number */
+	assert_int_equal(ofs_blobtab_npacks(x), 300);
+	assert_int_equal(ofs_blobtab_pack(x, 299)->length, 299);
+	assert_null(ofs_blobtab_pack(x, 300));
+	assert_int_equal(ofs_blobtab_lookup(x, ids[0], &got), 0);	/* empty table */
 	for (size_t i = 0; i < N; i++) {
 		rand_id(ids[i]);
 		r.pack = (uint32_t)(i % 300);
@@ -313,11 +313,11 @@ t_table(void **state)
 		r.stored_len = (uint32_t)i + 29;
 		r.raw_len = (uint32_t)i;
 		r.type = (uint8_t)(i % 3 == 0 ? OFS_BLOB_TREE : OFS_BLOB_DATA);
-		assert_int_equal(ofs_idx_add_blob(x, ids[i], &r), 0);
+		assert_int_equal(ofs_blobtab_add_blob(x, ids[i], &r), 0);
 	}
-	assert_int_equal(ofs_idx_nblobs(x), N);
+	assert_int_equal(ofs_blobtab_nblobs(x), N);
 	for (size_t i = 0; i < N; i++) {
-		assert_int_equal(ofs_idx_lookup(x, ids[i], &got), 1);
+		assert_int_equal(ofs_blobtab_lookup(x, ids[i], &got), 1);
 		assert_int_equal(got.pack, i % 300);
 		assert_int_equal(got.offset, (uint32_t)i * 3);
 		assert_int_equal(got.stored_len, (uint32_t)i + 29);
@@ -326,55 +326,55 @@ t_table(void **state)
 	}
 	for (int i = 0; i < 1000; i++) {
 		rand_id(miss);
-		assert_int_equal(ofs_idx_lookup(x, miss, NULL), 0);
+		assert_int_equal(ofs_blobtab_lookup(x, miss, NULL), 0);
 	}
 	/* duplicate: first kept */
 	r.raw_len = 0xdead;
-	assert_int_equal(ofs_idx_add_blob(x, ids[10], &r), 1);
-	ofs_idx_lookup(x, ids[10], &got);
+	assert_int_equal(ofs_blobtab_add_blob(x, ids[10], &r), 1);
+	ofs_blobtab_lookup(x, ids[10], &got);
 	assert_int_equal(got.raw_len, 10);
-	assert_int_equal(ofs_idx_foreach(x, count_cb, &cnt), 0);
+	assert_int_equal(ofs_blobtab_foreach(x, count_cb, &cnt), 0);
 	assert_int_equal(cnt, N);
 	/* early stop with the callback's value */
 	rand_id(miss);
 	r.raw_len = 0xfffffff0u;
-	assert_int_equal(ofs_idx_add_blob(x, miss, &r), 0);
+	assert_int_equal(ofs_blobtab_add_blob(x, miss, &r), 0);
 	cnt = 0;
-	assert_int_equal(ofs_idx_foreach(x, count_cb, &cnt), 7);
+	assert_int_equal(ofs_blobtab_foreach(x, count_cb, &cnt), 7);
 	assert_int_equal(cnt, N + 1);
-	per = (double)ofs_idx_memory(x) / N;
+	per = (double)ofs_blobtab_memory(x) / N;
 	printf("index table: %.1f bytes per blob at 1M blobs\n", per);
 	assert_true(per <= 56.0);
 	assert_true(per >= 48.0);
 	free(ids);
-	ofs_idx_free(x);
-	ofs_idx_free(NULL);
+	ofs_blobtab_free(x);
+	ofs_blobtab_free(NULL);
 }
 
 static void
 t_add_index(void **state)
 {
 	struct ofs_index_pack *p;
-	struct ofs_idx *x = ofs_idx_new();
+	struct ofs_blobtab *x = ofs_blobtab_new();
 	struct ofs_blob_ref got;
 	size_t n;
 
 	p = sample(&n);
-	ofs_idx_add_index(x, p, n);
-	ofs_idx_add_index(x, p, n);	/* twice: nothing new */
-	assert_int_equal(ofs_idx_npacks(x), 3);
-	assert_int_equal(ofs_idx_nblobs(x), 5);
-	assert_int_equal(ofs_idx_lookup(x, p[1].blobs[1].id, &got), 1);
+	ofs_blobtab_add_index(x, p, n);
+	ofs_blobtab_add_index(x, p, n);	/* twice: nothing new */
+	assert_int_equal(ofs_blobtab_npacks(x), 3);
+	assert_int_equal(ofs_blobtab_nblobs(x), 5);
+	assert_int_equal(ofs_blobtab_lookup(x, p[1].blobs[1].id, &got), 1);
 	assert_int_equal(got.pack, 1);
 	assert_int_equal(got.offset, 1000);
 	assert_int_equal(got.stored_len, 901);
 	assert_int_equal(got.raw_len, 2001);
 	assert_int_equal(got.type, 1);
-	assert_int_equal(ofs_idx_pack(x, 1)->loc.kind, OFS_LOC_CONTAINER);
-	assert_int_equal(ofs_idx_pack(x, 1)->loc.offset, 0x123456789ull);
-	assert_int_equal(ofs_idx_pack(x, 1)->loc.seq, 7);
+	assert_int_equal(ofs_blobtab_pack(x, 1)->loc.kind, OFS_LOC_CONTAINER);
+	assert_int_equal(ofs_blobtab_pack(x, 1)->loc.offset, 0x123456789ull);
+	assert_int_equal(ofs_blobtab_pack(x, 1)->loc.seq, 7);
 	ofs_index_packs_free(p, n);
-	ofs_idx_free(x);
+	ofs_blobtab_free(x);
 }
 
 int

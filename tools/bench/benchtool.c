@@ -66,7 +66,7 @@ open_repo(const char *loc, const char *passfile, struct ofs_repo **r, struct ofs
 }
 
 struct stats {
-	const struct ofs_idx *idx;
+	const struct ofs_blobtab *idx;
 	uint64_t data, tree;
 };
 
@@ -76,7 +76,7 @@ count_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *u
 	struct stats *st = ud;
 
 	(void)id;
-	if (ofs_idx_pack(st->idx, ref->pack)->loc.kind != OFS_LOC_LOOSE)
+	if (ofs_blobtab_pack(st->idx, ref->pack)->loc.kind != OFS_LOC_LOOSE)
 		return 0;
 	if (ref->type == OFS_BLOB_TREE)
 		st->tree += ref->stored_len;
@@ -96,8 +96,8 @@ pack_stats(const char *loc, const char *passfile)
 
 	if ((rc = open_repo(loc, passfile, &r, &err)) == 0 &&
 	    (rc = ofs_repo_load_index(r, &err)) == 0) {
-		for (size_t i = 0; i < ofs_idx_npacks(r->idx); i++) {
-			const struct ofs_idx_pack *p = ofs_idx_pack(r->idx, (uint32_t)i);
+		for (size_t i = 0; i < ofs_blobtab_npacks(r->idx); i++) {
+			const struct ofs_blobtab_pack *p = ofs_blobtab_pack(r->idx, (uint32_t)i);
 
 			if (p->loc.kind == OFS_LOC_LOOSE) {
 				npacks++;
@@ -105,7 +105,7 @@ pack_stats(const char *loc, const char *passfile)
 			}
 		}
 		st.idx = r->idx;
-		ofs_idx_foreach(r->idx, count_blob, &st);
+		ofs_blobtab_foreach(r->idx, count_blob, &st);
 		printf("loose_packs %llu pack_bytes %llu data_bytes %llu tree_bytes %llu\n",
 		    (unsigned long long)npacks, (unsigned long long)bytes,
 		    (unsigned long long)st.data, (unsigned long long)st.tree);
