@@ -94,6 +94,7 @@ static const struct {
 	{ OFS_ERR_NOTFOUND, 1, "not_found" },
 	{ OFS_ERR_UNAVAILABLE, 1, "unavailable" },
 	{ OFS_ERR_PENDING, 1, "pending_seed" },
+	{ OFS_ERR_LIMIT, 1, "limit" },
 };
 
 int

@@ -20,6 +20,7 @@ enum ofs_err {
 	OFS_ERR_NOTFOUND = -10,	/* an object does not exist: exit 1 */
 	OFS_ERR_UNAVAILABLE = -11, /* data exists but cannot be reached here (disk not given): exit 1 */
 	OFS_ERR_PENDING = -12,	/* seed containers not in the cloud yet (import pending): exit 1 */
+	OFS_ERR_LIMIT = -13,	/* a size limit was reached (our own output, not damaged data): exit 1 */
 };
 
 #define OFS_ERR_MSG_MAX 1024
