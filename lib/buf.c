@@ -19,6 +19,7 @@ ofs_buf_init(struct ofs_buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->full = 0;
 }
 
 void
@@ -28,6 +29,7 @@ ofs_buf_release(struct ofs_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->full = 0;
 }
 
 void
@@ -51,20 +53,24 @@ void
 ofs_buf_reset(struct ofs_buf *b)
 {
 	b->len = 0;
+	b->full = 0;
 }
 
-/* Make room for n more bytes, growing to at least the next power of two (exact: to just
- * what is needed). */
+/* Make room for n more bytes (plus the spare byte for a NUL), growing to at least the next
+ * power of two (exact: to just what is needed). Does not mark b: ofs_buf_read_fd probes
+ * with it and then uses what room there is. */
 static int
-reserve(struct ofs_buf *b, size_t n, int exact)
+grow(struct ofs_buf *b, size_t n, int exact)
 {
 	size_t want, ncap;
 
+	if (b->full)
+		return OFS_ERR_LIMIT;
 	if (n > SIZE_MAX - b->len - 1)
-		return OFS_ERR_CORRUPT;
+		return OFS_ERR_LIMIT;
 	want = b->len + n;
 	if (b->max != 0 && want > b->max)
-		return OFS_ERR_CORRUPT;
+		return OFS_ERR_LIMIT;
 	if (want + 1 <= b->cap)
 		return 0;
 	ncap = exact ? want + 1 : b->cap ? b->cap : 256;
@@ -75,6 +81,17 @@ reserve(struct ofs_buf *b, size_t n, int exact)
 	b->data = ofs_xrealloc(b->data, ncap);
 	b->cap = ncap;
 	return 0;
+}
+
+/* grow, marking b on failure: the one place an append or reserve reaches the limit. */
+static int
+reserve(struct ofs_buf *b, size_t n, int exact)
+{
+	int r;
+
+	if ((r = grow(b, n, exact)) != 0)
+		b->full = 1;
+	return r;
 }
 
 int
@@ -89,89 +106,123 @@ ofs_buf_reserve_exact(struct ofs_buf *b, size_t n)
 	return reserve(b, n, 1);
 }
 
-int
-ofs_buf_add(struct ofs_buf *b, const void *p, size_t n)
+/* The appenders without warn_unused_result, shared by ofs_buf_add* and ofs_buf_put*. */
+static int
+add(struct ofs_buf *b, const void *p, size_t n)
 {
 	int r;
 
 	if (n == 0)
-		return 0;
-	if ((r = ofs_buf_reserve(b, n)) != 0)
+		return b->full ? OFS_ERR_LIMIT : 0;
+	if ((r = reserve(b, n, 0)) != 0)
 		return r;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
 	return 0;
 }
 
-int
-ofs_buf_addc(struct ofs_buf *b, uint8_t c)
+static int
+vaddf(struct ofs_buf *b, const char *fmt, va_list ap)
 {
-	return ofs_buf_add(b, &c, 1);
-}
-
-int
-ofs_buf_adds(struct ofs_buf *b, const char *s)
-{
-	return ofs_buf_add(b, s, strlen(s));
-}
-
-int
-ofs_buf_addf(struct ofs_buf *b, const char *fmt, ...)
-{
-	va_list ap;
+	va_list aq;
 	int n, r;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return OFS_ERR_IO;
-	if ((r = ofs_buf_reserve(b, (size_t)n + 1)) != 0)
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0) {		/* only past INT_MAX bytes: a limit too */
+		b->full = 1;
+		return OFS_ERR_LIMIT;
+	}
+	if ((r = reserve(b, (size_t)n + 1, 0)) != 0)
 		return r;
-	va_start(ap, fmt);
 	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
 }
 
-int
-ofs_buf_add_zeros(struct ofs_buf *b, size_t n)
+static int
+add_zeros(struct ofs_buf *b, size_t n)
 {
 	int r;
 
-	if ((r = ofs_buf_reserve(b, n)) != 0)
+	if ((r = reserve(b, n, 0)) != 0)
 		return r;
 	memset(b->data + b->len, 0, n);
 	b->len += n;
 	return 0;
 }
 
-int
-ofs_buf_add_u16le(struct ofs_buf *b, uint16_t v)
+static int
+add_u16le(struct ofs_buf *b, uint16_t v)
 {
 	uint8_t t[2];
 
 	ofs_put_u16le(t, v);
-	return ofs_buf_add(b, t, sizeof(t));
+	return add(b, t, sizeof(t));
 }
 
-int
-ofs_buf_add_u32le(struct ofs_buf *b, uint32_t v)
+static int
+add_u32le(struct ofs_buf *b, uint32_t v)
 {
 	uint8_t t[4];
 
 	ofs_put_u32le(t, v);
-	return ofs_buf_add(b, t, sizeof(t));
+	return add(b, t, sizeof(t));
 }
 
-int
-ofs_buf_add_u64le(struct ofs_buf *b, uint64_t v)
+static int
+add_u64le(struct ofs_buf *b, uint64_t v)
 {
 	uint8_t t[8];
 
 	ofs_put_u64le(t, v);
-	return ofs_buf_add(b, t, sizeof(t));
+	return add(b, t, sizeof(t));
+}
+
+int ofs_buf_add(struct ofs_buf *b, const void *p, size_t n) { return add(b, p, n); }
+int ofs_buf_addc(struct ofs_buf *b, uint8_t c) { return add(b, &c, 1); }
+int ofs_buf_adds(struct ofs_buf *b, const char *s) { return add(b, s, strlen(s)); }
+int ofs_buf_add_zeros(struct ofs_buf *b, size_t n) { return add_zeros(b, n); }
+int ofs_buf_add_u16le(struct ofs_buf *b, uint16_t v) { return add_u16le(b, v); }
+int ofs_buf_add_u32le(struct ofs_buf *b, uint32_t v) { return add_u32le(b, v); }
+int ofs_buf_add_u64le(struct ofs_buf *b, uint64_t v) { return add_u64le(b, v); }
+
+int
+ofs_buf_addf(struct ofs_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vaddf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* A failed put has marked b (see add and reserve); ofs_buf_check reports it. */
+void ofs_buf_put(struct ofs_buf *b, const void *p, size_t n) { add(b, p, n); }
+void ofs_buf_putc(struct ofs_buf *b, uint8_t c) { add(b, &c, 1); }
+void ofs_buf_puts(struct ofs_buf *b, const char *s) { add(b, s, strlen(s)); }
+void ofs_buf_put_zeros(struct ofs_buf *b, size_t n) { add_zeros(b, n); }
+void ofs_buf_put_u16le(struct ofs_buf *b, uint16_t v) { add_u16le(b, v); }
+void ofs_buf_put_u32le(struct ofs_buf *b, uint32_t v) { add_u32le(b, v); }
+void ofs_buf_put_u64le(struct ofs_buf *b, uint64_t v) { add_u64le(b, v); }
+
+void
+ofs_buf_putf(struct ofs_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vaddf(b, fmt, ap);
+	va_end(ap);
+}
+
+int
+ofs_buf_check(const struct ofs_buf *b)
+{
+	return b->full ? OFS_ERR_LIMIT : 0;
 }
 
 int
@@ -179,11 +230,9 @@ ofs_buf_cstr(struct ofs_buf *b)
 {
 	int r;
 
-	if ((r = ofs_buf_reserve(b, 1)) != 0) {
-		/* reserve keeps one spare byte past len whenever it can allocate */
-		if (b->cap <= b->len)
-			return r;
-	}
+	/* the NUL must fit under max, not only in the spare byte the storage keeps */
+	if ((r = reserve(b, 1, 0)) != 0)
+		return r;
 	b->data[b->len] = '\0';
 	return 0;
 }
@@ -198,6 +247,7 @@ ofs_buf_detach(struct ofs_buf *b, size_t *len)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->full = 0;
 	return p;
 }
 
@@ -228,13 +278,13 @@ ofs_buf_read_fd(struct ofs_buf *b, int fd, const char *path, struct ofs_error *e
 			    (long long)st.st_size, b->max);
 			goto out;
 		}
-		if (ofs_buf_reserve(b, (size_t)st.st_size) != 0) {
+		if (grow(b, (size_t)st.st_size, 0) != 0) {
 			r = ofs_err_set(err, OFS_ERR_CORRUPT, "'%s' is too large", path);
 			goto out;
 		}
 	}
 	for (;;) {
-		if (ofs_buf_reserve(b, 65536) != 0 && b->cap - b->len <= 1) {
+		if (grow(b, 65536, 0) != 0 && (b->full || b->cap - b->len <= 1)) {
 			r = ofs_err_set(err, OFS_ERR_CORRUPT,
 			    "'%s' is too large (at most %zu bytes expected)", path, b->max);
 			goto out;
