@@ -61,8 +61,7 @@ find_staging(const char *state, const char *loc)
 		if (e->d_name[0] == '.')
 			continue;
 		note = ofs_xasprintf("%s/%s/%s", base, e->d_name, STAGING_NOTE);
-		if (ofs_buf_read_file(&b, note, NULL) == 0 && b.len > 0) {
-			ofs_buf_cstr(&b);
+		if (ofs_buf_read_file(&b, note, NULL) == 0 && b.len > 0 && ofs_buf_cstr(&b) == 0) {
 			if (ofs_repo_open((const char *)b.data, state, &r, NULL) == 0 &&
 			    r->cfg.destination != NULL && same_loc(r->cfg.destination, loc))
 				found = ofs_xstrdup((const char *)b.data);

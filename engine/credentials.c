@@ -80,7 +80,10 @@ ofs_import_vault_check(const char *state_dir, const char *repo_loc, const char *
 		goto out;
 	while (have.len > 0 && (have.data[have.len - 1] == '\n' || have.data[have.len - 1] == '\r'))
 		have.len--;
-	ofs_buf_cstr(&have);
+	if (ofs_buf_cstr(&have) != 0) {	/* outside bytes: read_file left room, all the same */
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "'%s' is too large", path);
+		goto out;
+	}
 	if (strlen((char *)have.data) != have.len || strcmp((char *)have.data, c->vault_id) != 0)
 		r = ofs_err_set(err, OFS_ERR_AUTH, "the credentials file '%s' is for vault '%s', "
 		    "but repository '%s' is registered with vault '%s'; use that vault's "

@@ -58,15 +58,17 @@ struct deep {
 char *
 ofs_path_printable(const uint8_t *p, size_t len)
 {
+	/* unbounded, and at most 4 bytes per input byte: a put cannot fail short of running
+	 * out of memory (which aborts) */
 	struct ofs_buf b = OFS_BUF_INIT(0);
 
 	for (size_t i = 0; i < len; i++) {
 		if (ofs_text_is_control(p[i]) || p[i] == '\\')
-			ofs_buf_addf(&b, "\\x%02x", p[i]);
+			ofs_buf_putf(&b, "\\x%02x", p[i]);
 		else
-			ofs_buf_addc(&b, p[i]);
+			ofs_buf_putc(&b, p[i]);
 	}
-	ofs_buf_addc(&b, 0);
+	ofs_buf_putc(&b, 0);
 	return (char *)ofs_buf_detach(&b, NULL);
 }
 

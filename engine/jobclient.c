@@ -496,8 +496,11 @@ token_fetch(struct ofs_jobclient *jc, struct ofs_error *err)
 		r = ofs_err_set(err, OFS_ERR_IO, "cannot encode the token request");
 		goto out;
 	}
-	ofs_buf_addf(&form, "grant_type=client_credentials&client_id=%s&client_secret=%s"
-	    "&scope=%s", id, secret, scope);
+	if ((r = ofs_buf_addf(&form, "grant_type=client_credentials&client_id=%s&client_secret=%s"
+	    "&scope=%s", id, secret, scope)) != 0) {	/* form is unbounded: only past SIZE_MAX */
+		r = ofs_err_set(err, r, "the token request is too large");
+		goto out;
+	}
 	if ((r = request_with_retries(jc, "POST", url, "application/x-www-form-urlencoded",
 	    form.data, form.len, 0, &rs, err)) != 0)
 		goto out;

@@ -511,14 +511,16 @@ enqueue(struct rs *R, struct fjob *j)
 
 /* ---- paths and patterns ---- */
 
-static void
+/* The path at base plus [/]name, NUL-terminated. Returns 0 or OFS_ERR_LIMIT (the path
+ * buffers are unbounded: only past SIZE_MAX). */
+static int
 path_push(struct ofs_buf *b, size_t base, const uint8_t *name, size_t n, int slash)
 {
-	b->len = base;
+	ofs_buf_truncate(b, base);
 	if (slash)
-		ofs_buf_addc(b, '/');
-	ofs_buf_add(b, name, n);
-	ofs_buf_cstr(b);
+		ofs_buf_putc(b, '/');
+	ofs_buf_put(b, name, n);
+	return ofs_buf_cstr(b);	/* fails after a failed put too */
 }
 
 static int
@@ -779,8 +781,14 @@ restore_node(struct rs *R, struct ofs_node *n)
 
 	if (R->fatal)
 		return;
-	path_push(&R->spath, slen, n->name, n->namelen, 1);
-	path_push(&R->rpath, rlen, n->name, n->namelen, rlen > 0);
+	if ((r = path_push(&R->spath, slen, n->name, n->namelen, 1)) != 0 ||
+	    (r = path_push(&R->rpath, rlen, n->name, n->namelen, rlen > 0)) != 0) {
+		struct ofs_error e;
+
+		ofs_err_set(&e, r, "a restored path is too long");
+		set_fatal(R, &e);
+		return;
+	}
 	path = (const char *)R->spath.data;
 	name = (const char *)n->name;
 	if (!ofs_name_ok(n->name, n->namelen) || strlen(name) != n->namelen) {
@@ -817,8 +825,14 @@ restore_node(struct rs *R, struct ofs_node *n)
 			restore_tree(R, nf->meta.subtree);
 		nf = &R->fr[R->depth - 1];
 		if (nf->fd >= 0) {
-			R->spath.len = nf->slen;
-			ofs_buf_cstr(&R->spath);
+			/* back to a length that was NUL-terminated before: cannot fail */
+			ofs_buf_truncate(&R->spath, nf->slen);
+			if (ofs_buf_cstr(&R->spath) != 0) {
+				struct ofs_error e;
+
+				ofs_err_set(&e, OFS_ERR_LIMIT, "a restored path is too long");
+				set_fatal(R, &e);
+			}
 			meta_fd(R, nf->fd, &nf->meta, (const char *)R->spath.data);
 			R->st->dirs++;
 			close(nf->fd);
@@ -1087,20 +1101,27 @@ ofs_restore_run(const struct ofs_restore_src *src, const uint8_t root[OFS_ID_LEN
 	sp = ofs_xstrdup(subpath);
 	while (strlen(sp) > 0 && sp[strlen(sp) - 1] == '/')
 		sp[strlen(sp) - 1] = '\0';
+	/* spath is unbounded: a failed put only past SIZE_MAX, and then cstr fails */
 	if (top.type == OFS_NODE_DIR || top.type == 0) {
-		ofs_buf_adds(&R.spath, sp[0] == '/' || sp[0] == '\0' ? "" : "/");
-		ofs_buf_adds(&R.spath, sp);
-		ofs_buf_cstr(&R.spath);
+		ofs_buf_puts(&R.spath, sp[0] == '/' || sp[0] == '\0' ? "" : "/");
+		ofs_buf_puts(&R.spath, sp);
+		if ((r = ofs_buf_cstr(&R.spath)) != 0) {
+			r = ofs_err_set(err, r, "the path '%s' is too long", sp);
+			goto out;
+		}
 		R.fr[0].slen = R.spath.len;
 		restore_tree(&R, top.type == 0 ? root : top.subtree);
 	} else {
 		char *slash = strrchr(sp, '/');
 		if (slash != NULL && slash != sp) {
 			*slash = '\0';
-			ofs_buf_adds(&R.spath, sp[0] == '/' ? "" : "/");
-			ofs_buf_adds(&R.spath, sp);
+			ofs_buf_puts(&R.spath, sp[0] == '/' ? "" : "/");
+			ofs_buf_puts(&R.spath, sp);
 		}
-		ofs_buf_cstr(&R.spath);
+		if ((r = ofs_buf_cstr(&R.spath)) != 0) {
+			r = ofs_err_set(err, r, "the path '%s' is too long", sp);
+			goto out;
+		}
 		R.fr[0].slen = R.spath.len;
 		restore_node(&R, &top);
 	}

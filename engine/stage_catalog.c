@@ -194,35 +194,39 @@ ofs_stg_cat_size(const struct catalog *c, size_t from)
 /* Append the records, into a buffer sized for them first: the catalog of a large tree is
  * megabytes, and doubling growth would hold up to twice that, plus the copy, at the end of
  * the run when memory peaks. */
-void
+int
 ofs_stg_cat_encode(const struct catalog *c, size_t from, struct ofs_buf *b)
 {
-	ofs_buf_reserve_exact(b, ofs_stg_cat_size(c, from));
-	ofs_buf_add_u64le(b, c->n - from);
+	int r;
+
+	if ((r = ofs_buf_reserve_exact(b, ofs_stg_cat_size(c, from))) != 0)
+		return r;
+	ofs_buf_put_u64le(b, c->n - from);
 	for (size_t i = from; i < c->n; i++) {
 		const struct cat_entry *e = &c->e[i];
 		size_t pl = strlen(e->path);
 
-		ofs_buf_add_u32le(b, (uint32_t)pl);
-		ofs_buf_add(b, e->path, pl);
-		ofs_buf_add_u64le(b, e->size);
-		ofs_buf_add_u64le(b, e->ino);
-		ofs_buf_add_u64le(b, (uint64_t)e->mtime);
-		ofs_buf_add_u64le(b, (uint64_t)e->ctime);
-		ofs_buf_add_u32le(b, e->nchunks);
-		ofs_buf_add(b, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
+		ofs_buf_put_u32le(b, (uint32_t)pl);
+		ofs_buf_put(b, e->path, pl);
+		ofs_buf_put_u64le(b, e->size);
+		ofs_buf_put_u64le(b, e->ino);
+		ofs_buf_put_u64le(b, (uint64_t)e->mtime);
+		ofs_buf_put_u64le(b, (uint64_t)e->ctime);
+		ofs_buf_put_u32le(b, e->nchunks);
+		ofs_buf_put(b, e->chunks, (size_t)e->nchunks * OFS_ID_LEN);
 		if (e->bl == NULL) {	/* no baseline: block count 0, base count 0 */
-			ofs_buf_add_u32le(b, 0);
-			ofs_buf_add_u32le(b, 0);
+			ofs_buf_put_u32le(b, 0);
+			ofs_buf_put_u32le(b, 0);
 			continue;
 		}
-		ofs_buf_add_u32le(b, e->bl->nblocks);
+		ofs_buf_put_u32le(b, e->bl->nblocks);
 		for (uint32_t k = 0; k < e->bl->nblocks; k++)
-			ofs_buf_add_u64le(b, e->bl->blocks[k]);
-		ofs_buf_add_u32le(b, e->bl->same ? BASE_SAME : e->bl->nbase);
+			ofs_buf_put_u64le(b, e->bl->blocks[k]);
+		ofs_buf_put_u32le(b, e->bl->same ? BASE_SAME : e->bl->nbase);
 		if (!e->bl->same)
-			ofs_buf_add(b, e->bl->base, (size_t)e->bl->nbase * OFS_ID_LEN);
+			ofs_buf_put(b, e->bl->base, (size_t)e->bl->nbase * OFS_ID_LEN);
 	}
+	return ofs_buf_check(b);
 }
 
 int
@@ -284,10 +288,10 @@ ofs_stg_cat_decode(struct ofs_rd *rd, struct catalog *c, int with_bl)
 /* ---- journal segment plaintext (FORMAT.md section 16.1) -------------------------------- */
 
 static void
-jstr_add(struct ofs_buf *b, const char *str)
+jstr_put(struct ofs_buf *b, const char *str)
 {
-	ofs_buf_add_u32le(b, (uint32_t)strlen(str));
-	ofs_buf_add(b, str, strlen(str));
+	ofs_buf_put_u32le(b, (uint32_t)strlen(str));
+	ofs_buf_put(b, str, strlen(str));
 }
 
 /* A string of the journal (at most 64 KiB, no NUL); NULL when truncated or invalid.
@@ -315,36 +319,38 @@ ofs_stg_journal_encode(const struct jhead *h, const struct catalog *c, size_t fr
 	size_t need;
 	int rc;
 
-	ofs_buf_add(out, "OFSJRNL4", 8);
-	ofs_buf_add(out, h->set_id, 16);
-	ofs_buf_add_u32le(out, h->next_seq);
-	ofs_buf_add_u32le(out, h->open_seq);
-	ofs_buf_add_u64le(out, h->committed);
+	ofs_buf_put(out, "OFSJRNL4", 8);
+	ofs_buf_put(out, h->set_id, 16);
+	ofs_buf_put_u32le(out, h->next_seq);
+	ofs_buf_put_u32le(out, h->open_seq);
+	ofs_buf_put_u64le(out, h->committed);
 	if ((rc = ofs_index_encode(h->packs, h->npacks, &packs)) != 0)
 		goto out;
-	ofs_buf_add_u64le(out, packs.len);
-	ofs_buf_add(out, packs.data, packs.len);
+	ofs_buf_put_u64le(out, packs.len);
+	ofs_buf_put(out, packs.data, packs.len);
 	/* the rest sized first, like the catalog alone (ofs_stg_cat_encode) */
 	need = ofs_stg_cat_size(c, from) + 2 * (4 + PATH_MAX) + 8 + 4;
 	for (size_t i = 0; i < h->nsealed; i++)
 		need += 8 + strlen(h->sealed[i].path) + strlen(h->sealed_serial[i]) + 8 +
 		    OFS_XXH_LEN + 4 + h->sealed[i].h.nregions * OFS_XXH_LEN;
-	ofs_buf_reserve_exact(out, need);
-	ofs_stg_cat_encode(c, from, out);
-	jstr_add(out, h->open_serial);
-	jstr_add(out, h->open_mount);
-	ofs_buf_add_u64le(out, h->open_limit);
-	ofs_buf_add_u32le(out, (uint32_t)h->nsealed);
+	if ((rc = ofs_buf_reserve_exact(out, need)) != 0 ||
+	    (rc = ofs_stg_cat_encode(c, from, out)) != 0)
+		goto out;
+	jstr_put(out, h->open_serial);
+	jstr_put(out, h->open_mount);
+	ofs_buf_put_u64le(out, h->open_limit);
+	ofs_buf_put_u32le(out, (uint32_t)h->nsealed);
 	for (size_t i = 0; i < h->nsealed; i++) {
 		const struct ofs_file_hashes *fh = &h->sealed[i].h;
 
-		jstr_add(out, h->sealed[i].path);
-		jstr_add(out, h->sealed_serial[i]);
-		ofs_buf_add_u64le(out, fh->size);
-		ofs_buf_add(out, fh->xxh, OFS_XXH_LEN);
-		ofs_buf_add_u32le(out, (uint32_t)fh->nregions);
-		ofs_buf_add(out, fh->regions, fh->nregions * OFS_XXH_LEN);
+		jstr_put(out, h->sealed[i].path);
+		jstr_put(out, h->sealed_serial[i]);
+		ofs_buf_put_u64le(out, fh->size);
+		ofs_buf_put(out, fh->xxh, OFS_XXH_LEN);
+		ofs_buf_put_u32le(out, (uint32_t)fh->nregions);
+		ofs_buf_put(out, fh->regions, fh->nregions * OFS_XXH_LEN);
 	}
+	rc = ofs_buf_check(out);
 out:
 	ofs_buf_release(&packs);
 	return rc;
@@ -442,13 +448,13 @@ truncated:
 
 /* ---- catalog file plaintext (FORMAT.md section 16.2) ---------------------------------- */
 
-void
+int
 ofs_stg_catalog_encode(const uint8_t snap[OFS_ID_LEN], const struct catalog *c,
     struct ofs_buf *out)
 {
-	ofs_buf_add(out, "OFSCAT02", 8);
-	ofs_buf_add(out, snap, OFS_ID_LEN);
-	ofs_stg_cat_encode(c, 0, out);
+	ofs_buf_put(out, "OFSCAT02", 8);
+	ofs_buf_put(out, snap, OFS_ID_LEN);
+	return ofs_stg_cat_encode(c, 0, out);	/* checks out, marked by a put too */
 }
 
 int

@@ -313,8 +313,10 @@ ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
 		 * Reserve once so the buffer does not double past the target. */
 		uint64_t target = s->o->loose ? OFS_PACK_TARGET : CONTAINER_PACK_TARGET;
 
-		if (w->data.cap == 0)
-			ofs_buf_reserve_exact(&w->data, (size_t)target + OFS_CHUNK_MAX + 4096);
+		if (w->data.cap == 0 &&
+		    ofs_buf_reserve_exact(&w->data, (size_t)target + OFS_CHUNK_MAX + 4096) != 0)
+			return ofs_err_set(err, OFS_ERR_LIMIT, "a pack of %llu bytes does not fit",
+			    (unsigned long long)target);
 		ofs_pack_writer_add(w, type, id, stored->data, stored->len, rawlen);
 		s->res->bytes_stored += stored->len;
 		return ofs_pack_writer_size(w) >= target ? ofs_stg_close_loose_pack(s, w, err) : 0;

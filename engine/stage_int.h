@@ -376,16 +376,20 @@ struct baseline ofs_stg_bl_of(const struct cat_entry *e);
 
 /* Catalog records (section 16.1): the bytes ofs_stg_cat_encode appends for records from
  * on; append them (count first); decode records into c, with_bl: the records carry a
- * baseline (catalog 2, journal 3 and 4). Decoding returns 0, or -1 with rd bad on
- * malformed or truncated records (those decoded before stay in c). */
+ * baseline (catalog 2, journal 3 and 4). Encoding returns 0, or OFS_ERR_LIMIT when b's
+ * maximum is reached. Decoding returns 0, or -1 with rd bad on malformed or truncated
+ * records (those decoded before stay in c). */
 size_t ofs_stg_cat_size(const struct catalog *c, size_t from);
-void ofs_stg_cat_encode(const struct catalog *c, size_t from, struct ofs_buf *b);
+__attribute__((warn_unused_result))
+int ofs_stg_cat_encode(const struct catalog *c, size_t from, struct ofs_buf *b);
 int ofs_stg_cat_decode(struct ofs_rd *rd, struct catalog *c, int with_bl);
 
 /* Catalog file plaintext (section 16.2): "OFSCAT02" ‖ snapshot id ‖ records. _head reads
  * the magic and snapshot id: 0 with *with_bl (records carry baselines: version 2), or -1
- * when it is not a catalog; the records follow in rd. */
-void ofs_stg_catalog_encode(const uint8_t snap[OFS_ID_LEN], const struct catalog *c,
+ * when it is not a catalog; the records follow in rd. _encode returns 0, or OFS_ERR_LIMIT
+ * when out's maximum is reached. */
+__attribute__((warn_unused_result))
+int ofs_stg_catalog_encode(const uint8_t snap[OFS_ID_LEN], const struct catalog *c,
     struct ofs_buf *out);
 int ofs_stg_catalog_head(struct ofs_rd *rd, uint8_t snap[OFS_ID_LEN], int *with_bl);
 
@@ -420,8 +424,8 @@ struct jstate {
 	size_t nsealed;
 };
 
-/* Append a version 4 segment plaintext: h, then the records of c from on. Returns 0, or
- * an error of ofs_index_encode. */
+/* Append a version 4 segment plaintext: h, then the records of c from on. Returns 0,
+ * OFS_ERR_LIMIT when out's maximum is reached, or an error of ofs_index_encode. */
 int ofs_stg_journal_encode(const struct jhead *h, const struct catalog *c, size_t from,
     struct ofs_buf *out);
 /* Parse a journal plaintext (versions 1-4) into st (released first; owned: release with

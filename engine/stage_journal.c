@@ -27,9 +27,10 @@ ofs_stg_save_catalog(struct stage *s, struct ofs_error *err)
 	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME);
 	int rc;
 
-	ofs_stg_catalog_encode(s->res->snapshot_id, &s->jn.done_files, &c);
 	catalog_id(s, id);
-	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, 1, &sealed, err)) == 0)
+	if ((rc = ofs_stg_catalog_encode(s->res->snapshot_id, &s->jn.done_files, &c)) != 0)
+		rc = ofs_err_set(err, rc, "the catalog is too large");	/* c: unbounded */
+	else if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, 1, &sealed, err)) == 0)
 		rc = ofs_write_file_atomic(path, sealed.data, sealed.len, 0600, err);
 	ofs_buf_release(&c);
 	ofs_buf_release(&sealed);
@@ -151,8 +152,10 @@ ofs_stg_write_journal(struct stage *s, struct ofs_error *err)
 		goto out;
 	journal_id(s, whole ? 0 : s->jn.seg, id);
 	if (whole)
-		ofs_buf_add(&rec, JOURNAL_MAGIC, 8);
-	ofs_buf_add_u64le(&rec, 0);	/* the sealed length, set below */
+		ofs_buf_put(&rec, JOURNAL_MAGIC, 8);
+	ofs_buf_put_u64le(&rec, 0);	/* the sealed length, set below */
+	if ((rc = ofs_buf_check(&rec)) != 0)	/* unbounded: fails only past SIZE_MAX */
+		goto out;
 	{
 		size_t at = rec.len - 8;
 

@@ -71,7 +71,8 @@ build_patch(const struct item *it, struct ofs_patch_writer *pw, struct ofs_buf *
 	}
 	if (pw->nbases == 0 || it->len - pw->litlen < PATCH_MIN_COPY)
 		return 0;
-	ofs_patch_finish(pw, plain);
+	if (ofs_patch_finish(pw, plain) != 0)	/* plain is unbounded: only past SIZE_MAX */
+		return 0;
 	return plain->len < it->len;
 }
 

@@ -288,18 +288,19 @@ ofs_azb_check_names(const char *what, const char *container, const char *name,
 	return 0;
 }
 
-/* path (encoded) of container[/name], base path included. */
-static void
+/* path (encoded) of container[/name], base path included. Returns 0 or OFS_ERR_LIMIT. */
+static int
 req_path(const struct ofs_azblob *c, const char *container, const char *name, struct ofs_buf *b)
 {
-	ofs_buf_adds(b, c->base_path);
-	ofs_buf_addc(b, '/');
-	ofs_azb_pct_encode(b, container, 0);
+	/* a failed put or encode marks b, and then cstr fails */
+	ofs_buf_puts(b, c->base_path);
+	ofs_buf_putc(b, '/');
+	(void)ofs_azb_pct_encode(b, container, 0);
 	if (name) {
-		ofs_buf_addc(b, '/');
-		ofs_azb_pct_encode(b, name, 1);
+		ofs_buf_putc(b, '/');
+		(void)ofs_azb_pct_encode(b, name, 1);
 	}
-	ofs_buf_cstr(b);
+	return ofs_buf_cstr(b);
 }
 
 int
@@ -308,13 +309,13 @@ ofs_azblob_url(const struct ofs_azblob *c, const char *container, const char *na
 {
 	int q = query && *query;
 
-	ofs_buf_adds(out, c->origin);
-	req_path(c, container, name, out);
+	ofs_buf_puts(out, c->origin);
+	(void)req_path(c, container, name, out);	/* marks out on failure */
 	if (q)
-		ofs_buf_addf(out, "?%s", query);
+		ofs_buf_putf(out, "?%s", query);
 	if (c->sas)
-		ofs_buf_addf(out, "%c%s", q ? '&' : '?', c->sas);
-	return ofs_buf_cstr(out);
+		ofs_buf_putf(out, "%c%s", q ? '&' : '?', c->sas);
+	return ofs_buf_cstr(out);	/* fails after any failed put */
 }
 
 /* "PUT seed/disk0.vhd" plus the label, for messages. */
@@ -433,7 +434,7 @@ write_cb(char *p, size_t size, size_t nmemb, void *ud)
 		return n;
 	}
 	if (r->ebody.len + n <= r->ebody.max)
-		ofs_buf_add(&r->ebody, p, n);	/* error bodies: keep the start */
+		ofs_buf_put(&r->ebody, p, n);	/* error bodies: keep the start (fits) */
 	return n;
 }
 
@@ -514,6 +515,7 @@ rng_next(struct ofs_azblob *c)
 static int
 req_start(struct ofs_azblob *c, struct ofs_azb_req *r, CURL *e, struct ofs_error *err)
 {
+	/* unbounded: they fail only past SIZE_MAX, checked all the same */
 	struct ofs_buf url = OFS_BUF_INIT(0), path = OFS_BUF_INIT(0), sts = OFS_BUF_INIT(0);
 	const char *hv[8];
 	char date[64], ver[64], clen[48], auth[160], sig[OFS_AZBLOB_SIG_LEN];
@@ -535,7 +537,7 @@ req_start(struct ofs_azblob *c, struct ofs_azb_req *r, CURL *e, struct ofs_error
 	r->retry_after = -1;
 	r->cerr[0] = '\0';
 	if (r->sink)
-		r->sink->len = r->sink_base;
+		ofs_buf_truncate(r->sink, r->sink_base);	/* a retry: unmarked again */
 	ofs_buf_reset(&r->ebody);
 	if (r->slist) {
 		curl_slist_free_all(r->slist);
@@ -556,7 +558,10 @@ req_start(struct ofs_azblob *c, struct ofs_azb_req *r, CURL *e, struct ofs_error
 			snprintf(clen, sizeof(clen), "Content-Length: %" PRIu64, r->body_len);
 			hv[nh++] = clen;	/* signed; curl sends its own */
 		}
-		req_path(c, r->container, r->name, &path);
+		if ((r_ = req_path(c, r->container, r->name, &path)) != 0) {
+			r_ = ofs_err_set(err, r_, "the path of %s is too long", r->container);
+			goto out;
+		}
 		if ((r_ = ofs_azblob_string_to_sign(&sts, r->verb, c->account, (char *)path.data,
 		    r->query, hv, nh, err)) != 0)
 			goto out;
@@ -566,7 +571,10 @@ req_start(struct ofs_azblob *c, struct ofs_azb_req *r, CURL *e, struct ofs_error
 		OPENSSL_cleanse(auth, sizeof(auth));
 	}
 	r->slist = curl_slist_append(r->slist, "Expect:");
-	ofs_azblob_url(c, r->container, r->name, r->query, &url);
+	if ((r_ = ofs_azblob_url(c, r->container, r->name, r->query, &url)) != 0) {
+		r_ = ofs_err_set(err, r_, "the URL of %s is too long", r->container);
+		goto out;
+	}
 
 	curl_easy_setopt(e, CURLOPT_URL, (char *)url.data);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->slist);

@@ -234,7 +234,8 @@ int ofs_azblob_make_sas(const char *account, const char *key_b64, const char *co
 
 /* The URL a request for container[/name] with the given encoded query (may be NULL)
  * goes to, SAS appended when the client uses one. Appended to out, NUL terminated.
- * Contains the SAS: never print it. */
+ * Contains the SAS: never print it. Returns 0, or OFS_ERR_LIMIT at out's maximum. */
+__attribute__((warn_unused_result))
 int ofs_azblob_url(const struct ofs_azblob *c, const char *container, const char *name,
     const char *query, struct ofs_buf *out);
 

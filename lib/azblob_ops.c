@@ -118,10 +118,15 @@ job_req(struct ofs_azblob *c, const struct ofs_azblob_job *j, struct ofs_azb_req
 			return ofs_err_set(err, OFS_ERR_USAGE, "Put Block %s/%s: %" PRIu64
 			    " bytes is more than the block limit of %llu", j->container, j->name,
 			    j->len, (unsigned long long)OFS_AZBLOB_BLOCK_MAX);
+		/* q is unbounded and the id at most 88 bytes: cstr fails only past SIZE_MAX */
+		ofs_buf_puts(&q, "comp=block&blockid=");
+		(void)ofs_azb_pct_encode(&q, j->block_id, 0);	/* marks q on failure */
+		if (ofs_buf_cstr(&q) != 0) {
+			ofs_buf_release(&q);
+			return ofs_err_set(err, OFS_ERR_LIMIT, "Put Block %s/%s: query too long",
+			    j->container, j->name);
+		}
 		ofs_azb_req_init(r, c, "PUT", j->container, j->name);
-		ofs_buf_adds(&q, "comp=block&blockid=");
-		ofs_azb_pct_encode(&q, j->block_id, 0);
-		ofs_buf_cstr(&q);
 		r->query = (char *)ofs_buf_detach(&q, NULL);
 		snprintf(r->label, sizeof(r->label), "(block %.40s)", j->block_id);
 		break;
@@ -308,10 +313,15 @@ ofs_azblob_put_block_list(struct ofs_azblob *c, const char *container, const cha
 			    "differ in length (%d and %d bytes)", container, name, len0, l);
 		len0 = l;
 	}
-	ofs_buf_adds(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+	ofs_buf_puts(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
 	for (i = 0; i < n; i++)
-		ofs_buf_addf(&body, "<Latest>%s</Latest>", ids[i]);	/* base64: no escaping */
-	ofs_buf_adds(&body, "</BlockList>");
+		ofs_buf_putf(&body, "<Latest>%s</Latest>", ids[i]);	/* base64: no escaping */
+	ofs_buf_puts(&body, "</BlockList>");
+	if ((rc = ofs_buf_check(&body)) != 0) {
+		ofs_buf_release(&body);
+		return ofs_err_set(err, rc, "Put Block List %s/%s: block list of %zu is too "
+		    "large", container, name, n);
+	}
 	ofs_azb_req_init(&r, c, "PUT", container, name);
 	r.query = ofs_xstrdup("comp=blocklist");
 	snprintf(r.label, sizeof(r.label), "(block list of %zu)", n);
@@ -459,7 +469,7 @@ ofs_azblob_get(struct ofs_azblob *c, const char *container, const char *name, ui
 	r.sink_base = out->len;
 	rc = ofs_azb_perform_one(c, &r, err);
 	if (rc != 0)
-		out->len = r.sink_base;
+		ofs_buf_truncate(out, r.sink_base);	/* out as it was, unmarked */
 	ofs_azb_req_release(&r);
 	return rc;
 }
@@ -536,18 +546,22 @@ ofs_azblob_list(struct ofs_azblob *c, const char *container, const char *prefix,
 		    container, maxresults, OFS_AZBLOB_LIST_MAX);
 	if (prefix && strlen(prefix) > OFS_AZBLOB_NAME_MAX)
 		return ofs_err_set(err, OFS_ERR_USAGE, "List Blobs %s: prefix too long", container);
-	ofs_buf_adds(&q, "restype=container&comp=list");
+	/* a failed put or encode marks q, and then cstr fails (q is unbounded) */
+	ofs_buf_puts(&q, "restype=container&comp=list");
 	if (prefix && *prefix) {
-		ofs_buf_adds(&q, "&prefix=");
-		ofs_azb_pct_encode(&q, prefix, 0);
+		ofs_buf_puts(&q, "&prefix=");
+		(void)ofs_azb_pct_encode(&q, prefix, 0);
 	}
 	if (marker && *marker) {
-		ofs_buf_adds(&q, "&marker=");
-		ofs_azb_pct_encode(&q, marker, 0);
+		ofs_buf_puts(&q, "&marker=");
+		(void)ofs_azb_pct_encode(&q, marker, 0);
 	}
 	if (maxresults)
-		ofs_buf_addf(&q, "&maxresults=%u", maxresults);
-	ofs_buf_cstr(&q);
+		ofs_buf_putf(&q, "&maxresults=%u", maxresults);
+	if ((rc = ofs_buf_cstr(&q)) != 0) {
+		ofs_buf_release(&q);
+		return ofs_err_set(err, rc, "List Blobs %s: query too long", container);
+	}
 	ofs_azb_req_init(&r, c, "GET", container, NULL);
 	r.ebody.max = OFS_AZB_LIST_BODY_MAX;	/* the 2xx body lands in ebody */
 	r.keep_body = 1;

@@ -205,11 +205,16 @@ split_header(const char *h, char **name, char **value)
 			continue;
 		}
 		if (space && v.len > 0)
-			ofs_buf_addc(&v, ' ');
+			ofs_buf_putc(&v, ' ');
 		space = 0;
-		ofs_buf_addc(&v, (uint8_t)*p);
+		ofs_buf_putc(&v, (uint8_t)*p);
 	}
-	ofs_buf_cstr(&v);
+	if (ofs_buf_cstr(&v) != 0) {	/* v is unbounded: only past SIZE_MAX */
+		ofs_buf_release(&v);
+		free(*name);
+		*name = NULL;
+		return -1;
+	}
 	*value = v.data ? (char *)ofs_buf_detach(&v, NULL) : ofs_xstrdup("");
 	return 0;
 }
@@ -235,17 +240,16 @@ parse_query(const char *q, struct kv **out, size_t *nout)
 		if (ofs_azb_pct_decode(&nb, p, (size_t)((eq ? eq : end) - p)) != 0 ||
 		    (eq && ofs_azb_pct_decode(&vb, eq + 1, (size_t)(end - eq - 1)) != 0) ||
 		    memchr(nb.data, '\0', nb.len) != NULL ||
-		    (vb.len && memchr(vb.data, '\0', vb.len) != NULL)) {
+		    (vb.len && memchr(vb.data, '\0', vb.len) != NULL) ||
+		    ofs_buf_cstr(&nb) != 0 || ofs_buf_cstr(&vb) != 0) {	/* unbounded */
 			ofs_buf_release(&nb);
 			ofs_buf_release(&vb);
 			goto bad;
 		}
-		ofs_buf_cstr(&nb);
 		v = ofs_xreallocarray(v, n + 1, sizeof(*v));
 		v[n].name = (char *)ofs_buf_detach(&nb, NULL);
 		for (i = 0; v[n].name[i]; i++)
 			v[n].name[i] = (char)tolower((unsigned char)v[n].name[i]);
-		ofs_buf_cstr(&vb);
 		v[n].value = vb.data ? (char *)ofs_buf_detach(&vb, NULL) : ofs_xstrdup("");
 		n++;
 		p = amp ? amp + 1 : NULL;
@@ -278,7 +282,7 @@ ofs_azblob_string_to_sign(struct ofs_buf *out, const char *verb, const char *acc
 		goto out;
 	}
 
-	ofs_buf_addf(out, "%s\n", verb);
+	ofs_buf_putf(out, "%s\n", verb);
 	for (i = 0; i < OFS_ARRAY_LEN(std_headers); i++) {
 		const char *v = "";
 
@@ -287,7 +291,7 @@ ofs_azblob_string_to_sign(struct ofs_buf *out, const char *verb, const char *acc
 				v = h[j].value;
 		if (i == 2 && strcmp(v, "0") == 0)
 			v = "";		/* Content-Length 0 signs as empty (2015-02-21+) */
-		ofs_buf_addf(out, "%s\n", v);
+		ofs_buf_putf(out, "%s\n", v);
 	}
 
 	/* CanonicalizedHeaders: x-ms-* sorted by name */
@@ -298,18 +302,19 @@ ofs_azblob_string_to_sign(struct ofs_buf *out, const char *verb, const char *acc
 	if (nx > 1)
 		qsort(x, nx, sizeof(*x), kv_cmp);
 	for (i = 0; i < nx; i++)
-		ofs_buf_addf(out, "%s:%s\n", x[i].name, x[i].value);
+		ofs_buf_putf(out, "%s:%s\n", x[i].name, x[i].value);
 
 	/* CanonicalizedResource */
-	ofs_buf_addf(out, "/%s%s", account, path);
+	ofs_buf_putf(out, "/%s%s", account, path);
 	if (nq > 1)
 		qsort(q, nq, sizeof(*q), kv_cmp);
 	for (i = 0; i < nq; i = j) {
-		ofs_buf_addf(out, "\n%s:%s", q[i].name, q[i].value);
+		ofs_buf_putf(out, "\n%s:%s", q[i].name, q[i].value);
 		for (j = i + 1; j < nq && strcmp(q[j].name, q[i].name) == 0; j++)
-			ofs_buf_addf(out, ",%s", q[j].value);
+			ofs_buf_putf(out, ",%s", q[j].value);
 	}
-	ofs_buf_cstr(out);
+	if ((r = ofs_buf_cstr(out)) != 0)	/* fails, too, after a failed put */
+		r = ofs_err_set(err, r, "the string to sign is too large");
 out:
 	free(x);	/* entries are borrowed from h */
 	kv_free(h, nh);
@@ -329,17 +334,23 @@ ofs_azblob_make_sas(const char *account, const char *key_b64, const char *contai
 
 	ofs_fmt_time(expiry, se, sizeof(se));
 	/* sp st se canonical si sip spr sv sr snapshot ses rscc rscd rsce rscl rsct */
-	ofs_buf_addf(&sts, "%s\n\n%s\n/blob/%s/%s%s%s\n\n\n%s\n%s\n%s\n\n\n\n\n\n\n", perms, se,
+	ofs_buf_putf(&sts, "%s\n\n%s\n/blob/%s/%s%s%s\n\n\n%s\n%s\n%s\n\n\n\n\n\n\n", perms, se,
 	    account, container, name ? "/" : "", name ? name : "", spr, sv, sr);
+	if ((r = ofs_buf_check(&sts)) != 0)	/* sts is unbounded: only past SIZE_MAX */
+		goto too_large;
 	if ((r = ofs_azblob_sign(key_b64, sts.data, sts.len, sig, err)) != 0)
 		goto out;
-	ofs_buf_addf(out, "sv=%s&spr=https%%2Chttp&se=", sv);
-	ofs_azb_pct_encode(out, se, 0);
-	ofs_buf_addf(out, "&sr=%s&sp=", sr);
-	ofs_azb_pct_encode(out, perms, 0);
-	ofs_buf_adds(out, "&sig=");
-	ofs_azb_pct_encode(out, sig, 0);
-	ofs_buf_cstr(out);
+	/* a failed put or encode marks out, and then cstr fails */
+	ofs_buf_putf(out, "sv=%s&spr=https%%2Chttp&se=", sv);
+	(void)ofs_azb_pct_encode(out, se, 0);
+	ofs_buf_putf(out, "&sr=%s&sp=", sr);
+	(void)ofs_azb_pct_encode(out, perms, 0);
+	ofs_buf_puts(out, "&sig=");
+	(void)ofs_azb_pct_encode(out, sig, 0);
+	if ((r = ofs_buf_cstr(out)) == 0)
+		goto out;
+too_large:
+	r = ofs_err_set(err, r, "the shared access signature is too large");
 out:
 	ofs_buf_release(&sts);
 	return r;

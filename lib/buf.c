@@ -237,6 +237,14 @@ ofs_buf_cstr(struct ofs_buf *b)
 	return 0;
 }
 
+void
+ofs_buf_truncate(struct ofs_buf *b, size_t len)
+{
+	if (len < b->len)
+		b->len = len;
+	b->full = 0;
+}
+
 uint8_t *
 ofs_buf_detach(struct ofs_buf *b, size_t *len)
 {

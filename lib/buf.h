@@ -67,6 +67,9 @@ OFS_BUF_MUST int ofs_buf_check(const struct ofs_buf *b);
 /* NUL-terminate without counting the NUL in len (for using data as a C string). Returns 0,
  * or OFS_ERR_LIMIT when the NUL does not fit under max or b is marked. */
 OFS_BUF_MUST int ofs_buf_cstr(struct ofs_buf *b);
+/* Cut back to len (at most b->len) and clear the mark: what followed len is gone, so
+ * nothing later can follow a gap (a retried download starts again at len). */
+void ofs_buf_truncate(struct ofs_buf *b, size_t len);
 /* Hand the storage to the caller (returns owned pointer, buffer becomes empty, unmarked). */
 uint8_t *ofs_buf_detach(struct ofs_buf *b, size_t *len);
 

@@ -1265,7 +1265,7 @@ add_hash(struct ofs_buf *b, const uint8_t h[OFS_XXH_LEN])
 	char hex[2 * OFS_XXH_LEN + 1];
 
 	ofs_hex(h, OFS_XXH_LEN, hex);
-	ofs_buf_addf(b, "\"%s\"", hex);
+	ofs_buf_putf(b, "\"%s\"", hex);
 }
 
 static int
@@ -1274,21 +1274,22 @@ add_field(struct ofs_buf *b, const char *key, const char *val, size_t max, const
 {
 	int r;
 
-	ofs_buf_addf(b, "  \"%s\": ", key);
+	ofs_buf_putf(b, "  \"%s\": ", key);
 	if ((r = add_jstr(b, val, max)) == OFS_TEXT_TOO_LONG)
 		return ofs_err_set(err, OFS_ERR_USAGE, "manifest field '%s' is longer than %zu "
 		    "bytes", what, max);
 	if (r != 0)
 		return ofs_err_set(err, OFS_ERR_USAGE, "manifest field '%s' is not valid UTF-8 "
 		    "or holds control characters", what);
-	return ofs_buf_adds(b, ",\n");
+	ofs_buf_puts(b, ",\n");
+	return 0;	/* b's limit: checked once by the caller */
 }
 
 int
 ofs_manifest_encode(const struct ofs_manifest *m, struct ofs_buf *dst, struct ofs_error *err)
 {
 	const struct ofs_manifest_file **sorted = NULL;
-	struct ofs_buf tmp = OFS_BUF_INIT(0), *out = &tmp;
+	struct ofs_buf tmp = OFS_BUF_INIT(0), *out = &tmp;	/* unbounded: puts, one check */
 	char tool[64], created[64];
 	uint64_t total = 0;
 	int r = 0;
@@ -1346,8 +1347,8 @@ ofs_manifest_encode(const struct ofs_manifest *m, struct ofs_buf *dst, struct of
 		}
 	}
 
-	ofs_buf_adds(out, "{\n  \"format\": \"offseed-manifest\",\n");
-	ofs_buf_addf(out, "  \"version\": %u,\n", OFS_MANIFEST_VERSION);
+	ofs_buf_puts(out, "{\n  \"format\": \"offseed-manifest\",\n");
+	ofs_buf_putf(out, "  \"version\": %u,\n", OFS_MANIFEST_VERSION);
 	if ((r = add_field(out, "tool", m->tool ? m->tool : tool, TEXT_MAX, "tool", err)) != 0 ||
 	    (r = add_field(out, "created", m->created ? m->created : created, FORM_MAX,
 	    "created", err)) != 0 ||
@@ -1359,41 +1360,43 @@ ofs_manifest_encode(const struct ofs_manifest *m, struct ofs_buf *dst, struct of
 	if (m->job != NULL && (r = add_field(out, "job", m->job, TEXT_MAX, "job", err)) != 0)
 		goto out;
 	if (m->has_disk) {
-		ofs_buf_addf(out, "  \"disk\": { \"index\": %u, \"count\": %u, \"serial\": ",
+		ofs_buf_putf(out, "  \"disk\": { \"index\": %u, \"count\": %u, \"serial\": ",
 		    m->disk_index, m->disk_count);
 		if (add_jstr(out, m->serial, SERIAL_MAX) != 0) {
 			r = ofs_err_set(err, OFS_ERR_USAGE, "manifest disk serial is not valid "
 			    "UTF-8 or holds control characters");
 			goto out;
 		}
-		ofs_buf_adds(out, " },\n");
+		ofs_buf_puts(out, " },\n");
 	}
-	ofs_buf_addf(out, "  \"region_size\": %llu,\n", (unsigned long long)m->region_size);
-	ofs_buf_adds(out, "  \"files\": [");
+	ofs_buf_putf(out, "  \"region_size\": %llu,\n", (unsigned long long)m->region_size);
+	ofs_buf_puts(out, "  \"files\": [");
 	for (size_t i = 0; i < m->nfiles; i++) {
 		const struct ofs_manifest_file *f = sorted[i];
 
-		ofs_buf_adds(out, i ? ",\n    { \"path\": " : "\n    { \"path\": ");
+		ofs_buf_puts(out, i ? ",\n    { \"path\": " : "\n    { \"path\": ");
 		if (add_jstr(out, f->path, PATH_MAX_LEN) != 0) {
 			r = ofs_err_set(err, OFS_ERR_USAGE, "manifest path '%s' is not valid UTF-8",
 			    f->path);
 			goto out;
 		}
-		ofs_buf_addf(out, ", \"size\": %llu, \"xxh128\": ", (unsigned long long)f->h.size);
+		ofs_buf_putf(out, ", \"size\": %llu, \"xxh128\": ", (unsigned long long)f->h.size);
 		add_hash(out, f->h.xxh);
 		if (f->h.nregions > 0) {
-			ofs_buf_adds(out, ", \"regions\": [");
+			ofs_buf_puts(out, ", \"regions\": [");
 			for (size_t j = 0; j < f->h.nregions; j++) {
 				if (j)
-					ofs_buf_adds(out, ", ");
+					ofs_buf_puts(out, ", ");
 				add_hash(out, f->h.regions[j]);
 			}
-			ofs_buf_adds(out, "]");
+			ofs_buf_puts(out, "]");
 		}
-		ofs_buf_adds(out, " }");
+		ofs_buf_puts(out, " }");
 	}
-	ofs_buf_adds(out, m->nfiles ? "\n  ]\n}\n" : "]\n}\n");
-	if (ofs_buf_add(dst, tmp.data, tmp.len) != 0)
+	ofs_buf_puts(out, m->nfiles ? "\n  ]\n}\n" : "]\n}\n");
+	if ((r = ofs_buf_check(&tmp)) != 0)
+		r = ofs_err_set(err, r, "manifest is too large");
+	else if (ofs_buf_add(dst, tmp.data, tmp.len) != 0)
 		r = ofs_err_set(err, OFS_ERR_USAGE, "manifest of %zu bytes is larger than %zu "
 		    "bytes", tmp.len, dst->max);
 out:

@@ -62,18 +62,23 @@ ofs_pack_tail_build(struct ofs_blob_ctx *c, const struct ofs_pack_entry *entries
 	if (n > OFS_PACK_MAX_BLOBS)
 		return ofs_err_set(err, OFS_ERR_IO, "pack too large (%zu blobs)", n);
 	ofs_random(pack_id, OFS_ID_LEN);
-	ofs_buf_add_u32le(&hdr, (uint32_t)n);
+	/* hdr is unbounded (at most OFS_PACK_MAX_BLOBS entries): checked once */
+	ofs_buf_put_u32le(&hdr, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		const struct ofs_pack_entry *e = &entries[i];
 
-		ofs_buf_addc(&hdr, e->type);
-		ofs_buf_add(&hdr, e->id, OFS_ID_LEN);
-		ofs_buf_add_u32le(&hdr, e->stored_len);
-		ofs_buf_add_u32le(&hdr, e->raw_len);
+		ofs_buf_putc(&hdr, e->type);
+		ofs_buf_put(&hdr, e->id, OFS_ID_LEN);
+		ofs_buf_put_u32le(&hdr, e->stored_len);
+		ofs_buf_put_u32le(&hdr, e->raw_len);
 	}
-	r = ofs_blob_seal(c, OFS_OBJ_PACK_HEADER, pack_id, hdr.data, hdr.len, 1, out, err);
-	if (r == 0)
-		ofs_buf_add_u32le(out, (uint32_t)(out->len - before));
+	if ((r = ofs_buf_check(&hdr)) != 0)
+		r = ofs_err_set(err, r, "pack header of %zu blobs is too large", n);
+	else
+		r = ofs_blob_seal(c, OFS_OBJ_PACK_HEADER, pack_id, hdr.data, hdr.len, 1, out,
+		    err);
+	if (r == 0 && (r = ofs_buf_add_u32le(out, (uint32_t)(out->len - before))) != 0)
+		r = ofs_err_set(err, r, "pack tail does not fit in %zu bytes", out->max);
 	ofs_buf_release(&hdr);
 	return r;
 }

@@ -73,8 +73,8 @@ ofs_patch_apply(const struct ofs_patch *pt, ofs_patch_fetch_fn fetch, void *arg,
 
 	for (int i = 0; i < pt->nbases; i++)
 		ofs_buf_init(&base[i], 0);
-	if ((r = ofs_buf_reserve(out, (size_t)pt->outlen)) != 0) {
-		ofs_err_set(err, r, "patch: chunk of %llu bytes does not fit",
+	if (ofs_buf_reserve(out, (size_t)pt->outlen) != 0) {	/* outlen is outside bytes */
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "patch: chunk of %llu bytes does not fit",
 		    (unsigned long long)pt->outlen);
 		goto out;
 	}
@@ -89,7 +89,7 @@ ofs_patch_apply(const struct ofs_patch *pt, ofs_patch_fetch_fn fetch, void *arg,
 		uint32_t off = ofs_get_u32le(op + 1), len = ofs_get_u32le(op + 5);
 
 		if (op[0] == OFS_PATCH_LITERAL) {
-			ofs_buf_add(out, lit, len);
+			ofs_buf_put(out, lit, len);	/* within outlen, reserved above */
 			lit += len;
 			continue;
 		}
@@ -99,8 +99,11 @@ ofs_patch_apply(const struct ofs_patch *pt, ofs_patch_fetch_fn fetch, void *arg,
 			    "base %.16s…, which has %zu", i, len, off, hex, base[op[0]].len);
 			goto out;
 		}
-		ofs_buf_add(out, base[op[0]].data + off, len);
+		ofs_buf_put(out, base[op[0]].data + off, len);
 	}
+	if (ofs_buf_check(out) != 0)	/* cannot fail: the ops sum to outlen */
+		r = ofs_err_set(err, OFS_ERR_CORRUPT, "patch: chunk of %llu bytes does not fit",
+		    (unsigned long long)pt->outlen);
 out:
 	for (int i = 0; i < pt->nbases; i++)
 		ofs_buf_release_secret(&base[i]);
@@ -147,9 +150,10 @@ add_op(struct ofs_patch_writer *w, int base, uint32_t off, uint32_t len)
 	    (uint64_t)ofs_get_u32le(last + 5) + len <= UINT32_MAX) {
 		ofs_put_u32le(last + 5, ofs_get_u32le(last + 5) + len);
 	} else {
-		ofs_buf_addc(&w->ops, (uint8_t)base);
-		ofs_buf_add_u32le(&w->ops, off);
-		ofs_buf_add_u32le(&w->ops, len);
+		/* ops and lit are unbounded; ofs_patch_finish checks them */
+		ofs_buf_putc(&w->ops, (uint8_t)base);
+		ofs_buf_put_u32le(&w->ops, off);
+		ofs_buf_put_u32le(&w->ops, len);
 		w->nops++;
 	}
 	w->last_base = base;
@@ -182,21 +186,26 @@ ofs_patch_literal(struct ofs_patch_writer *w, const void *p, size_t len)
 		uint32_t n = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 
 		add_op(w, OFS_PATCH_LITERAL, 0, n);
-		ofs_buf_add(&w->lit, p, n);
+		ofs_buf_put(&w->lit, p, n);
 		w->litlen += n;
 		p = (const uint8_t *)p + n;
 		len -= n;
 	}
 }
 
-void
+int
 ofs_patch_finish(const struct ofs_patch_writer *w, struct ofs_buf *out)
 {
-	ofs_buf_addc(out, (uint8_t)w->nbases);
-	ofs_buf_add(out, w->bases, (size_t)w->nbases * OFS_ID_LEN);
-	ofs_buf_add_u32le(out, w->nops);
-	ofs_buf_add(out, w->ops.data, w->ops.len);
-	ofs_buf_add(out, w->lit.data, w->lit.len);
+	int r;
+
+	if ((r = ofs_buf_check(&w->ops)) != 0 || (r = ofs_buf_check(&w->lit)) != 0)
+		return r;
+	ofs_buf_putc(out, (uint8_t)w->nbases);
+	ofs_buf_put(out, w->bases, (size_t)w->nbases * OFS_ID_LEN);
+	ofs_buf_put_u32le(out, w->nops);
+	ofs_buf_put(out, w->ops.data, w->ops.len);
+	ofs_buf_put(out, w->lit.data, w->lit.len);
+	return ofs_buf_check(out);
 }
 
 /* ---- block hashes ------------------------------------------------------------------ */

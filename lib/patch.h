@@ -61,8 +61,10 @@ void ofs_patch_writer_release(struct ofs_patch_writer *w);
 int ofs_patch_copy(struct ofs_patch_writer *w, const uint8_t id[OFS_ID_LEN], uint32_t off,
     uint32_t len);
 void ofs_patch_literal(struct ofs_patch_writer *w, const void *p, size_t len);
-/* The patch plaintext, appended to out. */
-void ofs_patch_finish(const struct ofs_patch_writer *w, struct ofs_buf *out);
+/* The patch plaintext, appended to out. Returns 0, or OFS_ERR_LIMIT when out's maximum
+ * is reached (or w's own unbounded buffers passed SIZE_MAX). */
+__attribute__((warn_unused_result))
+int ofs_patch_finish(const struct ofs_patch_writer *w, struct ofs_buf *out);
 
 /* 64-bit block hashes of a stream: XXH3-64 with the repository's block secret over each
  * OFS_BLOCK_SIZE piece (the last one may be shorter). A probe also hashes the first

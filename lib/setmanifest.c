@@ -477,18 +477,19 @@ add_field(struct ofs_buf *b, const char *key, const char *val, struct ofs_error 
 	if (val == NULL || !text_ok(val, TEXT_MAX))
 		return ofs_err_set(err, OFS_ERR_USAGE, "set manifest field '%s' is missing or "
 		    "not printable text", key);
-	ofs_buf_addf(b, "  \"%s\": ", key);
+	ofs_buf_putf(b, "  \"%s\": ", key);
 	if (add_jstr(b, val) != 0)
 		return ofs_err_set(err, OFS_ERR_USAGE, "set manifest field '%s' is not valid "
 		    "UTF-8", key);
-	return ofs_buf_adds(b, ",\n");
+	ofs_buf_puts(b, ",\n");
+	return 0;	/* b's limit: checked once by the caller */
 }
 
 int
 ofs_set_manifest_encode(const struct ofs_set_manifest *m, struct ofs_buf *dst,
     struct ofs_error *err)
 {
-	struct ofs_buf tmp = OFS_BUF_INIT(0), *out = &tmp;
+	struct ofs_buf tmp = OFS_BUF_INIT(0), *out = &tmp;	/* unbounded: puts, one check */
 	struct pctx c = { "(being written)", err };
 	int r = 0;
 
@@ -520,8 +521,8 @@ ofs_set_manifest_encode(const struct ofs_set_manifest *m, struct ofs_buf *dst,
 	if (check_unique_containers(&c, m) != 0)
 		return ofs_err_set(err, OFS_ERR_USAGE, "a container is placed on two disks");
 
-	ofs_buf_adds(out, "{\n  \"format\": \"offseed-set\",\n");
-	ofs_buf_addf(out, "  \"version\": %u,\n", OFS_SET_MANIFEST_VERSION);
+	ofs_buf_puts(out, "{\n  \"format\": \"offseed-set\",\n");
+	ofs_buf_putf(out, "  \"version\": %u,\n", OFS_SET_MANIFEST_VERSION);
 	if ((r = add_field(out, "tool", m->tool ? m->tool : "offseed " OFS_VERSION, err)) != 0 ||
 	    (r = add_field(out, "created", m->created, err)) != 0 ||
 	    (r = add_field(out, "repository", m->repository, err)) != 0 ||
@@ -529,24 +530,26 @@ ofs_set_manifest_encode(const struct ofs_set_manifest *m, struct ofs_buf *dst,
 	    (r = add_field(out, "job", m->job, err)) != 0 ||
 	    (r = add_field(out, "destination", m->destination, err)) != 0)
 		goto out;
-	ofs_buf_adds(out, "  \"disks\": [");
+	ofs_buf_puts(out, "  \"disks\": [");
 	for (size_t i = 0; i < m->ndisks; i++) {
 		const struct ofs_set_disk *d = &m->disks[i];
 
-		ofs_buf_addf(out, "%s\n    { \"index\": %u, \"serial\": ", i ? "," : "", d->index);
+		ofs_buf_putf(out, "%s\n    { \"index\": %u, \"serial\": ", i ? "," : "", d->index);
 		if (add_jstr(out, d->serial) != 0) {
 			r = ofs_err_set(err, OFS_ERR_USAGE, "disk serial is not valid UTF-8");
 			goto out;
 		}
-		ofs_buf_addf(out, ", \"manifest_sha256\": \"%s\", \"bytes\": %llu, \"files\": %llu, "
+		ofs_buf_putf(out, ", \"manifest_sha256\": \"%s\", \"bytes\": %llu, \"files\": %llu, "
 		    "\"containers\": [", d->manifest_sha256, (unsigned long long)d->bytes,
 		    (unsigned long long)d->files);
 		for (size_t j = 0; j < d->ncontainers; j++)
-			ofs_buf_addf(out, "%s\"%s\"", j ? ", " : "", d->containers[j]);
-		ofs_buf_adds(out, "] }");
+			ofs_buf_putf(out, "%s\"%s\"", j ? ", " : "", d->containers[j]);
+		ofs_buf_puts(out, "] }");
 	}
-	ofs_buf_adds(out, "\n  ]\n}\n");
-	if (ofs_buf_add(dst, tmp.data, tmp.len) != 0)
+	ofs_buf_puts(out, "\n  ]\n}\n");
+	if ((r = ofs_buf_check(&tmp)) != 0)
+		r = ofs_err_set(err, r, "set manifest is too large");
+	else if (ofs_buf_add(dst, tmp.data, tmp.len) != 0)
 		r = ofs_err_set(err, OFS_ERR_USAGE, "set manifest of %zu bytes is larger than %zu "
 		    "bytes", tmp.len, dst->max);
 out:

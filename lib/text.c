@@ -218,18 +218,19 @@ ofs_text_clean(char *dst, size_t dstsz, const char *s, size_t n)
 int
 ofs_json_quote(struct ofs_buf *b, const char *s)
 {
-	ofs_buf_addc(b, '"');
+	ofs_buf_putc(b, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == '"' || *p == '\\') {
-			ofs_buf_addc(b, '\\');
-			ofs_buf_addc(b, *p);
+			ofs_buf_putc(b, '\\');
+			ofs_buf_putc(b, *p);
 		} else if (ofs_text_is_control(*p)) {
-			ofs_buf_addf(b, "\\u%04x", *p);
+			ofs_buf_putf(b, "\\u%04x", *p);
 		} else {
-			ofs_buf_addc(b, *p);
+			ofs_buf_putc(b, *p);
 		}
 	}
-	return ofs_buf_addc(b, '"');
+	ofs_buf_putc(b, '"');
+	return ofs_buf_check(b);	/* a failed put above marked b */
 }
 
 /* ---- known keys ------------------------------------------------------------------------ */

@@ -67,8 +67,9 @@ const char *ofs_text_why_str(enum ofs_text_why why);
 void ofs_text_clean(char *dst, size_t dstsz, const char *s, size_t n);
 
 /* Append s as a JSON string: '"' and '\' escaped, C0 controls and DEL as \u00xx. The
- * caller checks s first (ofs_text_check); returns ofs_buf_addc's result for the closing
- * quote (0, or the buffer's limit was reached). */
+ * caller checks s first (ofs_text_check). Returns 0, or OFS_ERR_LIMIT when b's maximum
+ * was reached (or b was marked before). */
+__attribute__((warn_unused_result))
 int ofs_json_quote(struct ofs_buf *b, const char *s);
 
 /* ---- known keys ---- */

@@ -139,7 +139,7 @@ put_str(struct ofs_buf *b, const uint8_t *p, size_t n)
 {
 	size_t from = 0;
 
-	ofs_buf_addc(b, '"');
+	ofs_buf_putc(b, '"');
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = p[i];
 		const char *esc = NULL;
@@ -147,7 +147,7 @@ put_str(struct ofs_buf *b, const uint8_t *p, size_t n)
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		ofs_buf_add(b, p + from, i - from);
+		ofs_buf_put(b, p + from, i - from);
 		from = i + 1;
 		switch (c) {
 		case '"': esc = "\\\""; break;
@@ -161,10 +161,10 @@ put_str(struct ofs_buf *b, const uint8_t *p, size_t n)
 			snprintf(u, sizeof(u), "\\u%04X", c);
 			esc = u;
 		}
-		ofs_buf_adds(b, esc);
+		ofs_buf_puts(b, esc);
 	}
-	ofs_buf_add(b, p + from, n - from);
-	ofs_buf_addc(b, '"');
+	ofs_buf_put(b, p + from, n - from);
+	ofs_buf_putc(b, '"');
 }
 
 /* ,"key": (no comma before the first key of an object) */
@@ -172,11 +172,11 @@ static void
 put_key(struct ofs_buf *b, const char *key, int *first)
 {
 	if (!*first)
-		ofs_buf_addc(b, ',');
+		ofs_buf_putc(b, ',');
 	*first = 0;
-	ofs_buf_addc(b, '"');
-	ofs_buf_adds(b, key);
-	ofs_buf_adds(b, "\":");
+	ofs_buf_putc(b, '"');
+	ofs_buf_puts(b, key);
+	ofs_buf_puts(b, "\":");
 }
 
 /* Decimal, as "%lld" writes it (a node has a dozen integers: printf was 3% of the
@@ -192,7 +192,7 @@ put_dec(struct ofs_buf *b, long long v)
 	while ((u /= 10) != 0);
 	if (v < 0)
 		*--p = '-';
-	ofs_buf_add(b, p, (size_t)(d + sizeof(d) - p));
+	ofs_buf_put(b, p, (size_t)(d + sizeof(d) - p));
 }
 
 static void
@@ -208,9 +208,9 @@ put_id(struct ofs_buf *b, const uint8_t *id)
 	char hex[2 * OFS_ID_LEN + 1];
 
 	ofs_hex(id, OFS_ID_LEN, hex);
-	ofs_buf_addc(b, '"');
-	ofs_buf_add(b, hex, 2 * OFS_ID_LEN);
-	ofs_buf_addc(b, '"');
+	ofs_buf_putc(b, '"');
+	ofs_buf_put(b, hex, 2 * OFS_ID_LEN);
+	ofs_buf_putc(b, '"');
 }
 
 /* "key" (UTF-8 without NUL) or "key_b64", as set_bytes chooses. */
@@ -246,17 +246,17 @@ node_put(const struct ofs_node *n, struct ofs_buf *b)
 {
 	int first = 1;
 
-	ofs_buf_addc(b, '{');
+	ofs_buf_putc(b, '{');
 	put_int(b, "atime", n->atime_ns, &first);
 	if (n->type == OFS_NODE_FILE) {
 		put_key(b, "content", &first);
-		ofs_buf_addc(b, '[');
+		ofs_buf_putc(b, '[');
 		for (size_t i = 0; i < n->nchunks; i++) {
 			if (i > 0)
-				ofs_buf_addc(b, ',');
+				ofs_buf_putc(b, ',');
 			put_id(b, n->chunks[i]);
 		}
-		ofs_buf_addc(b, ']');
+		ofs_buf_putc(b, ']');
 	}
 	put_int(b, "ctime", n->ctime_ns, &first);
 	put_int(b, "device", (long long)n->dev, &first);
@@ -274,15 +274,15 @@ node_put(const struct ofs_node *n, struct ofs_buf *b)
 	put_int(b, "size", (long long)n->size, &first);
 	if (n->type == OFS_NODE_FILE && n->sparse) {
 		put_key(b, "sparse", &first);
-		ofs_buf_addc(b, '[');
+		ofs_buf_putc(b, '[');
 		for (size_t i = 0; i < n->nextents; i++) {
-			ofs_buf_adds(b, i > 0 ? ",[" : "[");
+			ofs_buf_puts(b, i > 0 ? ",[" : "[");
 			put_dec(b, (long long)n->extents[i].off);
-			ofs_buf_addc(b, ',');
+			ofs_buf_putc(b, ',');
 			put_dec(b, (long long)n->extents[i].len);
-			ofs_buf_addc(b, ']');
+			ofs_buf_putc(b, ']');
 		}
-		ofs_buf_addc(b, ']');
+		ofs_buf_putc(b, ']');
 	}
 	if (n->type == OFS_NODE_DIR && n->has_subtree) {
 		put_key(b, "subtree", &first);
@@ -291,27 +291,28 @@ node_put(const struct ofs_node *n, struct ofs_buf *b)
 	if (n->type == OFS_NODE_SYMLINK)
 		put_bytes(b, "target", n->target, n->targetlen, &first);
 	put_key(b, "type", &first);
-	ofs_buf_addc(b, '"');
-	ofs_buf_adds(b, ofs_node_type_name(n->type));
-	ofs_buf_addc(b, '"');
+	ofs_buf_putc(b, '"');
+	ofs_buf_puts(b, ofs_node_type_name(n->type));
+	ofs_buf_putc(b, '"');
 	put_int(b, "uid", n->uid, &first);
 	put_name(b, "user", n->user, &first);
 	if (n->nxattrs > 0) {
 		put_key(b, "xattrs", &first);
-		ofs_buf_addc(b, '[');
+		ofs_buf_putc(b, '[');
 		for (size_t i = 0; i < n->nxattrs; i++) {
 			char *v = ofs_b64_encode(n->xattrs[i].value, n->xattrs[i].len);
 
-			ofs_buf_adds(b, i > 0 ? ",{\"name\":" : "{\"name\":");
+			ofs_buf_puts(b, i > 0 ? ",{\"name\":" : "{\"name\":");
 			put_str(b, (const uint8_t *)n->xattrs[i].name, strlen(n->xattrs[i].name));
-			ofs_buf_adds(b, ",\"value_b64\":");
+			ofs_buf_puts(b, ",\"value_b64\":");
 			put_str(b, (const uint8_t *)v, strlen(v));
-			ofs_buf_addc(b, '}');
+			ofs_buf_putc(b, '}');
 			free(v);
 		}
-		ofs_buf_addc(b, ']');
+		ofs_buf_putc(b, ']');
 	}
-	return ofs_buf_addc(b, '}');
+	ofs_buf_putc(b, '}');
+	return ofs_buf_check(b);	/* any put above that failed marked b */
 }
 
 static int
@@ -397,7 +398,7 @@ tree_encode(struct ofs_tree *t, struct ofs_buf *out, int (*put)(const struct ofs
 		goto too_large;
 	return 0;
 too_large:
-	r = ofs_err_set(err, OFS_ERR_IO, "tree of %zu nodes is too large", t->n);
+	r = ofs_err_set(err, OFS_ERR_LIMIT, "tree of %zu nodes is too large", t->n);
 out:
 	out->len = start;
 	return r;

@@ -296,19 +296,23 @@ dump_tree(struct dump *D, const uint8_t id[OFS_ID_LEN], struct ofs_buf *path,
 	for (size_t i = 0; i < t.n && rc == 0; i++) {
 		const struct ofs_node *n = &t.nodes[i];
 
-		path->len = base;
+		ofs_buf_truncate(path, base);
 		if (base > 0)
-			ofs_buf_addc(path, '/');
-		ofs_buf_add(path, n->name, n->namelen);
-		ofs_buf_cstr(path);
+			ofs_buf_putc(path, '/');
+		ofs_buf_put(path, n->name, n->namelen);
+		if ((rc = ofs_buf_cstr(path)) != 0) {	/* unbounded: only past SIZE_MAX */
+			rc = ofs_err_set(err, rc, "a path in the snapshot is too long");
+			break;
+		}
 		if ((rc = dump_node(D, n, (const char *)path->data, err)) != 0)
 			break;
 		if (n->type == OFS_NODE_DIR && n->has_subtree)
 			rc = dump_tree(D, n->subtree, path, err);
 	}
 out:
-	path->len = base;
-	ofs_buf_cstr(path);
+	ofs_buf_truncate(path, base);
+	if (ofs_buf_cstr(path) != 0 && rc == 0)	/* it had room at base before */
+		rc = ofs_err_set(err, OFS_ERR_LIMIT, "a path in the snapshot is too long");
 	ofs_tree_release(&t);
 	return rc;
 }
@@ -438,9 +442,11 @@ cmd_dump(int argc, char **argv, struct ofs_cli *g)
 	} else if (node->type == OFS_NODE_DIR) {
 		rc = node->has_subtree ? dump_tree(&D, node->subtree, &path, &err) : 0;
 	} else {
-		ofs_buf_add(&path, node->name, node->namelen);
-		ofs_buf_cstr(&path);
-		rc = dump_node(&D, node, (const char *)path.data, &err);
+		if ((rc = ofs_buf_add(&path, node->name, node->namelen)) != 0 ||
+		    (rc = ofs_buf_cstr(&path)) != 0)	/* path is unbounded: only past SIZE_MAX */
+			rc = ofs_err_set(&err, rc, "the path is too long");
+		else
+			rc = dump_node(&D, node, (const char *)path.data, &err);
 	}
 	if (rc != 0)
 		goto out;

@@ -50,9 +50,9 @@ add_display(struct ofs_buf *b, const uint8_t *p, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		if (ofs_text_is_control(p[i]) || (!utf8 && p[i] >= 0x80))
-			ofs_buf_addf(b, "\\x%02x", p[i]);
+			ofs_buf_putf(b, "\\x%02x", p[i]);
 		else
-			ofs_buf_addc(b, p[i]);
+			ofs_buf_putc(b, p[i]);
 	}
 }
 
@@ -70,10 +70,12 @@ set_bytes(json_t *o, const char *key, const char *key64, const uint8_t *p, size_
 	}
 }
 
-static void
-print_entry(struct ls *L, const struct ofs_node *n)
+/* Returns 0, or OFS_ERR_LIMIT (line and path are unbounded: only past SIZE_MAX). */
+static int
+print_entry(struct ls *L, const struct ofs_node *n, struct ofs_error *err)
 {
 	struct ofs_buf line = OFS_BUF_INIT(0);
+	int r;
 	char mode[11], when[32], uid[16], gid[16];
 	json_t *o;
 
@@ -93,23 +95,27 @@ print_entry(struct ls *L, const struct ofs_node *n)
 		if (L->entries == NULL)
 			L->entries = json_array();
 		json_array_append_new(L->entries, o);
-		return;
+		return ofs_buf_check(&L->path) != 0 ? ofs_err_set(err, OFS_ERR_LIMIT, "a path in "
+		    "the snapshot is too long") : 0;
 	}
 	mode_string(n, mode);
 	ofs_fmt_time(n->mtime_ns >= 0 ? n->mtime_ns / 1000000000LL :
 	    (n->mtime_ns - 999999999LL) / 1000000000LL, when, sizeof(when));
 	snprintf(uid, sizeof(uid), "%u", n->uid);
 	snprintf(gid, sizeof(gid), "%u", n->gid);
-	ofs_buf_addf(&line, "%s %-8s %-8s %12llu %s ", mode, n->user ? n->user : uid,
+	ofs_buf_putf(&line, "%s %-8s %-8s %12llu %s ", mode, n->user ? n->user : uid,
 	    n->group ? n->group : gid, (unsigned long long)n->size, when);
 	add_display(&line, L->path.data, L->path.len);
 	if (n->type == OFS_NODE_SYMLINK) {
-		ofs_buf_adds(&line, " -> ");
+		ofs_buf_puts(&line, " -> ");
 		add_display(&line, n->target, n->targetlen);
 	}
-	ofs_buf_cstr(&line);
-	ofs_result("%s\n", (char *)line.data);
+	if ((r = ofs_buf_check(&L->path)) != 0 || (r = ofs_buf_cstr(&line)) != 0)
+		r = ofs_err_set(err, r, "a path in the snapshot is too long");
+	else
+		ofs_result("%s\n", (char *)line.data);
 	ofs_buf_release(&line);
+	return r;
 }
 
 static int
@@ -126,14 +132,14 @@ list_tree(struct ls *L, const uint8_t id[OFS_ID_LEN], struct ofs_error *err)
 	for (size_t i = 0; i < t.n && r == 0; i++) {
 		const struct ofs_node *n = &t.nodes[i];
 
-		L->path.len = base;
-		ofs_buf_addc(&L->path, '/');
-		ofs_buf_add(&L->path, n->name, n->namelen);
-		print_entry(L, n);
-		if (n->type == OFS_NODE_DIR)
+		ofs_buf_truncate(&L->path, base);
+		ofs_buf_putc(&L->path, '/');	/* checked in print_entry */
+		ofs_buf_put(&L->path, n->name, n->namelen);
+		r = print_entry(L, n, err);
+		if (r == 0 && n->type == OFS_NODE_DIR)
 			r = list_tree(L, n->subtree, err);
 	}
-	L->path.len = base;
+	ofs_buf_truncate(&L->path, base);
 	L->depth--;
 	ofs_tree_release(&t);
 	return r;
@@ -200,8 +206,8 @@ cmd_ls(int argc, char **argv, struct ofs_cli *g)
 			    idhex);
 			goto out;
 		}
-		ofs_buf_addc(&L.path, '/');
-		ofs_buf_adds(&L.path, comp);
+		ofs_buf_putc(&L.path, '/');	/* checked in print_entry */
+		ofs_buf_puts(&L.path, comp);
 		ofs_node_release(&found);
 		found = t.nodes[i];
 		memset(&t.nodes[i], 0, sizeof(t.nodes[i]));
@@ -210,8 +216,8 @@ cmd_ls(int argc, char **argv, struct ofs_cli *g)
 		if (isdir)
 			memcpy(cur, found.subtree, OFS_ID_LEN);
 	}
-	if (found.type != 0)
-		print_entry(&L, &found);
+	if (found.type != 0 && (rc = print_entry(&L, &found, &err)) != 0)
+		goto out;
 	if (isdir && (rc = list_tree(&L, cur, &err)) != 0)
 		goto out;
 	ofs_emit(json_pack("{s:s, s:s, s:s, s:I, s:o}", "type", "summary", "command", "ls",

@@ -94,11 +94,13 @@ display(const char *p)
 		return ofs_xstrdup(p);
 	for (; *p; p++) {
 		if ((uint8_t)*p < 0x80)
-			ofs_buf_addc(&b, (uint8_t)*p);
+			ofs_buf_putc(&b, (uint8_t)*p);
 		else
-			ofs_buf_addf(&b, "\\x%02x", (uint8_t)*p);
+			ofs_buf_putf(&b, "\\x%02x", (uint8_t)*p);
 	}
-	ofs_buf_addc(&b, 0);
+	ofs_buf_putc(&b, 0);
+	if (ofs_buf_check(&b) != 0)
+		abort();	/* unbounded buffer: only past SIZE_MAX, like running out of memory */
 	out = ofs_buf_detach(&b, &n);
 	return (char *)out;
 }

@@ -206,11 +206,11 @@ cmd_snapshots(int argc, char **argv, struct ofs_cli *g)
 		ofs_fmt_time(s[i].time_ns / 1000000000LL, when, sizeof(when));
 		ofs_fmt_time_ns(s[i].time_ns, whenns, sizeof(whenns));
 		for (size_t k = 0; k < s[i].npaths; k++)
-			ofs_buf_addf(&paths, "%s%s", k ? "," : "", s[i].paths[k]);
+			ofs_buf_putf(&paths, "%s%s", k ? "," : "", s[i].paths[k]);
 		for (size_t k = 0; k < s[i].ntags; k++)
-			ofs_buf_addf(&tags, "%s%s", k ? "," : "", s[i].tags[k]);
-		ofs_buf_cstr(&paths);
-		ofs_buf_cstr(&tags);
+			ofs_buf_putf(&tags, "%s%s", k ? "," : "", s[i].tags[k]);
+		if (ofs_buf_cstr(&paths) != 0 || ofs_buf_cstr(&tags) != 0)
+			abort();	/* unbounded: only past SIZE_MAX, like running out of memory */
 		ofs_result("%.8s  %-20s  %-16s  %-30s  %s%s%s\n", id, when,
 		    s[i].host ? s[i].host : "", paths.data ? (char *)paths.data : "",
 		    tags.data ? (char *)tags.data : "", pending ? "  pending seed " : "", psethex);

@@ -31,9 +31,10 @@ generate(const char *file, struct ofs_buf *pass, struct ofs_error *err)
 	ofs_random(rnd, sizeof(rnd));
 	ofs_buf_reset(pass);
 	for (size_t i = 0; i < sizeof(rnd); i++)
-		ofs_buf_addc(pass, (uint8_t)alpha[rnd[i] & 63]);
+		ofs_buf_putc(pass, (uint8_t)alpha[rnd[i] & 63]);
 	ofs_wipe(rnd, sizeof(rnd));
-	ofs_buf_cstr(pass);
+	if (ofs_buf_cstr(pass) != 0)	/* 43 bytes: fails only in a buffer too small */
+		return ofs_err_set(err, OFS_ERR_LIMIT, "the passphrase does not fit");
 	if ((fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
 		return ofs_err_sys(err, errno == EEXIST ? OFS_ERR_USAGE : OFS_ERR_IO, errno,
 		    "cannot create passphrase file '%s'", file);

@@ -86,12 +86,14 @@ new_passphrase(struct ofs_buf *out, const char *file, struct ofs_error *err)
 		    out->data[out->len - 1] == '\r'))
 			out->len--;
 	} else if ((env = getenv("OFFSEED_NEW_PASSPHRASE")) != NULL) {
-		ofs_buf_adds(out, env);
+		ofs_buf_puts(out, env);	/* too long: cstr below fails */
 	} else {
 		return ofs_err_set(err, OFS_ERR_USAGE,
 		    "no new passphrase given: use --new-passphrase-file F or OFFSEED_NEW_PASSPHRASE");
 	}
-	ofs_buf_cstr(out);
+	if (ofs_buf_cstr(out) != 0)
+		return ofs_err_set(err, OFS_ERR_USAGE, "the new passphrase is too long (at most "
+		    "%zu bytes)", out->max - 1);
 	if (out->len < OFS_PASSPHRASE_MIN)
 		return ofs_err_set(err, OFS_ERR_USAGE,
 		    "the new passphrase is too short (at least %u characters)", OFS_PASSPHRASE_MIN);

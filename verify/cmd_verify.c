@@ -298,14 +298,15 @@ deep_open_start(struct deep_open *d, const struct ofs_cli *g,
 	d->repos = ofs_xcalloc(ntg + 1, sizeof(*d->repos));
 	for (size_t i = 0; i < ntg; i++) {
 		if (tg[i].in_set) {
-			ofs_buf_adds(&set, set.len ? "," : "disks:");
-			ofs_buf_adds(&set, tg[i].dir);
+			ofs_buf_puts(&set, set.len ? "," : "disks:");
+			ofs_buf_puts(&set, tg[i].dir);
 		}
 		if (tg[i].m != NULL && !tg[i].is_disk)
 			d->locs[d->n++] = ofs_xstrdup(tg[i].dir);
 	}
 	if (set.len > 0) {
-		ofs_buf_cstr(&set);
+		if (ofs_buf_cstr(&set) != 0)	/* fails after a failed put too */
+			abort();	/* unbounded: only past SIZE_MAX, like running out of memory */
 		d->locs[d->n++] = ofs_xstrdup((const char *)set.data);
 	}
 	ofs_buf_release(&set);

@@ -78,8 +78,8 @@ catalog_round(const uint8_t *p, size_t len, struct ofs_buf *out)
 	ofs_rd_init(&rd, p, len);
 	if (ofs_stg_catalog_head(&rd, snap, &with_bl) == 0 &&
 	    ofs_stg_cat_decode(&rd, &c, with_bl) == 0 && ofs_rd_left(&rd) == 0) {
-		ofs_stg_catalog_encode(snap, &c, out);
-		if (out->len != 8 + OFS_ID_LEN + ofs_stg_cat_size(&c, 0))
+		if (ofs_stg_catalog_encode(snap, &c, out) != 0 ||
+		    out->len != 8 + OFS_ID_LEN + ofs_stg_cat_size(&c, 0))
 			abort();
 		rc = 0;
 	}

@@ -71,8 +71,10 @@ put(const char *dir, const char *name, const uint8_t *id, const uint8_t *p, size
 	struct ofs_buf b = OFS_BUF_INIT(0);
 	char *path = ofs_path_join(dir, name);
 
-	ofs_buf_add(&b, id, OFS_ID_LEN);
-	ofs_buf_add(&b, p, n);
+	if (ofs_buf_add(&b, id, OFS_ID_LEN) != 0)
+		abort();
+	if (ofs_buf_add(&b, p, n) != 0)
+		abort();
 	if (ofs_write_file_atomic(path, b.data, b.len, 0644, NULL) != 0)
 		abort();
 	free(path);

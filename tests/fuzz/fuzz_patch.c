@@ -56,8 +56,10 @@ put(const char *dir, const char *name, uint32_t rawlen, const struct ofs_buf *p)
 	struct ofs_buf b = OFS_BUF_INIT(0);
 	char *path = ofs_path_join(dir, name);
 
-	ofs_buf_add_u32le(&b, rawlen);
-	ofs_buf_add(&b, p->data, p->len);
+	if (ofs_buf_add_u32le(&b, rawlen) != 0)
+		abort();
+	if (ofs_buf_add(&b, p->data, p->len) != 0)
+		abort();
 	ofs_write_file_atomic(path, b.data, b.len, 0644, NULL);
 	free(path);
 	ofs_buf_release(&b);
@@ -78,22 +80,29 @@ main(int argc, char **argv)
 	ofs_patch_copy(&w, a, 0, 60000);
 	ofs_patch_literal(&w, "hello", 5);
 	ofs_patch_copy(&w, b, 65000, 536);
-	ofs_patch_finish(&w, &p);
+	if (ofs_patch_finish(&w, &p) != 0)
+		abort();
 	put(argv[1], "valid-two-bases.bin", 60541, &p);
 	put(argv[1], "copy-past-base.bin", 60541 + 1000, &p);	/* parse refuses the length */
 	ofs_patch_writer_reset(&w);
 	ofs_buf_reset(&p);
 	ofs_patch_copy(&w, a, 65000, 1000);			/* past the 64 KiB base */
-	ofs_patch_finish(&w, &p);
+	if (ofs_patch_finish(&w, &p) != 0)
+		abort();
 	put(argv[1], "apply-refuses.bin", 1000, &p);
 	ofs_patch_writer_reset(&w);
 	ofs_buf_reset(&p);
 	ofs_patch_literal(&w, "only literal bytes", 18);
-	ofs_buf_addc(&p, 1);
-	ofs_buf_add(&p, a, sizeof(a));
-	ofs_buf_add_u32le(&p, w.nops);
-	ofs_buf_add(&p, w.ops.data, w.ops.len);
-	ofs_buf_add(&p, w.lit.data, w.lit.len);
+	if (ofs_buf_addc(&p, 1) != 0)
+		abort();
+	if (ofs_buf_add(&p, a, sizeof(a)) != 0)
+		abort();
+	if (ofs_buf_add_u32le(&p, w.nops) != 0)
+		abort();
+	if (ofs_buf_add(&p, w.ops.data, w.ops.len) != 0)
+		abort();
+	if (ofs_buf_add(&p, w.lit.data, w.lit.len) != 0)
+		abort();
 	put(argv[1], "literal-only.bin", 18, &p);
 	ofs_patch_writer_release(&w);
 	ofs_buf_release(&p);

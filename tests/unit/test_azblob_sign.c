@@ -260,7 +260,7 @@ test_retry_connection_refused(void **state)
 	expect_contains(err.msg, "PUT seed/dir/x.bin");
 	expect_contains(err.msg, "gave up after 3 attempts");
 	assert_int_equal(ofs_azblob_requests(c), 3);
-	ofs_buf_addf(&b, "keep");
+	assert_int_equal(ofs_buf_addf(&b, "keep"), 0);
 	assert_int_equal(ofs_azblob_get(c, "seed", "x", 0, 10, &b, &err), OFS_ERR_NETWORK);
 	assert_int_equal(b.len, 4);	/* unchanged on failure */
 	assert_null(strstr(err.msg, DEVKEY));
@@ -281,7 +281,7 @@ test_open_config(void **state)
 	o.key = DEVKEY;
 	assert_int_equal(ofs_azblob_open(&o, &c, &err), 0);
 	assert_string_equal(ofs_azblob_account(c), "myacct");
-	ofs_azblob_url(c, "seed", "dir/a b+c.vhd", "comp=page", &u);
+	assert_int_equal(ofs_azblob_url(c, "seed", "dir/a b+c.vhd", "comp=page", &u), 0);
 	assert_string_equal((char *)u.data,
 	    "https://myacct.blob.core.windows.net/seed/dir/a%20b%2Bc.vhd?comp=page");
 	ofs_azblob_free(c);
@@ -294,7 +294,7 @@ test_open_config(void **state)
 	assert_int_equal(ofs_azblob_open(&o, &c, &err), 0);
 	assert_string_equal(ofs_azblob_account(c), "devstoreaccount1");
 	ofs_buf_reset(&u);
-	ofs_azblob_url(c, "seed", NULL, NULL, &u);
+	assert_int_equal(ofs_azblob_url(c, "seed", NULL, NULL, &u), 0);
 	assert_string_equal((char *)u.data, "http://127.0.0.1:10000/devstoreaccount1/seed");
 	ofs_azblob_free(c);
 	c = NULL;
@@ -356,11 +356,11 @@ test_sas(void **state)
 	o.endpoint = "http://127.0.0.1:10000/devstoreaccount1";
 	o.sas = "?sv=2020-12-06&sr=c&sp=rw&sig=abc%2Bdef%3D";
 	assert_int_equal(ofs_azblob_open(&o, &c, &err), 0);
-	ofs_azblob_url(c, "seed", "x.vhd", "comp=page", &u);
+	assert_int_equal(ofs_azblob_url(c, "seed", "x.vhd", "comp=page", &u), 0);
 	assert_string_equal((char *)u.data, "http://127.0.0.1:10000/devstoreaccount1/seed/x.vhd"
 	    "?comp=page&sv=2020-12-06&sr=c&sp=rw&sig=abc%2Bdef%3D");
 	ofs_buf_reset(&u);
-	ofs_azblob_url(c, "seed", "x.vhd", NULL, &u);
+	assert_int_equal(ofs_azblob_url(c, "seed", "x.vhd", NULL, &u), 0);
 	assert_string_equal((char *)u.data, "http://127.0.0.1:10000/devstoreaccount1/seed/x.vhd"
 	    "?sv=2020-12-06&sr=c&sp=rw&sig=abc%2Bdef%3D");
 	ofs_azblob_free(c);
@@ -376,7 +376,7 @@ test_sas(void **state)
 	o.sas = "sig=abc";
 	assert_int_equal(ofs_azblob_open(&o, &c, &err), 0);
 	ofs_buf_reset(&u);
-	ofs_azblob_url(c, "seed", NULL, "restype=container", &u);
+	assert_int_equal(ofs_azblob_url(c, "seed", NULL, "restype=container", &u), 0);
 	assert_null(strstr((char *)u.data, "sig="));
 	ofs_azblob_free(c);
 

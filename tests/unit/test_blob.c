@@ -163,8 +163,8 @@ t_appends(void **state)
 	uint8_t raw[5000];
 
 	fill_text(raw, sizeof(raw));
-	ofs_buf_add(&s, "PREFIX", 6);
-	ofs_buf_add(&back, "xy", 2);
+	assert_int_equal(ofs_buf_add(&s, "PREFIX", 6), 0);
+	assert_int_equal(ofs_buf_add(&back, "xy", 2), 0);
 	assert_int_equal(ofs_blob_seal(bc, OFS_BLOB_TREE, id1, raw, sizeof(raw), 1, &s, &err), 0);
 	assert_memory_equal(s.data, "PREFIX", 6);
 	assert_int_equal(ofs_blob_open(bc, OFS_BLOB_TREE, id1, s.data + 6, s.len - 6, sizeof(raw),
@@ -182,7 +182,7 @@ expect_corrupt(uint8_t type, const uint8_t *id, const uint8_t *st, size_t stlen,
 	struct ofs_buf back = OFS_BUF_INIT(0);
 	struct ofs_error err;
 
-	ofs_buf_add(&back, "keep", 4);
+	assert_int_equal(ofs_buf_add(&back, "keep", 4), 0);
 	assert_int_equal(ofs_blob_open(bc, type, id, st, stlen, max, &back, &err),
 	    OFS_ERR_CORRUPT);
 	assert_int_equal(err.code, OFS_ERR_CORRUPT);

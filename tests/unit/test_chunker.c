@@ -280,10 +280,10 @@ t_golden(void **state)
 
 	k = cut_all(&ch, p, n, ends, 256);
 	assert_true(k < 256);
-	ofs_buf_adds(&text, "# FastCDC cut points (chunk end offsets): 48 MiB xorshift64 "
-	    "0x9E3779B97F4A7C15 LE words, seed = bytes 0..31, min/avg/max 512K/1M/8M\n");
+	assert_int_equal(ofs_buf_adds(&text, "# FastCDC cut points (chunk end offsets): 48 MiB xorshift64 "
+	    "0x9E3779B97F4A7C15 LE words, seed = bytes 0..31, min/avg/max 512K/1M/8M\n"), 0);
 	for (size_t i = 0; i < k; i++)
-		ofs_buf_addf(&text, "%zu\n", ends[i]);
+		assert_int_equal(ofs_buf_addf(&text, "%zu\n", ends[i]), 0);
 	golden_path("chunker-cuts.txt", path, sizeof(path));
 	if (getenv("OFFSEED_REGEN_GOLDEN") != NULL)
 		assert_int_equal(ofs_write_file_atomic(path, text.data, text.len, 0644, NULL), 0);

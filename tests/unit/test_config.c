@@ -240,10 +240,10 @@ t_config_versions_and_malformed(void **state)
 		}
 	}
 	/* larger than the limit */
-	ofs_buf_adds(&big, "{\"format\":\"offseed-config\",\"version\":1,\"pad\":\"");
+	assert_int_equal(ofs_buf_adds(&big, "{\"format\":\"offseed-config\",\"version\":1,\"pad\":\""), 0);
 	for (int i = 0; i < 70000; i++)
-		ofs_buf_addc(&big, 'x');
-	ofs_buf_adds(&big, "\"}");
+		assert_int_equal(ofs_buf_addc(&big, 'x'), 0);
+	assert_int_equal(ofs_buf_adds(&big, "\"}"), 0);
 	assert_int_equal(ofs_config_parse(big.data, big.len, "cfg", &(struct ofs_config){ 0 },
 	    &err), OFS_ERR_CORRUPT);
 	ofs_buf_release(&big);
@@ -392,7 +392,7 @@ t_keyslot_golden(void **state)
 	assert_int_equal(ofs_buf_read_file(&slot, spath, NULL), 0);
 	assert_int_equal(ofs_buf_read_file(&hex, mpath, NULL), 0);
 	assert_true(hex.len >= 2 * OFS_MASTER_LEN);
-	ofs_buf_cstr(&hex);
+	assert_int_equal(ofs_buf_cstr(&hex), 0);
 	hex.data[2 * OFS_MASTER_LEN] = '\0';
 	assert_int_equal(ofs_unhex((char *)hex.data, want, OFS_MASTER_LEN), 0);
 	assert_int_equal(ofs_keyslot_open(slot.data, slot.len, "golden", GOLDEN_PASS,

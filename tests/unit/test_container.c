@@ -648,7 +648,7 @@ run(const char *cmd, struct ofs_buf *out)
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (out != NULL)
-			ofs_buf_adds(out, line);
+			assert_int_equal(ofs_buf_adds(out, line), 0);
 	st = pclose(f);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -670,7 +670,7 @@ qemu_virtual_size(const char *path)
 	uint64_t v;
 
 	assert_int_equal(run(cmd, &out), 0);
-	ofs_buf_cstr(&out);
+	assert_int_equal(ofs_buf_cstr(&out), 0);
 	j = json_loads((const char *)out.data, 0, &je);
 	if (j == NULL)
 		fail_msg("qemu-img info output is not JSON: %s", out.data);

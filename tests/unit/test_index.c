@@ -186,7 +186,7 @@ t_truncations_and_forgeries(void **state)
 		expect_code(c, i, OFS_ERR_CORRUPT);
 		free(c);
 	}
-	ofs_buf_addc(&b, 0);
+	assert_int_equal(ofs_buf_addc(&b, 0), 0);
 	expect_code(b.data, b.len, OFS_ERR_CORRUPT);	/* trailing byte */
 	b.len--;
 	/* newer version names both */

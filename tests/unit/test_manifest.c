@@ -261,7 +261,7 @@ test_roundtrip_golden(void **state)
 	m->has_disk = 0;
 	ofs_buf_reset(&b);
 	assert_int_equal(ofs_manifest_encode(m, &b, &err), 0);
-	ofs_buf_cstr(&b);
+	assert_int_equal(ofs_buf_cstr(&b), 0);
 	assert_null(strstr((char *)b.data, "\"disk\""));
 	assert_null(strstr((char *)b.data, "\"job\""));
 	assert_int_equal(ofs_manifest_parse(b.data, b.len, "m.json", &p, &err), 0);
@@ -442,7 +442,7 @@ edited(const char *from, const char *to)
 	char *at;
 
 	assert_int_equal(ofs_manifest_encode(m, &a, NULL), 0);
-	ofs_buf_cstr(&a);
+	assert_int_equal(ofs_buf_cstr(&a), 0);
 	at = strstr((char *)a.data, from);
 	if (at == NULL)
 		fail_msg("'%s' is not in the sample", from);
@@ -803,13 +803,13 @@ test_parse_memory(void **state)
 	    "\"tool\":\"t\",\"created\":\"2026-11-22T06:00:00Z\",\"repository\":"
 	    "\"000102030405060708090a0b0c0d0e0f\",\"region_size\":4096,\"files\":["), 0);
 	for (i = 0; b.len < (5u << 20); i++) {
-		ofs_buf_addf(&b, "%s{\"path\":\"containers/%08zx.vhd\",\"size\":%u,\"xxh128\":"
-		    "\"%032x\",\"regions\":[", i ? "," : "", i, 256u * 4096, 0);
+		assert_int_equal(ofs_buf_addf(&b, "%s{\"path\":\"containers/%08zx.vhd\",\"size\":%u,\"xxh128\":"
+		    "\"%032x\",\"regions\":[", i ? "," : "", i, 256u * 4096, 0), 0);
 		for (int j = 0; j < 256; j++)
-			ofs_buf_addf(&b, "%s\"%032x\"", j ? "," : "", j);
-		ofs_buf_adds(&b, "]}");
+			assert_int_equal(ofs_buf_addf(&b, "%s\"%032x\"", j ? "," : "", j), 0);
+		assert_int_equal(ofs_buf_adds(&b, "]}"), 0);
 	}
-	ofs_buf_adds(&b, "]}");
+	assert_int_equal(ofs_buf_adds(&b, "]}"), 0);
 	kib = parse_peak_kib(&b, 0);
 	lim = (long)(b.len / 1024);	/* output: 16 of every ~35 bytes; jansson took ~3.3x */
 	print_message("region-heavy manifest of %zu bytes: peak grew %ld KiB (limit %ld)\n", b.len,
@@ -822,9 +822,9 @@ test_parse_memory(void **state)
 	    "\"tool\":\"t\",\"created\":\"2026-11-22T06:00:00Z\",\"repository\":"
 	    "\"000102030405060708090a0b0c0d0e0f\",\"region_size\":4096,\"files\":["), 0);
 	for (i = 0; b.len < (5u << 20); i++)
-		ofs_buf_addf(&b, "%s\n  {\"path\": \"index/%064zx\", \"size\": 4000, \"xxh128\": "
-		    "\"%032zx\"}", i ? "," : "", i, i);
-	ofs_buf_adds(&b, "]}");
+		assert_int_equal(ofs_buf_addf(&b, "%s\n  {\"path\": \"index/%064zx\", \"size\": 4000, \"xxh128\": "
+		    "\"%032zx\"}", i ? "," : "", i, i), 0);
+	assert_int_equal(ofs_buf_adds(&b, "]}"), 0);
 	kib = parse_peak_kib(&b, 0);
 	lim = (long)(2 * b.len / 1024);	/* entries 56 bytes + path per ~140; jansson took ~6x */
 	print_message("small-file manifest of %zu bytes: peak grew %ld KiB (limit %ld)\n", b.len,
@@ -836,8 +836,8 @@ test_parse_memory(void **state)
 	assert_int_equal(ofs_buf_adds(&b, "{\"format\":\"offseed-manifest\",\"version\":1,"
 	    "\"x\":[{}"), 0);
 	while (b.len < (5u << 20))
-		ofs_buf_adds(&b, ",{},[],{\"a\":[{\"b\":{}}]}");
-	ofs_buf_adds(&b, "]}");
+		assert_int_equal(ofs_buf_adds(&b, ",{},[],{\"a\":[{\"b\":{}}]}"), 0);
+	assert_int_equal(ofs_buf_adds(&b, "]}"), 0);
 	kib = parse_peak_kib(&b, OFS_ERR_CORRUPT);
 	lim = (long)(b.len / 1024 / 4);
 	print_message("hostile manifest of %zu bytes: peak grew %ld KiB (limit %ld)\n", b.len, kib,
@@ -849,8 +849,8 @@ test_parse_memory(void **state)
 	assert_int_equal(ofs_buf_adds(&b, "{\"format\":\"offseed-manifest\",\"version\":1,"
 	    "\"x\":{\"\":0"), 0);
 	for (i = 0; b.len < (5u << 20); i++)
-		ofs_buf_addf(&b, ",\"%zx\":0", i);
-	ofs_buf_adds(&b, "}}");
+		assert_int_equal(ofs_buf_addf(&b, ",\"%zx\":0", i), 0);
+	assert_int_equal(ofs_buf_adds(&b, "}}"), 0);
 	kib = parse_peak_kib(&b, OFS_ERR_CORRUPT);
 	lim = (long)(b.len / 1024);
 	print_message("object of %zu keys, %zu bytes: peak grew %ld KiB (limit %ld)\n", i, b.len,

@@ -151,11 +151,11 @@ t_damaged(void **state)
 	expect_corrupt(pid, w.data.data, 3, 3);
 	expect_corrupt(pid, w.data.data + len - 4, 4, 4);
 	/* garbage tail appended */
-	ofs_buf_add(&g, w.data.data, len);
-	ofs_buf_add(&g, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	assert_int_equal(ofs_buf_add(&g, w.data.data, len), 0);
+	assert_int_equal(ofs_buf_add(&g, "\x01\x02\x03\x04\x05\x06\x07\x08", 8), 0);
 	expect_corrupt(pid, g.data, g.len, g.len);
 	g.len = len;
-	ofs_buf_add_u32le(&g, 0);	/* a zero-length header */
+	assert_int_equal(ofs_buf_add_u32le(&g, 0), 0);	/* a zero-length header */
 	expect_corrupt(pid, g.data, g.len, g.len);
 	/* pack moved under another id */
 	memcpy(other, pid, sizeof(other));
@@ -180,11 +180,11 @@ forged(const uint8_t *pid, const struct ofs_buf *plain, size_t blobs_len)
 	struct ofs_error err;
 	size_t before;
 
-	ofs_buf_add_zeros(&p, blobs_len);
+	assert_int_equal(ofs_buf_add_zeros(&p, blobs_len), 0);
 	before = p.len;
 	assert_int_equal(ofs_blob_seal(bc, OFS_OBJ_PACK_HEADER, pid, plain->data, plain->len, 1, &p,
 	    &err), 0);
-	ofs_buf_add_u32le(&p, (uint32_t)(p.len - before));
+	assert_int_equal(ofs_buf_add_u32le(&p, (uint32_t)(p.len - before)), 0);
 	expect_corrupt(pid, p.data, p.len, p.len);
 	ofs_buf_release(&p);
 }
@@ -195,10 +195,10 @@ add_entry(struct ofs_buf *b, uint32_t stored, uint32_t raw)
 	uint8_t id[OFS_ID_LEN];
 
 	memset(id, 0x3c, sizeof(id));
-	ofs_buf_addc(b, 0);
-	ofs_buf_add(b, id, sizeof(id));
-	ofs_buf_add_u32le(b, stored);
-	ofs_buf_add_u32le(b, raw);
+	assert_int_equal(ofs_buf_addc(b, 0), 0);
+	assert_int_equal(ofs_buf_add(b, id, sizeof(id)), 0);
+	assert_int_equal(ofs_buf_add_u32le(b, stored), 0);
+	assert_int_equal(ofs_buf_add_u32le(b, raw), 0);
 }
 
 static void
@@ -209,41 +209,41 @@ t_forged_headers(void **state)
 
 	memset(pid, 0x77, sizeof(pid));
 	/* count says 2, one entry present */
-	ofs_buf_add_u32le(&h, 2);
+	assert_int_equal(ofs_buf_add_u32le(&h, 2), 0);
 	add_entry(&h, 100, 50);
 	forged(pid, &h, 100);
 	/* count above the limit */
 	h.len = 0;
-	ofs_buf_add_u32le(&h, OFS_PACK_MAX_BLOBS + 1);
+	assert_int_equal(ofs_buf_add_u32le(&h, OFS_PACK_MAX_BLOBS + 1), 0);
 	forged(pid, &h, 0);
 	/* stored lengths sum short of / past the header */
 	h.len = 0;
-	ofs_buf_add_u32le(&h, 2);
+	assert_int_equal(ofs_buf_add_u32le(&h, 2), 0);
 	add_entry(&h, 100, 50);
 	add_entry(&h, 100, 50);
 	forged(pid, &h, 250);
 	forged(pid, &h, 150);
 	/* overflow attempt */
 	h.len = 0;
-	ofs_buf_add_u32le(&h, 2);
+	assert_int_equal(ofs_buf_add_u32le(&h, 2), 0);
 	add_entry(&h, 0xffffffffu, 1);
 	add_entry(&h, 101, 1);
 	forged(pid, &h, 100);
 	/* a blob shorter than any sealed blob */
 	h.len = 0;
-	ofs_buf_add_u32le(&h, 2);
+	assert_int_equal(ofs_buf_add_u32le(&h, 2), 0);
 	add_entry(&h, 5, 1);
 	add_entry(&h, 95, 1);
 	forged(pid, &h, 100);
 	/* trailing bytes in the header plaintext */
 	h.len = 0;
-	ofs_buf_add_u32le(&h, 1);
+	assert_int_equal(ofs_buf_add_u32le(&h, 1), 0);
 	add_entry(&h, 100, 50);
-	ofs_buf_addc(&h, 0);
+	assert_int_equal(ofs_buf_addc(&h, 0), 0);
 	forged(pid, &h, 100);
 	/* header plaintext too short for its count */
 	h.len = 0;
-	ofs_buf_addc(&h, 1);
+	assert_int_equal(ofs_buf_addc(&h, 1), 0);
 	forged(pid, &h, 0);
 	ofs_buf_release(&h);
 }

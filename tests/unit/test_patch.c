@@ -53,19 +53,19 @@ sample(struct ofs_buf *patch, struct ofs_buf *want)
 	fill();
 	ofs_patch_writer_init(&w);
 	assert_int_equal(ofs_patch_copy(&w, id_a, 10, 1000), 0);
-	ofs_buf_add(want, base_a + 10, 1000);
+	assert_int_equal(ofs_buf_add(want, base_a + 10, 1000), 0);
 	ofs_patch_literal(&w, "XYZ", 3);
-	ofs_buf_add(want, "XYZ", 3);
+	assert_int_equal(ofs_buf_add(want, "XYZ", 3), 0);
 	assert_int_equal(ofs_patch_copy(&w, id_a, 1013, 20000), 0);
-	ofs_buf_add(want, base_a + 1013, 20000);
+	assert_int_equal(ofs_buf_add(want, base_a + 1013, 20000), 0);
 	assert_int_equal(ofs_patch_copy(&w, id_b, 0, 500), 0);
-	ofs_buf_add(want, base_b, 500);
+	assert_int_equal(ofs_buf_add(want, base_b, 500), 0);
 	ofs_patch_literal(&w, "!", 1);
 	ofs_patch_literal(&w, "?", 1);	/* merges with the literal before */
-	ofs_buf_add(want, "!?", 2);
+	assert_int_equal(ofs_buf_add(want, "!?", 2), 0);
 	assert_int_equal(w.nops, 5);
 	assert_int_equal(w.nbases, 2);
-	ofs_patch_finish(&w, patch);
+	assert_int_equal(ofs_patch_finish(&w, patch), 0);
 	ofs_patch_writer_release(&w);
 }
 
@@ -126,8 +126,8 @@ t_forged(void **state)
 	for (size_t n = 0; n < patch.len; n++)	/* every truncation */
 		assert_int_equal(ofs_patch_parse(patch.data, n, want.len, &pt, &err),
 		    OFS_ERR_CORRUPT);
-	ofs_buf_add(&bad, patch.data, patch.len);
-	ofs_buf_addc(&bad, 0);			/* a trailing byte */
+	assert_int_equal(ofs_buf_add(&bad, patch.data, patch.len), 0);
+	assert_int_equal(ofs_buf_addc(&bad, 0), 0);			/* a trailing byte */
 	assert_int_equal(ofs_patch_parse(bad.data, bad.len, want.len, &pt, &err), OFS_ERR_CORRUPT);
 	assert_non_null(strstr(err.msg, "literal"));
 	/* the wrong chunk length, both ways */
@@ -137,7 +137,7 @@ t_forged(void **state)
 	    OFS_ERR_CORRUPT);
 #define FORGE(at, val, what) do { \
 		ofs_buf_reset(&bad); \
-		ofs_buf_add(&bad, patch.data, patch.len); \
+		assert_int_equal(ofs_buf_add(&bad, patch.data, patch.len), 0); \
 		bad.data[at] = (val); \
 		assert_int_equal(ofs_patch_parse(bad.data, bad.len, want.len, &pt, &err), \
 		    OFS_ERR_CORRUPT); \
@@ -152,14 +152,14 @@ t_forged(void **state)
 #undef FORGE
 	/* a copy past the end of its base: only apply can tell */
 	ofs_buf_reset(&bad);
-	ofs_buf_add(&bad, patch.data, patch.len);
+	assert_int_equal(ofs_buf_add(&bad, patch.data, patch.len), 0);
 	ofs_put_u32le(bad.data + ops + 3 * 9 + 1, 49600);	/* b at 49600, 500 bytes */
 	assert_int_equal(ofs_patch_parse(bad.data, bad.len, want.len, &pt, &err), 0);
 	assert_int_equal(ofs_patch_apply(&pt, fetch, &calls, &got, &err), OFS_ERR_CORRUPT);
 	assert_non_null(strstr(err.msg, "copies 500 bytes at 49600"));
 	/* a base that cannot be fetched is named */
 	ofs_buf_reset(&bad);
-	ofs_buf_add(&bad, patch.data, patch.len);
+	assert_int_equal(ofs_buf_add(&bad, patch.data, patch.len), 0);
 	bad.data[1 + 32] = 0xcc;
 	ofs_buf_reset(&got);
 	assert_int_equal(ofs_patch_parse(bad.data, bad.len, want.len, &pt, &err), 0);

@@ -280,12 +280,12 @@ t_journal_golden(void **state)
 	for (size_t i = 0; i < got.n; i++)
 		same_entry(&got.e[i], &want.e[i]);
 	/* what was decoded encodes to the same records */
-	ofs_stg_cat_encode(&got, 0, &again);
+	assert_int_equal(ofs_stg_cat_encode(&got, 0, &again), 0);
 	assert_int_equal(again.len, ofs_stg_cat_size(&want, 0));
 	{
 		struct ofs_buf w = OFS_BUF_INIT(0);
 
-		ofs_stg_cat_encode(&want, 0, &w);
+		assert_int_equal(ofs_stg_cat_encode(&want, 0, &w), 0);
 		assert_int_equal(w.len, again.len);
 		assert_memory_equal(w.data, again.data, w.len);
 		ofs_buf_release(&w);
@@ -350,7 +350,7 @@ t_catalog_golden(void **state)
 	memset(&want, 0, sizeof(want));
 	memset(&got, 0, sizeof(got));
 	fixture_catalog(&want);
-	ofs_stg_catalog_encode(snap, &want, &b);
+	assert_int_equal(ofs_stg_catalog_encode(snap, &want, &b), 0);
 	assert_memory_equal(b.data, "OFSCAT02", 8);
 	same_as_golden("stage-catalog-v2.bin", &b);
 	ofs_rd_init(&rd, b.data, b.len);
@@ -402,7 +402,7 @@ t_truncations(void **state)
 	for (size_t n = 0; n < b.len; n++)
 		expect_bad(b.data, n);
 	/* a byte more than any writer wrote */
-	ofs_buf_addc(&b, 0);
+	assert_int_equal(ofs_buf_addc(&b, 0), 0);
 	expect_bad(b.data, b.len);
 	ofs_buf_release(&b);
 }
@@ -415,17 +415,17 @@ forge_head(struct ofs_buf *b, char ver)
 
 	magic[7] = ver;
 	ofs_buf_reset(b);
-	ofs_buf_add(b, magic, 8);
-	ofs_buf_add(b, set_id, 16);
-	ofs_buf_add_u32le(b, 2);
-	ofs_buf_add_u32le(b, 0);
-	ofs_buf_add_u64le(b, 0);
+	assert_int_equal(ofs_buf_add(b, magic, 8), 0);
+	assert_int_equal(ofs_buf_add(b, set_id, 16), 0);
+	assert_int_equal(ofs_buf_add_u32le(b, 2), 0);
+	assert_int_equal(ofs_buf_add_u32le(b, 0), 0);
+	assert_int_equal(ofs_buf_add_u64le(b, 0), 0);
 	{
 		struct ofs_buf ix = OFS_BUF_INIT(0);
 
 		assert_int_equal(ofs_index_encode(NULL, 0, &ix), 0);
-		ofs_buf_add_u64le(b, ix.len);
-		ofs_buf_add(b, ix.data, ix.len);
+		assert_int_equal(ofs_buf_add_u64le(b, ix.len), 0);
+		assert_int_equal(ofs_buf_add(b, ix.data, ix.len), 0);
 		ofs_buf_release(&ix);
 	}
 }
@@ -438,33 +438,33 @@ forge_record(struct ofs_buf *b, const char *path, size_t pl, uint32_t nchunks, i
 	uint8_t id[OFS_ID_LEN];
 
 	memset(id, 0x5a, sizeof(id));
-	ofs_buf_add_u32le(b, (uint32_t)pl);
-	ofs_buf_add(b, path, pl);
-	ofs_buf_add_u64le(b, 1);
-	ofs_buf_add_u64le(b, 2);
-	ofs_buf_add_u64le(b, 3);
-	ofs_buf_add_u64le(b, 4);
-	ofs_buf_add_u32le(b, nchunks);
-	ofs_buf_add(b, id, OFS_ID_LEN);
+	assert_int_equal(ofs_buf_add_u32le(b, (uint32_t)pl), 0);
+	assert_int_equal(ofs_buf_add(b, path, pl), 0);
+	assert_int_equal(ofs_buf_add_u64le(b, 1), 0);
+	assert_int_equal(ofs_buf_add_u64le(b, 2), 0);
+	assert_int_equal(ofs_buf_add_u64le(b, 3), 0);
+	assert_int_equal(ofs_buf_add_u64le(b, 4), 0);
+	assert_int_equal(ofs_buf_add_u32le(b, nchunks), 0);
+	assert_int_equal(ofs_buf_add(b, id, OFS_ID_LEN), 0);
 	if (!bl)
 		return;
-	ofs_buf_add_u32le(b, nblocks);
+	assert_int_equal(ofs_buf_add_u32le(b, nblocks), 0);
 	for (uint32_t k = 0; k < nblocks && k < 4; k++)
-		ofs_buf_add_u64le(b, k);
-	ofs_buf_add_u32le(b, nbase);
+		assert_int_equal(ofs_buf_add_u64le(b, k), 0);
+	assert_int_equal(ofs_buf_add_u32le(b, nbase), 0);
 	if (nbase != UINT32_MAX)
 		for (uint32_t k = 0; k < nbase && k < 4; k++)
-			ofs_buf_add(b, id, OFS_ID_LEN);
+			assert_int_equal(ofs_buf_add(b, id, OFS_ID_LEN), 0);
 }
 
 /* Empty disk records (versions 2-4). */
 static void
 forge_disks(struct ofs_buf *b, uint32_t nsealed)
 {
-	ofs_buf_add_u32le(b, 0);
-	ofs_buf_add_u32le(b, 0);
-	ofs_buf_add_u64le(b, 0);
-	ofs_buf_add_u32le(b, nsealed);
+	assert_int_equal(ofs_buf_add_u32le(b, 0), 0);
+	assert_int_equal(ofs_buf_add_u32le(b, 0), 0);
+	assert_int_equal(ofs_buf_add_u64le(b, 0), 0);
+	assert_int_equal(ofs_buf_add_u32le(b, nsealed), 0);
 }
 
 static int
@@ -487,21 +487,21 @@ t_older_versions(void **state)
 	memset(&c, 0, sizeof(c));
 	memset(&st, 0, sizeof(st));
 	forge_head(&b, '1');
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/v1", 3, 1, 0, 0, 0);
 	assert_int_equal(decode(&b, &c, &st), 0);
 	assert_int_equal(c.n, 1);
 	assert_null(c.e[0].bl);
 	assert_null(st.oserial);
 	forge_head(&b, '2');
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/v2", 3, 1, 0, 0, 0);
 	forge_disks(&b, 0);
 	assert_int_equal(decode(&b, &c, &st), 0);
 	assert_int_equal(c.n, 2);
 	assert_string_equal(st.oserial, "");
 	forge_head(&b, '3');
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/v3", 3, 1, 1, 2, UINT32_MAX);
 	forge_disks(&b, 0);
 	assert_int_equal(decode(&b, &c, &st), 0);
@@ -510,7 +510,7 @@ t_older_versions(void **state)
 	assert_true(ofs_stg_cat_find(&c, "/v3")->bl->same);
 	/* version 1 with disk records after it: more than it has */
 	forge_head(&b, '1');
-	ofs_buf_add_u64le(&b, 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 0), 0);
 	forge_disks(&b, 0);
 	expect_bad(b.data, b.len);
 	ofs_stg_jstate_release(&st);
@@ -527,81 +527,81 @@ t_forgeries(void **state)
 	(void)state;
 	memset(big, 'x', sizeof(big));
 	forge_head(&b, '5');		/* a newer version */
-	ofs_buf_add_u64le(&b, 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 0), 0);
 	forge_disks(&b, 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '0');
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* 2^64 - 1 records */
-	ofs_buf_add_u64le(&b, UINT64_MAX);
+	assert_int_equal(ofs_buf_add_u64le(&b, UINT64_MAX), 0);
 	forge_record(&b, "/a", 2, 1, 1, 0, 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* a path longer than what is left */
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/a", 2, 1, 1, 0, 0);
 	ofs_put_u32le(b.data + b.len - (4 + 2 + 32 + 4 + OFS_ID_LEN + 8), 0xffffffffu);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* a NUL in a path */
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/a\0b", 4, 1, 1, 0, 0);
 	forge_disks(&b, 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* more chunks than bytes */
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/a", 2, 0x10000000, 1, 0, 0);
 	forge_disks(&b, 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* more block hashes than bytes */
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/a", 2, 1, 1, 0xffffffffu, 0);
 	forge_disks(&b, 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* more bases than bytes */
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/a", 2, 1, 1, 1, 0x7fffffff);
 	forge_disks(&b, 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* bases without blocks */
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/a", 2, 1, 1, 0, 1);
 	forge_disks(&b, 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* "own chunk list" without blocks */
-	ofs_buf_add_u64le(&b, 1);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
 	forge_record(&b, "/a", 2, 1, 1, 0, UINT32_MAX);
 	forge_disks(&b, 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* a string over 64 KiB */
-	ofs_buf_add_u64le(&b, 0);
-	ofs_buf_add_u32le(&b, sizeof(big));
-	ofs_buf_add(&b, big, sizeof(big));
-	ofs_buf_add_u32le(&b, 0);
-	ofs_buf_add_u64le(&b, 0);
-	ofs_buf_add_u32le(&b, 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 0), 0);
+	assert_int_equal(ofs_buf_add_u32le(&b, sizeof(big)), 0);
+	assert_int_equal(ofs_buf_add(&b, big, sizeof(big)), 0);
+	assert_int_equal(ofs_buf_add_u32le(&b, 0), 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 0), 0);
+	assert_int_equal(ofs_buf_add_u32le(&b, 0), 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* a NUL in a string */
-	ofs_buf_add_u64le(&b, 0);
-	ofs_buf_add_u32le(&b, 3);
-	ofs_buf_add(&b, "a\0b", 3);
-	ofs_buf_add_u32le(&b, 0);
-	ofs_buf_add_u64le(&b, 0);
-	ofs_buf_add_u32le(&b, 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 0), 0);
+	assert_int_equal(ofs_buf_add_u32le(&b, 3), 0);
+	assert_int_equal(ofs_buf_add(&b, "a\0b", 3), 0);
+	assert_int_equal(ofs_buf_add_u32le(&b, 0), 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 0), 0);
+	assert_int_equal(ofs_buf_add_u32le(&b, 0), 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* more sealed containers than bytes */
-	ofs_buf_add_u64le(&b, 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 0), 0);
 	forge_disks(&b, 0xffffffffu);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* more regions than bytes */
-	ofs_buf_add_u64le(&b, 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 0), 0);
 	forge_disks(&b, 1);
-	ofs_buf_add_u32le(&b, 1);
-	ofs_buf_add(&b, "p", 1);
-	ofs_buf_add_u32le(&b, 1);
-	ofs_buf_add(&b, "s", 1);
-	ofs_buf_add_u64le(&b, 1);
-	ofs_buf_add_zeros(&b, OFS_XXH_LEN);
-	ofs_buf_add_u32le(&b, 0xffffffffu);
-	ofs_buf_add_zeros(&b, 64);
+	assert_int_equal(ofs_buf_add_u32le(&b, 1), 0);
+	assert_int_equal(ofs_buf_add(&b, "p", 1), 0);
+	assert_int_equal(ofs_buf_add_u32le(&b, 1), 0);
+	assert_int_equal(ofs_buf_add(&b, "s", 1), 0);
+	assert_int_equal(ofs_buf_add_u64le(&b, 1), 0);
+	assert_int_equal(ofs_buf_add_zeros(&b, OFS_XXH_LEN), 0);
+	assert_int_equal(ofs_buf_add_u32le(&b, 0xffffffffu), 0);
+	assert_int_equal(ofs_buf_add_zeros(&b, 64), 0);
 	expect_bad(b.data, b.len);
 	forge_head(&b, '4');		/* a pack list longer than the plaintext */
 	ofs_put_u64le(b.data + 40, 1u << 20);

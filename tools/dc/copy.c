@@ -296,9 +296,9 @@ log_open(struct logtext *l, json_t *hdr)
 
 	while (n > 0 && (h[n - 1] == '}' || h[n - 1] == '\n'))	/* reopen the object */
 		n--;
-	ofs_buf_init(&l->b, 0);
-	(void)ofs_buf_add(&l->b, h, n);
-	(void)ofs_buf_adds(&l->b, ",\n  \"files\": [");
+	ofs_buf_init(&l->b, 0);	/* unbounded: puts, checked once by log_close */
+	ofs_buf_put(&l->b, h, n);
+	ofs_buf_puts(&l->b, ",\n  \"files\": [");
 	l->n = 0;
 	free(h);
 	json_decref(hdr);
@@ -310,15 +310,17 @@ log_add(struct logtext *l, json_t *e)
 {
 	char *s = json_dumps(e, JSON_COMPACT);
 
-	(void)ofs_buf_adds(&l->b, l->n++ ? ",\n    " : "\n    ");
-	(void)ofs_buf_adds(&l->b, s);
+	ofs_buf_puts(&l->b, l->n++ ? ",\n    " : "\n    ");
+	ofs_buf_puts(&l->b, s);
 	free(s);
 }
 
-static void
+/* Returns 0, or OFS_ERR_LIMIT when some put failed (only past SIZE_MAX). */
+static int
 log_close(struct logtext *l)
 {
-	(void)ofs_buf_adds(&l->b, l->n ? "\n  ]\n}\n" : "]\n}\n");
+	ofs_buf_puts(&l->b, l->n ? "\n  ]\n}\n" : "]\n}\n");
+	return ofs_buf_check(&l->b);
 }
 
 /* Write the error and verbose logs of a finished disk, link them, set its final status. */
@@ -388,18 +390,21 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 		log_add(&vl, e);
 	}
 	pthread_mutex_unlock(&ctx->mu);
-	log_close(&el);
-	log_close(&vl);
-
 	name = ofs_xasprintf("%s/%s/error.json", dr->job->name, dr->serial);
-	if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, el.b.data,
+	if (log_close(&el) != 0)
+		dc_log("job '%s' disk %s: cannot write the error log: it is too large",
+		    dr->job->name, dr->serial);
+	else if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, el.b.data,
 	    el.b.len, &elink, &err) != 0)
 		dc_log("job '%s' disk %s: cannot write the error log: %s", dr->job->name,
 		    dr->serial, err.msg);
 	free(name);
 	ofs_buf_release(&el.b);
 	name = ofs_xasprintf("%s/%s/verbose.json", dr->job->name, dr->serial);
-	if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, vl.b.data,
+	if (log_close(&vl) != 0)
+		dc_log("job '%s' disk %s: cannot write the verbose log: it is too large",
+		    dr->job->name, dr->serial);
+	else if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, vl.b.data,
 	    vl.b.len, &vlink, &err) != 0)
 		dc_log("job '%s' disk %s: cannot write the verbose log: %s", dr->job->name,
 		    dr->serial, err.msg);

@@ -327,17 +327,19 @@ file_url(const char *path)
 	struct ofs_buf b = OFS_BUF_INIT(0);
 	size_t n;
 
-	ofs_buf_adds(&b, "file://");
+	ofs_buf_puts(&b, "file://");
 	for (const char *p = path; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '/' || c == '.' || c == '_' || c == '-' || c == '~')
-			ofs_buf_addc(&b, c);
+			ofs_buf_putc(&b, c);
 		else
-			ofs_buf_addf(&b, "%%%02X", c);
+			ofs_buf_putf(&b, "%%%02X", c);
 	}
-	ofs_buf_addc(&b, 0);
+	ofs_buf_putc(&b, 0);
+	if (ofs_buf_check(&b) != 0)
+		abort();	/* unbounded buffer: only past SIZE_MAX, like running out of memory */
 	return (char *)ofs_buf_detach(&b, &n);
 }
 

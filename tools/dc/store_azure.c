@@ -167,7 +167,6 @@ dc_azure_put_bytes(struct dc_azure *az, const char *container, const char *name,
 		r = ofs_err_set(err, OFS_ERR_IO, "cannot form the URL of %s/%s", container, name);
 		goto out;
 	}
-	ofs_buf_addc(&url, 0);
 	/* Never hand out the service's own SAS: cut any query, then add a read-only SAS
 	 * for this one blob when we can sign one. */
 	if ((q = strchr((char *)url.data, '?')) != NULL)
@@ -177,10 +176,14 @@ dc_azure_put_bytes(struct dc_azure *az, const char *container, const char *name,
 		if ((r = ofs_azblob_make_sas(ofs_azblob_account(c), az->key, container, name, "r",
 		    expiry, &sas, err)) != 0)
 			goto out;
-		ofs_buf_addc(&url, '?');
-		ofs_buf_add(&url, sas.data, sas.len);
+		ofs_buf_putc(&url, '?');
+		ofs_buf_put(&url, sas.data, sas.len);
 	}
-	ofs_buf_addc(&url, 0);
+	ofs_buf_putc(&url, 0);
+	if ((r = ofs_buf_check(&url)) != 0) {	/* url is unbounded: only past SIZE_MAX */
+		r = ofs_err_set(err, r, "the URL of %s/%s is too long", container, name);
+		goto out;
+	}
 	*link = (char *)ofs_buf_detach(&url, &n);
 out:
 	ofs_buf_release(&url);
