@@ -24,7 +24,7 @@ struct ofs_buf {
  * turns OFS_ERR_LIMIT into OFS_ERR_CORRUPT naming the object. The first failure marks the
  * buffer (full), so no later data is appended behind a gap; reset, release and detach clear
  * the mark. An unbounded buffer (max 0) fails only past SIZE_MAX; out of memory aborts. */
-#define OFS_BUF_MUST /* warn_unused_result once every caller checks */
+#define OFS_BUF_MUST __attribute__((warn_unused_result))
 
 void ofs_buf_init(struct ofs_buf *b, size_t max);
 /* Free the storage; the buffer is reusable (empty, unmarked) afterwards. */
