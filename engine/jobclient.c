@@ -1230,8 +1230,9 @@ ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_bu
 	if ((r = request_with_retries(jc, "GET", link, NULL, NULL, 0, 1, &rs, err)) == 0) {
 		if (rs.status != 200)
 			r = api_fail(&rs, what, err);
-		else
-			r = ofs_buf_add(out, rs.body.data, rs.body.len);
+		else if (ofs_buf_add(out, rs.body.data, rs.body.len) != 0)	/* outside bytes */
+			r = ofs_err_set(err, OFS_ERR_CORRUPT, "the copy log '%s' is larger than "
+			    "%zu bytes", shown, out->max);
 	}
 	free(what);
 	free(shown);

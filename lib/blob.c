@@ -205,7 +205,7 @@ ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN]
 	}
 	if (mode != MODE_ZSTD)
 		return corrupt(err, type, id, "unknown compression mode");
-	c->scratch.len = 0;
+	ofs_buf_reset(&c->scratch);	/* and unmarked: a refused blob before must not fail this one */
 	if (ofs_buf_add(&c->scratch, dst, plen) != 0)
 		return corrupt(err, type, id, "too large");
 	fcs = ZSTD_getFrameContentSize(c->scratch.data, plen);

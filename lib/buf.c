@@ -134,7 +134,9 @@ vaddf(struct ofs_buf *b, const char *fmt, va_list ap)
 		b->full = 1;
 		return OFS_ERR_LIMIT;
 	}
-	if ((r = reserve(b, (size_t)n + 1, 0)) != 0)
+	/* n bytes under max, like ofs_buf_add; vsnprintf's NUL goes in the spare byte that
+	 * grow always keeps past them */
+	if ((r = reserve(b, (size_t)n, 0)) != 0)
 		return r;
 	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;

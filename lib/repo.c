@@ -222,8 +222,10 @@ ofs_repo_init(const char *loc, const char *dest, const char *pass, size_t passle
 		goto out;
 	if ((rc = r->be->ops->put(r->be, "config", cfg.data, cfg.len, err)) != 0)
 		goto out;
-	if ((rc = ofs_buf_add(&r->config_raw, cfg.data, cfg.len)) != 0)
+	if ((rc = ofs_buf_add(&r->config_raw, cfg.data, cfg.len)) != 0) {
+		rc = ofs_err_set(err, rc, "the config of %zu bytes is too large", cfg.len);
 		goto out;
+	}
 	ofs_hex(r->cfg.repo_id, sizeof(r->cfg.repo_id), r->id_hex);
 	r->ctx = ofs_blob_ctx_new(&r->keys, r->cfg.zstd_level);
 	r->unlocked = 1;
