@@ -84,8 +84,6 @@ struct ofs_azb_req {
 int ofs_azb_b64_decode(const char *s, uint8_t *out, size_t outcap);
 /* Percent-encode s (everything but A-Za-z0-9-._~, and '/' when keep_slash). */
 int ofs_azb_pct_encode(struct ofs_buf *b, const char *s, int keep_slash);
-/* Percent-decode n bytes of s; returns 0, or -1 for a malformed escape. */
-int ofs_azb_pct_decode(struct ofs_buf *b, const char *s, size_t n);
 /* Base64(HMAC-SHA256(key, msg)) into out[OFS_AZBLOB_SIG_LEN]. */
 void ofs_azb_sign_raw(const uint8_t *key, size_t keylen, const void *msg, size_t len,
     char *out);

@@ -88,34 +88,6 @@ ofs_azb_pct_encode(struct ofs_buf *b, const char *s, int keep_slash)
 	return 0;
 }
 
-/* Not ofs_percent_decode (text.h), on purpose: Azure's wire forms (a SAS query, a List
- * Blobs name with Encoded="true") are counted spans, not C strings, decoded into a
- * bounded buffer, and %00 decodes to a NUL byte here instead of failing: the decoded bytes
- * are the data, and each caller refuses a NUL among the other rules for what it decoded
- * (parse_query, the List Blobs reader). The hex digits are the layer's ofs_hexval. */
-int
-ofs_azb_pct_decode(struct ofs_buf *b, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int ch = (unsigned char)s[i];
-
-		if (ch == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n || (hi = ofs_hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = ofs_hexval((unsigned char)s[i + 2])) < 0)
-				return -1;
-			ch = hi << 4 | lo;
-			i += 2;
-		}
-		if (ofs_buf_addc(b, (uint8_t)ch) != 0)
-			return -1;
-	}
-	return 0;
-}
-
 void
 ofs_azb_sign_raw(const uint8_t *key, size_t keylen, const void *msg, size_t len, char *out)
 {
@@ -237,8 +209,8 @@ parse_query(const char *q, struct kv **out, size_t *nout)
 
 		if (end == p || eq == p)
 			goto bad;
-		if (ofs_azb_pct_decode(&nb, p, (size_t)((eq ? eq : end) - p)) != 0 ||
-		    (eq && ofs_azb_pct_decode(&vb, eq + 1, (size_t)(end - eq - 1)) != 0) ||
+		if (ofs_percent_decode_span(p, (size_t)((eq ? eq : end) - p), 0, &nb) != 0 ||
+		    (eq && ofs_percent_decode_span(eq + 1, (size_t)(end - eq - 1), 0, &vb) != 0) ||
 		    memchr(nb.data, '\0', nb.len) != NULL ||
 		    (vb.len && memchr(vb.data, '\0', vb.len) != NULL) ||
 		    ofs_buf_cstr(&nb) != 0 || ofs_buf_cstr(&vb) != 0) {	/* unbounded */

@@ -222,8 +222,8 @@ parse_blob(const char *p, const char *end, struct ofs_azblob_item *it, struct of
 		struct ofs_buf d = OFS_BUF_INIT(4 * OFS_AZBLOB_NAME_MAX);
 
 		/* a decoded name that leaves no room for its NUL is too long: never cut */
-		if (ofs_azb_pct_decode(&d, (char *)t.data, t.len) != 0 || d.len == 0 ||
-		    memchr(d.data, '\0', d.len) != NULL || ofs_buf_cstr(&d) != 0) {
+		if (ofs_percent_decode_span((char *)t.data, t.len, OFS_PCT_NO_NUL, &d) != 0 ||
+		    d.len == 0 || ofs_buf_cstr(&d) != 0) {
 			ofs_buf_release(&d);
 			r = ofs_err_set(err, OFS_ERR_CORRUPT, "List Blobs: bad encoded <Name>");
 			goto out;

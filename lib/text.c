@@ -274,30 +274,41 @@ ofs_json_keys_check(const struct json_t *o, const struct ofs_key *keys,
 
 /* ---- percent-escapes ------------------------------------------------------------------- */
 
+int
+ofs_percent_decode_span(const char *s, size_t n, unsigned flags, struct ofs_buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ch = (unsigned char)s[i], hi, lo, r;
+
+		if (ch == '%') {
+			if (n - i < 3 || (hi = ofs_hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = ofs_hexval((unsigned char)s[i + 2])) < 0)
+				return -1;
+			ch = hi << 4 | lo;
+			if (ch == 0 && (flags & OFS_PCT_NO_NUL))
+				return -1;
+			i += 2;
+		} else if (ch == '+' && (flags & OFS_PCT_PLUS_SPACE)) {
+			ch = ' ';
+		}
+		if ((r = ofs_buf_addc(out, (uint8_t)ch)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 char *
 ofs_percent_decode(const char *s, size_t *len)
 {
-	char *out = ofs_xmalloc(strlen(s) + 1), *o = out;
+	struct ofs_buf b = OFS_BUF_INIT(0);	/* unbounded: no more than strlen(s) bytes */
+	size_t n = strlen(s);
 
-	for (const char *p = s; *p != '\0'; p++) {
-		int hi, lo;
-
-		if (*p != '%') {
-			*o++ = *p;
-			continue;
-		}
-		if ((hi = ofs_hexval((unsigned char)p[1])) < 0 ||
-		    (lo = ofs_hexval((unsigned char)p[2])) < 0 || (hi == 0 && lo == 0)) {
-			free(out);
-			return NULL;
-		}
-		*o++ = (char)(hi * 16 + lo);
-		p += 2;
+	if (ofs_buf_reserve_exact(&b, n) != 0 ||
+	    ofs_percent_decode_span(s, n, OFS_PCT_NO_NUL, &b) != 0 || ofs_buf_cstr(&b) != 0) {
+		ofs_buf_release(&b);
+		return NULL;
 	}
-	*o = '\0';
-	if (len != NULL)
-		*len = (size_t)(o - out);
-	return out;
+	return (char *)ofs_buf_detach(&b, len);
 }
 
 char *

@@ -99,6 +99,15 @@ int ofs_json_keys_check(const struct json_t *o, const struct ofs_key *keys,
  * or %00, fails. Returns the owned NUL-terminated bytes (*len, may be NULL, gets their
  * count), or NULL. */
 char *ofs_percent_decode(const char *s, size_t *len);
+/* The one percent-decoder the others are made of: decode the n bytes at s, appending to
+ * out. Every '%' must start %XX with two hex digits of either case. flags:
+ * OFS_PCT_NO_NUL refuses %00 (for names that become C strings); OFS_PCT_PLUS_SPACE reads
+ * '+' as a space (application/x-www-form-urlencoded). Returns 0; -1 on a bad escape or a
+ * refused %00; OFS_ERR_LIMIT when out reaches its maximum (nothing is ever cut). */
+#define OFS_PCT_NO_NUL 1u
+#define OFS_PCT_PLUS_SPACE 2u
+OFS_BUF_MUST int ofs_percent_decode_span(const char *s, size_t n, unsigned flags,
+    struct ofs_buf *out);
 /* The escaped form copy logs use: bytes < 0x20, 0x7f, '%' and ≥ 0x80 as upper-case %XX,
  * the others as they are. Returns an owned string; ofs_percent_decode gives s back. */
 char *ofs_percent_encode(const char *s);

@@ -24,6 +24,17 @@ code=$(curl -s -o "$T/resp" -w '%{http_code}' -d grant_type=password -d "client_
 code=$(curl -s -o "$T/resp" -w '%{http_code}' -d grant_type=client_credentials \
     -d "client_id=$CRED_ID" -d "client_secret=$CRED_SECRET" "$DC_URL/other-tenant/oauth2/v2.0/token")
 [ "$code" = 400 ] || fail "foreign tenant accepted: $code"
+# The form is decoded strictly (lib/text.h): '+' is a space, a bad escape or %00 is no value.
+for bad in "client_id=$CRED_ID%zz" "client_id=$CRED_ID%00" "client_id=$CRED_ID%4"; do
+	code=$(curl -s -o "$T/resp" -w '%{http_code}' --data-raw "grant_type=client_credentials&$bad" \
+	    --data-raw "client_secret=$CRED_SECRET" "$DC_URL/$CRED_TENANT/oauth2/v2.0/token")
+	[ "$code" = 400 ] && [ "$(jv "$T/resp" 'd["error"]')" = invalid_request ] ||
+	    fail "form field '$bad': $code $(cat "$T/resp")"
+done
+code=$(curl -s -o "$T/resp" -w '%{http_code}' --data-raw "grant_type=client%5Fcredentials" \
+    --data-raw "client_id=$CRED_ID" --data-raw "client_secret=$CRED_SECRET" \
+    "$DC_URL/$CRED_TENANT/oauth2/v2.0/token")
+[ "$code" = 200 ] || fail "an escaped form value is not decoded: $code $(cat "$T/resp")"
 # Expired credentials (valid for 0 days) get no token; the answer names the date.
 "$OFFSEED_DC" credentials --state "$T/dcstate" --out "$T/old.json" --valid-days 0 >/dev/null
 keep_id=$CRED_ID keep_secret=$CRED_SECRET

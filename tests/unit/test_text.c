@@ -217,6 +217,41 @@ test_percent(void **state)
 	free(s);
 }
 
+/* The one decoder the others are made of: counted spans, the flags, and a full buffer. */
+static void
+test_percent_span(void **state)
+{
+	struct ofs_buf b = OFS_BUF_INIT(0), small = OFS_BUF_INIT(3);
+
+	(void)state;
+	assert_int_equal(ofs_percent_decode_span("a%41+b%2b", 9, 0, &b), 0);
+	assert_int_equal(b.len, 5);
+	assert_memory_equal(b.data, "aA+b+", 5);
+	ofs_buf_reset(&b);
+	assert_int_equal(ofs_percent_decode_span("a+b%20c", 7, OFS_PCT_PLUS_SPACE, &b), 0);
+	assert_memory_equal(b.data, "a b c", 5);
+	ofs_buf_reset(&b);
+	/* %00: data in a counted span, refused with OFS_PCT_NO_NUL */
+	assert_int_equal(ofs_percent_decode_span("x%00y", 5, 0, &b), 0);
+	assert_int_equal(b.len, 3);
+	assert_int_equal(b.data[1], 0);
+	ofs_buf_reset(&b);
+	assert_int_equal(ofs_percent_decode_span("x%00y", 5, OFS_PCT_NO_NUL, &b), -1);
+	ofs_buf_reset(&b);
+	/* the span ends where n says, not at a NUL or the next byte */
+	assert_int_equal(ofs_percent_decode_span("%4", 2, 0, &b), -1);
+	assert_int_equal(ofs_percent_decode_span("%41", 2, 0, &b), -1);
+	assert_int_equal(ofs_percent_decode_span("%g1", 3, 0, &b), -1);
+	assert_int_equal(ofs_percent_decode_span("%", 1, OFS_PCT_PLUS_SPACE, &b), -1);
+	ofs_buf_reset(&b);
+	assert_int_equal(ofs_percent_decode_span("", 0, 0, &b), 0);
+	assert_int_equal(b.len, 0);
+	/* never cut: a full buffer is OFS_ERR_LIMIT */
+	assert_int_equal(ofs_percent_decode_span("abcd", 4, 0, &small), OFS_ERR_LIMIT);
+	ofs_buf_release(&small);
+	ofs_buf_release(&b);
+}
+
 static void
 test_time(void **state)
 {
@@ -321,6 +356,7 @@ main(void)
 		cmocka_unit_test(test_clean_quote),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_percent),
+		cmocka_unit_test(test_percent_span),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_fmt_time),
 		cmocka_unit_test(test_base64_control),

@@ -13,7 +13,8 @@
 #include "serve_int.h"
 #include "util.h"
 
-/* The decoded value of key in an application/x-www-form-urlencoded body (owned), or NULL. */
+/* The decoded value of key in an application/x-www-form-urlencoded body (owned), or NULL
+ * (also for a bad escape or %00). */
 static char *
 form_value(const struct ofs_buf *b, const char *key)
 {
@@ -23,29 +24,17 @@ form_value(const struct ofs_buf *b, const char *key)
 	while (p < end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
 		const char *stop = amp ? amp : end;
-		char *out, *o;
 
 		eq = memchr(p, '=', (size_t)(stop - p));
 		if (eq != NULL && (size_t)(eq - p) == klen && memcmp(p, key, klen) == 0) {
-			out = o = ofs_xmalloc((size_t)(stop - eq));
-			for (const char *q = eq + 1; q < stop; q++) {
-				if (*q == '+') {
-					*o++ = ' ';
-				} else if (*q == '%' && stop - q >= 3 && ofs_hexval((unsigned char)q[1]) >= 0 &&
-				    ofs_hexval((unsigned char)q[2]) >= 0) {
-					*o++ = (char)(ofs_hexval((unsigned char)q[1]) * 16 +
-					    ofs_hexval((unsigned char)q[2]));
-					q += 2;
-				} else {
-					*o++ = *q;
-				}
-			}
-			*o = '\0';
-			if (strlen(out) != (size_t)(o - out)) {	/* %00 */
-				free(out);
+			struct ofs_buf v = OFS_BUF_INIT(0);	/* unbounded: at most the body's size */
+
+			if (ofs_percent_decode_span(eq + 1, (size_t)(stop - eq - 1),
+			    OFS_PCT_PLUS_SPACE | OFS_PCT_NO_NUL, &v) != 0 || ofs_buf_cstr(&v) != 0) {
+				ofs_buf_release(&v);
 				return NULL;
 			}
-			return out;
+			return (char *)ofs_buf_detach(&v, NULL);
 		}
 		p = stop + 1;
 	}
