@@ -1,7 +1,6 @@
 /* placement: which disk each sealed container of a seed set goes on (by capacity, disks on
  * one filesystem sharing its space), decided before prep writes anything; and, when the set
  * does not fit, how many bytes and disks are missing. Layout: docs/FORMAT.md §21-22. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,45 +29,6 @@ static uint64_t
 round_up(uint64_t n, uint64_t b)
 {
 	return b ? (n + b - 1) / b * b : n;
-}
-
-static uint64_t
-file_size_at(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return UINT64_MAX;
-	return (uint64_t)st.st_size;
-}
-
-/* Sum of the rounded sizes of the regular files under dir (recursively). */
-static uint64_t
-tree_bytes(const char *dir, uint64_t block, int (*skip)(void *, const char *), void *arg)
-{
-	struct dirent *e;
-	uint64_t sum = 0;
-	DIR *d;
-
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		char *full;
-		struct stat st;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		full = ofs_path_join(dir, e->d_name);
-		if (lstat(full, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				sum += tree_bytes(full, block, skip, arg);
-			else if (S_ISREG(st.st_mode) && (skip == NULL || !skip(arg, full)))
-				sum += round_up((uint64_t)st.st_size, block);
-		}
-		free(full);
-	}
-	closedir(d);
-	return sum;
 }
 
 struct skip_arg {
@@ -177,7 +137,7 @@ pin(struct placer *pl, struct ofs_error *err)
 		for (size_t k = 0; k < pl->ndisks && f->disk < 0; k++) {
 			char *full = ofs_path_join(pl->disks[k].mnt, f->dst);
 
-			if (file_size_at(full) == f->mf->h.size)
+			if (ofs_file_size(full) == f->mf->h.size)
 				f->disk = (int)k;
 			free(full);
 		}
@@ -185,7 +145,7 @@ pin(struct placer *pl, struct ofs_error *err)
 		if (f->pinned) {
 			char *full = ofs_path_join(pl->disks[f->disk].mnt, f->dst);
 
-			f->present = file_size_at(full) == f->mf->h.size;
+			f->present = ofs_file_size(full) == f->mf->h.size;
 			free(full);
 		} else {
 			pl->todo = ofs_xreallocarray(pl->todo, pl->ntodo + 1, sizeof(*pl->todo));
@@ -218,10 +178,10 @@ measure_rooms(struct placer *pl)
 		if (k == 0)
 			pl->reserve0 = reserve;
 		dir = ofs_path_join(d->mnt, "PageBlob");
-		reclaim = tree_bytes(dir, d->sp.block, skip_pinned, &a);
+		reclaim = ofs_tree_bytes(dir, d->sp.block, skip_pinned, &a);
 		free(dir);
 		dir = ofs_path_join(d->mnt, "BlockBlob");
-		reclaim += tree_bytes(dir, d->sp.block, NULL, NULL);
+		reclaim += ofs_tree_bytes(dir, d->sp.block, NULL, NULL);
 		free(dir);
 		if (d->pool == k)
 			pl->pool_room[k] = (int64_t)d->sp.avail;

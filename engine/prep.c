@@ -424,16 +424,6 @@ plan(struct prep *p, struct ofs_prep_result *res, struct ofs_error *err)
 
 /* ---- copying --------------------------------------------------------------------------- */
 
-static uint64_t
-file_size_at(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return UINT64_MAX;
-	return (uint64_t)st.st_size;
-}
-
 /* 0 when got matches want; else the first bad region (or UINT64_MAX: whole-file hash). */
 static uint64_t
 hashes_differ(const struct ofs_file_hashes *want, const struct ofs_file_hashes *got,
@@ -611,7 +601,7 @@ do_file(struct pdisk *d, struct sfile *f, uint8_t *buf, size_t bufsz, struct ofs
 	struct prep *p = d->p;
 	char *final = ofs_path_join(d->mnt, f->pl.dst);
 	uint64_t size = f->pl.mf->h.size;
-	int r = 0, present = file_size_at(final) == size, was_bad = 0;
+	int r = 0, present = ofs_file_size(final) == size, was_bad = 0;
 
 	if (present && !p->o->repair && ((p->direct && f->pl.is_container) ||
 	    journal_has(p, d->serial, f))) {

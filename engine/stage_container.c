@@ -39,35 +39,6 @@ ofs_stage_disk_min(uint64_t container_size)
 	return m < (64u << 20) ? m : (64u << 20);
 }
 
-/* Bytes of the regular files under dir, recursively, rounded to 4 KiB. */
-static uint64_t
-du(const char *dir)
-{
-	uint64_t sum = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (d == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		char *full;
-		struct stat st;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		full = ofs_path_join(dir, e->d_name);
-		if (lstat(full, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				sum += du(full);
-			else if (S_ISREG(st.st_mode))
-				sum += ((uint64_t)st.st_size + 4095) / 4096 * 4096;
-		}
-		free(full);
-	}
-	closedir(d);
-	return sum;
-}
-
 /* Room a disk keeps free for what the end of the run copies there: the repository
  * metadata (twice what the staging folder holds now: it still grows), the manifests, and
  * 1 MiB. */
@@ -75,7 +46,7 @@ static uint64_t
 disk_reserve(struct stage *s)
 {
 	char *root = s->repo->be->ops->path(s->repo->be, "");
-	uint64_t meta = root != NULL ? du(root) : 0;
+	uint64_t meta = root != NULL ? ofs_tree_bytes(root, 4096, NULL, NULL) : 0;
 
 	free(root);
 	return 2 * meta + 256 * (uint64_t)(s->ct.next_seq + 16) + (2u << 20);

@@ -275,6 +275,45 @@ ofs_rm_rf(const char *path)
 	return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+uint64_t
+ofs_file_size(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return UINT64_MAX;
+	return (uint64_t)st.st_size;
+}
+
+uint64_t
+ofs_tree_bytes(const char *dir, uint64_t block, int (*skip)(void *, const char *), void *arg)
+{
+	struct dirent *e;
+	uint64_t sum = 0;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char *full;
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		full = ofs_path_join(dir, e->d_name);
+		if (lstat(full, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				sum += ofs_tree_bytes(full, block, skip, arg);
+			else if (S_ISREG(st.st_mode) && (skip == NULL || !skip(arg, full)))
+				sum += block ? ((uint64_t)st.st_size + block - 1) / block * block :
+				    (uint64_t)st.st_size;
+		}
+		free(full);
+	}
+	closedir(d);
+	return sum;
+}
+
 char *
 ofs_path_join(const char *a, const char *b)
 {

@@ -52,6 +52,14 @@ int ofs_rm_rf(const char *path);
 /* Join two path parts with exactly one '/'. Returns owned string. */
 char *ofs_path_join(const char *a, const char *b);
 int ofs_path_exists(const char *path);
+/* Size of the regular file at path (following symlinks), or UINT64_MAX when it is absent,
+ * unreadable or not a regular file. */
+uint64_t ofs_file_size(const char *path);
+/* Sum of the sizes of the regular files under dir, recursively (symlinks not followed),
+ * each rounded up to block (0: not rounded); skip (may be NULL) leaves out the files it
+ * returns nonzero for. An unreadable folder counts as empty. */
+uint64_t ofs_tree_bytes(const char *dir, uint64_t block, int (*skip)(void *, const char *),
+    void *arg);
 /* Free bytes on the filesystem holding path, or -1. */
 int64_t ofs_free_space(const char *path);
 
