@@ -112,6 +112,12 @@ add(struct ofs_buf *b, const void *p, size_t n)
 {
 	int r;
 
+	/* the common case first: room already there (cap keeps a spare byte past len) */
+	if (!b->full && n < b->cap - b->len && (b->max == 0 || n <= b->max - b->len)) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		return 0;
+	}
 	if (n == 0)
 		return b->full ? OFS_ERR_LIMIT : 0;
 	if ((r = reserve(b, n, 0)) != 0)
