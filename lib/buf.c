@@ -112,14 +112,14 @@ add(struct ofs_buf *b, const void *p, size_t n)
 {
 	int r;
 
+	if (n == 0)		/* p may be NULL then */
+		return b->full ? OFS_ERR_LIMIT : 0;
 	/* the common case first: room already there (cap keeps a spare byte past len) */
 	if (!b->full && n < b->cap - b->len && (b->max == 0 || n <= b->max - b->len)) {
 		memcpy(b->data + b->len, p, n);
 		b->len += n;
 		return 0;
 	}
-	if (n == 0)
-		return b->full ? OFS_ERR_LIMIT : 0;
 	if ((r = reserve(b, n, 0)) != 0)
 		return r;
 	memcpy(b->data + b->len, p, n);

@@ -143,6 +143,12 @@ unbounded(void **state)
 	assert_int_equal(ofs_buf_cstr(&b), 0);
 	assert_int_equal(b.len, 256 * sizeof(chunk));
 	assert_int_equal(ofs_buf_check(&b), 0);
+	/* nothing from nowhere: an empty append may pass NULL, with room or without */
+	assert_int_equal(ofs_buf_add(&b, NULL, 0), 0);
+	ofs_buf_release(&b);
+	assert_int_equal(ofs_buf_add(&b, NULL, 0), 0);
+	ofs_buf_put(&b, NULL, 0);
+	assert_int_equal(ofs_buf_check(&b), 0);
 	ofs_buf_release(&b);
 }
 
