@@ -270,6 +270,20 @@ ofs_azblob_put_blob_fd(struct ofs_azblob *c, const char *container, const char *
 	return put_blob_any(c, container, name, NULL, fd, size, err);
 }
 
+/* Send j (op, container, name and its own fields set) with len bytes from memory; data
+ * may be NULL only for an empty body. */
+static int
+put_memory(struct ofs_azblob *c, struct ofs_azblob_job *j, const void *data, size_t len,
+    struct ofs_error *err)
+{
+	if (data == NULL && len > 0)
+		return ofs_err_set(err, OFS_ERR_USAGE, "PUT %s/%s: no data", j->container, j->name);
+	j->data = data ? data : "";
+	j->fd = -1;
+	j->len = data ? len : 0;
+	return put_one(c, j, err);
+}
+
 int
 ofs_azblob_put_block(struct ofs_azblob *c, const char *container, const char *name,
     const char *block_id, const void *data, size_t len, struct ofs_error *err)
@@ -280,12 +294,7 @@ ofs_azblob_put_block(struct ofs_azblob *c, const char *container, const char *na
 	j.container = container;
 	j.name = name;
 	j.block_id = block_id;
-	j.data = data ? data : "";
-	j.fd = -1;
-	j.len = data ? len : 0;
-	if (data == NULL && len > 0)
-		return ofs_err_set(err, OFS_ERR_USAGE, "PUT %s/%s: no data", container, name);
-	return put_one(c, &j, err);
+	return put_memory(c, &j, data, len, err);
 }
 
 int
@@ -364,12 +373,7 @@ ofs_azblob_put_page(struct ofs_azblob *c, const char *container, const char *nam
 	j.container = container;
 	j.name = name;
 	j.offset = off;
-	j.data = data ? data : "";
-	j.fd = -1;
-	j.len = data ? len : 0;
-	if (data == NULL && len > 0)
-		return ofs_err_set(err, OFS_ERR_USAGE, "PUT %s/%s: no data", container, name);
-	return put_one(c, &j, err);
+	return put_memory(c, &j, data, len, err);
 }
 
 static int
