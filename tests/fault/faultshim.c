@@ -42,6 +42,7 @@ static unsigned long long seed = 1;
 static int logfd = -1;
 static long long moved, calls;	/* atomics */
 static __thread unsigned long long rng;
+static unsigned threads;	/* how many threads drew a number: the next one's ordinal */
 
 static ssize_t (*real_read)(int, void *, size_t);
 static ssize_t (*real_pread)(int, void *, size_t, off_t);
@@ -98,8 +99,12 @@ setup(void)
 static unsigned
 rnd(unsigned n)
 {
+	/* Seeded by the thread's ordinal, not its id: the same seed makes the same choices on
+	 * every machine (a thread id differs from run to run, and a command with few calls,
+	 * such as init, could then draw no fault at all). */
 	if (rng == 0)
-		rng = seed * 0x9e3779b97f4a7c15ULL + (unsigned long long)syscall(SYS_gettid);
+		rng = (seed + __atomic_fetch_add(&threads, 1, __ATOMIC_RELAXED)) *
+		    0x9e3779b97f4a7c15ULL | 1;
 	rng ^= rng << 13;
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
