@@ -50,6 +50,13 @@ struct deep {
 	struct ofs_blobtab *clean;
 	uint64_t walk_reports;	/* findings the walk itself reported (walking thread only) */
 	size_t pending;		/* packs in seed containers not imported yet (not checked) */
+	/* A partial repository (r->be->partial: a disk set) may lack packs. Their blobs go to
+	 * `absent` and the reason to absent_msg[pack]; only those a snapshot needs (needed[pack],
+	 * set by the walks) are findings. */
+	int partial;
+	struct ofs_blobtab *absent;
+	char **absent_msg;
+	uint8_t *needed;
 	struct ofs_error pending_err;
 	int fatal;
 	struct ofs_error fatal_err;
@@ -311,6 +318,17 @@ pack_worker(void *arg)
 			}
 		}
 		if (p->length > MAX_PACK || read_pack(d, name, off, p->length, &data, xh, &err) != 0) {
+			if (d->partial && p->length <= MAX_PACK && (err.code == OFS_ERR_NOTFOUND ||
+			    err.code == OFS_ERR_UNAVAILABLE)) {
+				/* not on this set: a finding only if a snapshot needs it */
+				pthread_mutex_lock(&d->mu);
+				d->absent_msg[i] = ofs_xstrdup(err.msg);
+				for (size_t k = 0; k < d->buckets[i].n; k++)
+					ofs_blobtab_add_blob(d->absent, d->buckets[i].e[k].id,
+					    &d->buckets[i].e[k].ref);
+				pthread_mutex_unlock(&d->mu);
+				continue;
+			}
 			/* a read the system failed is not damage: the bytes were never seen */
 			int io = p->length <= MAX_PACK && err.code == OFS_ERR_IO ?
 			    err.sys_errno : 0;
@@ -408,6 +426,9 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 		return 0;
 	}
 	loaded = ofs_repo_load_tree(d->r, ctx, id, &t, &err) == 0;
+	if (!loaded && d->partial && (err.code == OFS_ERR_NOTFOUND ||
+	    err.code == OFS_ERR_UNAVAILABLE) && ofs_blobtab_lookup(d->r->idx, id, &ref))
+		d->needed[ref.pack] = 1;	/* its pack is not on this set, and is needed */
 	if (!loaded) {
 		/* WALK_FILES: the tree walk reported it already */
 		if (mode != WALK_FILES) {
@@ -434,7 +455,8 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 	for (size_t i = 0; i < t.n; i++) {
 		struct ofs_node *n = &t.nodes[i];
 		char *name, *path;
-		size_t missing = 0, bad = 0, unread = 0;
+		size_t missing = 0, bad = 0, unread = 0, lacking = 0;
+		uint32_t lack_pack = 0;
 
 		if (n->type == OFS_NODE_FILE && mode != WALK_FILES)
 			d->st->files++;
@@ -448,8 +470,14 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 				else if (mode != WALK_TREES &&
 				    ofs_blobtab_lookup(d->unread, n->chunks[c], &ref))
 					unread++;
+				else if (mode != WALK_TREES && d->partial &&
+				    ofs_blobtab_lookup(d->absent, n->chunks[c], &ref)) {
+					lacking++;
+					lack_pack = ref.pack;
+					d->needed[ref.pack] = 1;
+				}
 			}
-			if (missing + bad + unread == 0)
+			if (missing + bad + unread + lacking == 0)
 				continue;
 			if (mode == WALK_TREES) {
 				d->files_suspect = 1;
@@ -464,16 +492,25 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 		if (n->type == OFS_NODE_DIR) {
 			walk_tree(d, ctx, n->subtree, snap, path, depth + 1, mode);
 		} else {
-			char detail[160];
+			char detail[320];
 
-			if (missing + bad == 0) {	/* only unread: an I/O error, not damage */
+			if (missing + bad == 0 && lacking > 0) {
+				char lname[128];
+				uint64_t loff;
+
+				pack_location(ofs_blobtab_pack(d->r->idx, lack_pack), lname,
+				    sizeof(lname), &loff);
+				snprintf(detail, sizeof(detail), "%zu of %zu chunks are in objects "
+				    "this disk set lacks (such as '%s')", lacking, n->nchunks, lname);
+				walk_report(d, OFS_DEEP_PATH, obj, path, detail);
+			} else if (missing + bad == 0) {	/* only unread: an I/O error */
 				snprintf(detail, sizeof(detail), "%zu of %zu chunks not checked: "
 				    "%s", unread, n->nchunks, strerror(d->unread_errno));
 				d->walk_reports++;
 				report_io(d, OFS_DEEP_PATH, obj, path, detail, d->unread_errno);
 			} else {
 				snprintf(detail, sizeof(detail), "%zu of %zu chunks damaged, %zu "
-				    "missing", bad, n->nchunks, missing);
+				    "missing", bad, n->nchunks, missing + lacking);
 				walk_report(d, OFS_DEEP_PATH, obj, path, detail);
 			}
 		}
@@ -504,6 +541,29 @@ walk_all(struct deep *d, struct ofs_snapshot *snaps, size_t nsnaps, enum walk_mo
 	}
 }
 
+/* A partial set: each pack it lacks is a finding when a snapshot on it needs the pack (the
+ * walks said so), else only counted. */
+static void
+report_absent(struct deep *d)
+{
+	char name[128], object[200], detail[OFS_ERR_MSG_MAX + 80];
+	uint64_t off;
+
+	for (size_t i = 0; i < ofs_blobtab_npacks(d->r->idx); i++) {
+		if (d->absent_msg[i] == NULL)
+			continue;
+		if (!d->needed[i]) {
+			d->st->absent++;
+			continue;
+		}
+		pack_location(ofs_blobtab_pack(d->r->idx, (uint32_t)i), name, sizeof(name), &off);
+		snprintf(object, sizeof(object), "%s @ %llu", name, (unsigned long long)off);
+		snprintf(detail, sizeof(detail), "the disk set lacks it and a snapshot on it needs "
+		    "it: %s", d->absent_msg[i]);
+		report(d, OFS_DEEP_PACK_UNREADABLE, object, NULL, detail);
+	}
+}
+
 int
 ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_progress *pr,
     ofs_deep_cb cb, void *ud, struct ofs_deep_stats *st, struct ofs_error *err)
@@ -525,6 +585,10 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 	d.bad = ofs_blobtab_new();
 	d.unread = ofs_blobtab_new();
 	d.clean = ofs_blobtab_new();
+	d.partial = r->be->partial;
+	d.absent = ofs_blobtab_new();
+	d.absent_msg = ofs_xcalloc(ofs_blobtab_npacks(r->idx) + 1, sizeof(*d.absent_msg));
+	d.needed = ofs_xcalloc(ofs_blobtab_npacks(r->idx) + 1, 1);
 	pthread_mutex_init(&d.mu, NULL);
 	if ((rc = ofs_repo_list_snapshots(r, &snaps, &nsnaps, err)) != 0)
 		goto out;
@@ -547,8 +611,10 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 		*err = d.fatal_err;
 		goto out;
 	}
-	if (d.files_suspect || ofs_blobtab_nblobs(d.bad) > 0 || ofs_blobtab_nblobs(d.unread) > 0)
+	if (d.files_suspect || ofs_blobtab_nblobs(d.bad) > 0 || ofs_blobtab_nblobs(d.unread) > 0 ||
+	    ofs_blobtab_nblobs(d.absent) > 0)
 		walk_all(&d, snaps, nsnaps, WALK_FILES);
+	report_absent(&d);
 	if (d.pending > 0) {
 		/* damage found elsewhere is the verdict; otherwise the check is incomplete */
 		if (st->findings > 0) {
@@ -570,6 +636,11 @@ out:
 	ofs_blobtab_free(d.bad);
 	ofs_blobtab_free(d.unread);
 	ofs_blobtab_free(d.clean);
+	ofs_blobtab_free(d.absent);
+	for (size_t i = 0; i < ofs_blobtab_npacks(r->idx); i++)
+		free(d.absent_msg[i]);
+	free(d.absent_msg);
+	free(d.needed);
 	pthread_mutex_destroy(&d.mu);
 	return rc;
 }

@@ -34,6 +34,8 @@ typedef void (*ofs_deep_cb)(const struct ofs_deep_finding *f, void *ud);
 struct ofs_deep_stats {
 	uint64_t packs, blobs, bytes, snapshots, trees, files, findings;
 	uint64_t io;	/* of the findings, those with io_errno: reads failed, nothing wrong */
+	uint64_t absent;	/* a partial repository (disk set): packs it does not hold that
+				 * no snapshot on it needs (not findings) */
 };
 
 /* read_data: 0 = structure only (index ↔ snapshots: every referenced blob is indexed);

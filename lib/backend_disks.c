@@ -368,6 +368,7 @@ ofs_backend_disks_open(const char *loc, struct ofs_backend **out, struct ofs_err
 	s = ofs_xcalloc(1, sizeof(*s));
 	s->b.ops = &disks_ops;
 	s->b.loc = ofs_xstrdup(loc);
+	s->b.partial = 1;
 	for (p = loc + 6; ; p = comma + 1) {
 		comma = strchr(p, ',');
 		if ((comma ? (size_t)(comma - p) : strlen(p)) == 0) {

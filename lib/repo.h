@@ -21,6 +21,9 @@ struct ofs_backend {
 	const struct ofs_backend_ops *ops;
 	char *loc;	/* as given, for messages */
 	struct ofs_ratelimit *limit;	/* paces put() bodies; NULL: none (not owned) */
+	int partial;	/* may hold only part of what the index lists (a disk set: an export
+			 * carries what its snapshot needs); absent packs no snapshot on it
+			 * needs are not findings of verify --deep */
 };
 
 struct ofs_backend_ops {

@@ -100,11 +100,15 @@ cmd_check(int argc, char **argv, struct ofs_cli *g)
 	    (unsigned long long)st.trees, (unsigned long long)st.files,
 	    (unsigned long long)st.packs, (unsigned long long)st.blobs,
 	    (unsigned long long)st.bytes, (unsigned long long)st.findings);
-	ofs_emit(json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "type",
+	if (st.absent > 0)
+		ofs_result("%llu packs the index lists are not on this disk set; no snapshot on it "
+		    "needs them\n", (unsigned long long)st.absent);
+	ofs_emit(json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "type",
 	    "summary", "command", "check", "ok", st.findings == 0, "snapshots",
 	    (json_int_t)st.snapshots, "trees", (json_int_t)st.trees, "files",
 	    (json_int_t)st.files, "packs", (json_int_t)st.packs, "blobs", (json_int_t)st.blobs,
-	    "bytes", (json_int_t)st.bytes, "problems", (json_int_t)st.findings));
+	    "bytes", (json_int_t)st.bytes, "problems", (json_int_t)st.findings,
+	    "packs_not_on_set", (json_int_t)st.absent));
 	/* damage decides; reads that failed (EIO…) alone are an I/O error, not damage */
 	if (st.findings > st.io)
 		rc = OFS_ERR_CORRUPT;
