@@ -77,17 +77,19 @@ job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *
 		    "digit, without \".tmp\"", name);
 		goto out;
 	}
-	if ((body = dc_parse_body(rq)) == NULL) {
-		ret = dc_api_error(c, 400, "InvalidRequestContent", "the request body is not a JSON "
-		    "object");
-		goto out;
-	}
+	body = dc_parse_body(rq);
 	/* Only an export job's blob list may make a body larger than DC_BODY_MAX. */
-	if (rq->body.len > DC_BODY_MAX && strcmp(dc_jstr(json_object_get(body, "properties"),
-	    "transferType") ? dc_jstr(json_object_get(body, "properties"), "transferType") : "",
-	    "ExportFromAzure") != 0) {
+	if (rq->body.len > DC_BODY_MAX && (body == NULL ||
+	    dc_jstr(json_object_get(body, "properties"), "transferType") == NULL ||
+	    strcmp(dc_jstr(json_object_get(body, "properties"), "transferType"),
+	    "ExportFromAzure") != 0)) {
 		ret = dc_api_error(c, 413, "RequestEntityTooLarge", "the request body is larger "
 		    "than %u bytes (only export jobs may be larger)", DC_BODY_MAX);
+		goto out;
+	}
+	if (body == NULL) {
+		ret = dc_api_error(c, 400, "InvalidRequestContent", "the request body is not a JSON "
+		    "object");
 		goto out;
 	}
 	if (dc_job_validate(body, msg, sizeof(msg)) != 0) {
