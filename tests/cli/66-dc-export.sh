@@ -251,9 +251,18 @@ expect_exit 0 ofs verify "$T/dock/d3" "$T/dock/d4"
 # a restart keeps the seed set of a job; another job has its own
 [ "$(jv "$T/dock/d3/offseed-set.json" 'd["seed_set"]')" != "$seed1" ] || fail "seed set shared"
 
+# ---- 5b. a disk with a planted symlink: nothing is written through it ----
+create_export exp5
+mkdir -p "$T/dock/d8" "$T/dock/d9" "$T/planted"
+ln -s "$T/planted" "$T/dock/d8/BlockBlob"
+expect_exit 0 "$OFFSEED_DC" export --url "$DC_URL" --job exp5 "D8=$T/dock/d8" "D9=$T/dock/d9"
+wait_error exp5 ExportDiskFailed
+assert_contains "$T/resp" "disk D8"
+empty_dir "$T/planted"
+
 # ---- 6. a disk removed mid-export: ExportDiskFailed; a rerun completes ----
 dc_stop
-OFFSEED_DC_TEST_DISK_BYTES=$cap dc_start --dock-root "$T/dock" --copy-delay 150
+OFFSEED_DC_TEST_DISK_BYTES=$cap dc_start --dock-root "$T/dock" --copy-delay 400
 create_export exp3
 mkdir -p "$T/dock/d5" "$T/dock/d6" "$T/dock/d7"
 expect_exit 0 "$OFFSEED_DC" export --url "$DC_URL" --job exp3 "D5=$T/dock/d5" "D6=$T/dock/d6"
@@ -269,6 +278,7 @@ sleep 0.5
 dc_stop
 OFFSEED_DC_TEST_DISK_BYTES=$cap dc_start --dock-root "$T/dock"
 wait_status exp3 ShippedToCustomer 120
+assert_contains "$DC_LOG" "job 'exp3': resuming the copy"
 expect_exit 0 ofs verify "$T/dock/d5" "$T/dock/d7"
 expect_exit 0 ofs restore --repo "disks:$T/dock/d5,$T/dock/d7" latest --target "$T/r3"
 src_in_r3=$(find "$T/r3" -type d -name src | head -n 1)

@@ -5,6 +5,7 @@
  * bytes read from storage, fsync'd, read back and compared, renamed; then the per-disk
  * manifests, the set manifest on every disk, and the copy logs. A disk is the customer's:
  * every folder on it is opened without following a link, files are created O_NOFOLLOW. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "buf.h"
 #include "config.h"
 #include "crypto.h"
@@ -114,6 +116,68 @@ out:
 	return rc;
 }
 
+/* Walk the folder fd (taken) without following links, at most 16 levels: add the sizes of
+ * its regular files to *bytes and, with remove, delete everything in it. */
+static void
+walk_tree(int fd, int depth, int remove, uint64_t *bytes)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (fd < 0)
+		return;
+	if (depth > 16 || (d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			walk_tree(openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC), depth + 1, remove, bytes);
+			if (remove)
+				unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+			continue;
+		}
+		if (S_ISREG(sb.st_mode))
+			*bytes += (uint64_t)sb.st_blocks * 512;
+		if (remove)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* The files an earlier run of an export to "/C/P" left on the disk at rootfd (its
+ * PageBlob/C/P and BlockBlob/C/P folders and manifests): their bytes, and with remove
+ * they are deleted. Nothing else on the disk is looked at. */
+static uint64_t
+earlier_run(int rootfd, const char *base, size_t base_len, int remove)
+{
+	static const char *const kinds[] = { "PageBlob", "BlockBlob" };
+	uint64_t bytes = 0;
+	struct stat sb;
+
+	for (size_t k = 0; k < 2; k++) {
+		char *rel = ofs_xasprintf("%s%.*s", kinds[k], (int)base_len, base);
+
+		walk_tree(ofs_beneath_opendir(rootfd, rel), 0, remove, &bytes);
+		free(rel);
+	}
+	for (size_t k = 0; k < 2; k++) {
+		const char *n = k ? OFS_SET_MANIFEST_NAME : OFS_MANIFEST_NAME;
+
+		if (fstatat(rootfd, n, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode))
+			bytes += (uint64_t)sb.st_blocks * 512;
+		if (remove)
+			unlinkat(rootfd, n, 0);
+	}
+	return bytes;
+}
+
 struct room {
 	dev_t dev;
 	uint64_t left, bsize;
@@ -167,6 +231,16 @@ place(struct dc_xplan *p, char *msg, size_t msgsz)
 			rooms[j].left = (uint64_t)vs.f_bavail * rooms[j].bsize;
 			if (cap != 0 && cap < rooms[j].left)
 				rooms[j].left = cap;
+		}
+		/* An earlier run's files are deleted before this one writes: their room is
+		 * this run's (not with the test cap, which ignores what is used). */
+		if (cap == 0) {
+			int rfd = open(p->docks[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			if (rfd >= 0) {
+				rooms[j].left += earlier_run(rfd, p->paths[0], p->base_len, 0);
+				close(rfd);
+			}
 		}
 		disk_room[k] = j;
 	}
@@ -867,6 +941,10 @@ run_export(struct xrun *x)
 			pthread_mutex_unlock(&ctx->mu);
 			return -1;
 		}
+	/* What an earlier run of this export left is replaced, so a file another placement
+	 * put on another disk is not left behind unlisted. */
+	for (size_t k = 0; k < x->p.ndisks; k++)
+		earlier_run(x->rootfd[k], x->p.paths[0], x->p.base_len, 1);
 	for (size_t i = 0; i < x->p.n; i++) {
 		pthread_mutex_lock(&ctx->mu);
 		stop = ctx->stopping;
