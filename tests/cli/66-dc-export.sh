@@ -10,6 +10,10 @@
 . "$(dirname "$0")/55-dc-lib.sh"
 
 ACCOUNT=offseedlocal
+expect_exit 0 "$OFFSEED_DC" export --help
+assert_contains "$T/out" "offseed-dc export"
+expect_exit 2 "$OFFSEED_DC" export --url http://127.0.0.1:1 --job exp1
+expect_exit 2 "$OFFSEED_DC" export --url http://127.0.0.1:1 --job exp1 notapair
 DEST=azure://$ACCOUNT/seed/srv01
 mkdir -p "$T/src/sub" "$T/dock"
 for i in 1 2 3 4; do head -c 12000000 /dev/urandom >"$T/src/r$i.bin"; done

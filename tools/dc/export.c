@@ -26,7 +26,7 @@
 #include "util.h"
 
 #define XBUF (4u << 20)
-#define SAVE_EVERY_NS 1000000000LL
+#define SAVE_EVERY_NS 5000000000LL	/* progress checkpoints: the document holds the whole list */
 #define TMP_SUFFIX ".offseed-tmp"
 
 void
