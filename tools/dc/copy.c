@@ -280,23 +280,15 @@ out:
 	return r;
 }
 
-/* A copy log written as text while its entries are made, one compact JSON object per
- * line: memory follows the log's size, not a document of every entry. */
-struct logtext {
-	struct ofs_buf b;
-	int n;			/* entries so far */
-};
-
-/* Start with the members of hdr (taken), "files" last. */
-static void
-log_open(struct logtext *l, json_t *hdr)
+void
+dc_logtext_open(struct dc_logtext *l, json_t *hdr)
 {
 	char *h = json_dumps(hdr, JSON_INDENT(2));
 	size_t n = strlen(h);
 
 	while (n > 0 && (h[n - 1] == '}' || h[n - 1] == '\n'))	/* reopen the object */
 		n--;
-	ofs_buf_init(&l->b, 0);	/* unbounded: puts, checked once by log_close */
+	ofs_buf_init(&l->b, 0);	/* unbounded: puts, checked once by dc_logtext_close */
 	ofs_buf_put(&l->b, h, n);
 	ofs_buf_puts(&l->b, ",\n  \"files\": [");
 	l->n = 0;
@@ -304,9 +296,8 @@ log_open(struct logtext *l, json_t *hdr)
 	json_decref(hdr);
 }
 
-/* Add entry e (a reference is kept by the caller). */
-static void
-log_add(struct logtext *l, json_t *e)
+void
+dc_logtext_add(struct dc_logtext *l, json_t *e)
 {
 	char *s = json_dumps(e, JSON_COMPACT);
 
@@ -315,9 +306,8 @@ log_add(struct logtext *l, json_t *e)
 	free(s);
 }
 
-/* Returns 0, or OFS_ERR_LIMIT when some put failed (only past SIZE_MAX). */
-static int
-log_close(struct logtext *l)
+int
+dc_logtext_close(struct dc_logtext *l)
 {
 	ofs_buf_puts(&l->b, l->n ? "\n  ]\n}\n" : "]\n}\n");
 	return ofs_buf_check(&l->b);
@@ -328,7 +318,7 @@ static void
 finish_disk(struct disk_run *dr, const char *status, const char *code, const char *detail)
 {
 	struct dc_ctx *ctx = dr->ctx;
-	struct logtext el, vl;
+	struct dc_logtext el, vl;
 	json_t *hdr, *d, *e;
 	struct ofs_error err;
 	char *name, *elink = NULL, *vlink = NULL, t[32];
@@ -344,15 +334,15 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 	    "filesErroredOut", (json_int_t)dc_jint(d, "filesErroredOut"),
 	    "totalFilesToProcess", (json_int_t)dc_jint(d, "totalFilesToProcess"),
 	    "unlistedFiles", (json_int_t)dc_jint(d, "warnings"));
-	log_open(&el, json_deep_copy(hdr));
+	dc_logtext_open(&el, json_deep_copy(hdr));
 	json_object_set_new(hdr, "kind", json_string("verbose"));
 	json_object_set_new(hdr, "bytesProcessed", json_integer(dc_jint(d, "bytesProcessed")));
-	log_open(&vl, hdr);
+	dc_logtext_open(&vl, hdr);
 	if (code != NULL) {
 		e = json_pack("{s:s, s:s}", "error", code, "detail", detail ? detail : "");
 		set_log_path(e, dr->manifest_file);
-		log_add(&el, e);
-		log_add(&vl, e);
+		dc_logtext_add(&el, e);
+		dc_logtext_add(&vl, e);
 		json_decref(e);
 	}
 	if (dr->m != NULL) {
@@ -377,21 +367,21 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 			if (fe != NULL) {
 				json_object_set(e, "error", json_object_get(fe, "error"));
 				json_object_set(e, "detail", json_object_get(fe, "detail"));
-				log_add(&el, e);
+				dc_logtext_add(&el, e);
 			} else if ((int64_t)i < next) {
 				json_object_set_new(e, "result", json_string("imported"));
 			}
-			log_add(&vl, e);
+			dc_logtext_add(&vl, e);
 			json_decref(e);
 		}
 	}
 	json_array_foreach(json_object_get(d, "unlisted"), i, e) {
-		log_add(&el, e);
-		log_add(&vl, e);
+		dc_logtext_add(&el, e);
+		dc_logtext_add(&vl, e);
 	}
 	pthread_mutex_unlock(&ctx->mu);
 	name = ofs_xasprintf("%s/%s/error.json", dr->job->name, dr->serial);
-	if (log_close(&el) != 0)
+	if (dc_logtext_close(&el) != 0)
 		dc_log("job '%s' disk %s: cannot write the error log: it is too large",
 		    dr->job->name, dr->serial);
 	else if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, el.b.data,
@@ -401,7 +391,7 @@ finish_disk(struct disk_run *dr, const char *status, const char *code, const cha
 	free(name);
 	ofs_buf_release(&el.b);
 	name = ofs_xasprintf("%s/%s/verbose.json", dr->job->name, dr->serial);
-	if (log_close(&vl) != 0)
+	if (dc_logtext_close(&vl) != 0)
 		dc_log("job '%s' disk %s: cannot write the verbose log: it is too large",
 		    dr->job->name, dr->serial);
 	else if (dc_store_put_bytes(ctx->store, dr->account, DC_LOG_CONTAINER, name, vl.b.data,

@@ -10,13 +10,15 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "error.h"
 
 #define DC_API_VERSION "2025-02-01"
 #define DC_BODY_MAX (1u << 20)		/* largest request body accepted (a job) */
 #define DC_SMALL_BODY_MAX (16u << 10)	/* token form, ship, cancel, other requests */
 #define DC_ADMIN_BODY_MAX (512u << 10)	/* receive: up to 64 disks with their paths */
-#define DC_JOB_FILE_MAX (64u << 20)	/* largest job document loaded from the state */
+#define DC_EXPORT_BODY_MAX (64u << 20) /* an export job's PUT (its blobPathList) */
+#define DC_JOB_FILE_MAX (192u << 20)	/* largest job document loaded from the state */
 #define DC_LOG_CONTAINER "offseed-copylogs"
 #define DC_TOKEN_LIFETIME 3600
 
@@ -104,8 +106,14 @@ int dc_stage_cancellable(const char *stage);	/* Created, ShippedToAzureDC */
 /* Job names the service keeps: the API's rule (3-24 of [-A-Za-z0-9_.]), a letter or digit
  * first, and no ".tmp" anywhere, so a job file never looks like a hidden or temporary one. */
 int dc_job_name_ok(const char *name);
-/* Validate a PUT body. 0, or -1 with msg naming the field. */
+/* Validate a PUT body (ImportToAzure or ExportFromAzure). 0, or -1 with msg naming the
+ * field. */
 int dc_job_validate(json_t *body, char *msg, size_t msgsz);
+/* 1 when the job document is an export job's (transferType ExportFromAzure). */
+int dc_job_is_export(json_t *doc);
+/* Disk serials: 1-64 of [A-Za-z0-9._:-], not starting with '.' or '-' (they name folders
+ * of the copy logs and appear in SERIAL=PATH arguments). */
+int dc_serial_ok(const char *s);
 /* A fresh job document for a validated body (body is copied). */
 json_t *dc_job_new(const char *name, json_t *body, int64_t now);
 /* The customer a job document belongs to (documents from before customers: the default). */
@@ -132,6 +140,37 @@ int dc_job_needs_worker(json_t *doc);
 int64_t dc_jint(json_t *o, const char *key);
 /* String member or NULL. */
 const char *dc_jstr(json_t *o, const char *key);
+
+/* --- export jobs (jobs_export.c): pure logic --- */
+
+#define DC_EXPORT_BLOBS_MAX 1048576u	/* entries of a blobPathList */
+/* Groups of repository objects, in the order a blobPathList lists them. */
+enum { DC_EXPORT_CONFIG, DC_EXPORT_KEYS, DC_EXPORT_INDEX, DC_EXPORT_SNAPSHOTS,
+	DC_EXPORT_CONTAINERS, DC_EXPORT_DATA };
+/* export.place[i]: the disk (0-based, export.disks order) of blob i, or one of these. */
+#define DC_PLACE_ALL (-1)		/* metadata: on every disk */
+#define DC_PLACE_MISSING (-2)		/* not in storage: BlobNotFound */
+
+/* Check properties.details of an ExportFromAzure body strictly (docs/DC.md). 0 or -1 with
+ * msg naming the field or the blobPathList entry. */
+int dc_export_validate(json_t *details, char *msg, size_t msgsz);
+/* Split a validated entry "/C/P/NAME" whose "/C/P" is base_len bytes: *container (owned) C,
+ * *blob the blob name "P/NAME" (points into entry), *group DC_EXPORT_*. -1 when entry is
+ * not such a path. */
+int dc_export_split(const char *entry, size_t base_len, char **container, const char **blob,
+    int *group);
+/* The job's blobPathList, its storageAccountId, and the length of its "/C/P". */
+json_t *dc_export_paths(json_t *doc);
+const char *dc_export_account_id(json_t *doc);
+size_t dc_export_base_len(json_t *doc);
+/* The export state of a loaded document ("export": state, seedSet, plan). 0 or -1. */
+int dc_export_doc_check(json_t *doc, char *msg, size_t msgsz);
+/* 1 while a planned export has not finished (a worker is to run). */
+int dc_export_needs_worker(json_t *doc);
+/* ShippedToCustomer or CompletedWithErrors once the export is done, else NULL. */
+const char *dc_export_outcome(json_t *doc);
+/* Add exportDiskDetailsCollection to the rendered details. */
+void dc_export_render(json_t *doc, json_t *details);
 
 /* --- storage (store.c) --- */
 
@@ -176,6 +215,33 @@ int dc_store_put_fd(struct dc_store *st, const char *account, const char *contai
  * it (file:// URL or http(s) URL) in *link. */
 int dc_store_put_bytes(struct dc_store *st, const char *account, const char *container,
     const char *name, const void *data, size_t len, char **link, struct ofs_error *err);
+/* Reading blobs back (store_read.c; export jobs): a reader of one blob of account. file:
+ * the blob is opened beneath DIR/ACCOUNT without following a symbolic link (regular files
+ * only); azure://: Get Blob Properties, then ranged Get Blob answers no longer than asked.
+ * A missing blob (or container): OFS_ERR_NOTFOUND naming it. *size is its size. */
+struct dc_blob_reader;
+int dc_store_reader_open(struct dc_store *st, const char *account, const char *container,
+    const char *name, struct dc_blob_reader **out, uint64_t *size, struct ofs_error *err);
+/* Read exactly len bytes at off: a blob ending first or an answer of another length is
+ * OFS_ERR_CORRUPT, a failed read OFS_ERR_IO. */
+int dc_store_reader_read(struct dc_blob_reader *r, uint64_t off, void *buf, size_t len,
+    struct ofs_error *err);
+void dc_store_reader_free(struct dc_blob_reader *r);
+/* Size of a blob (dc_store_reader_open and free). */
+int dc_store_stat(struct dc_store *st, const char *account, const char *container,
+    const char *name, uint64_t *size, struct ofs_error *err);
+/* The checks of store.c: account served, valid container and blob name (OFS_ERR_USAGE). */
+int dc_store_target_ok(const struct dc_store *st, const char *account, const char *container,
+    const char *name, struct ofs_error *err);
+/* file: the absolute store folder, else NULL; azure: its client settings, else NULL. */
+const char *dc_store_dir(const struct dc_store *st);
+struct dc_azure *dc_store_azure(const struct dc_store *st);
+/* The azure:// reader parts (store_azure.c). */
+int dc_azure_props(struct dc_azure *az, const char *container, const char *name,
+    uint64_t *size, struct ofs_error *err);
+int dc_azure_get(struct dc_azure *az, const char *container, const char *name, uint64_t off,
+    void *buf, size_t len, struct ofs_error *err);
+
 /* The azure:// backend (store_azure.c), used by store.c. */
 struct dc_azure;
 int dc_azure_open(const char *account, struct dc_azure **out, struct ofs_error *err);
@@ -198,6 +264,7 @@ struct dc_job {
 	char *name;		/* unique per customer */
 	json_t *doc;		/* persisted state; read and written under ctx->mu */
 	int worker;		/* a copy worker runs for this job */
+	int planning;		/* an export run is being planned (admin export) */
 	pthread_t thread;
 	int joinable;
 };
@@ -257,6 +324,48 @@ struct dc_worker_arg {
 	struct dc_job *job;
 };
 void *dc_copy_worker(void *arg);
+
+/* A copy log (copy.c) written as text while its entries are made, one compact JSON object
+ * per line: memory follows the log's size, not a document of every entry. */
+struct dc_logtext {
+	struct ofs_buf b;
+	int n;			/* entries so far */
+};
+/* Start with the members of hdr (taken), "files" last. */
+void dc_logtext_open(struct dc_logtext *l, json_t *hdr);
+/* Add entry e (the caller keeps its reference). */
+void dc_logtext_add(struct dc_logtext *l, json_t *e);
+/* Close the text: 0, or OFS_ERR_LIMIT when some put failed (only past SIZE_MAX). */
+int dc_logtext_close(struct dc_logtext *l);
+
+/* An export run (export.c): the blobs of the job, their sizes and the disk each goes to. */
+struct dc_xplan {
+	size_t n;			/* blobs (the blobPathList) */
+	char **paths;			/* owned copies of its entries */
+	size_t base_len;		/* length of "/C/P" */
+	int64_t *sizes;			/* -1: not in storage */
+	int *place;			/* disk index, DC_PLACE_ALL or DC_PLACE_MISSING */
+	size_t ndisks;
+	char **serials, **docks;	/* owned; docks resolved absolute folders */
+	char *account;			/* the job's storage account */
+	char repo[33];			/* repository id of its config */
+	uint64_t need_more;		/* not enough room: bytes missing */
+};
+void dc_xplan_release(struct dc_xplan *p);
+/* Stat every blob of p->paths in account p->account, read the config keylessly and place
+ * the blobs on p->docks by capacity (metadata on every disk; containers and data packs
+ * each on one, largest first to the disk with the most room; disks on one filesystem share
+ * it; OFFSEED_DC_TEST_DISK_BYTES caps each disk as if on its own filesystem). Runs without
+ * ctx->mu. 0 and p filled; else an HTTP status with code and msg: 507
+ * InsufficientDiskSpace (p->need_more set), 409 ConfigNotFound / ConfigInvalid, 503
+ * StorageUnavailable, 400 InvalidDiskPath. */
+unsigned dc_export_plan(struct dc_ctx *ctx, struct dc_xplan *p, char *code, size_t codesz,
+    char *msg, size_t msgsz);
+/* Record plan p (taken) in job's document (ctx->mu held): export.state "planned", disks
+ * replaced by p's, seed set drawn once, error cleared. */
+void dc_export_record(struct dc_job *job, struct dc_xplan *p, int64_t now);
+/* The export worker (export.c): thread body like dc_copy_worker, for export jobs. */
+void *dc_export_worker(void *arg);
 
 /* Move a job whose disks are all done to its end stage and save it (jobstore.c; ctx->mu
  * held; nothing happens while its worker runs or a disk is still to do). */

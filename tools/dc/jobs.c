@@ -137,9 +137,8 @@ dc_customer_name_ok(const char *s)
 	return 1;
 }
 
-/* Disk serials name folders of the copy logs and appear in SERIAL=PATH arguments. */
-static int
-serial_ok(const char *s)
+int
+dc_serial_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -174,24 +173,13 @@ relpath_ok(const char *p)
 	    ofs_text_check(p, strlen(p), SIZE_MAX, 0) == OFS_TEXT_OK;
 }
 
-int
-dc_job_validate(json_t *body, char *msg, size_t msgsz)
+/* contactDetails and returnToCustomerPackageDetails (required: import; export: optional). */
+static int
+validate_contact(json_t *details, int need_return, char *msg, size_t msgsz)
 {
-	json_t *props, *sku, *details, *o, *arr, *v;
-	const char *serial, *h;
+	json_t *o, *arr, *v;
 	size_t i;
 
-	if (!json_is_object(body))
-		return vfail(msg, msgsz, "the request body must be a JSON object");
-	if (need_text(body, "location", 64, "", msg, msgsz) != 0 ||
-	    (sku = need_obj(body, "sku", "", msg, msgsz)) == NULL ||
-	    need_value(sku, "name", "DataBoxCustomerDisk", "sku.", msg, msgsz) != 0 ||
-	    (props = need_obj(body, "properties", "", msg, msgsz)) == NULL ||
-	    need_value(props, "transferType", "ImportToAzure", "properties.", msg, msgsz) != 0 ||
-	    (details = need_obj(props, "details", "properties.", msg, msgsz)) == NULL ||
-	    need_value(details, "jobDetailsType", "DataBoxCustomerDisk", "properties.details.",
-	    msg, msgsz) != 0)
-		return -1;
 	if ((o = need_obj(details, "contactDetails", "properties.details.", msg, msgsz)) == NULL ||
 	    need_text(o, "contactName", 256, "properties.details.contactDetails.", msg,
 	    msgsz) != 0 ||
@@ -205,12 +193,25 @@ dc_job_validate(json_t *body, char *msg, size_t msgsz)
 		if (!text_ok(v, 256) || strchr(json_string_value(v), '@') == NULL)
 			return vfail(msg, msgsz, "properties.details.contactDetails.emailList[%zu] "
 			    "is not an e-mail address", i);
+	if (!need_return && json_object_get(details, "returnToCustomerPackageDetails") == NULL)
+		return 0;
 	if ((o = need_obj(details, "returnToCustomerPackageDetails", "properties.details.", msg,
 	    msgsz)) == NULL ||
 	    need_text(o, "carrierName", 64, "properties.details.returnToCustomerPackageDetails.",
 	    msg, msgsz) != 0 ||
 	    need_text(o, "carrierAccountNumber", 64,
 	    "properties.details.returnToCustomerPackageDetails.", msg, msgsz) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+validate_import(json_t *details, char *msg, size_t msgsz)
+{
+	json_t *o, *arr, *v;
+	const char *serial, *h;
+
+	if (validate_contact(details, 1, msg, msgsz) != 0)
 		return -1;
 	arr = json_object_get(details, "dataImportDetails");
 	if (!json_is_array(arr) || json_array_size(arr) != 1)
@@ -232,7 +233,7 @@ dc_job_validate(json_t *body, char *msg, size_t msgsz)
 		return vfail(msg, msgsz, "properties.details.importDiskDetailsCollection must "
 		    "list 1 to %d disks", DISKS_MAX);
 	json_object_foreach(o, serial, v) {
-		if (!serial_ok(serial))
+		if (!dc_serial_ok(serial))
 			return vfail(msg, msgsz, "disk serial '%.64s' is invalid (1 to 64 of "
 			    "A-Z a-z 0-9 . _ - :)", serial);
 		if (!json_is_object(v))
@@ -248,6 +249,43 @@ dc_job_validate(json_t *body, char *msg, size_t msgsz)
 			    "be the SHA-256 of the manifest (64 hex digits)", serial);
 	}
 	return 0;
+}
+
+int
+dc_job_validate(json_t *body, char *msg, size_t msgsz)
+{
+	json_t *props, *sku, *details;
+	const char *tt;
+
+	if (!json_is_object(body))
+		return vfail(msg, msgsz, "the request body must be a JSON object");
+	if (need_text(body, "location", 64, "", msg, msgsz) != 0 ||
+	    (sku = need_obj(body, "sku", "", msg, msgsz)) == NULL ||
+	    need_value(sku, "name", "DataBoxCustomerDisk", "sku.", msg, msgsz) != 0 ||
+	    (props = need_obj(body, "properties", "", msg, msgsz)) == NULL)
+		return -1;
+	tt = dc_jstr(props, "transferType");
+	if (tt == NULL || (strcmp(tt, "ImportToAzure") != 0 && strcmp(tt, "ExportFromAzure") != 0))
+		return vfail(msg, msgsz, "properties.transferType must be \"ImportToAzure\" or "
+		    "\"ExportFromAzure\"");
+	if ((details = need_obj(props, "details", "properties.", msg, msgsz)) == NULL ||
+	    need_value(details, "jobDetailsType", "DataBoxCustomerDisk", "properties.details.",
+	    msg, msgsz) != 0)
+		return -1;
+	if (strcmp(tt, "ImportToAzure") == 0)
+		return validate_import(details, msg, msgsz);
+	if (validate_contact(details, 0, msg, msgsz) != 0)
+		return -1;
+	return dc_export_validate(details, msg, msgsz);
+}
+
+int
+dc_job_is_export(json_t *doc)
+{
+	const char *tt = dc_jstr(json_object_get(json_object_get(doc, "request"), "properties"),
+	    "transferType");
+
+	return tt != NULL && strcmp(tt, "ExportFromAzure") == 0;
 }
 
 static const char *
@@ -309,6 +347,8 @@ dc_job_new(const char *name, json_t *body, int64_t now)
 	    "disks", disks);
 	json_array_append_new(json_object_get(doc, "stages"), json_pack("{s:s, s:s, s:s}",
 	    "stageName", "Created", "stageStatus", "InProgress", "stageTime", t));
+	if (dc_job_is_export(doc))
+		json_object_set_new(doc, "export", json_pack("{s:s}", "state", "idle"));
 	return doc;
 }
 
@@ -346,6 +386,8 @@ dc_job_doc_check(json_t *doc, char *msg, size_t msgsz)
 	disks = json_object_get(doc, "disks");
 	if (!json_is_object(disks))
 		return vfail(msg, msgsz, "the job document has no disks");
+	if (dc_job_is_export(doc) && dc_export_doc_check(doc, msg, msgsz) != 0)
+		return -1;
 	json_object_foreach(disks, serial, d) {
 		if (!json_is_object(d) || dc_jstr(d, "copyStatus") == NULL ||
 		    dc_jstr(d, "phase") == NULL || !json_is_object(json_object_get(d, "errors")) ||
@@ -386,6 +428,8 @@ dc_job_needs_worker(json_t *doc)
 	const char *serial, *ph;
 	json_t *d;
 
+	if (dc_job_is_export(doc))
+		return dc_export_needs_worker(doc);
 	json_object_foreach(json_object_get(doc, "disks"), serial, d) {
 		ph = dc_jstr(d, "phase");
 		if (strcmp(ph, "received") == 0 || strcmp(ph, "checked") == 0)
@@ -402,6 +446,8 @@ dc_job_outcome(json_t *doc)
 	const char *serial, *s;
 	json_t *d;
 
+	if (dc_job_is_export(doc))
+		return dc_export_outcome(doc);
 	json_object_foreach(json_object_get(doc, "disks"), serial, d) {
 		s = dc_jstr(d, "copyStatus");
 		if (!disk_status_final(s) || strcmp(dc_jstr(d, "phase"), "done") != 0)
@@ -456,6 +502,7 @@ dc_job_render_in(json_t *doc, const char *sub, const char *rg, int expand)
 	json_t *req = json_object_get(doc, "request"), *props, *details, *out, *v, *d;
 	json_t *progress, *logs, *acct;
 	const char *name = dc_jstr(doc, "name"), *status = dc_jstr(doc, "status"), *k, *serial;
+	int export = dc_job_is_export(doc);
 	char *id;
 
 	id = ofs_xasprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.DataBox/"
@@ -480,7 +527,9 @@ dc_job_render_in(json_t *doc, const char *sub, const char *rg, int expand)
 	if (dc_jstr(doc, "cancellationReason") != NULL)
 		json_object_set(props, "cancellationReason",
 		    json_object_get(doc, "cancellationReason"));
-	if (strcmp(status, "Failed_IssueDetectedAtAzureDC") == 0)
+	if (json_is_object(json_object_get(doc, "error")))
+		json_object_set(props, "error", json_object_get(doc, "error"));
+	else if (strcmp(status, "Failed_IssueDetectedAtAzureDC") == 0)
 		json_object_set_new(props, "error", json_pack("{s:s, s:s}", "code",
 		    "DataCopyFailed", "message", "no disk of the job could be imported; see the "
 		    "copy logs"));
@@ -491,13 +540,14 @@ dc_job_render_in(json_t *doc, const char *sub, const char *rg, int expand)
 		json_object_set(details, "jobStages", json_object_get(doc, "stages"));
 		if ((v = json_object_get(doc, "deliverToDc")) != NULL)
 			json_object_set(details, "deliverToDcPackageDetails", v);
-		acct = json_object_get(json_array_get(json_object_get(details,
-		    "dataImportDetails"), 0), "accountDetails");
+		acct = json_object_get(json_array_get(json_object_get(details, export ?
+		    "dataExportDetails" : "dataImportDetails"), 0), "accountDetails");
 		progress = json_array();
 		logs = json_array();
 		json_object_foreach(json_object_get(doc, "disks"), serial, d) {
 			json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "serialNumber", serial,
-			    "copyStatus", dc_jstr(d, "copyStatus"), "transferType", "ImportToAzure",
+			    "copyStatus", dc_jstr(d, "copyStatus"), "transferType", export ?
+			    "ExportFromAzure" : "ImportToAzure",
 			    "dataAccountType", "StorageAccount", "accountId",
 			    dc_jstr(acct, "storageAccountId"));
 
@@ -519,6 +569,8 @@ dc_job_render_in(json_t *doc, const char *sub, const char *rg, int expand)
 		}
 		json_object_set_new(details, "copyProgress", progress);
 		json_object_set_new(details, "copyLogDetails", logs);
+		if (export)
+			dc_export_render(doc, details);
 		json_object_set_new(props, "details", details);
 	}
 	json_object_set_new(out, "properties", props);

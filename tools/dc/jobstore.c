@@ -131,7 +131,8 @@ dc_kick_job(struct dc_ctx *ctx, struct dc_job *job)
 	a = ofs_xcalloc(1, sizeof(*a));
 	a->ctx = ctx;
 	a->job = job;
-	if (pthread_create(&job->thread, NULL, dc_copy_worker, a) != 0) {
+	if (pthread_create(&job->thread, NULL, dc_job_is_export(job->doc) ? dc_export_worker :
+	    dc_copy_worker, a) != 0) {
 		dc_log("cannot start the copy worker of job '%s'", job->name);
 		free(a);
 		return;

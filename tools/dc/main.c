@@ -31,6 +31,8 @@ usage_to(FILE *f)
 	    "           [--account NAME] [--valid-days N] [--endpoint URL] [--storage LOC]\n"
 	    "       offseed-dc receive --url URL --state DIR [--customer NAME] --job NAME\n"
 	    "           SERIAL=PATH...\n"
+	    "       offseed-dc export --url URL --state DIR [--customer NAME] --job NAME\n"
+	    "           SERIAL=MNT...\n"
 	    "       offseed-dc close --url URL --state DIR [--customer NAME] --job NAME\n"
 	    "       offseed-dc return --url URL --state DIR [--customer NAME] --job NAME\n"
 	    "LOC is file:DIR or azure://ACCOUNT; MODE is 503, 429, drop or slow; OFFSEED_DC_STATE\n"
@@ -167,7 +169,8 @@ admin_post(const char *url, const char *token, const char *customer, const char 
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	/* An export looks at every listed blob before it answers. */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, strcmp(action, "export") == 0 ? 3600L : 120L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "offseed-dc/" OFS_VERSION);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (ca != NULL && *ca != '\0')
@@ -187,9 +190,15 @@ admin_post(const char *url, const char *token, const char *customer, const char 
 			dc_log("%s", err.msg);
 			goto out;
 		}
-		printf("job %s: %s\n", name, job.status);
-		for (size_t i = 0; i < job.ndisks; i++)
-			printf("  disk %s: %s\n", job.disks[i].serial, job.disks[i].copy_status);
+		if (strcmp(action, "export") == 0) {
+			printf("job %s: %s: exporting to %zu disk(s)\n", name, job.status,
+			    job.ndisks);
+		} else {
+			printf("job %s: %s\n", name, job.status);
+			for (size_t i = 0; i < job.ndisks; i++)
+				printf("  disk %s: %s\n", job.disks[i].serial,
+				    job.disks[i].copy_status);
+		}
 		ofs_job_release(&job);
 		rc = 0;
 	} else {
@@ -199,7 +208,8 @@ admin_post(const char *url, const char *token, const char *customer, const char 
 			dc_log("%s job '%s' refused: %s: %s", action, name, ae.code, ae.message);
 		else
 			dc_log("%s job '%s' refused: HTTP %ld", action, name, status);
-		rc = status >= 500 ? 8 : 1;
+		/* 507: the disks given are too small (nothing was written). */
+		rc = status == 507 ? 9 : status >= 500 ? 8 : 1;
 	}
 out:
 	curl_slist_free_all(hdrs);	/* the token's copy in it: curl frees without wiping */
@@ -259,7 +269,7 @@ cmd_dock(const char *action, int argc, char **argv)
 		return 2;
 	}
 	disks = json_object();
-	if (strcmp(action, "receive") == 0) {
+	if (strcmp(action, "receive") == 0 || strcmp(action, "export") == 0) {
 		if (optind == argc) {
 			json_decref(disks);
 			return usage();
@@ -318,7 +328,8 @@ main(int argc, char **argv)
 		return dc_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "credentials") == 0)
 		return cmd_credentials(argc - 1, argv + 1);
-	if (strcmp(argv[1], "receive") == 0 || strcmp(argv[1], "close") == 0 ||
+	if (strcmp(argv[1], "receive") == 0 || strcmp(argv[1], "export") == 0 ||
+	    strcmp(argv[1], "close") == 0 ||
 	    strcmp(argv[1], "return") == 0)
 		return cmd_dock(argv[1], argc - 1, argv + 1);
 	dc_log("unknown command '%s'", argv[1]);

@@ -49,19 +49,44 @@ beneath(const char *root, const char *path)
 	return strncmp(path, root, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
 }
 
-/* The JobResource of job as its customer sees it. */
-static json_t *
-admin_render(struct dc_ctx *ctx, struct dc_job *job)
+json_t *
+dc_admin_render(struct dc_ctx *ctx, struct dc_job *job)
 {
 	struct dc_customer cu;
 	struct ofs_error err;
 	json_t *out;
 
-	if (dc_customer_load(&ctx->svc, job->customer, &cu, &err) != 0)
-		return dc_job_render(job->doc, &ctx->svc, 1);
-	out = dc_job_render_in(job->doc, cu.subscription, cu.resource_group, 1);
-	dc_customer_release(&cu);
+	if (dc_customer_load(&ctx->svc, job->customer, &cu, &err) != 0) {
+		out = dc_job_render(job->doc, &ctx->svc, 1);
+	} else {
+		out = dc_job_render_in(job->doc, cu.subscription, cu.resource_group, 1);
+		dc_customer_release(&cu);
+	}
+	json_object_del(json_object_get(json_object_get(out, "properties"), "details"),
+	    "dataExportDetails");
 	return out;
+}
+
+int
+dc_dock_path(struct dc_ctx *ctx, struct MHD_Connection *c, const char *serial,
+    const char *path, char *real, enum MHD_Result *ret)
+{
+	struct stat sb;
+
+	/* The disk folder itself is a real folder (not a symlink to one); what it resolves to
+	 * is kept, so a symlinked parent swapped later changes nothing. */
+	if (!dc_printable(path, 4096) || path[0] != '/' || lstat(path, &sb) == -1 ||
+	    !S_ISDIR(sb.st_mode) || realpath(path, real) == NULL) {
+		*ret = dc_api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not an "
+		    "absolute path to a folder (not a symlink)", serial, path ? path : "");
+		return -1;
+	}
+	if (ctx->dock_root != NULL && !beneath(ctx->dock_root, real)) {
+		*ret = dc_api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not "
+		    "beneath the dock root '%s'", serial, path, ctx->dock_root);
+		return -1;
+	}
+	return 0;
 }
 
 static enum MHD_Result
@@ -73,12 +98,16 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 	const char *serial, *status = dc_jstr(job->doc, "status");
 	char real[PATH_MAX], t[32];
 	struct ofs_error err;
-	struct stat sb;
 	enum MHD_Result ret;
 
 	if (!json_is_object(disks) || json_object_size(disks) == 0) {
 		ret = dc_api_error(c, 400, "InvalidRequestContent", "{\"disks\":{SERIAL:PATH,…}} is "
 		    "required");
+		goto out;
+	}
+	if (dc_job_is_export(job->doc)) {
+		ret = dc_api_error(c, 409, "ExportJob", "job '%s' is an export job: attach its "
+		    "disks with 'offseed-dc export'", job->name);
 		goto out;
 	}
 	if (strcmp(status, "Created") != 0 && strcmp(status, "ShippedToAzureDC") != 0 &&
@@ -105,19 +134,8 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 			    "already received", serial, job->name);
 			goto out;
 		}
-		/* The disk folder itself is a real folder (not a symlink to one); what it
-		 * resolves to is kept, so a symlinked parent swapped later changes nothing. */
-		if (!dc_printable(path, 4096) || path[0] != '/' || lstat(path, &sb) == -1 ||
-		    !S_ISDIR(sb.st_mode) || realpath(path, real) == NULL) {
-			ret = dc_api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not an "
-			    "absolute path to a folder (not a symlink)", serial, path ? path : "");
+		if (dc_dock_path(ctx, c, serial, path, real, &ret) != 0)
 			goto out;
-		}
-		if (ctx->dock_root != NULL && !beneath(ctx->dock_root, real)) {
-			ret = dc_api_error(c, 400, "InvalidDiskPath", "disk '%s': '%.200s' is not "
-			    "beneath the dock root '%s'", serial, path, ctx->dock_root);
-			goto out;
-		}
 		json_object_set_new(resolved, serial, json_string(real));
 	}
 	ofs_fmt_time(dc_now_s(), t, sizeof(t));
@@ -137,7 +155,7 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 	dc_log("customer '%s': job '%s': %zu disk(s) received", job->customer, job->name,
 	    json_object_size(resolved));
 	dc_kick_job(ctx, job);
-	ret = dc_reply(c, 200, admin_render(ctx, job), NULL);
+	ret = dc_reply(c, 200, dc_admin_render(ctx, job), NULL);
 out:
 	json_decref(resolved);
 	json_decref(body);
@@ -231,25 +249,30 @@ dc_admin_request(struct dc_ctx *ctx, struct MHD_Connection *c, const char *metho
 	}
 	if (strcmp(action, "receive") == 0) {
 		ret = admin_receive(ctx, c, job, rq);
+	} else if (strcmp(action, "export") == 0) {
+		ret = dc_admin_export(ctx, c, job, rq);
+	} else if (strcmp(action, "close") == 0 && dc_job_is_export(job->doc)) {
+		ret = dc_api_error(c, 409, "ExportJob", "job '%s' is an export job; it has no "
+		    "disks to close", job->name);
 	} else if (strcmp(action, "close") == 0) {
 		if (close_job(ctx, job) != 0)
 			ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; only a job whose "
 			    "disks were shipped can be closed", job->name,
 			    dc_jstr(job->doc, "status"));
 		else
-			ret = dc_reply(c, 200, admin_render(ctx, job), NULL);
+			ret = dc_reply(c, 200, dc_admin_render(ctx, job), NULL);
 	} else if (strcmp(action, "return") == 0) {
 		close_job(ctx, job);
 		status = dc_jstr(job->doc, "status");
 		if (strcmp(status, "ShippedToCustomer") == 0) {
-			ret = dc_reply(c, 200, admin_render(ctx, job), NULL);
+			ret = dc_reply(c, 200, dc_admin_render(ctx, job), NULL);
 		} else if (dc_stage_final(status) && strcmp(status, "Cancelled") != 0) {
 			dc_job_set_stage(job->doc, "ShippedToCustomer", dc_now_s());
 			if (dc_save_job(ctx, job, &err) != 0)
 				dc_log("cannot save job '%s': %s", job->name, err.msg);
 			dc_log("customer '%s': job '%s': disks shipped back", job->customer,
 			    job->name);
-			ret = dc_reply(c, 200, admin_render(ctx, job), NULL);
+			ret = dc_reply(c, 200, dc_admin_render(ctx, job), NULL);
 		} else if (job->worker) {
 			ret = dc_api_error(c, 409, "CopyInProgress", "job '%s' is still copying; return "
 			    "the disks when it has finished", job->name);

@@ -342,15 +342,27 @@ dispatch(struct dc_ctx *ctx, struct MHD_Connection *c, const char *url, const ch
 	return dc_api_error(c, 404, "NotFound", "no such resource");
 }
 
-/* The largest body the endpoint of method and url takes. */
+/* The largest body the endpoint of method and url takes. A job PUT may be an export job's
+ * (up to DC_EXPORT_BODY_MAX) only when it carries a valid bearer token: nobody else makes
+ * the service hold 64 MiB. job_put keeps import bodies to DC_BODY_MAX. */
 static size_t
-body_cap(const char *method, const char *url)
+body_cap(struct dc_ctx *ctx, struct MHD_Connection *c, const char *method, const char *url)
 {
+	const char *auth;
+	char *customer = NULL;
+
 	if (strncmp(url, "/admin/", 7) == 0)
 		return DC_ADMIN_BODY_MAX;
-	if (strcmp(method, "PUT") == 0)
-		return DC_BODY_MAX;		/* a job */
-	return DC_SMALL_BODY_MAX;		/* token form, ship, cancel */
+	if (strcmp(method, "PUT") != 0)
+		return DC_SMALL_BODY_MAX;	/* token form, ship, cancel */
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	if (strncasecmp(url, "/subscriptions/", 15) == 0 && auth != NULL &&
+	    strncasecmp(auth, "Bearer ", 7) == 0 &&
+	    dc_token_check(&ctx->svc, auth + 7, dc_now_s(), &customer) == 0) {
+		free(customer);
+		return DC_EXPORT_BODY_MAX;
+	}
+	return DC_BODY_MAX;			/* a job */
 }
 
 /* libmicrohttpd's access handler: called with the headers (a dc_request is made), with
@@ -366,7 +378,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 
 	if (rq == NULL) {
 		rq = ofs_xcalloc(1, sizeof(*rq));
-		rq->cap = body_cap(method, url);
+		rq->cap = body_cap(ctx, c, method, url);
 		ofs_buf_init(&rq->body, rq->cap);
 		*con_cls = rq;
 		/* A declared length over the limit is refused before the body is read (the

@@ -114,4 +114,17 @@ enum MHD_Result dc_jobs_request(struct dc_ctx *ctx, struct MHD_Connection *c,
 enum MHD_Result dc_admin_request(struct dc_ctx *ctx, struct MHD_Connection *c,
     const char *method, char **seg, int n, struct dc_request *rq);
 
+/* A dock folder for disk serial (serve_admin.c): an absolute path to an existing folder that
+ * is not itself a symlink, beneath --dock-root when given; its resolved path into real.
+ * 0, or -1 with the 400 InvalidDiskPath answer queued (*ret). */
+int dc_dock_path(struct dc_ctx *ctx, struct MHD_Connection *c, const char *serial,
+    const char *path, char *real, enum MHD_Result *ret);
+/* The JobResource of job as its customer sees it, for the operator (an export job's
+ * blobPathList left out: it can be a million entries). */
+json_t *dc_admin_render(struct dc_ctx *ctx, struct dc_job *job);
+/* POST /admin/.../jobs/NAME/export (serve_export.c; ctx->mu held, released while the
+ * blobs are looked at): attach disks to an export job and start its export. */
+enum MHD_Result dc_admin_export(struct dc_ctx *ctx, struct MHD_Connection *c,
+    struct dc_job *job, struct dc_request *rq);
+
 #endif

@@ -37,17 +37,18 @@ static int
 check_account(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *cu,
     json_t *body, enum MHD_Result *ret)
 {
+	const char *field = strcmp(dc_jstr(json_object_get(body, "properties"), "transferType"),
+	    "ExportFromAzure") == 0 ? "dataExportDetails" : "dataImportDetails";
 	json_t *acct = json_object_get(json_array_get(json_object_get(json_object_get(
-	    json_object_get(body, "properties"), "details"), "dataImportDetails"), 0),
-	    "accountDetails");
+	    json_object_get(body, "properties"), "details"), field), 0), "accountDetails");
 	char *name = dc_account_of_id(dc_jstr(acct, "storageAccountId"));
 	int r = 0;
 
 	if (name == NULL || strcmp(name, cu->account) != 0) {
 		*ret = dc_api_error(c, 400, "InvalidRequestContent", "properties.details."
-		    "dataImportDetails[0].accountDetails.storageAccountId must name your storage "
+		    "%s[0].accountDetails.storageAccountId must name your storage "
 		    "account: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/"
-		    "storageAccounts/%s", cu->subscription, cu->resource_group, cu->account);
+		    "storageAccounts/%s", field, cu->subscription, cu->resource_group, cu->account);
 		r = -1;
 	} else if (!dc_store_serves(ctx->store, name)) {
 		dc_log("customer '%s': its storage account '%s' is not in %s", cu->name, name,
@@ -76,7 +77,17 @@ job_put(struct dc_ctx *ctx, struct MHD_Connection *c, const struct dc_customer *
 		    "digit, without \".tmp\"", name);
 		goto out;
 	}
-	if ((body = dc_parse_body(rq)) == NULL) {
+	body = dc_parse_body(rq);
+	/* Only an export job's blob list may make a body larger than DC_BODY_MAX. */
+	if (rq->body.len > DC_BODY_MAX && (body == NULL ||
+	    dc_jstr(json_object_get(body, "properties"), "transferType") == NULL ||
+	    strcmp(dc_jstr(json_object_get(body, "properties"), "transferType"),
+	    "ExportFromAzure") != 0)) {
+		ret = dc_api_error(c, 413, "RequestEntityTooLarge", "the request body is larger "
+		    "than %u bytes (only export jobs may be larger)", DC_BODY_MAX);
+		goto out;
+	}
+	if (body == NULL) {
 		ret = dc_api_error(c, 400, "InvalidRequestContent", "the request body is not a JSON "
 		    "object");
 		goto out;

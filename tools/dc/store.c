@@ -149,8 +149,8 @@ dc_store_account_location(const struct dc_store *st, const char *account)
 /* The account, container and blob name are safe to use as a path below the store: a valid
  * account and container, and a blob name of 1..1024 bytes whose components are neither
  * empty, "." nor "..". 0, or OFS_ERR_USAGE naming what is wrong. */
-static int
-target_ok(const struct dc_store *st, const char *account, const char *container,
+int
+dc_store_target_ok(const struct dc_store *st, const char *account, const char *container,
     const char *name, struct ofs_error *err)
 {
 	size_t n = strlen(name);
@@ -172,6 +172,18 @@ target_ok(const struct dc_store *st, const char *account, const char *container,
 			return ofs_err_set(err, OFS_ERR_USAGE, "invalid blob name");
 	}
 	return 0;
+}
+
+const char *
+dc_store_dir(const struct dc_store *st)
+{
+	return st->kind == STORE_FILE ? st->dir : NULL;
+}
+
+struct dc_azure *
+dc_store_azure(const struct dc_store *st)
+{
+	return st->az;
 }
 
 const char *
@@ -306,7 +318,7 @@ dc_store_put_fd(struct dc_store *st, const char *account, const char *container,
 	int r;
 
 	*aborted = 0;
-	if ((r = target_ok(st, account, container, name, err)) != 0)
+	if ((r = dc_store_target_ok(st, account, container, name, err)) != 0)
 		return r;
 	if (strcmp(container, DC_LOG_CONTAINER) == 0)
 		return ofs_err_set(err, OFS_ERR_USAGE, "container '%s' is reserved for the "
@@ -351,7 +363,7 @@ dc_store_put_bytes(struct dc_store *st, const char *account, const char *contain
 	int r;
 
 	*link = NULL;
-	if ((r = target_ok(st, account, container, name, err)) != 0)
+	if ((r = dc_store_target_ok(st, account, container, name, err)) != 0)
 		return r;
 	if (st->kind == STORE_AZURE)
 		return dc_azure_put_bytes(st->az, container, name, data, len, link, err);

@@ -191,3 +191,45 @@ out:
 	ofs_azblob_free(c);
 	return r;
 }
+
+int
+dc_azure_props(struct dc_azure *az, const char *container, const char *name,
+    uint64_t *size, struct ofs_error *err)
+{
+	struct ofs_azblob_props p;
+	struct ofs_azblob *c = NULL;
+	int r;
+
+	if ((r = ofs_azblob_open(&az->o, &c, err)) != 0)
+		return r;
+	if ((r = ofs_azblob_props(c, container, name, &p, err)) == 0)
+		*size = p.size;
+	ofs_azblob_free(c);
+	return r;
+}
+
+int
+dc_azure_get(struct dc_azure *az, const char *container, const char *name, uint64_t off,
+    void *buf, size_t len, struct ofs_error *err)
+{
+	/* The answer may not be longer than asked (ofs_azblob_get refuses past max). */
+	struct ofs_buf b = OFS_BUF_INIT(len);
+	struct ofs_azblob *c = NULL;
+	int r;
+
+	if (len == 0)
+		return 0;
+	if ((r = ofs_azblob_open(&az->o, &c, err)) != 0)
+		return r;
+	if ((r = ofs_azblob_get(c, container, name, off, len, &b, err)) == 0) {
+		if (b.len != len)
+			r = ofs_err_set(err, OFS_ERR_CORRUPT, "blob %s/%s: asked for %zu bytes at "
+			    "offset %llu, the storage answered %zu", container, name, len,
+			    (unsigned long long)off, b.len);
+		else
+			memcpy(buf, b.data, len);
+	}
+	ofs_buf_release(&b);
+	ofs_azblob_free(c);
+	return r;
+}
