@@ -7,6 +7,7 @@
 #include "blob.h"
 #include "exportplan.h"
 #include "index.h"
+#include "jobjson.h"
 #include "retention.h"
 #include "util.h"
 
@@ -330,4 +331,54 @@ ofs_exportplan_release(struct ofs_export_plan *p)
 	free(p->names);
 	free(p->first_unknown);
 	memset(p, 0, sizeof(*p));
+}
+
+/* A body's bytes besides the blob list, generously (contact and ids are capped far below). */
+#define BODY_OVERHEAD (64u << 10)
+
+int
+ofs_exportplan_job_body(const struct ofs_export_plan *p, const struct ofs_export_target *t,
+    json_t **out, struct ofs_error *err)
+{
+	json_t *list, *details, *exp;
+	uint64_t bytes = BODY_OVERHEAD;
+	size_t plen = strlen(t->prefix);
+
+	*out = NULL;
+	if (p->n > OFS_EXPORT_BLOBS_MAX)
+		return ofs_err_set(err, OFS_ERR_LIMIT, "the selection needs %zu objects; an export "
+		    "job lists at most %u: export fewer paths per job", p->n, OFS_EXPORT_BLOBS_MAX);
+	for (size_t i = 0; i < p->n; i++)	/* "/C/P/NAME", with quotes and a comma */
+		bytes += 2 + strlen(t->container) + (plen ? plen + 1 : 0) + 1 + strlen(p->names[i]) +
+		    3;
+	if (bytes > OFS_EXPORT_BODY_MAX)
+		return ofs_err_set(err, OFS_ERR_LIMIT, "the export job body would be about %llu "
+		    "bytes; the service accepts at most %u: export fewer paths per job",
+		    (unsigned long long)bytes, OFS_EXPORT_BODY_MAX);
+	list = json_array();
+	for (size_t i = 0; i < p->n; i++) {
+		char *e = plen ? ofs_xasprintf("/%s/%s/%s", t->container, t->prefix, p->names[i]) :
+		    ofs_xasprintf("/%s/%s", t->container, p->names[i]);
+
+		json_array_append_new(list, json_string(e));
+		free(e);
+	}
+	exp = json_pack("{s:{s:s, s:s}, s:{s:s, s:{s:{s:s, s:{s:o}}}}, s:s}",
+	    "accountDetails", "dataAccountType", "StorageAccount", "storageAccountId",
+	    t->storage_account_id,
+	    "transferConfiguration", "transferConfigurationType", "TransferUsingFilter",
+	    "transferFilterDetails", "include", "dataAccountType", "StorageAccount",
+	    "blobFilterDetails", "blobPathList", list,
+	    "logCollectionLevel", "Verbose");
+	details = json_pack("{s:s, s:O, s:[o]}", "jobDetailsType", "DataBoxCustomerDisk",
+	    "contactDetails", t->contact, "dataExportDetails", exp);
+	if (t->return_package != NULL)
+		json_object_set(details, "returnToCustomerPackageDetails", t->return_package);
+	*out = json_pack("{s:s, s:{s:s}, s:{s:s, s:o}}", "location", t->location, "sku", "name",
+	    "DataBoxCustomerDisk", "properties", "transferType", "ExportFromAzure", "details",
+	    details);
+	if (*out == NULL)	/* only a string that is not UTF-8 makes json_pack fail */
+		return ofs_err_set(err, OFS_ERR_USAGE, "cannot build the export job body: a "
+		    "location or account id is not text");
+	return 0;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "error.h"
 #include "repo.h"
 
@@ -44,5 +46,24 @@ int ofs_exportplan_build(struct ofs_repo *r, const struct ofs_snapshot *snap,
     const char *const *paths, size_t npaths, struct ofs_export_plan *p,
     struct ofs_error *err);
 void ofs_exportplan_release(struct ofs_export_plan *p);
+
+/* Where the objects live in the storage account, and what else the job body carries. */
+struct ofs_export_target {
+	const char *container;		/* the repository's blob container (Azure's rules) */
+	const char *prefix;		/* "" or a/b: no leading, trailing or double '/' */
+	const char *location;		/* the credentials' location */
+	const char *storage_account_id;	/* full ARM id of the storage account */
+	json_t *contact;		/* contactDetails (borrowed; copied into the body) */
+	json_t *return_package;		/* returnToCustomerPackageDetails, or NULL */
+};
+
+/* The PUT body of an export job (the export contract): transferType ExportFromAzure,
+ * dataExportDetails[0] with the storage account and a TransferUsingFilter whose
+ * blobPathList is "/CONTAINER/PREFIX/NAME" ("/CONTAINER/NAME" when PREFIX is "") for each
+ * of p's names, in p's order. Only p's names (hex ids and "config") go in; never a file
+ * name. More than OFS_EXPORT_BLOBS_MAX entries, or a body that would pass
+ * OFS_EXPORT_BODY_MAX → OFS_ERR_LIMIT naming both numbers. *out is a new reference. */
+int ofs_exportplan_job_body(const struct ofs_export_plan *p, const struct ofs_export_target *t,
+    json_t **out, struct ofs_error *err);
 
 #endif
