@@ -132,6 +132,9 @@ seq 1 30000 >"$S/alpha/notes-alpha.txt"
 head -c $((20 * 1048576)) /dev/urandom >"$S/alpha/bulk-alpha.bin"
 seq 1 40000 | sed 's/^/b/' >"$S/beta/ledger-beta.txt"
 head -c 150000 /dev/urandom >"$S/beta/photo-beta.raw"
+# one chunk that the last backup stores as a patch of its staged version (FORMAT §9.1)
+mkdir -p "$S/gamma"
+head -c 150000 /dev/urandom >"$S/gamma/table-gamma.db"
 expect_exit 0 ofs init --repo "$T/repo" --dest azure://acct/backups/srv01
 expect_exit 0 ofs stage --repo "$T/repo" --container-size 16M "$S"
 [ "$(ls "$T/repo/containers" | grep -c '\.vhd$')" -ge 2 ] || fail "the stage made fewer than 2 containers"
@@ -141,7 +144,11 @@ expect_exit 0 ofs backup --repo "$T/repo" "$S"
 find "$T/repo/data" -type f | sort >"$T/packs1"
 rm "$S/alpha/huge-secret-file.bin"
 head -c 400000 /dev/urandom >"$S/alpha/extra-alpha.bin"
-expect_exit 0 ofs backup --repo "$T/repo" "$S"
+python3 -c 'import os,sys
+with open(sys.argv[1], "r+b") as f: f.seek(70000); f.write(os.urandom(100))' "$S/gamma/table-gamma.db"
+expect_exit 0 ofs --json backup --repo "$T/repo" "$S"
+python3 -c 'import json,sys; s=json.loads(open(sys.argv[1]).read().splitlines()[-1]); assert s["patches"]>=1, s' "$T/out" ||
+    fail "the edit of table-gamma.db was not stored as a patch"
 find "$T/repo/data" -type f | sort >"$T/packs2"
 expect_exit 0 ofs --json snapshots --repo "$T/repo"
 latest=$(python3 -c 'import json,sys
@@ -194,7 +201,7 @@ expect_exit 1 ofs export create --job exp-bad --repo "$T/repo" --contact "$T/con
 assert_contains "$T/err" "no snapshot '0123abcd'"
 expect_exit 1 ofs restore --repo "$T/repo" 0123abcd --target "$T/r0"
 # a path that is not in the snapshot
-expect_exit 1 ofs export create --job exp-bad --repo "$T/repo" --contact "$T/contact.json" latest "$S/gamma"
+expect_exit 1 ofs export create --job exp-bad --repo "$T/repo" --contact "$T/contact.json" latest "$S/delta"
 assert_contains "$T/err" "is not in snapshot"
 expect_exit 1 ofs export create --job exp-bad --repo "$T/repo" --contact "$T/contact.json" latest "$S/beta/ledger-beta.txt/x"
 assert_contains "$T/err" "is not a directory"
@@ -259,7 +266,7 @@ for x in l:
 assert sum(x.split("/")[3] == "snapshots" for x in l) == 1
 PY
 # no file name or content leaves the client: none of the source's names, nor its path
-for word in huge-secret-file notes-alpha ledger-beta photo-beta extra-alpha alpha beta "$S" "$(basename "$T")"; do
+for word in huge-secret-file table-gamma gamma notes-alpha ledger-beta photo-beta extra-alpha alpha beta "$S" "$(basename "$T")"; do
 	grep -qF -- "$word" "$body" && fail "the PUT body holds '$word'"
 done
 grep -qF -- "$(head -n 1 "$S/beta/ledger-beta.txt")x" "$body" && fail "the PUT body holds file content"
@@ -318,6 +325,11 @@ c_beta=$(grep -c /containers/ "$T/got-beta")
     fail "the beta export lists $c_beta of latest's $c_latest containers"
 grep -qxF "$(grep /containers/ "$T/got-latest" | head -n 1)" "$T/got-beta" &&
     fail "the beta export lists the container of alpha's bulk"
+# gamma's only chunk is a patch in a loose pack: its base, in a container, is needed too
+# (the trees do not list it)
+expect_exit 0 ofs --json export create --dry-run --repo "$T/repo" latest "$S/gamma"
+python3 -c 'import json,sys; s=json.loads(open(sys.argv[1]).read().splitlines()[-1]); assert s["containers"]==1 and s["loose_packs"]>=1, s' "$T/out" ||
+    fail "the gamma export does not list the container its patch copies from"
 # SNAP:PATH works like SNAP PATH
 expect_exit 0 ofs export create --dry-run --repo "$T/repo" "latest:$S/beta"
 sed 's|^|/backups/srv01/|' "$T/out" | diff "$T/got-beta" - || fail "SNAP:PATH differs from SNAP PATH"
