@@ -170,8 +170,14 @@ in_progress(const struct ofs_job *j, const char *serial)
 	return 0;
 }
 
-/* The --json fields of a job (documented in the reply of the change that added them and
- * in 'export status --help'): disks merge copyProgress and exportDiskDetailsCollection. */
+/* The --json fields of a job: job, stage, blob_count (entries of the job's blob path list,
+ * null when the answer has none), transfer_type, start_time, cancellation_reason,
+ * error_code, error_message (each only when the service says), disks[] and copy_logs[]
+ * {serial, error_log, verbose_log}. A disk merges copyProgress and
+ * exportDiskDetailsCollection: {serial, copy_status, bytes_processed, total_bytes,
+ * files_processed, total_files, files_errored (null when unknown), manifest_file,
+ * manifest_hash (null until the service wrote the disk's manifest)}; a disk only the
+ * collection names has copy_status and the counters null. */
 static json_t *
 job_json(const struct ofs_job *j)
 {
