@@ -348,6 +348,28 @@ grep -qxF "$huge_pack" "$T/out" || fail "the snapshot with the huge file does no
 grep -qxF "snapshots/$middle" "$T/out" || fail "the middle snapshot's list lacks it"
 grep -qxF "snapshots/$latest" "$T/out" && fail "the middle snapshot's list holds another snapshot"
 
+# The lists are enough: a repository made of only the listed objects (what the disks will
+# carry) restores latest, the beta folder and the gamma file (whose patch base comes
+# from a container) byte for byte.
+subset() {	# LIST DIR: copy the listed objects of the repository into DIR
+	while read -r p; do
+		p=${p#/backups/srv01/}
+		mkdir -p "$2/$(dirname "$p")"
+		cp "$T/repo/$p" "$2/$p" || fail "listed object $p is not in the repository"
+	done <"$1"
+}
+subset "$T/got-latest" "$T/sub-latest"
+expect_exit 0 ofs restore --repo "$T/sub-latest" latest --target "$T/r-latest"
+diff -r "$S" "$T/r-latest$S" || fail "restore from latest's objects differs from the source"
+subset "$T/got-beta" "$T/sub-beta"
+expect_exit 0 ofs restore --repo "$T/sub-beta" "latest:$S/beta" --target "$T/r-beta"
+diff -r "$S/beta" "$T/r-beta" || fail "restore from beta's objects differs from the source"
+expect_exit 0 ofs export create --dry-run --repo "$T/repo" latest "$S/gamma"
+sed 's|^|/backups/srv01/|' "$T/out" >"$T/got-gamma"
+subset "$T/got-gamma" "$T/sub-gamma"
+expect_exit 0 ofs restore --repo "$T/sub-gamma" "latest:$S/gamma" --target "$T/r-gamma"
+diff -r "$S/gamma" "$T/r-gamma" || fail "restore from gamma's objects differs from the source"
+
 # ---- status, list, cancel -------------------------------------------------------------
 expect_exit 0 ofs export status --job exp-latest
 assert_contains "$T/out" "job exp-latest: Created (export of $(wc -l <"$T/want-latest") blobs)"
