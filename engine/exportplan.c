@@ -345,6 +345,8 @@ ofs_exportplan_job_body(const struct ofs_export_plan *p, const struct ofs_export
 	size_t plen = strlen(t->prefix);
 
 	*out = NULL;
+	if (t->contact == NULL)
+		return ofs_err_set(err, OFS_ERR_USAGE, "the export job needs contact details");
 	if (p->n > OFS_EXPORT_BLOBS_MAX)
 		return ofs_err_set(err, OFS_ERR_LIMIT, "the selection needs %zu objects; an export "
 		    "job lists at most %u: export fewer paths per job", p->n, OFS_EXPORT_BLOBS_MAX);

@@ -53,7 +53,8 @@ struct ofs_export_target {
 	const char *prefix;		/* "" or a/b: no leading, trailing or double '/' */
 	const char *location;		/* the credentials' location */
 	const char *storage_account_id;	/* full ARM id of the storage account */
-	json_t *contact;		/* contactDetails (borrowed; copied into the body) */
+	json_t *contact;		/* contactDetails (borrowed; copied into the body);
+					 * NULL → OFS_ERR_USAGE */
 	json_t *return_package;		/* returnToCustomerPackageDetails, or NULL */
 };
 

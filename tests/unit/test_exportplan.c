@@ -409,6 +409,9 @@ test_body(void **state)
 	assert_string_equal(json_string_value(json_array_get(body_list(body), 0)),
 	    "/backups/config");
 	json_decref(body);
+	t.contact = NULL;
+	assert_int_equal(ofs_exportplan_job_body(&p, &t, &body, &err), OFS_ERR_USAGE);
+	assert_null(body);
 	json_decref(contact);
 }
 
