@@ -31,6 +31,7 @@ int cmd_ls(int argc, char **argv, struct ofs_cli *g);
 int cmd_restore(int argc, char **argv, struct ofs_cli *g);
 int cmd_check(int argc, char **argv, struct ofs_cli *g);
 int cmd_import(int argc, char **argv, struct ofs_cli *g);
+int cmd_export(int argc, char **argv, struct ofs_cli *g);
 int cmd_key(int argc, char **argv, struct ofs_cli *g);
 int cmd_dump(int argc, char **argv, struct ofs_cli *g);
 int cmd_forget(int argc, char **argv, struct ofs_cli *g);

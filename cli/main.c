@@ -32,6 +32,7 @@ static const struct {
 	{ "prune", cmd_prune, "remove the data no snapshot needs" },
 	{ "key", cmd_key, "list, add, remove key slots; change the passphrase" },
 	{ "import", cmd_import, "submit and follow the import job (create, ship, status, ...)" },
+	{ "export", cmd_export, "offline restore: a snapshot back on disks (create, status, ...)" },
 	{ "doctor", cmd_doctor, "preflight: versions, free space, credentials, reachability, clock" },
 };
 

@@ -1239,3 +1239,59 @@ ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_bu
 	resp_release(&rs);
 	return r;
 }
+
+int
+ofs_job_contact_load(const char *path, json_t **contact, json_t **ret, struct ofs_error *err)
+{
+	struct ofs_buf raw = OFS_BUF_INIT(1u << 20);
+	const char *name, *phone, *carrier, *account;
+	json_t *c = NULL, *emails, *v;
+	json_error_t je;
+	size_t i;
+	int r;
+
+	*contact = NULL;
+	*ret = NULL;
+	if ((r = ofs_buf_read_file(&raw, path, err)) != 0) {
+		if (r == OFS_ERR_NOTFOUND)
+			r = ofs_err_set(err, OFS_ERR_USAGE, "cannot open contact file '%s': No such "
+			    "file or directory", path);
+		goto out;
+	}
+	if ((c = json_loadb((const char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, &je)) ==
+	    NULL || !json_is_object(c)) {
+		r = ofs_err_set(err, OFS_ERR_USAGE, "contact file '%s' is not a JSON object%s%s",
+		    path, c == NULL ? ": " : "", c == NULL ? je.text : "");
+		goto out;
+	}
+	name = json_string_value(json_object_get(c, "contactName"));
+	phone = json_string_value(json_object_get(c, "phone"));
+	carrier = json_string_value(json_object_get(c, "carrierName"));
+	account = json_string_value(json_object_get(c, "carrierAccountNumber"));
+	emails = json_object_get(c, "emailList");
+	if (name == NULL || *name == '\0' || phone == NULL || *phone == '\0' ||
+	    !json_is_array(emails) || json_array_size(emails) == 0) {
+		r = ofs_err_set(err, OFS_ERR_USAGE, "contact file '%s' needs \"contactName\", "
+		    "\"phone\" and a non-empty \"emailList\"", path);
+		goto out;
+	}
+	json_array_foreach(emails, i, v) {
+		if (!json_is_string(v) || strchr(json_string_value(v), '@') == NULL) {
+			r = ofs_err_set(err, OFS_ERR_USAGE, "contact file '%s': emailList[%zu] is not "
+			    "an e-mail address", path, i);
+			goto out;
+		}
+	}
+	if (carrier == NULL || *carrier == '\0' || account == NULL || *account == '\0') {
+		r = ofs_err_set(err, OFS_ERR_USAGE, "contact file '%s' needs \"carrierName\" and "
+		    "\"carrierAccountNumber\" for the return shipment", path);
+		goto out;
+	}
+	*contact = json_pack("{s:s, s:s, s:O}", "contactName", name, "phone", phone, "emailList",
+	    emails);
+	*ret = json_pack("{s:s, s:s}", "carrierName", carrier, "carrierAccountNumber", account);
+out:
+	json_decref(c);
+	ofs_buf_release(&raw);
+	return r;
+}

@@ -58,6 +58,14 @@ int ofs_jobclient_cancel(struct ofs_jobclient *jc, const char *name, const char 
 int ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_buf *out,
     struct ofs_error *err);
 
+/* Read a --contact file ({"contactName", "phone", "emailList": [...], "carrierName",
+ * "carrierAccountNumber"}, at most 1 MiB) into a job body's contactDetails and
+ * returnToCustomerPackageDetails (new references in *contact and *ret). A missing file, a
+ * file that is not a JSON object, or a missing or malformed field → OFS_ERR_USAGE naming
+ * the file and the field. The same rules as `import create --contact`. */
+int ofs_job_contact_load(const char *path, json_t **contact, json_t **ret,
+    struct ofs_error *err);
+
 /* The local path a file: link (file:///P, file://localhost/P, file:P) or absolute path names:
  * 1 with *path owned (strictly percent-decoded), 0 for other links, -1 for a malformed
  * one (relative, another host, a query, a bad escape or %00). */

@@ -67,10 +67,11 @@ ofs_forget_select(const struct ofs_snapshot *s, size_t n, const struct ofs_keep_
 static const struct ofs_blob_ref no_ref;
 
 /* Mark tree id and everything below it in `used`. A tree already marked is not walked
- * again (snapshots share most of their trees). */
+ * again (snapshots share most of their trees). `refusing` ends the message of a chunk the
+ * index lacks ("refusing to prune"). */
 static int
-mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blobtab *used,
-    struct ofs_error *err)
+mark_tree_for(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blobtab *used,
+    const char *refusing, struct ofs_error *err)
 {
 	struct ofs_tree t;
 	struct ofs_blob_ref ref;
@@ -94,18 +95,32 @@ mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blobtab *
 				ofs_hex(nd->chunks[k], OFS_ID_LEN, hex);
 				rc = ofs_err_set(err, OFS_ERR_CORRUPT,
 				    "data blob %.16s of '%s' is not in the index: the repository is "
-				    "damaged; refusing to prune (run 'offseed check')", hex,
-				    (const char *)nd->name);
+				    "damaged; %s (run 'offseed check')", hex,
+				    (const char *)nd->name, refusing);
 				break;
 			}
 			ofs_blobtab_add_blob(used, nd->chunks[k], &no_ref);
 		}
 		if (rc == 0 && nd->type == OFS_NODE_DIR && nd->has_subtree)
-			rc = mark_tree(r, nd->subtree, used, err);
+			rc = mark_tree_for(r, nd->subtree, used, refusing, err);
 	}
 out:
 	ofs_tree_release(&t);
 	return rc;
+}
+
+static int
+mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blobtab *used,
+    struct ofs_error *err)
+{
+	return mark_tree_for(r, id, used, "refusing to prune", err);
+}
+
+int
+ofs_retention_mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN],
+    struct ofs_blobtab *used, const char *refusing, struct ofs_error *err)
+{
+	return mark_tree_for(r, id, used, refusing, err);
 }
 
 enum { P_KEEP = 0, P_DELETE, P_REPACK };
@@ -128,7 +143,6 @@ struct scan {
 	struct blob_list repack;	/* filled in the second pass */
 	int second;
 	int patch_used;			/* a used blob is a patch (its bases are in containers) */
-	struct blob_list patches;	/* the used patches, when their bases are needed */
 };
 
 static int
@@ -173,14 +187,20 @@ container_unused(struct ofs_repo *r, const struct scan *sc, size_t npacks)
 	return 0;
 }
 
+/* The used patches, listed before their bases are read. */
+struct patch_list {
+	const struct ofs_blobtab *used;
+	struct blob_list l;
+};
+
 static int
 list_used_patch(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud)
 {
-	struct scan *sc = ud;
+	struct patch_list *pl = ud;
 	struct ofs_blob_ref dummy;
-	struct blob_list *l = &sc->patches;
+	struct blob_list *l = &pl->l;
 
-	if (ref->type != OFS_BLOB_PATCH || !ofs_blobtab_lookup(sc->used, id, &dummy))
+	if (ref->type != OFS_BLOB_PATCH || !ofs_blobtab_lookup(pl->used, id, &dummy))
 		return 0;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 64;
@@ -190,22 +210,33 @@ list_used_patch(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, vo
 	return 0;
 }
 
+int
+ofs_retention_mark_patch_bases(struct ofs_repo *r, struct ofs_blobtab *used,
+    struct ofs_error *err)
+{
+	uint8_t bases[OFS_PATCH_MAX_BASES][OFS_ID_LEN];
+	struct patch_list pl;
+	size_t nb;
+	int rc = 0;
+
+	memset(&pl, 0, sizeof(pl));
+	pl.used = used;
+	ofs_blobtab_foreach(r->idx, list_used_patch, &pl);
+	for (size_t i = 0; i < pl.l.n; i++) {
+		if ((rc = ofs_repo_patch_bases(r, NULL, pl.l.ids[i], bases, &nb, err)) != 0)
+			break;
+		for (size_t k = 0; k < nb; k++)
+			ofs_blobtab_add_blob(used, bases[k], &no_ref);
+	}
+	free(pl.l.ids);
+	return rc;
+}
+
 /* Mark the bases of every used patch used. */
 static int
 mark_patch_bases(struct ofs_repo *r, struct scan *sc, struct ofs_error *err)
 {
-	uint8_t bases[OFS_PATCH_MAX_BASES][OFS_ID_LEN];
-	size_t nb;
-	int rc;
-
-	ofs_blobtab_foreach(r->idx, list_used_patch, sc);
-	for (size_t i = 0; i < sc->patches.n; i++) {
-		if ((rc = ofs_repo_patch_bases(r, NULL, sc->patches.ids[i], bases, &nb, err)) != 0)
-			return rc;
-		for (size_t k = 0; k < nb; k++)
-			ofs_blobtab_add_blob(sc->used, bases[k], &no_ref);
-	}
-	return 0;
+	return ofs_retention_mark_patch_bases(r, sc->used, err);
 }
 
 /* Repack order: by pack, then offset, so each old pack is read front to back. */
@@ -640,7 +671,6 @@ out:
 	free(pr.files);
 	ofs_index_packs_free(pr.newp, pr.nnew);
 	free(pr.sc.repack.ids);
-	free(pr.sc.patches.ids);
 	free(pr.sc.repack.refs);
 	free(pr.sc.pu);
 	ofs_blobtab_free(pr.sc.used);

@@ -39,6 +39,24 @@ struct ofs_prune_stats {
  * deleted_containers (may be NULL) receives the names of the deleted containers. */
 int ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
     json_t *deleted_containers, struct ofs_error *err);
+/* What prune marks, for other engines that need "the blobs these snapshots use"
+ * (engine/exportplan.c). used holds ids only (refs are zero); r is unlocked with its index
+ * loaded.
+ *
+ * ofs_retention_mark_tree: add tree id, every tree below it and every chunk id (data or
+ * patch) their files list to used. A tree already in used is not walked again, so put only
+ * fully marked trees in used. A chunk the index lacks → OFS_ERR_CORRUPT "data blob … is
+ * not in the index: the repository is damaged; REFUSING (run 'offseed check')"; an
+ * unreadable tree → its error wrapped "cannot read tree ID".
+ *
+ * ofs_retention_mark_patch_bases: add the base ids of every patch blob in used (patches
+ * copy from seed chunks the trees do not list). Reads each used patch (a download for a
+ * cloud repository). */
+int ofs_retention_mark_tree(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN],
+    struct ofs_blobtab *used, const char *refusing, struct ofs_error *err);
+int ofs_retention_mark_patch_bases(struct ofs_repo *r, struct ofs_blobtab *used,
+    struct ofs_error *err);
+
 /* The stats as a JSON object (new reference). */
 json_t *ofs_prune_stats_json(const struct ofs_prune_stats *st);
 

@@ -135,6 +135,7 @@ ofs_job_release(struct ofs_job *j)
 	if (j == NULL)
 		return;
 	free(j->name);
+	free(j->transfer_type);
 	free(j->status);
 	free(j->start_time);
 	free(j->cancellation_reason);
@@ -154,7 +155,15 @@ ofs_job_release(struct ofs_job *j)
 		free(j->logs[i].verbose_link);
 	}
 	free(j->logs);
+	for (size_t i = 0; i < j->nexport_disks; i++) {
+		free(j->export_disks[i].serial);
+		free(j->export_disks[i].manifest_file);
+		free(j->export_disks[i].manifest_hash);
+		free(j->export_disks[i].backup_manifest_cloud_path);
+	}
+	free(j->export_disks);
 	memset(j, 0, sizeof(*j));
+	j->export_blobs = -1;
 }
 
 static int
@@ -210,14 +219,152 @@ parse_logs(json_t *arr, struct ofs_job *j, const char *what, struct ofs_error *e
 	return 0;
 }
 
+/* A disk serial as the service accepts it: 1-64 of [A-Za-z0-9._:-], not starting with
+ * '.' or '-'. */
+static int
+serial_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+}
+
+/* A relative '/'-separated path without empty, "." or ".." parts or backslashes. */
+static int
+relpath_ok(const char *p)
+{
+	const char *s = p;
+
+	if (*p == '\0' || *p == '/' || strchr(p, '\\') != NULL)
+		return 0;
+	for (;;) {
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+
+		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return 0;
+		if (e == NULL)
+			return 1;
+		s = e + 1;
+	}
+}
+
+static const char *const export_disk_keys[] = { "manifestFile", "manifestHash",
+	"backupManifestCloudPath" };
+
+static int
+parse_export_disks(json_t *coll, struct ofs_job *j, const char *what, struct ofs_error *err)
+{
+	static const char ctx[] = "properties.details.exportDiskDetailsCollection.";
+	size_t n = json_object_size(coll);
+	const char *serial, *k;
+	json_t *v, *f;
+	int r;
+
+	if (n > ITEMS_MAX)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field '%s' has too many entries", what,
+		    "properties.details.exportDiskDetailsCollection");
+	j->export_disks = ofs_xcalloc(n ? n : 1, sizeof(*j->export_disks));
+	json_object_foreach(coll, serial, v) {
+		struct ofs_job_export_disk *d = &j->export_disks[j->nexport_disks];
+		char sub[sizeof(ctx) + 80];
+		size_t i;
+
+		if (!serial_ok(serial))
+			return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: %s holds an invalid disk serial "
+			    "(1 to 64 of A-Z a-z 0-9 . _ - :)", what,
+			    "properties.details.exportDiskDetailsCollection");
+		snprintf(sub, sizeof(sub), "%s%s.", ctx, serial);
+		if (!json_is_object(v))
+			return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field '%s%s' is not an object",
+			    what, ctx, serial);
+		json_object_foreach(v, k, f) {
+			for (i = 0; i < OFS_ARRAY_LEN(export_disk_keys); i++)
+				if (strcmp(k, export_disk_keys[i]) == 0)
+					break;
+			if (i == OFS_ARRAY_LEN(export_disk_keys))
+				return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field '%s%.64s' is not "
+				    "known", what, sub, ofs_text_check(k, strlen(k), 64, 0) ==
+				    OFS_TEXT_OK ? k : "?");
+		}
+		j->nexport_disks++;
+		d->serial = ofs_xstrdup(serial);
+		if ((r = opt_str(v, "manifestFile", 255, &d->manifest_file, what, sub, err)) != 0 ||
+		    (r = opt_str(v, "manifestHash", 64, &d->manifest_hash, what, sub, err)) != 0 ||
+		    (r = opt_str(v, "backupManifestCloudPath", LINK_MAX,
+		    &d->backup_manifest_cloud_path, what, sub, err)) != 0)
+			return r;
+		if (d->manifest_file != NULL && !relpath_ok(d->manifest_file))
+			return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field '%smanifestFile' is not a "
+			    "relative path on the disk", what, sub);
+		if (d->manifest_hash != NULL && d->manifest_hash[0] == '\0') {
+			free(d->manifest_hash);		/* not known yet */
+			d->manifest_hash = NULL;
+		}
+		if (d->manifest_hash != NULL) {
+			if (strlen(d->manifest_hash) != 64 ||
+			    strspn(d->manifest_hash, "0123456789abcdefABCDEF") != 64)
+				return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field '%smanifestHash' is "
+				    "not a SHA-256 (64 hex digits)", what, sub);
+			for (char *c = d->manifest_hash; *c; c++)
+				if (*c >= 'A' && *c <= 'F')
+					*c = (char)(*c - 'A' + 'a');
+		}
+	}
+	return 0;
+}
+
+/* The first dataImportDetails[] / dataExportDetails[] entry: its storage account, and for
+ * an export the length of its blob path list. */
+static int
+parse_data_details(json_t *details, const char *key, struct ofs_job *j, const char *what,
+    struct ofs_error *err)
+{
+	char ctx[80], sub[128];
+	json_t *arr, *acct, *v;
+	int r;
+
+	snprintf(ctx, sizeof(ctx), "properties.details.");
+	if ((r = opt_typed(details, key, JSON_ARRAY, &arr, what, ctx, err)) != 0 || arr == NULL ||
+	    !json_is_object(json_array_get(arr, 0)))
+		return r;
+	snprintf(sub, sizeof(sub), "properties.details.%s[0].", key);
+	if ((r = opt_typed(json_array_get(arr, 0), "accountDetails", JSON_OBJECT, &acct, what,
+	    sub, err)) != 0)
+		return r;
+	if (acct != NULL && j->storage_account_id == NULL) {
+		snprintf(sub, sizeof(sub), "properties.details.%s[0].accountDetails.", key);
+		if ((r = opt_str(acct, "storageAccountId", STR_MAX, &j->storage_account_id, what,
+		    sub, err)) != 0)
+			return r;
+	}
+	if (strcmp(key, "dataExportDetails") != 0)
+		return 0;
+	v = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(
+	    json_array_get(arr, 0), "transferConfiguration"), "transferFilterDetails"), "include"),
+	    "blobFilterDetails"), "blobPathList");
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > OFS_EXPORT_BLOBS_MAX)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field 'properties.details.%s[0]."
+		    "transferConfiguration.transferFilterDetails.include.blobFilterDetails."
+		    "blobPathList' is not an array of at most %u entries", what, key,
+		    OFS_EXPORT_BLOBS_MAX);
+	j->export_blobs = (int64_t)json_array_size(v);
+	return 0;
+}
+
 static int
 parse_job_obj(json_t *root, struct ofs_job *j, const char *what, struct ofs_error *err)
 {
-	json_t *props, *details, *arr, *o, *acct;
+	json_t *props, *details, *arr, *o;
 	int r;
 
 	memset(j, 0, sizeof(*j));
 	j->is_cancellable = -1;
+	j->export_blobs = -1;
 	if (!json_is_object(root))
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: a job is not a JSON object", what);
 	if ((r = str_or_empty(root, "name", 256, &j->name, what, "", err)) != 0 ||
@@ -227,6 +374,13 @@ parse_job_obj(json_t *root, struct ofs_job *j, const char *what, struct ofs_erro
 		j->status = ofs_xstrdup("");
 		return 0;
 	}
+	if ((r = opt_str(props, "transferType", 64, &j->transfer_type, what, "properties.",
+	    err)) != 0)
+		return r;
+	if (j->transfer_type != NULL && strcmp(j->transfer_type, "ImportToAzure") != 0 &&
+	    strcmp(j->transfer_type, "ExportFromAzure") != 0)
+		return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field 'properties.transferType' is "
+		    "neither ImportToAzure nor ExportFromAzure", what);
 	if ((r = str_or_empty(props, "status", 64, &j->status, what, "properties.", err)) != 0 ||
 	    (r = opt_str(props, "startTime", 64, &j->start_time, what, "properties.", err)) != 0 ||
 	    (r = opt_str(props, "cancellationReason", STR_MAX, &j->cancellation_reason, what,
@@ -259,19 +413,13 @@ parse_job_obj(json_t *root, struct ofs_job *j, const char *what, struct ofs_erro
 	    (r = opt_str(o, "trackingId", 256, &j->tracking_id, what,
 	    "properties.details.deliverToDcPackageDetails.", err)) != 0))
 		return r;
-	if ((r = opt_typed(details, "dataImportDetails", JSON_ARRAY, &arr, what,
+	if ((r = parse_data_details(details, "dataImportDetails", j, what, err)) != 0 ||
+	    (r = parse_data_details(details, "dataExportDetails", j, what, err)) != 0)
+		return r;
+	if ((r = opt_typed(details, "exportDiskDetailsCollection", JSON_OBJECT, &o, what,
 	    "properties.details.", err)) != 0)
 		return r;
-	if (arr != NULL && json_is_object(json_array_get(arr, 0))) {
-		if ((r = opt_typed(json_array_get(arr, 0), "accountDetails", JSON_OBJECT, &acct,
-		    what, "properties.details.dataImportDetails[0].", err)) != 0)
-			return r;
-		if (acct != NULL && (r = opt_str(acct, "storageAccountId", STR_MAX,
-		    &j->storage_account_id, what,
-		    "properties.details.dataImportDetails[0].accountDetails.", err)) != 0)
-			return r;
-	}
-	return 0;
+	return o != NULL ? parse_export_disks(o, j, what, err) : 0;
 }
 
 int

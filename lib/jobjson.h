@@ -12,7 +12,11 @@
 #include "error.h"
 #include "text.h"
 
-#define OFS_JOBJSON_MAX (16u << 20)	/* largest service answer we read */
+/* Largest service answer we read: an export job echoes its blob path list (up to
+ * OFS_EXPORT_BLOBS_MAX entries in a body of up to OFS_EXPORT_BODY_MAX). */
+#define OFS_JOBJSON_MAX (96u << 20)
+#define OFS_EXPORT_BLOBS_MAX 1048576u	/* blobPathList entries an export job may list */
+#define OFS_EXPORT_BODY_MAX (64u << 20)	/* export PUT bodies the service accepts */
 #define OFS_CREDENTIALS_MAX (64u << 10)
 #define OFS_JOB_NAME_MAX 24
 
@@ -30,25 +34,43 @@ struct ofs_job_log {
 	char *error_link, *verbose_link;	/* NULL when absent */
 };
 
+/* details.exportDiskDetailsCollection{SERIAL: {…}} of an export job: what the service wrote
+ * on each disk. Filled once the disk's manifest is written. */
+struct ofs_job_export_disk {
+	char *serial;
+	char *manifest_file;		/* disk-relative path, or NULL */
+	char *manifest_hash;		/* 64 lower-case hex (SHA-256 of the manifest), or NULL */
+	char *backup_manifest_cloud_path;	/* or NULL ("" is kept as "") */
+};
+
 struct ofs_job {
 	char *name;			/* "" when absent */
+	char *transfer_type;		/* "ImportToAzure", "ExportFromAzure", or NULL */
 	char *status;			/* properties.status (stage); "" when absent */
 	char *start_time;		/* properties.startTime or NULL */
 	char *cancellation_reason;	/* or NULL */
 	char *error_code, *error_message;	/* properties.error or NULL */
-	char *storage_account_id;	/* first dataImportDetails[].accountDetails, or NULL */
+	char *storage_account_id;	/* accountDetails of the first dataImportDetails[] (or
+					 * dataExportDetails[]), or NULL */
 	char *carrier_name, *tracking_id;	/* details.deliverToDcPackageDetails, or NULL */
 	int is_cancellable;		/* -1 unknown */
 	struct ofs_job_disk *disks;
 	size_t ndisks;
 	struct ofs_job_log *logs;
 	size_t nlogs;
+	struct ofs_job_export_disk *export_disks;	/* in the answer's order */
+	size_t nexport_disks;
+	int64_t export_blobs;		/* entries of the first dataExportDetails' blobPathList,
+					 * -1 when absent */
 };
 
 void ofs_job_release(struct ofs_job *j);
 
 /* Parse a JobResource (GET /jobs/NAME, PUT answers). 0 and *j filled (release it), or
- * OFS_ERR_CORRUPT. */
+ * OFS_ERR_CORRUPT. properties.transferType, when present, must be ImportToAzure or
+ * ExportFromAzure; an exportDiskDetailsCollection entry must be an object of only
+ * manifestFile (a relative path), manifestHash (64 hex digits, or "" before it is known)
+ * and backupManifestCloudPath, under a serial of 1-64 [A-Za-z0-9._:-]. */
 int ofs_jobjson_parse_job(const uint8_t *p, size_t len, const char *what, struct ofs_job *j,
     struct ofs_error *err);
 
