@@ -262,9 +262,8 @@ ofs_stg_flush_pack(struct stage *s, struct ofs_error *err)
 {
 	int rc;
 
-	if (s->o->loose)
-		return ofs_stg_close_loose_pack(s, &s->ct.pw, err);
-	if ((rc = close_pack(s, err)) != 0)
+	if ((rc = s->o->loose ? ofs_stg_close_loose_pack(s, &s->ct.pw, err) :
+	    close_pack(s, err)) != 0)
 		return rc;
 	return ofs_stg_close_loose_pack(s, &s->up.tw, err);
 }
@@ -278,7 +277,10 @@ ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
 	int rc;
 
 	if (s->o->loose || type == OFS_BLOB_TREE) {
-		struct ofs_pack_writer *w = s->o->loose ? &s->ct.pw : &s->up.tw;
+		/* Trees never share a pack with data: a snapshot that keeps an unchanged folder
+		 * needs that folder's tree, and an export of it (SPEC §16) must not carry the
+		 * data of files later deleted only because they were packed beside the tree. */
+		struct ofs_pack_writer *w = type == OFS_BLOB_TREE ? &s->up.tw : &s->ct.pw;
 
 		/* tree packs stay small (metadata, on every disk); backup packs are cloud-sized.
 		 * Reserve once so the buffer does not double past the target. */

@@ -2,7 +2,8 @@
 # make demo: the operator workflow end to end on generated sample data, with the embedded
 # defaults: init → stage → verify → verify --deep → prep two disks → verify the disks →
 # import job through offseed-dc (file storage) → backup of a change into the imported
-# repository → snapshots → ls → restore from the imported repository → compare.
+# repository → snapshots → ls → restore from the imported repository → compare → the return
+# trip: an export job brings the latest snapshot back on a disk, verified and restored.
 # Usage: tools/demo.sh [BUILD_DIR]   env: DEMO_DIR (default /tmp/offseed-demo)
 # Exits non-zero at the first step that fails, naming it.
 set -uo pipefail
@@ -26,7 +27,7 @@ export OFFSEED_STATE=$DEMO/state
 unset OFFSEED_REPO OFFSEED_PASSPHRASE OFFSEED_PASSPHRASE_FILE
 start=$(date +%s)
 n=0
-total=14
+total=16
 
 header() { n=$((n + 1)); printf '\n\033[1m==> [%d/%d] %s\033[0m\n' "$n" "$total" "$*"; }
 die() { printf '\ndemo: FAILED at step %d: %s\n' "$n" "$*" >&2; echo "demo: files kept in $DEMO" >&2; exit 1; }
@@ -190,6 +191,28 @@ if ! diff -u "$DEMO/meta-src.txt" "$DEMO/meta-restored.txt"; then
 fi
 echo "identical: $(wc -l <"$DEMO/meta-src.txt") entries, content and metadata"
 
+header "offline restore: an export job writes the latest snapshot onto a disk"
+run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" export create --job demo-return \
+    --repo "$REPO" --contact "$DEMO/contact.json" latest
+mkdir -p "$DEMO/return1"
+run "$OFFSEED_DC" export --url "http://127.0.0.1:$PORT" --state "$DEMO/dc-state" \
+    --customer demo --job demo-return "DEMO-RET-1=$DEMO/return1"
+run "$OFFSEED" --no-progress export status --job demo-return --wait --interval 0.5 --timeout 300
+
+header "the returned disk: keyless verify, then restore from it and compare"
+run env -u OFFSEED_PASSPHRASE -u OFFSEED_PASSPHRASE_FILE "$OFFSEED" --no-progress verify "$DEMO/return1"
+run "$OFFSEED" --no-progress --passphrase-file "$PASSFILE" restore latest \
+    --repo "disks:$DEMO/return1" --target "$DEMO/returned"
+R2=""
+for cand in "$DEMO/returned/src" "$DEMO/returned/${SRC#/}" "$DEMO/returned"; do
+	if [ -d "$cand/media" ] && [ -d "$cand/docs" ]; then R2=$cand; break; fi
+done
+[ -n "$R2" ] || die "cannot find the restored tree under $DEMO/returned"
+run diff -r --no-dereference "$SRC" "$R2"
+meta "$R2" >"$DEMO/meta-returned.txt"
+diff -u "$DEMO/meta-src.txt" "$DEMO/meta-returned.txt" || die "metadata of the returned copy differs"
+echo "identical: the snapshot came back on disk, content and metadata"
+
 header "summary"
 echo "source      $SRC ($(du -sh --apparent-size "$SRC" | cut -f1))"
 echo "staging     $REPO_SEED ($(du -sh --apparent-size "$REPO_SEED" | cut -f1), $(ls "$REPO_SEED"/containers/*.vhd | wc -l) container(s))"
@@ -197,4 +220,5 @@ echo "disks       $DEMO/disk1 $DEMO/disk2"
 echo "imported    $REPO ($(du -sh --apparent-size "$REPO" | cut -f1)), restored from here"
 echo "passphrase  $PASSFILE"
 echo "restored    $R"
+echo "returned    $DEMO/return1 (export job demo-return), restored to $R2"
 echo "demo OK in $(( $(date +%s) - start ))s — next: make test"
