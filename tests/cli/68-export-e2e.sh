@@ -117,6 +117,10 @@ flow() {
 	expect_exit 0 ofs export create --job exp-$K --repo "$LOC" --contact "$T/contact.json" latest
 	expect_exit 0 ofs --json export status --job exp-$K
 	assert_contains "$T/out" '"Created"'
+	# the customer's empty disks travel to the datacenter
+	expect_exit 0 ofs import ship --job exp-$K --carrier DHL --tracking 1Z-EXP
+	expect_exit 0 ofs export status --job exp-$K
+	assert_contains "$T/out" "ShippedToAzureDC"
 
 	echo "--- $K: the dock writes two disks the data must span"
 	tmpfs "$T/$K/x1" 40m
