@@ -522,9 +522,36 @@ run_deep(struct deep_open *dop, double sample, struct vctx *v)
 
 /* The summary line (or JSON object) of ntg targets checked since t0; returns the exit
  * code the findings in v decide. */
+/* Each disk's manifest SHA-256 as read (what the job's manifestHash, an export's status
+ * and --expect-hash compare with): printed, or as a JSON array. */
+static json_t *
+disk_hashes(const struct ofs_verify_target *tg, size_t ntg, int json)
+{
+	json_t *arr = json ? json_array() : NULL;
+
+	for (size_t i = 0; tg != NULL && i < ntg; i++) {
+		const struct ofs_verify_target *t = &tg[i];
+		const char *serial = t->m != NULL && t->m->has_disk ? t->m->serial : NULL;
+
+		if (!t->is_disk || t->sha[0] == '\0')
+			continue;
+		if (arr != NULL)
+			json_array_append_new(arr, json_pack("{s:s, s:s?, s:I, s:I, s:s}", "target",
+			    t->dir, "serial", serial, "disk_index", (json_int_t)(serial ?
+			    t->m->disk_index : 0), "disk_count", (json_int_t)(serial ?
+			    t->m->disk_count : 0), "manifest_sha256", t->sha));
+		else if (serial != NULL)
+			ofs_result("disk %u of %u (serial %s) %s: manifest SHA-256 %s\n",
+			    t->m->disk_index, t->m->disk_count, serial, t->dir, t->sha);
+		else
+			ofs_result("disk %s: manifest SHA-256 %s\n", t->dir, t->sha);
+	}
+	return arr;
+}
+
 static int
 report(const struct vargs *a, struct vctx *v, const struct ofs_check_stats *total,
-    size_t ntg, double t0)
+    const struct ofs_verify_target *tg, size_t ntg, double t0)
 {
 	double secs = ofs_mono() - t0, sample = a->sample;
 	int rc = v->serious > 0 ? 4 : v->io > 0 ? 1 : v->findings > 0 ? 7 : 0;
@@ -536,7 +563,7 @@ report(const struct vargs *a, struct vctx *v, const struct ofs_check_stats *tota
 			if (v->names[i] > 0)
 				json_object_set_new(kinds, kind_names[i],
 				    json_integer((json_int_t)v->names[i]));
-		ofs_emit(json_pack("{s:s, s:s, s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		json_t *sum = json_pack("{s:s, s:s, s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:I, s:o, s:f, s:f, s:b, s:f, s:o}",
 		    "type", "summary", "command", "verify", "ok", rc == 0, "exit_code", rc,
 		    "targets", (json_int_t)ntg, "files_listed", (json_int_t)total->files_listed,
@@ -549,7 +576,11 @@ report(const struct vargs *a, struct vctx *v, const struct ofs_check_stats *tota
 		    "seconds", secs, "bytes_per_second",
 		    secs > 0 ? (double)total->bytes_hashed / secs : 0.0,
 		    "deep", a->deep, "sample_pct", sample < 100 ? sample : 0.0,
-		    "problems", v->list ? v->list : json_array()));
+		    "problems", v->list ? v->list : json_array());
+
+		if (sum != NULL && tg != NULL)
+			json_object_set_new(sum, "disks", disk_hashes(tg, ntg, 1));
+		ofs_emit(sum);
 		v->list = NULL;	/* transferred */
 	} else {
 		char sz[32], rate[32], kinds[512] = "";
@@ -562,6 +593,7 @@ report(const struct vargs *a, struct vctx *v, const struct ofs_check_stats *tota
 			if (v->names[i] > 0 && kl < sizeof(kinds))
 				kl += (size_t)snprintf(kinds + kl, sizeof(kinds) - kl, "%s%llu %s",
 				    kl ? ", " : "", (unsigned long long)v->names[i], kind_names[i]);
+		disk_hashes(tg, ntg, 0);
 		ofs_result("verify: %llu of %llu files, %s checked in %.1f s (%s/s), %llu "
 		    "containers: %s%s%s%s\n", (unsigned long long)total->files_checked,
 		    (unsigned long long)total->files_listed, sz, secs, rate,
@@ -591,7 +623,7 @@ verify_azure(const struct vargs *a, struct vctx *v, double t0)
 	}
 	rc = verify_remote(a->targets[0], a->mfs, a->nmfs, a->threads, v, &total);
 	if (rc < 0)	/* checked: the common summary */
-		rc = report(a, v, &total, 1, t0);
+		rc = report(a, v, &total, NULL, 1, t0);
 	return rc;
 }
 
@@ -623,7 +655,7 @@ cmd_verify(int argc, char **argv, struct ofs_cli *g)
 	ofs_verify_check_expected(a.ex, a.nex, tg, a.ntargets, on_target_finding, &v);
 	if (a.deep && (rc = run_deep(&dop, a.sample, &v)) != 0)
 		goto done;
-	rc = report(&a, &v, &total, a.ntargets, t0);
+	rc = report(&a, &v, &total, tg, a.ntargets, t0);
 done:
 	deep_open_free(&dop);
 	json_decref(v.list);

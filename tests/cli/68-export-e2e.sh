@@ -140,6 +140,10 @@ flow() {
 
 	echo "--- $K: on arrival: keyless and deep verify, restore from disks:"
 	expect_exit 0 "$OFFSEED" --no-progress verify "${expect[@]}" "$T/$K/x1" "$T/$K/x2"
+	# verify prints each disk's manifest hash: the one export status showed
+	for h in "${expect[@]}"; do
+		[ "$h" = --expect-hash ] || assert_contains "$T/out" "(serial ${h%%=*}) $T/$K/x${h:3:1}: manifest SHA-256 ${h#*=}"
+	done
 	expect_exit 0 ofs verify --deep "$T/$K/x1" "$T/$K/x2"
 	expect_exit 0 ofs restore --repo "disks:$T/$K/x1,$T/$K/x2" latest --target "$T/$K/r"
 	same_tree "$SRC" "$(restored "$T/$K/r")" "$K: restore from the exported disks"
