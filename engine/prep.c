@@ -782,17 +782,6 @@ clean_top(struct pdisk *d)
 
 /* ---- manifests and the job draft -------------------------------------------------------- */
 
-static void
-copy_hashes(const struct ofs_file_hashes *src, struct ofs_file_hashes *dst)
-{
-	*dst = *src;
-	dst->regions = NULL;
-	if (src->nregions > 0) {
-		dst->regions = ofs_xreallocarray(NULL, src->nregions, OFS_XXH_LEN);
-		memcpy(dst->regions, src->regions, src->nregions * OFS_XXH_LEN);
-	}
-}
-
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -871,7 +860,7 @@ write_manifests(struct prep *p, struct ofs_prep_result *res, struct ofs_error *e
 		for (size_t i = 0; i < d->nfiles; i++) {
 			struct ofs_file_hashes h;
 
-			copy_hashes(&d->files[i]->pl.mf->h, &h);
+			ofs_file_hashes_copy(&d->files[i]->pl.mf->h, &h);
 			ofs_manifest_add(m, d->files[i]->pl.dst, &h);
 			sd->bytes += d->files[i]->pl.mf->h.size;
 			if (d->files[i]->pl.is_container)
@@ -936,19 +925,7 @@ write_manifests(struct prep *p, struct ofs_prep_result *res, struct ofs_error *e
 	}
 out:
 	ofs_set_manifest_free(old_set);
-	for (size_t k = 0; k < set.ndisks; k++) {
-		free(set.disks[k].serial);
-		for (size_t j = 0; j < set.disks[k].ncontainers; j++)
-			free(set.disks[k].containers[j]);
-		free(set.disks[k].containers);
-	}
-	free(set.disks);
-	free(set.tool);
-	free(set.created);
-	free(set.repository);
-	free(set.seed_set);
-	free(set.job);
-	free(set.destination);
+	ofs_set_manifest_release(&set);
 	ofs_buf_release(&b);
 	ofs_buf_release(&sb);
 	return r;

@@ -34,6 +34,17 @@ ofs_file_hashes_release(struct ofs_file_hashes *h)
 	memset(h, 0, sizeof(*h));
 }
 
+void
+ofs_file_hashes_copy(const struct ofs_file_hashes *src, struct ofs_file_hashes *dst)
+{
+	*dst = *src;
+	dst->regions = NULL;
+	if (src->nregions > 0) {
+		dst->regions = ofs_xreallocarray(NULL, src->nregions, OFS_XXH_LEN);
+		memcpy(dst->regions, src->regions, src->nregions * OFS_XXH_LEN);
+	}
+}
+
 /* ---- hasher ---------------------------------------------------------------------------- */
 
 struct ofs_hasher {

@@ -33,6 +33,8 @@ struct ofs_file_hashes {
 };
 
 void ofs_file_hashes_release(struct ofs_file_hashes *h);
+/* A copy of src into dst with its own region list (release it). */
+void ofs_file_hashes_copy(const struct ofs_file_hashes *src, struct ofs_file_hashes *dst);
 
 /* Streaming hasher: whole-file XXH3-128 plus one per region_size bytes. */
 struct ofs_hasher;

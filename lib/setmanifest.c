@@ -137,10 +137,8 @@ out:
 /* ---- manifest -------------------------------------------------------------------------- */
 
 void
-ofs_set_manifest_free(struct ofs_set_manifest *m)
+ofs_set_manifest_release(struct ofs_set_manifest *m)
 {
-	if (m == NULL)
-		return;
 	for (size_t i = 0; i < m->ndisks; i++) {
 		struct ofs_set_disk *d = &m->disks[i];
 
@@ -156,6 +154,15 @@ ofs_set_manifest_free(struct ofs_set_manifest *m)
 	free(m->seed_set);
 	free(m->job);
 	free(m->destination);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+ofs_set_manifest_free(struct ofs_set_manifest *m)
+{
+	if (m == NULL)
+		return;
+	ofs_set_manifest_release(m);
 	free(m);
 }
 

@@ -46,6 +46,8 @@ int ofs_set_manifest_encode(const struct ofs_set_manifest *m, struct ofs_buf *ou
 int ofs_set_manifest_write(const struct ofs_set_manifest *m, const char *path,
     struct ofs_error *err);
 void ofs_set_manifest_free(struct ofs_set_manifest *m);
+/* Free what m owns (a set manifest built in place, not allocated); m is zeroed. */
+void ofs_set_manifest_release(struct ofs_set_manifest *m);
 
 /* 1 if name is a valid Azure blob container name: 3-63 chars of [a-z0-9-], starting and
  * ending alphanumeric, no "--"; else 0. */

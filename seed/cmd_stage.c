@@ -117,17 +117,6 @@ find_file(const struct ofs_manifest *m, const char *path)
 	return NULL;
 }
 
-static void
-copy_hashes(const struct ofs_file_hashes *src, struct ofs_file_hashes *dst)
-{
-	*dst = *src;
-	dst->regions = NULL;
-	if (src->nregions > 0) {
-		dst->regions = ofs_xreallocarray(NULL, src->nregions, OFS_XXH_LEN);
-		memcpy(dst->regions, src->regions, src->nregions * OFS_XXH_LEN);
-	}
-}
-
 /* Build the staging manifest. Containers are immutable, so hashes computed while sealing
  * (or listed by the previous manifest for the same size) are reused; the rest is read. */
 static int
@@ -167,7 +156,7 @@ build_manifest(struct ofs_repo *r, const struct ofs_manifest *sealed, const uint
 		    (stat(full, &st) != 0 || (uint64_t)st.st_size != f->h.size))
 			f = NULL;
 		if (f != NULL)
-			copy_hashes(&f->h, &h);
+			ofs_file_hashes_copy(&f->h, &h);
 		else if ((rc = ofs_hash_file(full, OFS_REGION_SIZE, &h, err)) != 0) {
 			free(full);
 			goto out;
@@ -258,7 +247,7 @@ add_disk_containers(struct ofs_repo *r, const struct ofs_manifest *sealed,
 		ofs_container_name(set, seqs[i], name, sizeof(name));
 		rel = ofs_path_join("containers", name);
 		if ((f = find_file(sealed, rel)) != NULL) {
-			copy_hashes(&f->h, &h);
+			ofs_file_hashes_copy(&f->h, &h);
 		} else {
 			char *full = NULL;
 

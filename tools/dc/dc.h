@@ -102,10 +102,13 @@ int dc_admin_token(const char *state, int create, char tok[DC_ADMIN_TOKEN_LEN + 
 /* Stages (properties.status). */
 int dc_stage_final(const char *stage);		/* a copy end stage, Cancelled or ShippedToCustomer */
 int dc_stage_cancellable(const char *stage);	/* Created, ShippedToAzureDC */
+int dc_stage_takes_disks(const char *stage);	/* … AtAzureDC, DataCopy: receive, export */
 
 /* Job names the service keeps: the API's rule (3-24 of [-A-Za-z0-9_.]), a letter or digit
  * first, and no ".tmp" anywhere, so a job file never looks like a hidden or temporary one. */
 int dc_job_name_ok(const char *name);
+/* Format a validation failure into msg (msgsz bytes); returns -1, the validators' answer. */
+int dc_fail(char *msg, size_t msgsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Validate a PUT body (ImportToAzure or ExportFromAzure). 0, or -1 with msg naming the
  * field. */
 int dc_job_validate(json_t *body, char *msg, size_t msgsz);

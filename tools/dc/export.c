@@ -689,17 +689,6 @@ out:
 	return e;
 }
 
-static void
-copy_hashes(const struct ofs_file_hashes *src, struct ofs_file_hashes *dst)
-{
-	*dst = *src;
-	dst->regions = NULL;
-	if (src->nregions > 0) {
-		dst->regions = ofs_xreallocarray(NULL, src->nregions, OFS_XXH_LEN);
-		memcpy(dst->regions, src->regions, src->nregions * OFS_XXH_LEN);
-	}
-}
-
 /* The manifests of every disk, then the set manifest on each. 0, or 1 with *bad. */
 static int
 write_manifests(struct xrun *x, size_t *bad, char *reason, size_t rsz)
@@ -747,7 +736,7 @@ write_manifests(struct xrun *x, size_t *bad, char *reason, size_t rsz)
 			if (x->why[i] != NULL || !(x->p.place[i] == DC_PLACE_ALL ||
 			    x->p.place[i] == (int)k))
 				continue;
-			copy_hashes(&x->h[i], &h);
+			ofs_file_hashes_copy(&x->h[i], &h);
 			rel = disk_rel(x, i);
 			ofs_manifest_add(m, rel, &h);
 			sd->bytes += x->h[i].size;
@@ -790,19 +779,7 @@ write_manifests(struct xrun *x, size_t *bad, char *reason, size_t rsz)
 			    json_string(set.disks[k].manifest_sha256));
 		pthread_mutex_unlock(&x->ctx->mu);
 	}
-	for (size_t k = 0; k < set.ndisks; k++) {
-		free(set.disks[k].serial);
-		for (size_t j = 0; j < set.disks[k].ncontainers; j++)
-			free(set.disks[k].containers[j]);
-		free(set.disks[k].containers);
-	}
-	free(set.disks);
-	free(set.tool);
-	free(set.created);
-	free(set.repository);
-	free(set.seed_set);
-	free(set.job);
-	free(set.destination);
+	ofs_set_manifest_release(&set);
 	ofs_buf_release(&b);
 	ofs_buf_release(&sb);
 	return rc;

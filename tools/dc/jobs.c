@@ -47,6 +47,13 @@ dc_stage_final(const char *stage)
 }
 
 int
+dc_stage_takes_disks(const char *stage)
+{
+	return dc_stage_cancellable(stage) || strcmp(stage, "AtAzureDC") == 0 ||
+	    strcmp(stage, "DataCopy") == 0;
+}
+
+int
 dc_stage_cancellable(const char *stage)
 {
 	return strcmp(stage, "Created") == 0 || strcmp(stage, "ShippedToAzureDC") == 0;
@@ -61,11 +68,8 @@ disk_status_final(const char *s)
 	return is_one_of(s, final);
 }
 
-static int
-vfail(char *msg, size_t msgsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-vfail(char *msg, size_t msgsz, const char *fmt, ...)
+int
+dc_fail(char *msg, size_t msgsz, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,7 +91,7 @@ static int
 need_text(json_t *o, const char *key, size_t max, const char *where, char *msg, size_t msgsz)
 {
 	if (!text_ok(json_object_get(o, key), max))
-		return vfail(msg, msgsz, "%s%s is required: a string of 1 to %zu printable "
+		return dc_fail(msg, msgsz, "%s%s is required: a string of 1 to %zu printable "
 		    "characters", where, key, max);
 	return 0;
 }
@@ -99,7 +103,7 @@ need_value(json_t *o, const char *key, const char *want, const char *where, char
 	const char *v = dc_jstr(o, key);
 
 	if (v == NULL || strcmp(v, want) != 0)
-		return vfail(msg, msgsz, "%s%s must be \"%s\"", where, key, want);
+		return dc_fail(msg, msgsz, "%s%s must be \"%s\"", where, key, want);
 	return 0;
 }
 
@@ -109,7 +113,7 @@ need_obj(json_t *o, const char *key, const char *where, char *msg, size_t msgsz)
 	json_t *v = json_object_get(o, key);
 
 	if (!json_is_object(v)) {
-		vfail(msg, msgsz, "%s%s is required and must be an object", where, key);
+		dc_fail(msg, msgsz, "%s%s is required and must be an object", where, key);
 		return NULL;
 	}
 	return v;
@@ -187,11 +191,11 @@ validate_contact(json_t *details, int need_return, char *msg, size_t msgsz)
 		return -1;
 	arr = json_object_get(o, "emailList");
 	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 16)
-		return vfail(msg, msgsz, "properties.details.contactDetails.emailList must be an "
+		return dc_fail(msg, msgsz, "properties.details.contactDetails.emailList must be an "
 		    "array of 1 to 16 addresses");
 	json_array_foreach(arr, i, v)
 		if (!text_ok(v, 256) || strchr(json_string_value(v), '@') == NULL)
-			return vfail(msg, msgsz, "properties.details.contactDetails.emailList[%zu] "
+			return dc_fail(msg, msgsz, "properties.details.contactDetails.emailList[%zu] "
 			    "is not an e-mail address", i);
 	if (!need_return && json_object_get(details, "returnToCustomerPackageDetails") == NULL)
 		return 0;
@@ -215,11 +219,11 @@ validate_import(json_t *details, char *msg, size_t msgsz)
 		return -1;
 	arr = json_object_get(details, "dataImportDetails");
 	if (!json_is_array(arr) || json_array_size(arr) != 1)
-		return vfail(msg, msgsz, "properties.details.dataImportDetails must be an array "
+		return dc_fail(msg, msgsz, "properties.details.dataImportDetails must be an array "
 		    "of one storage account");
 	o = json_object_get(json_array_get(arr, 0), "accountDetails");
 	if (!json_is_object(o))
-		return vfail(msg, msgsz, "properties.details.dataImportDetails[0].accountDetails "
+		return dc_fail(msg, msgsz, "properties.details.dataImportDetails[0].accountDetails "
 		    "is required");
 	if (need_value(o, "dataAccountType", "StorageAccount",
 	    "properties.details.dataImportDetails[0].accountDetails.", msg, msgsz) != 0 ||
@@ -230,22 +234,22 @@ validate_import(json_t *details, char *msg, size_t msgsz)
 	    msgsz)) == NULL)
 		return -1;
 	if (json_object_size(o) == 0 || json_object_size(o) > DISKS_MAX)
-		return vfail(msg, msgsz, "properties.details.importDiskDetailsCollection must "
+		return dc_fail(msg, msgsz, "properties.details.importDiskDetailsCollection must "
 		    "list 1 to %d disks", DISKS_MAX);
 	json_object_foreach(o, serial, v) {
 		if (!dc_serial_ok(serial))
-			return vfail(msg, msgsz, "disk serial '%.64s' is invalid (1 to 64 of "
+			return dc_fail(msg, msgsz, "disk serial '%.64s' is invalid (1 to 64 of "
 			    "A-Z a-z 0-9 . _ - :)", serial);
 		if (!json_is_object(v))
-			return vfail(msg, msgsz, "importDiskDetailsCollection.%s must be an object",
+			return dc_fail(msg, msgsz, "importDiskDetailsCollection.%s must be an object",
 			    serial);
 		if (!text_ok(json_object_get(v, "manifestFile"), 255) ||
 		    !relpath_ok(dc_jstr(v, "manifestFile")))
-			return vfail(msg, msgsz, "importDiskDetailsCollection.%s.manifestFile must "
+			return dc_fail(msg, msgsz, "importDiskDetailsCollection.%s.manifestFile must "
 			    "be a relative path on the disk", serial);
 		h = dc_jstr(v, "manifestHash");
 		if (h == NULL || strlen(h) != 64 || strspn(h, "0123456789abcdefABCDEF") != 64)
-			return vfail(msg, msgsz, "importDiskDetailsCollection.%s.manifestHash must "
+			return dc_fail(msg, msgsz, "importDiskDetailsCollection.%s.manifestHash must "
 			    "be the SHA-256 of the manifest (64 hex digits)", serial);
 	}
 	return 0;
@@ -258,7 +262,7 @@ dc_job_validate(json_t *body, char *msg, size_t msgsz)
 	const char *tt;
 
 	if (!json_is_object(body))
-		return vfail(msg, msgsz, "the request body must be a JSON object");
+		return dc_fail(msg, msgsz, "the request body must be a JSON object");
 	if (need_text(body, "location", 64, "", msg, msgsz) != 0 ||
 	    (sku = need_obj(body, "sku", "", msg, msgsz)) == NULL ||
 	    need_value(sku, "name", "DataBoxCustomerDisk", "sku.", msg, msgsz) != 0 ||
@@ -266,7 +270,7 @@ dc_job_validate(json_t *body, char *msg, size_t msgsz)
 		return -1;
 	tt = dc_jstr(props, "transferType");
 	if (tt == NULL || (strcmp(tt, "ImportToAzure") != 0 && strcmp(tt, "ExportFromAzure") != 0))
-		return vfail(msg, msgsz, "properties.transferType must be \"ImportToAzure\" or "
+		return dc_fail(msg, msgsz, "properties.transferType must be \"ImportToAzure\" or "
 		    "\"ExportFromAzure\"");
 	if ((details = need_obj(props, "details", "properties.", msg, msgsz)) == NULL ||
 	    need_value(details, "jobDetailsType", "DataBoxCustomerDisk", "properties.details.",
@@ -370,33 +374,33 @@ dc_job_doc_check(json_t *doc, char *msg, size_t msgsz)
 
 	if (!json_is_object(doc) || strcmp(dc_jstr(doc, "format") ? dc_jstr(doc, "format") : "",
 	    "offseed-dc-job") != 0)
-		return vfail(msg, msgsz, "not an offseed-dc job document");
+		return dc_fail(msg, msgsz, "not an offseed-dc job document");
 	if (dc_jint(doc, "version") != 1)
-		return vfail(msg, msgsz, "job document version %lld is not supported",
+		return dc_fail(msg, msgsz, "job document version %lld is not supported",
 		    (long long)dc_jint(doc, "version"));
 	req = json_object_get(doc, "request");
 	if (dc_jstr(doc, "name") == NULL || dc_jstr(doc, "status") == NULL ||
 	    dc_jstr(doc, "operation") == NULL || dc_jstr(doc, "created") == NULL ||
 	    !json_is_array(json_object_get(doc, "stages")) ||
 	    dc_job_validate(req, msg, msgsz) != 0)
-		return vfail(msg, msgsz, "the job document is damaged (a required field is missing)");
+		return dc_fail(msg, msgsz, "the job document is damaged (a required field is missing)");
 	if (json_object_get(doc, "customer") != NULL && (dc_jstr(doc, "customer") == NULL ||
 	    !dc_customer_name_ok(dc_jstr(doc, "customer"))))
-		return vfail(msg, msgsz, "the job document names no valid customer");
+		return dc_fail(msg, msgsz, "the job document names no valid customer");
 	disks = json_object_get(doc, "disks");
 	if (!json_is_object(disks))
-		return vfail(msg, msgsz, "the job document has no disks");
+		return dc_fail(msg, msgsz, "the job document has no disks");
 	if (dc_job_is_export(doc) && dc_export_doc_check(doc, msg, msgsz) != 0)
 		return -1;
 	json_object_foreach(disks, serial, d) {
 		if (!json_is_object(d) || dc_jstr(d, "copyStatus") == NULL ||
 		    dc_jstr(d, "phase") == NULL || !json_is_object(json_object_get(d, "errors")) ||
 		    !json_is_object(json_object_get(d, "imported")))
-			return vfail(msg, msgsz, "disk '%s' of the job document is damaged", serial);
+			return dc_fail(msg, msgsz, "disk '%s' of the job document is damaged", serial);
 		if (!is_one_of(dc_jstr(d, "phase"), phases))
-			return vfail(msg, msgsz, "disk '%s' has an unknown phase", serial);
+			return dc_fail(msg, msgsz, "disk '%s' has an unknown phase", serial);
 		if (is_one_of(dc_jstr(d, "phase"), at_dock) && dc_jstr(d, "dock") == NULL)
-			return vfail(msg, msgsz, "disk '%s' was received but its path is missing",
+			return dc_fail(msg, msgsz, "disk '%s' was received but its path is missing",
 			    serial);
 	}
 	return 0;

@@ -2,7 +2,6 @@
  * ExportFromAzure job's dataExportDetails (every blobPathList entry a repository object of
  * one /CONTAINER/PREFIX/), the export state kept in the job document, its outcome and the
  * read-only parts of its JobResource. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,39 +10,6 @@
 #include "text.h"
 #include "util.h"
 
-static int
-efail(char *msg, size_t msgsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-efail(char *msg, size_t msgsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, msgsz, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Every key of o is one of keys (NULL-terminated); else the first other one in *bad. */
-static int
-only_keys(json_t *o, const char *const *keys, const char **bad)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(o, k, v) {
-		size_t i;
-
-		for (i = 0; keys[i] != NULL && strcmp(keys[i], k) != 0; i++)
-			;
-		if (keys[i] == NULL) {
-			*bad = k;
-			return 0;
-		}
-	}
-	return 1;
-}
 
 static int
 hex_n(const char *s, size_t n)
@@ -131,16 +97,29 @@ dc_export_split(const char *entry, size_t base_len, char **container, const char
 	return 0;
 }
 
-static const char *const details_keys[] = { "jobDetailsType", "contactDetails",
-	"returnToCustomerPackageDetails", "dataExportDetails", NULL };
-static const char *const entry_keys[] = { "accountDetails", "transferConfiguration",
-	"logCollectionLevel", NULL };
-static const char *const account_keys[] = { "dataAccountType", "storageAccountId", NULL };
-static const char *const config_keys[] = { "transferConfigurationType",
-	"transferFilterDetails", NULL };
-static const char *const filter_keys[] = { "include", NULL };
-static const char *const include_keys[] = { "dataAccountType", "blobFilterDetails", NULL };
-static const char *const blob_keys[] = { "blobPathList", NULL };
+static const struct ofs_key details_keys[] = {
+	{ "jobDetailsType", 0 }, { "contactDetails", 0 },
+	{ "returnToCustomerPackageDetails", 0 }, { "dataExportDetails", 0 }, { NULL, 0 }
+};
+static const struct ofs_key entry_keys[] = {
+	{ "accountDetails", 0 }, { "transferConfiguration", 0 }, { "logCollectionLevel", 0 },
+	{ NULL, 0 }
+};
+static const struct ofs_key account_keys[] = {
+	{ "dataAccountType", 0 }, { "storageAccountId", 0 }, { NULL, 0 }
+};
+static const struct ofs_key config_keys[] = {
+	{ "transferConfigurationType", 0 }, { "transferFilterDetails", 0 }, { NULL, 0 }
+};
+static const struct ofs_key filter_keys[] = {
+	{ "include", 0 }, { NULL, 0 }
+};
+static const struct ofs_key include_keys[] = {
+	{ "dataAccountType", 0 }, { "blobFilterDetails", 0 }, { NULL, 0 }
+};
+static const struct ofs_key blob_keys[] = {
+	{ "blobPathList", 0 }, { NULL, 0 }
+};
 
 #define W "properties.details.dataExportDetails[0]."
 
@@ -151,7 +130,7 @@ need_str(json_t *o, const char *key, const char *want, const char *where, char *
 	const char *v = dc_jstr(o, key);
 
 	if (v == NULL || strcmp(v, want) != 0)
-		return efail(msg, msgsz, "%s%s must be \"%s\"", where, key, want);
+		return dc_fail(msg, msgsz, "%s%s must be \"%s\"", where, key, want);
 	return 0;
 }
 
@@ -165,7 +144,7 @@ validate_paths(json_t *list, char *msg, size_t msgsz)
 	json_t *v;
 
 	if (!json_is_array(list) || n == 0 || n > DC_EXPORT_BLOBS_MAX)
-		return efail(msg, msgsz, W "transferConfiguration.transferFilterDetails.include."
+		return dc_fail(msg, msgsz, W "transferConfiguration.transferFilterDetails.include."
 		    "blobFilterDetails.blobPathList must be an array of 1 to %u blob paths",
 		    DC_EXPORT_BLOBS_MAX);
 	/* The repository's /C/P/ is where its config is. */
@@ -173,7 +152,7 @@ validate_paths(json_t *list, char *msg, size_t msgsz)
 		size_t len;
 
 		if (!json_is_string(v))
-			return efail(msg, msgsz, W "...blobPathList[%zu] must be a string", i);
+			return dc_fail(msg, msgsz, W "...blobPathList[%zu] must be a string", i);
 		e = json_string_value(v);
 		len = json_string_length(v);
 		if (len >= 8 && strcmp(e + len - 7, "/config") == 0 && strlen(e) == len) {
@@ -183,7 +162,7 @@ validate_paths(json_t *list, char *msg, size_t msgsz)
 		}
 	}
 	if (base == NULL || !base_ok(base, blen))
-		return efail(msg, msgsz, W "...blobPathList must name the repository's config as "
+		return dc_fail(msg, msgsz, W "...blobPathList must name the repository's config as "
 		    "\"/CONTAINER[/PREFIX]/config\" (a valid container other than '%s')",
 		    DC_LOG_CONTAINER);
 	json_array_foreach(list, i, v) {
@@ -195,16 +174,16 @@ validate_paths(json_t *list, char *msg, size_t msgsz)
 		if (e == NULL || strlen(e) != json_string_length(v) ||
 		    strncmp(e, base, blen) != 0 ||
 		    dc_export_split(e, blen, &cont, &blob, &g) != 0)
-			return efail(msg, msgsz, W "...blobPathList[%zu] '%.200s' is not a repository "
+			return dc_fail(msg, msgsz, W "...blobPathList[%zu] '%.200s' is not a repository "
 			    "object under '%.*s/' (config, keys/ID, index/ID, snapshots/ID, "
 			    "containers/ID-NNNNNN.vhd or data/XX/ID, lower-case hex)", i,
 			    e ? e : "", (int)blen, base);
 		free(cont);
 		if (strlen(blob) > 1024)
-			return efail(msg, msgsz, W "...blobPathList[%zu]: the blob name is longer than "
+			return dc_fail(msg, msgsz, W "...blobPathList[%zu]: the blob name is longer than "
 			    "1024 bytes", i);
 		if (g < last || (g == last && strcmp(prev, e) >= 0))
-			return efail(msg, msgsz, W "...blobPathList[%zu] '%.200s' is %s: entries go "
+			return dc_fail(msg, msgsz, W "...blobPathList[%zu] '%.200s' is %s: entries go "
 			    "config, keys, index, snapshots, containers, data, each sorted, once", i,
 			    e, g == last && strcmp(prev, e) == 0 ? "a duplicate" : "out of order");
 		last = g;
@@ -221,28 +200,28 @@ dc_export_validate(json_t *details, char *msg, size_t msgsz)
 
 	if (json_object_get(details, "importDiskDetailsCollection") != NULL ||
 	    json_object_get(details, "dataImportDetails") != NULL)
-		return efail(msg, msgsz, "properties.details.%s is not allowed with transferType "
+		return dc_fail(msg, msgsz, "properties.details.%s is not allowed with transferType "
 		    "ExportFromAzure (the disks are attached at the datacenter)",
 		    json_object_get(details, "dataImportDetails") ? "dataImportDetails" :
 		    "importDiskDetailsCollection");
-	if (!only_keys(details, details_keys, &bad))
-		return efail(msg, msgsz, "properties.details.%.64s is not a field of an export job",
+	if (ofs_json_keys_check(details, details_keys, &bad, NULL) != 0)
+		return dc_fail(msg, msgsz, "properties.details.%.64s is not a field of an export job",
 		    bad);
 	arr = json_object_get(details, "dataExportDetails");
 	if (!json_is_array(arr) || json_array_size(arr) != 1)
-		return efail(msg, msgsz, "properties.details.dataExportDetails must be an array of "
+		return dc_fail(msg, msgsz, "properties.details.dataExportDetails must be an array of "
 		    "one storage account with transferType ExportFromAzure");
 	x = json_array_get(arr, 0);
-	if (!json_is_object(x) || !only_keys(x, entry_keys, &bad))
-		return efail(msg, msgsz, "properties.details.dataExportDetails[0]%s%.64s is not "
+	if (!json_is_object(x) || ofs_json_keys_check(x, entry_keys, &bad, NULL) != 0)
+		return dc_fail(msg, msgsz, "properties.details.dataExportDetails[0]%s%.64s is not "
 		    "allowed", bad ? "." : " ", bad ? bad : "must be an object;");
 	lvl = dc_jstr(x, "logCollectionLevel");
 	if (json_object_get(x, "logCollectionLevel") != NULL && (lvl == NULL ||
 	    (strcmp(lvl, "Verbose") != 0 && strcmp(lvl, "Error") != 0)))
-		return efail(msg, msgsz, W "logCollectionLevel must be \"Verbose\" or \"Error\"");
+		return dc_fail(msg, msgsz, W "logCollectionLevel must be \"Verbose\" or \"Error\"");
 	o = json_object_get(x, "accountDetails");
-	if (!json_is_object(o) || !only_keys(o, account_keys, &bad))
-		return efail(msg, msgsz, W "accountDetails must be {dataAccountType, "
+	if (!json_is_object(o) || ofs_json_keys_check(o, account_keys, &bad, NULL) != 0)
+		return dc_fail(msg, msgsz, W "accountDetails must be {dataAccountType, "
 		    "storageAccountId}%s%.64s", bad ? ": not " : "", bad ? bad : "");
 	if (need_str(o, "dataAccountType", "StorageAccount", W "accountDetails.", msg,
 	    msgsz) != 0)
@@ -250,28 +229,28 @@ dc_export_validate(json_t *details, char *msg, size_t msgsz)
 	if (dc_jstr(o, "storageAccountId") == NULL || ofs_text_check(dc_jstr(o,
 	    "storageAccountId"), json_string_length(json_object_get(o, "storageAccountId")), 1024,
 	    OFS_TEXT_NONEMPTY) != OFS_TEXT_OK)
-		return efail(msg, msgsz, W "accountDetails.storageAccountId is required: a string "
+		return dc_fail(msg, msgsz, W "accountDetails.storageAccountId is required: a string "
 		    "of 1 to 1024 printable characters");
 	tc = json_object_get(x, "transferConfiguration");
-	if (!json_is_object(tc) || !only_keys(tc, config_keys, &bad) ||
+	if (!json_is_object(tc) || ofs_json_keys_check(tc, config_keys, &bad, NULL) != 0 ||
 	    need_str(tc, "transferConfigurationType", "TransferUsingFilter",
 	    W "transferConfiguration.", msg, msgsz) != 0)
-		return bad ? efail(msg, msgsz, W "transferConfiguration.%.64s is not allowed", bad) :
-		    json_is_object(tc) ? -1 : efail(msg, msgsz, W "transferConfiguration is required "
+		return bad ? dc_fail(msg, msgsz, W "transferConfiguration.%.64s is not allowed", bad) :
+		    json_is_object(tc) ? -1 : dc_fail(msg, msgsz, W "transferConfiguration is required "
 		    "and must be an object");
 	tf = json_object_get(tc, "transferFilterDetails");
 	inc = json_object_get(tf, "include");
-	if (!json_is_object(tf) || !only_keys(tf, filter_keys, &bad) || !json_is_object(inc) ||
-	    !only_keys(inc, include_keys, &bad))
-		return efail(msg, msgsz, W "transferConfiguration.transferFilterDetails must be "
+	if (!json_is_object(tf) || ofs_json_keys_check(tf, filter_keys, &bad, NULL) != 0 ||
+	    !json_is_object(inc) || ofs_json_keys_check(inc, include_keys, &bad, NULL) != 0)
+		return dc_fail(msg, msgsz, W "transferConfiguration.transferFilterDetails must be "
 		    "{\"include\":{dataAccountType, blobFilterDetails}}%s%.64s", bad ? ": not " : "",
 		    bad ? bad : "");
 	if (need_str(inc, "dataAccountType", "StorageAccount",
 	    W "transferConfiguration.transferFilterDetails.include.", msg, msgsz) != 0)
 		return -1;
 	bf = json_object_get(inc, "blobFilterDetails");
-	if (!json_is_object(bf) || !only_keys(bf, blob_keys, &bad))
-		return efail(msg, msgsz, W "transferConfiguration.transferFilterDetails.include."
+	if (!json_is_object(bf) || ofs_json_keys_check(bf, blob_keys, &bad, NULL) != 0)
+		return dc_fail(msg, msgsz, W "transferConfiguration.transferFilterDetails.include."
 		    "blobFilterDetails must be {\"blobPathList\":[…]}%s%.64s", bad ? ": not " : "",
 		    bad ? bad : "");
 	return validate_paths(json_object_get(bf, "blobPathList"), msg, msgsz);
@@ -321,14 +300,14 @@ dc_export_doc_check(json_t *doc, char *msg, size_t msgsz)
 	size_t i, n = json_array_size(dc_export_paths(doc));
 
 	if (!json_is_object(ex) || st == NULL)
-		return efail(msg, msgsz, "the export job document has no export state");
+		return dc_fail(msg, msgsz, "the export job document has no export state");
 	for (i = 0; states[i] != NULL && strcmp(states[i], st) != 0; i++)
 		;
 	if (states[i] == NULL)
-		return efail(msg, msgsz, "the export job document has an unknown export state");
+		return dc_fail(msg, msgsz, "the export job document has an unknown export state");
 	if (json_object_get(ex, "seedSet") != NULL && (dc_jstr(ex, "seedSet") == NULL ||
 	    !hex_n(dc_jstr(ex, "seedSet"), 32)))
-		return efail(msg, msgsz, "the export job document's seed set is damaged");
+		return dc_fail(msg, msgsz, "the export job document's seed set is damaged");
 	if (strcmp(st, "planned") != 0)
 		return 0;
 	if (json_array_size(json_object_get(ex, "sizes")) != n ||
@@ -336,21 +315,21 @@ dc_export_doc_check(json_t *doc, char *msg, size_t msgsz)
 	    !json_is_array(json_object_get(ex, "disks")) ||
 	    json_array_size(json_object_get(ex, "disks")) == 0 || dc_jstr(ex, "seedSet") == NULL ||
 	    dc_jstr(ex, "repository") == NULL || !hex_n(dc_jstr(ex, "repository"), 32))
-		return efail(msg, msgsz, "the export job document's plan is damaged");
+		return dc_fail(msg, msgsz, "the export job document's plan is damaged");
 	json_array_foreach(json_object_get(ex, "disks"), i, v) {
 		json_t *d = dc_job_disk(doc, json_string_value(v) ? json_string_value(v) : "");
 
 		if (d == NULL || dc_jstr(d, "dock") == NULL)
-			return efail(msg, msgsz, "the export job document's plan names a disk it does "
+			return dc_fail(msg, msgsz, "the export job document's plan names a disk it does "
 			    "not have");
 	}
 	json_array_foreach(json_object_get(ex, "place"), i, v)
 		if (!json_is_integer(v) || json_integer_value(v) < DC_PLACE_MISSING ||
 		    json_integer_value(v) >= (json_int_t)json_array_size(json_object_get(ex, "disks")))
-			return efail(msg, msgsz, "the export job document's plan is damaged");
+			return dc_fail(msg, msgsz, "the export job document's plan is damaged");
 	json_array_foreach(json_object_get(ex, "sizes"), i, v)
 		if (!json_is_integer(v) || json_integer_value(v) < -1)
-			return efail(msg, msgsz, "the export job document's plan is damaged");
+			return dc_fail(msg, msgsz, "the export job document's plan is damaged");
 	return 0;
 }
 

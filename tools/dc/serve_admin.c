@@ -110,8 +110,7 @@ admin_receive(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job,
 		    "disks with 'offseed-dc export'", job->name);
 		goto out;
 	}
-	if (strcmp(status, "Created") != 0 && strcmp(status, "ShippedToAzureDC") != 0 &&
-	    strcmp(status, "AtAzureDC") != 0 && strcmp(status, "DataCopy") != 0) {
+	if (!dc_stage_takes_disks(status)) {
 		ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; it takes no disks",
 		    job->name, status);
 		goto out;

@@ -90,8 +90,7 @@ dc_admin_export(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job
 		    "its disks with 'offseed-dc receive'", job->name);
 		goto out;
 	}
-	if (strcmp(status, "Created") != 0 && strcmp(status, "ShippedToAzureDC") != 0 &&
-	    strcmp(status, "AtAzureDC") != 0 && strcmp(status, "DataCopy") != 0) {
+	if (!dc_stage_takes_disks(status)) {
 		ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' is %s; it takes no disks",
 		    job->name, status);
 		goto out;
@@ -129,8 +128,7 @@ dc_admin_export(struct dc_ctx *ctx, struct MHD_Connection *c, struct dc_job *job
 		goto out;
 	}
 	status = dc_jstr(job->doc, "status");
-	if (strcmp(status, "Created") != 0 && strcmp(status, "ShippedToAzureDC") != 0 &&
-	    strcmp(status, "AtAzureDC") != 0 && strcmp(status, "DataCopy") != 0) {
+	if (!dc_stage_takes_disks(status)) {
 		ret = dc_api_error(c, 409, "InvalidJobState", "job '%s' became %s meanwhile",
 		    job->name, status);
 		goto out;
