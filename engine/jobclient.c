@@ -575,6 +575,20 @@ json_subset(json_t *mine, json_t *theirs)
 
 			if (t == NULL && sensitive_key(k))
 				continue;
+			if (t == NULL && strcmp(k, "blobPathList") == 0 && json_is_array(v)) {
+				/* answers carry an export list's count and digest (docs/DC.md) */
+				char hex[65];
+				const char *h = json_string_value(json_object_get(theirs,
+				    "blobPathListSha256"));
+
+				ofs_export_list_digest(v, hex);
+				if (h == NULL || strcmp(h, hex) != 0 ||
+				    !json_is_integer(json_object_get(theirs, "blobPathCount")) ||
+				    json_integer_value(json_object_get(theirs, "blobPathCount")) !=
+				    (json_int_t)json_array_size(v))
+					return 0;
+				continue;
+			}
 			if (t == NULL || !json_subset(v, t))
 				return 0;
 		}

@@ -355,6 +355,45 @@ ofs_sha256(const void *p, size_t n, uint8_t out[32])
 	}
 }
 
+struct ofs_sha256_ctx {
+	EVP_MD_CTX *md;
+};
+
+struct ofs_sha256_ctx *
+ofs_sha256_new(void)
+{
+	struct ofs_sha256_ctx *c = ofs_xcalloc(1, sizeof(*c));
+
+	fetch();
+	if ((c->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(c->md, alg_sha256, NULL) != 1) {
+		ofs_error("SHA-256 failed");
+		abort();
+	}
+	return c;
+}
+
+void
+ofs_sha256_update(struct ofs_sha256_ctx *c, const void *p, size_t n)
+{
+	if (EVP_DigestUpdate(c->md, p, n) != 1) {
+		ofs_error("SHA-256 failed");
+		abort();
+	}
+}
+
+void
+ofs_sha256_final(struct ofs_sha256_ctx *c, uint8_t out[32])
+{
+	unsigned int outl;
+
+	if (EVP_DigestFinal_ex(c->md, out, &outl) != 1) {
+		ofs_error("SHA-256 failed");
+		abort();
+	}
+	EVP_MD_CTX_free(c->md);
+	free(c);
+}
+
 /* --- XXH3 --- */
 
 void

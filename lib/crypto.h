@@ -82,6 +82,11 @@ int ofs_scrypt_lowmem(const char *pass, size_t passlen, const uint8_t *salt, siz
     uint64_t N, uint32_t r, uint32_t p, uint32_t k, uint8_t *out, size_t outlen);
 
 void ofs_sha256(const void *p, size_t n, uint8_t out[32]);
+/* SHA-256 in pieces: new, update…, final (which frees the context). */
+struct ofs_sha256_ctx;
+struct ofs_sha256_ctx *ofs_sha256_new(void);
+void ofs_sha256_update(struct ofs_sha256_ctx *c, const void *p, size_t n);
+void ofs_sha256_final(struct ofs_sha256_ctx *c, uint8_t out[32]);
 /* XXH3-128 in canonical big-endian byte order (what xxhsum -H2 prints). */
 void ofs_xxh128(const void *p, size_t n, uint8_t out[OFS_XXH_LEN]);
 /* Streaming XXH3-128. */

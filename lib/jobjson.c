@@ -10,6 +10,7 @@
 
 #include "crypto.h"
 #include "jobjson.h"
+#include "text.h"
 #include "util.h"
 
 #define STR_MAX 4096		/* ordinary fields */
@@ -323,7 +324,7 @@ parse_data_details(json_t *details, const char *key, struct ofs_job *j, const ch
     struct ofs_error *err)
 {
 	char ctx[80], sub[128];
-	json_t *arr, *acct, *v;
+	json_t *arr, *acct, *v, *bf, *c;
 	int r;
 
 	snprintf(ctx, sizeof(ctx), "properties.details.");
@@ -342,9 +343,23 @@ parse_data_details(json_t *details, const char *key, struct ofs_job *j, const ch
 	}
 	if (strcmp(key, "dataExportDetails") != 0)
 		return 0;
-	v = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(
+	bf = json_object_get(json_object_get(json_object_get(json_object_get(
 	    json_array_get(arr, 0), "transferConfiguration"), "transferFilterDetails"), "include"),
-	    "blobFilterDetails"), "blobPathList");
+	    "blobFilterDetails");
+	v = json_object_get(bf, "blobPathList");
+	if ((c = json_object_get(bf, "blobPathCount")) != NULL) {
+		/* offseed-dc answers with the count and digest of a long list (docs/DC.md) */
+		const char *h = json_string_value(json_object_get(bf, "blobPathListSha256"));
+
+		if (!json_is_integer(c) || json_integer_value(c) < 0 ||
+		    json_integer_value(c) > OFS_EXPORT_BLOBS_MAX || h == NULL ||
+		    !ofs_is_hex_lower(h, 64))
+			return ofs_err_set(err, OFS_ERR_CORRUPT, "%s: field 'properties.details.%s[0]"
+			    ".transferConfiguration.transferFilterDetails.include.blobFilterDetails' "
+			    "has no valid blobPathCount and blobPathListSha256", what, key);
+		j->export_blobs = (int64_t)json_integer_value(c);
+		return 0;
+	}
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_array(v) || json_array_size(v) > OFS_EXPORT_BLOBS_MAX)
@@ -996,4 +1011,21 @@ ofs_job_name_ok(const char *s)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
 			return 0;
 	return 1;
+}
+
+void
+ofs_export_list_digest(json_t *list, char hex[65])
+{
+	struct ofs_sha256_ctx *c = ofs_sha256_new();
+	uint8_t sha[32];
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		ofs_sha256_update(c, json_string_value(v) ? json_string_value(v) : "",
+		    json_string_value(v) ? json_string_length(v) : 0);
+		ofs_sha256_update(c, "\n", 1);
+	}
+	ofs_sha256_final(c, sha);
+	ofs_hex(sha, sizeof(sha), hex);
 }

@@ -9,12 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "error.h"
 #include "text.h"
 
-/* Largest service answer we read: an export job echoes its blob path list (up to
- * OFS_EXPORT_BLOBS_MAX entries in a body of up to OFS_EXPORT_BODY_MAX). */
-#define OFS_JOBJSON_MAX (96u << 20)
+/* Largest service answer we read. An export job's answers carry the count and digest of
+ * its blob path list, not the list (docs/DC.md), so they stay small too. */
+#define OFS_JOBJSON_MAX (16u << 20)
 #define OFS_EXPORT_BLOBS_MAX 1048576u	/* blobPathList entries an export job may list */
 #define OFS_EXPORT_BODY_MAX (64u << 20)	/* export PUT bodies the service accepts */
 #define OFS_CREDENTIALS_MAX (64u << 10)
@@ -65,6 +67,10 @@ struct ofs_job {
 };
 
 void ofs_job_release(struct ofs_job *j);
+
+/* The digest an export job's answers carry instead of a long blobPathList (docs/DC.md):
+ * lower-case hex SHA-256 of the entries, each followed by "\n". */
+void ofs_export_list_digest(json_t *list, char hex[65]);
 
 /* Parse a JobResource (GET /jobs/NAME, PUT answers). 0 and *j filled (release it), or
  * OFS_ERR_CORRUPT. properties.transferType, when present, must be ImportToAzure or

@@ -174,6 +174,9 @@ int dc_export_needs_worker(json_t *doc);
 const char *dc_export_outcome(json_t *doc);
 /* Add exportDiskDetailsCollection to the rendered details. */
 void dc_export_render(json_t *doc, json_t *details);
+/* A copy of an export job's request details for answers: its blobPathList replaced by
+ * {"blobPathCount": N, "blobPathListSha256": H} (ofs_export_list_digest). New reference. */
+json_t *dc_export_details_copy(json_t *doc);
 
 /* --- storage (store.c) --- */
 

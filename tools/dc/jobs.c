@@ -351,8 +351,15 @@ dc_job_new(const char *name, json_t *body, int64_t now)
 	    "disks", disks);
 	json_array_append_new(json_object_get(doc, "stages"), json_pack("{s:s, s:s, s:s}",
 	    "stageName", "Created", "stageStatus", "InProgress", "stageTime", t));
-	if (dc_job_is_export(doc))
-		json_object_set_new(doc, "export", json_pack("{s:s}", "state", "idle"));
+	if (dc_job_is_export(doc)) {
+		char hex[65];
+
+		/* answers carry the list's count and digest (it may hold a million paths) */
+		ofs_export_list_digest(dc_export_paths(doc), hex);
+		json_object_set_new(doc, "export", json_pack("{s:s, s:I, s:s}", "state", "idle",
+		    "pathCount", (json_int_t)json_array_size(dc_export_paths(doc)), "pathSha256",
+		    hex));
+	}
 	return doc;
 }
 
@@ -538,8 +545,8 @@ dc_job_render_in(json_t *doc, const char *sub, const char *rg, int expand)
 		    "DataCopyFailed", "message", "no disk of the job could be imported; see the "
 		    "copy logs"));
 	if (expand) {
-		details = json_deep_copy(json_object_get(json_object_get(req, "properties"),
-		    "details"));
+		details = export ? dc_export_details_copy(doc) :
+		    json_deep_copy(json_object_get(json_object_get(req, "properties"), "details"));
 		strip_secrets(details);
 		json_object_set(details, "jobStages", json_object_get(doc, "stages"));
 		if ((v = json_object_get(doc, "deliverToDc")) != NULL)

@@ -7,15 +7,10 @@
 #include <string.h>
 
 #include "dc.h"
+#include "jobjson.h"
 #include "text.h"
 #include "util.h"
 
-
-static int
-hex_n(const char *s, size_t n)
-{
-	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
-}
 
 /* The group of a repository object name (FORMAT.md §3), -1 when name is none. */
 static int
@@ -24,11 +19,11 @@ name_group(const char *n)
 	if (strcmp(n, "config") == 0)
 		return DC_EXPORT_CONFIG;
 	if (strncmp(n, "keys/", 5) == 0)
-		return hex_n(n + 5, 32) ? DC_EXPORT_KEYS : -1;
+		return ofs_is_hex_lower(n + 5, 32) ? DC_EXPORT_KEYS : -1;
 	if (strncmp(n, "index/", 6) == 0)
-		return hex_n(n + 6, 64) ? DC_EXPORT_INDEX : -1;
+		return ofs_is_hex_lower(n + 6, 64) ? DC_EXPORT_INDEX : -1;
 	if (strncmp(n, "snapshots/", 10) == 0)
-		return hex_n(n + 10, 64) ? DC_EXPORT_SNAPSHOTS : -1;
+		return ofs_is_hex_lower(n + 10, 64) ? DC_EXPORT_SNAPSHOTS : -1;
 	if (strncmp(n, "containers/", 11) == 0) {
 		const char *c = n + 11;
 
@@ -41,7 +36,7 @@ name_group(const char *n)
 		const char *c = n + 5;
 
 		if (strlen(c) != 2 + 1 + 64 || strspn(c, "0123456789abcdef") != 2 || c[2] != '/' ||
-		    !hex_n(c + 3, 64) || strncmp(c, c + 3, 2) != 0)
+		    !ofs_is_hex_lower(c + 3, 64) || strncmp(c, c + 3, 2) != 0)
 			return -1;
 		return DC_EXPORT_DATA;
 	}
@@ -306,15 +301,19 @@ dc_export_doc_check(json_t *doc, char *msg, size_t msgsz)
 	if (states[i] == NULL)
 		return dc_fail(msg, msgsz, "the export job document has an unknown export state");
 	if (json_object_get(ex, "seedSet") != NULL && (dc_jstr(ex, "seedSet") == NULL ||
-	    !hex_n(dc_jstr(ex, "seedSet"), 32)))
+	    !ofs_is_hex_lower(dc_jstr(ex, "seedSet"), 32)))
 		return dc_fail(msg, msgsz, "the export job document's seed set is damaged");
+	if (json_object_get(ex, "pathSha256") != NULL && (dc_jstr(ex, "pathSha256") == NULL ||
+	    !ofs_is_hex_lower(dc_jstr(ex, "pathSha256"), 64) ||
+	    dc_jint(ex, "pathCount") != (int64_t)n))
+		return dc_fail(msg, msgsz, "the export job document's blob list digest is damaged");
 	if (strcmp(st, "planned") != 0)
 		return 0;
 	if (json_array_size(json_object_get(ex, "sizes")) != n ||
 	    json_array_size(json_object_get(ex, "place")) != n ||
 	    !json_is_array(json_object_get(ex, "disks")) ||
 	    json_array_size(json_object_get(ex, "disks")) == 0 || dc_jstr(ex, "seedSet") == NULL ||
-	    dc_jstr(ex, "repository") == NULL || !hex_n(dc_jstr(ex, "repository"), 32))
+	    dc_jstr(ex, "repository") == NULL || !ofs_is_hex_lower(dc_jstr(ex, "repository"), 32))
 		return dc_fail(msg, msgsz, "the export job document's plan is damaged");
 	json_array_foreach(json_object_get(ex, "disks"), i, v) {
 		json_t *d = dc_job_disk(doc, json_string_value(v) ? json_string_value(v) : "");
@@ -350,6 +349,36 @@ dc_export_outcome(json_t *doc)
 	if (st == NULL || strcmp(st, "done") != 0)
 		return NULL;
 	return dc_jint(ex, "errored") > 0 ? "CompletedWithErrors" : "ShippedToCustomer";
+}
+
+json_t *
+dc_export_details_copy(json_t *doc)
+{
+	json_t *d = json_object_get(json_object_get(json_object_get(doc, "request"),
+	    "properties"), "details"), *out = json_object(), *v, *e, *tc, *ex;
+	const char *k;
+	char hex[65];
+
+	json_object_foreach(d, k, v)
+		if (strcmp(k, "dataExportDetails") != 0)
+			json_object_set_new(out, k, json_deep_copy(v));
+	e = json_array_get(json_object_get(d, "dataExportDetails"), 0);
+	tc = json_object_get(e, "transferConfiguration");
+	ex = json_object_get(doc, "export");
+	if (dc_jstr(ex, "pathSha256") != NULL) {
+		snprintf(hex, sizeof(hex), "%s", dc_jstr(ex, "pathSha256"));
+	} else {
+		ofs_export_list_digest(dc_export_paths(doc), hex);
+	}
+	json_object_set_new(out, "dataExportDetails", json_pack("[{s:O?, s:O?, s:{s:O?, "
+	    "s:{s:{s:O?, s:{s:I, s:s}}}}}]", "accountDetails", json_object_get(e, "accountDetails"),
+	    "logCollectionLevel", json_object_get(e, "logCollectionLevel"), "transferConfiguration",
+	    "transferConfigurationType", json_object_get(tc, "transferConfigurationType"),
+	    "transferFilterDetails", "include", "dataAccountType", json_object_get(json_object_get(
+	    json_object_get(tc, "transferFilterDetails"), "include"), "dataAccountType"),
+	    "blobFilterDetails", "blobPathCount", (json_int_t)json_array_size(dc_export_paths(doc)),
+	    "blobPathListSha256", hex));
+	return out;
 }
 
 void
