@@ -940,15 +940,17 @@ fi
 	    }'
 	echo
 	echo "$met of $goals goals met$([ $tool_failed = 1 ] && echo '; SOME RUNS FAILED (see above)'). Total time ${total}s."
-	echo "Method: first backups (stage, restic backup, borg create): the best of 3 runs per tool,"
-	echo "each on a fresh repository (one run moved by 15-30% between whole runs); keyless verify"
-	echo "and xxhsum -H2: the best"
-	echo "of 5 runs each, as they take under a second; verify --deep, restic check --read-data"
-	echo "and borg check --verify-data: the best of 3, as one run moves by 20-35%); input (and, for verify/restore, the"
-	echo "repository) read once untimed before each run so all tools start from the page cache;"
-	echo "times are wall clock including a final sync; MB = 10^6 bytes of source data (verify:"
-	echo "of the staging repo). restic defaults (repo v2, compression auto), borg repokey-blake2"
-	echo "with its default lz4. Ratios: throughput offseed/peer; time and RSS offseed/peer."
+	if need_base; then
+		echo "Method: first backups (stage, restic backup, borg create): the best of 3 runs per tool,"
+		echo "each on a fresh repository (one run moved by 15-30% between whole runs); keyless verify"
+		echo "and xxhsum -H2: the best"
+		echo "of 5 runs each, as they take under a second; verify --deep, restic check --read-data"
+		echo "and borg check --verify-data: the best of 3, as one run moves by 20-35%); input (and, for verify/restore, the"
+		echo "repository) read once untimed before each run so all tools start from the page cache;"
+		echo "times are wall clock including a final sync; MB = 10^6 bytes of source data (verify:"
+		echo "of the staging repo). restic defaults (repo v2, compression auto), borg repokey-blake2"
+		echo "with its default lz4. Ratios: throughput offseed/peer; time and RSS offseed/peer."
+	fi
 	[ "$RUN_TMPFS" = 1 ] && echo "Before every stage/backup/create and restore/extract run, as much RAM disk as the run
 writes is written and deleted untimed: this VM returns freed memory to its host, and a
 first touch costs a host fault that would otherwise land on whichever tool runs first."
@@ -983,7 +985,9 @@ first touch costs a host fault that would otherwise land on whichever tool runs 
 		echo "scale: files of 0-2048 bytes (uniform) of seeded-PRNG bytes (incompressible), 1000 per"
 		echo "folder, two levels deep (tools/bench/gen-scale.py); one run of each command per size"
 		echo "(no best-of: a run at 1M files takes minutes), offseed then restic, each on a fresh"
-		echo "repository; backup with nothing changed = offseed backup --repo file:REPO after the"
+		echo "repository, restic with its defaults (repo v2, compression auto); the source (and the"
+		echo "repository) read once untimed before each run; times are wall clock including a final"
+		echo "sync. Backup with nothing changed = offseed backup --repo file:REPO after the"
 		echo "stage, restic's second backup. Time ratio = offseed time / restic time; RSS ratio ="
 		echo "offseed peak RSS / restic's; growth = peak RSS at $(nlab "$sc_large") / at $(nlab "$sc_small") files. offseed's"
 		echo "restore is compared with the source (diff -r). Index memory per chunk: peak RSS of a"
