@@ -2,10 +2,12 @@
 # make bench: offseed beside restic and borg in one run, on the same data and machine, and
 # the ratios of SPEC §13 (stage, verify, verify --deep, backup, restore, peak memory), plus
 # the targets of issues 3 and 5 (verify of a 3-disk set, the first backup after a seed with
-# 1% changed, restore from Azurite, peak RSS of backup with a 1M-chunk index).
+# 1% changed, restore from Azurite, peak RSS of backup with a 1M-chunk index) and of §17
+# (time and peak RSS at 200k and 1M small files).
 # Usage: tools/bench.sh [BUILD_DIR]
 #   BENCH_DIR   work folder (default /tmp/offseed-bench); generated data is kept for reuse
-#   BENCH_QUICK=1  small sizes (256 MiB file, ~5k files / 80 MB) for a smoke test
+#   BENCH_QUICK=1  small sizes (256 MiB file, ~5k files / 80 MB, scale 20k/100k files) for
+#                  a smoke test
 #   BENCH_KEEP=1   keep the repositories afterwards
 #   BENCH_ONLY=LIST  run only these sections (comma-separated; default all), e.g.
 #                  BENCH_ONLY=disks,cloud make bench. Sections and their rows:
@@ -15,6 +17,8 @@
 #       incr   first backup after a seed with 1% changed: storage growth, vs restic
 #       cloud  restore of that repository from Azurite (runs the offseed part of incr too)
 #       rss    peak RSS of backup with a synthetic 1M-chunk index, and without it
+#       scale  stage, backup with nothing changed, restore, verify --deep at 200k and 1M
+#              files of 0-2 KiB (offseed, restic): time, peak RSS, RSS growth 200k -> 1M
 #                  (with BENCH_ONLY the table goes to BUILD_DIR/bench-results-only.txt)
 # Exit 0 when every tool ran (missed goals are reported, not fatal); 1 when a tool failed
 # or a restore came back different; 2 when a required tool is missing.
@@ -27,18 +31,21 @@ QUICK=${BENCH_QUICK:-0}
 RESULTS=$BUILD/bench-results.txt
 [ -n "${BENCH_ONLY:-}" ] && RESULTS=$BUILD/bench-results-only.txt	# keep the full run's table
 if [ "$QUICK" = 1 ]; then
-	BIG_MIB=256 TREE_FILES=5000 TREE_BYTES=80000000
+	BIG_MIB=256 TREE_FILES=5000 TREE_BYTES=80000000 SCALE_SIZES="20000 100000"
 else
-	BIG_MIB=4096 TREE_FILES=50000 TREE_BYTES=800000000
+	BIG_MIB=4096 TREE_FILES=50000 TREE_BYTES=800000000 SCALE_SIZES="200000 1000000"
 fi
 
 say() { printf 'bench: %s\n' "$*" >&2; }
-SECTIONS="big tree disks incr cloud rss"
+field() { awk -v k="$1" '{for (i = 1; i < NF; i += 2) if ($i == k) print $(i + 1)}'; }	# KEY <"k v k v"
+SECTIONS="big tree disks incr cloud rss scale"
 BENCH_ONLY=${BENCH_ONLY:-}
 for sec in ${BENCH_ONLY//,/ }; do
 	[[ " $SECTIONS " == *" $sec "* ]] || { say "BENCH_ONLY: unknown section '$sec' (of: ${SECTIONS// /,})"; exit 2; }
 done
 want() { [ -z "$BENCH_ONLY" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }	# SECTION
+# The 4 GiB file and the ~50k-file tree: every section but scale reads them.
+need_base() { want big || want tree || want disks || want incr || want cloud || want rss; }
 [ -x "$OFFSEED" ] || { say "no offseed binary at $OFFSEED (run make)"; exit 2; }
 for t in restic borg xxhsum python3; do
 	command -v "$t" >/dev/null 2>&1 || { say "'$t' is missing (run make deps)"; exit 2; }
@@ -96,10 +103,11 @@ rm -rf "$L"; mkdir -p "$L" || exit 2
 # ---------------------------------------------------------------------------------------
 # Data: (a) one incompressible file, (b) a real tree (a copy of /usr/share, trimmed and
 # topped up to the target count and size with deterministic generated files). Kept between
-# runs when the parameters match.
+# runs when the parameters match. Only made when a section that reads them runs (all but scale).
 params="v1 big=$BIG_MIB files=$TREE_FILES bytes=$TREE_BYTES"
 BIG=$B/data/big.bin TREE=$B/data/tree
-if [ "$(cat "$B/data/.params" 2>/dev/null)" != "$params" ]; then
+TREE_NFILES=0 TREE_NBYTES=0 TREE_NLINKS=0 BIG_NBYTES=0
+if need_base && [ "$(cat "$B/data/.params" 2>/dev/null)" != "$params" ]; then
 	rm -rf "$BIG" "$TREE" "$B/data/.params" "$B/data/.tree-stats"
 	avail=$(df -Pk "$B" | awk 'NR == 2 {print $4}')
 	need=$(( (BIG_MIB * 1024 + TREE_BYTES / 1024) * 5 ))
@@ -179,8 +187,38 @@ print(files, nbytes, links)
 EOF
 	echo "$params" >"$B/data/.params"
 fi
-read -r TREE_NFILES TREE_NBYTES TREE_NLINKS <"$B/data/.tree-stats"
-BIG_NBYTES=$(stat -c %s "$BIG")
+if need_base; then
+	read -r TREE_NFILES TREE_NBYTES TREE_NLINKS <"$B/data/.tree-stats"
+	BIG_NBYTES=$(stat -c %s "$BIG")
+fi
+
+# (c) For scale: per size N a tree of N files of 0-2 KiB (tools/bench/gen-scale.py), in
+# $B/data/scale-N, kept while its parameters match; the trees of other sizes are removed.
+declare -A SC_FILES SC_NONEMPTY SC_BYTES	# per size, from the generator
+SCALE_SEED=20261117
+if want scale; then
+	for d in "$B"/data/scale-*; do
+		[ -e "$d" ] || continue
+		n=${d##*/scale-}; n=${n%%.*}
+		[[ " $SCALE_SIZES " == *" $n "* ]] || { say "removing $d (not a size of this run)"; rm -rf "$d"; }
+	done
+	for n in $SCALE_SIZES; do
+		d=$B/data/scale-$n sp="v1 files=$n seed=$SCALE_SEED size=0-2048 per-dir=1000"
+		if [ "$(cat "$d.params" 2>/dev/null)" != "$sp" ] || [ ! -d "$d" ]; then
+			rm -rf "$d" "$d.params" "$d.stats"
+			avail=$(df -Pk "$B" | awk 'NR == 2 {print $4}')
+			need=$((n * 6))	# KiB: a block and an inode per file, with room
+			[ "$avail" -ge "$need" ] || say "warning: $B has $((avail / 1024)) MiB free, $n files need about $((need / 1024)) MiB"
+			say "generating the scale tree of $n files (0-2 KiB each) at $d"
+			python3 "$TOP/tools/bench/gen-scale.py" "$d" "$n" "$SCALE_SEED" >"$d.stats" ||
+			    { say "scale tree generation failed"; rm -rf "$d" "$d.tmp" "$d.stats"; exit 2; }
+			echo "$sp" >"$d.params"
+		fi
+		SC_FILES[$n]=$(field files <"$d.stats") SC_NONEMPTY[$n]=$(field nonempty <"$d.stats")
+		SC_BYTES[$n]=$(field bytes <"$d.stats")
+		[ -n "${SC_BYTES[$n]}" ] || { say "bad $d.stats; remove $d.params to regenerate"; exit 2; }
+	done
+fi
 
 # ---------------------------------------------------------------------------------------
 # Tools and their environments: fresh repositories per tool and dataset, isolated caches.
@@ -414,7 +452,6 @@ for f in m["files"]:
 # ---------------------------------------------------------------------------------------
 # The rows of issues 3 and 5.
 bytes_under() { find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
-field() { awk -v k="$1" '{for (i = 1; i < NF; i += 2) if ($i == k) print $(i + 1)}'; }	# KEY <"k v k v"
 
 # tools/bench/benchtool (synthetic index, pack statistics), linked against libofs.a.
 BENCHTOOL=$BUILD/bench/benchtool
@@ -605,27 +642,107 @@ bench_cloud() {
 # and the same backup into a fresh repository without it.
 RSS_CHUNKS=1000000
 RSS_SRC=("$TREE/generated/d000" "$TREE/generated/d001")
-bench_rss() {
-	local o1=$R/ofs-rss-index o0=$R/ofs-rss-none
-	say "=== peak RSS of backup with a $RSS_CHUNKS-chunk index"
+# index_rss PREFIX SRC…: backups of SRC into a repository with the synthetic index
+# (PREFIX_index) and into a fresh one (PREFIX_none); the repositories are removed.
+index_rss() {
+	local p=$1 o1=$R/ofs-$1-index o0=$R/ofs-$1-none
+	shift
 	if [ $have_backup = 0 ]; then
-		skip ofs_rss_index "not implemented"; skip ofs_rss_none "not implemented"
+		skip "${p}_index" "not implemented"; skip "${p}_none" "not implemented"
 		return
 	fi
 	if ! build_benchtool; then
-		ST[ofs_rss_index]="FAILED (benchtool build)" tool_failed=1
-	elif setup ofs_rss_index "${OFS[@]}" init --repo "$o1" &&
-	    setup ofs_rss_synth "$BENCHTOOL" synth-index "$o1" "$PASSFILE" "$RSS_CHUNKS"; then
-		warm "${RSS_SRC[@]}"
-		measure ofs_rss_index "0 3" "${OFS[@]}" backup --repo "$o1" "${RSS_SRC[@]}"
+		ST[${p}_index]="FAILED (benchtool build)" tool_failed=1
+	elif setup "${p}_index" "${OFS[@]}" init --repo "$o1" &&
+	    setup "${p}_synth" "$BENCHTOOL" synth-index "$o1" "$PASSFILE" "$RSS_CHUNKS"; then
+		warm "$@"
+		measure "${p}_index" "0 3" "${OFS[@]}" backup --repo "$o1" "$@"
 	else
-		ST[ofs_rss_index]=${ST[ofs_rss_synth]:-${ST[ofs_rss_index]}}
+		ST[${p}_index]=${ST[${p}_synth]:-${ST[${p}_index]}}
 	fi
-	if setup ofs_rss_none "${OFS[@]}" init --repo "$o0"; then
-		warm "${RSS_SRC[@]}"
-		measure ofs_rss_none "0 3" "${OFS[@]}" backup --repo "$o0" "${RSS_SRC[@]}"
+	if setup "${p}_none" "${OFS[@]}" init --repo "$o0"; then
+		warm "$@"
+		measure "${p}_none" "0 3" "${OFS[@]}" backup --repo "$o0" "$@"
 	fi
 	rm -rf "$o1" "$o0"
+}
+bench_rss() {
+	say "=== peak RSS of backup with a $RSS_CHUNKS-chunk index"
+	index_rss ofs_rss "${RSS_SRC[@]}"
+}
+
+# SPEC §17: at each size of SCALE_SIZES, offseed's stage into a fresh repository, backup
+# with nothing changed (file:REPO, after the stage), verify --deep and restore, then
+# restic's backup into a fresh repository, the same backup again, check --read-data and
+# restore; one run each (a run at 1M files takes minutes). Keys ofs_sc_CMD_N and
+# restic_sc_CMD_N, CMD one of stage backup0 deep restore. Without the rss section, the
+# per-chunk index memory is measured here the same way, on 2 folders of the smallest tree.
+SC_RSS=ofs_rss	# the keys of the per-chunk figure
+bench_scale_size() {	# N
+	local n=$1 src=$B/data/scale-$1 o=$R/ofs-scale r=$R/restic-scale out=$R/out-scale copy
+	local bytes=${SC_BYTES[$1]} c
+	local pages=$((n * 4096 + ${SC_BYTES[$1]}))	# a restore's RAM disk: a page per file and more
+	say "=== scale: $n files ($((bytes / 1000000)) MB) at $src"
+	rm -rf "$o" "$r" "$out"
+	if setup "ofs_sc_stage_$n" "${OFS[@]}" init --repo "$o"; then
+		warm "$src"
+		ram_ready "$pages"
+		measure "ofs_sc_stage_$n" "0 3" "${OFS[@]}" stage --repo "$o" "$src"
+	fi
+	if [ "${ST[ofs_sc_stage_$n]}" != ok ]; then
+		for c in backup0 deep restore; do skip "ofs_sc_${c}_$n" "n/a (no stage)"; done
+	else
+		warm "$src"
+		if [ $have_backup = 0 ]; then
+			skip "ofs_sc_backup0_$n" "not implemented"
+		else
+			measure "ofs_sc_backup0_$n" "0 3" "${OFS[@]}" backup --repo "file:$o" "$src"
+		fi
+		warm "$o"
+		measure "ofs_sc_deep_$n" 0 "${OFS[@]}" verify --deep --repo "$o" "$o"
+		warm "$o"
+		ram_ready "$pages"
+		if measure "ofs_sc_restore_$n" 0 "${OFS[@]}" restore latest --repo "$o" --target "$out"; then
+			copy=$(restored_copy "$out" "$src")
+			diff -r --no-dereference -q "$src" "$copy" >"$L/ofs_sc_restore_$n.diff" 2>&1 ||
+			    { ST[ofs_sc_restore_$n]="WRONG DATA"; tool_failed=1; say "offseed restore of $n files differs from the source (copy: ${copy:-none})"; }
+		fi
+		rm -rf "$out"
+	fi
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$o"
+	rm -rf "$OFFSEED_STATE"	# the next size starts without this one's catalog
+
+	if setup "restic_sc_stage_$n" restic -r "$r" init; then
+		warm "$src"
+		ram_ready "$pages"
+		measure "restic_sc_stage_$n" "0 3" restic -r "$r" backup -q "$src"
+	fi
+	if [ "${ST[restic_sc_stage_$n]}" != ok ]; then
+		for c in backup0 deep restore; do skip "restic_sc_${c}_$n" "n/a (no backup)"; done
+	else
+		warm "$src"
+		measure "restic_sc_backup0_$n" "0 3" restic -r "$r" backup -q "$src"
+		warm "$r"
+		measure "restic_sc_deep_$n" 0 restic -r "$r" check -q --read-data
+		warm "$r"
+		ram_ready "$pages"
+		measure "restic_sc_restore_$n" 0 restic -r "$r" restore -q latest --target "$out"
+		rm -rf "$out"
+	fi
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$r"
+	rm -rf "$RESTIC_CACHE_DIR"
+}
+bench_scale() {
+	local n leaf=()
+	for n in $SCALE_SIZES; do bench_scale_size "$n"; done
+	if ! want rss; then
+		SC_RSS=ofs_sc_rss
+		n=${SCALE_SIZES%% *}
+		leaf=("$B/data/scale-$n/a00/b0000")
+		[ -d "$B/data/scale-$n/a00/b0001" ] && leaf+=("$B/data/scale-$n/a00/b0001")
+		say "=== scale: peak RSS of backup with a $RSS_CHUNKS-chunk index"
+		index_rss ofs_sc_rss "${leaf[@]}"
+	fi
 }
 
 start=$EPOCHREALTIME
@@ -639,6 +756,7 @@ if want incr || want cloud; then
 	rm -rf "$INC_SRC"
 fi
 want rss && bench_rss
+want scale && bench_scale
 total=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b - a}')
 
 # ---------------------------------------------------------------------------------------
@@ -745,35 +863,94 @@ if want rss; then
 	fi
 	row "peak RSS, backup with a $((RSS_CHUNKS / 1000000))M-chunk index" "$c1" "" "" "$r2" "bounded (report)" "$res"
 fi
+nlab() { awk -v n="$1" 'BEGIN {if (n % 1000000 == 0) printf "%dM", n / 1e6; else if (n % 1000 == 0) printf "%dk", n / 1000; else printf "%d", n}'; }
+cell_tf() {	# KEY FILES: "12.34 s, 61.7 µs/file", or the status
+	[ "${ST[$1]:-}" = ok ] || { echo "${ST[$1]:--}"; return; }
+	awk -v t="${T[$1]}" -v n="$2" 'BEGIN {printf "%.2f s, %.1f µs/file", t, t * 1e6 / n}'
+}
+cell_grow() {	# KEY_LARGE KEY_SMALL: "1.04x (45 -> 47 MiB)"
+	local a b
+	a=$(okr "$1") b=$(okr "$2")
+	[ -n "$a" ] && [ -n "$b" ] || { echo "-"; return; }
+	awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2fx (%.0f -> %.0f MiB)", a / b, b / 1024, a / 1024}'
+}
+if want scale; then
+	sc_small=${SCALE_SIZES%% *} sc_large=${SCALE_SIZES##* }
+	for c in stage backup0 restore deep; do
+		case $c in
+		stage) what="stage / first backup" tg=0.333333333 gt="<= 0.33x restic time (>= 3x speed)" ;;
+		backup0) what="backup, nothing changed" tg=0.3 gt="<= 0.3x restic time" ;;
+		restore) what="restore" tg=0.5 gt="<= 0.5x restic time (>= 2x speed)" ;;
+		deep) what="verify --deep / check --read-data" tg=0.5 gt="<= 0.5x restic time (>= 2x speed)" ;;
+		esac
+		for n in $SCALE_SIZES; do
+			judge "$(okt ofs_sc_${c}_$n)" "$(okt restic_sc_${c}_$n)" "<=" "$tg" "restic time"
+			row "scale: $what, $(nlab "$n") files" "$(cell_tf "ofs_sc_${c}_$n" "$n")" \
+			    "$(cell_tf "restic_sc_${c}_$n" "$n")" "" "$RATIO" "$gt" "$RESULT"
+			judge "$(okr ofs_sc_${c}_$n)" "$(okr restic_sc_${c}_$n)" "<=" 0.5 "restic RSS"
+			row "  peak RSS" "$(cell_rss "ofs_sc_${c}_$n")" "$(cell_rss "restic_sc_${c}_$n")" "" \
+			    "$RATIO" "<= 0.5x restic RSS" "$RESULT"
+		done
+		[ "$sc_small" = "$sc_large" ] && continue
+		judge "$(okr ofs_sc_${c}_$sc_large)" "$(okr ofs_sc_${c}_$sc_small)" "<=" 1.3 "of $(nlab "$sc_small")"
+		row "  peak RSS growth $(nlab "$sc_large") / $(nlab "$sc_small")" \
+		    "$(cell_grow "ofs_sc_${c}_$sc_large" "ofs_sc_${c}_$sc_small")" \
+		    "$(cell_grow "restic_sc_${c}_$sc_large" "restic_sc_${c}_$sc_small")" "" \
+		    "$RATIO" "offseed <= 1.3x (§17)" "$RESULT"
+	done
+	r1=$(okr "${SC_RSS}_index") r0=$(okr "${SC_RSS}_none")
+	if [ -n "$r1" ] && [ -n "$r0" ]; then
+		c1=$(awk -v a="$r1" -v b="$r0" -v n="$RSS_CHUNKS" 'BEGIN {printf "+%.1f B/chunk (%.0f vs %.0f MiB)", (a - b) * 1024 / n, a / 1024, b / 1024}')
+		res=report
+	else
+		c1="${ST[${SC_RSS}_index]:--} / ${ST[${SC_RSS}_none]:--}" res=n/a
+		[ -z "$TIME" ] && c1="not measured (no /usr/bin/time)"
+	fi
+	row "scale: index memory per chunk ($((RSS_CHUNKS / 1000000))M synthetic chunks)" "$c1" "" "" "-" \
+	    "report (§17: index <= 48 B/chunk)" "$res"
+fi
 
 {
 	echo "offseed benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo ' — QUICK (smoke-test sizes)')"
 	echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(df -PT "$B" | awk 'NR == 2 {print $2}') at $B, kernel $(uname -r)"
 	echo "repositories: $STORAGE"
 	echo "tools: $("$OFFSEED" --version 2>/dev/null | head -n1), $(restic version | cut -d' ' -f1-2), $(borg --version), $(xxhsum --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
-	echo "data: $BIG_MIB MiB incompressible file; tree of $TREE_NFILES files + $TREE_NLINKS symlinks, $((TREE_NBYTES / 1000000)) MB (copy of /usr/share topped up with generated files)"
+	need_base && echo "data: $BIG_MIB MiB incompressible file; tree of $TREE_NFILES files + $TREE_NLINKS symlinks, $((TREE_NBYTES / 1000000)) MB (copy of /usr/share topped up with generated files)"
+	if want scale; then
+		printf 'scale data:'
+		for n in $SCALE_SIZES; do
+			printf ' %s files (%s not empty), %s MB at %s;' "${SC_FILES[$n]}" "${SC_NONEMPTY[$n]}" \
+			    "$((SC_BYTES[$n] / 1000000))" "$B/data/scale-$n"
+		done
+		echo
+	fi
 	echo
+	# Widths in columns, not bytes (mawk's length counts bytes): UTF-8 continuation bytes
+	# (of µ, §) take none.
 	printf '%s\n' "what|offseed|restic|borg|ratio|goal|result" "${rows[@]}" | awk -F'|' '
-	    { n = NR; for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } nf = NF }
+	    function cols(s,  t) { t = s; gsub(/[\200-\277]/, "", t); return length(t) }
+	    { n = NR; for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (cols($i) > w[i]) w[i] = cols($i) } nf = NF }
 	    END {
 		for (r = 1; r <= n; r++) {
 			line = ""
-			for (i = 1; i <= nf; i++) line = line sprintf("%-*s  ", w[i], c[r, i])
+			for (i = 1; i <= nf; i++) line = line c[r, i] sprintf("%*s", w[i] - cols(c[r, i]) + 2, "")
 			sub(/ +$/, "", line); print line
 			if (r == 1) { s = ""; for (i = 1; i <= nf; i++) { s = s sprintf("%*s", w[i], "") "  " } gsub(/ /, "-", s); print s }
 		}
 	    }'
 	echo
 	echo "$met of $goals goals met$([ $tool_failed = 1 ] && echo '; SOME RUNS FAILED (see above)'). Total time ${total}s."
-	echo "Method: first backups (stage, restic backup, borg create): the best of 3 runs per tool,"
-	echo "each on a fresh repository (one run moved by 15-30% between whole runs); keyless verify"
-	echo "and xxhsum -H2: the best"
-	echo "of 5 runs each, as they take under a second; verify --deep, restic check --read-data"
-	echo "and borg check --verify-data: the best of 3, as one run moves by 20-35%); input (and, for verify/restore, the"
-	echo "repository) read once untimed before each run so all tools start from the page cache;"
-	echo "times are wall clock including a final sync; MB = 10^6 bytes of source data (verify:"
-	echo "of the staging repo). restic defaults (repo v2, compression auto), borg repokey-blake2"
-	echo "with its default lz4. Ratios: throughput offseed/peer; time and RSS offseed/peer."
+	if need_base; then
+		echo "Method: first backups (stage, restic backup, borg create): the best of 3 runs per tool,"
+		echo "each on a fresh repository (one run moved by 15-30% between whole runs); keyless verify"
+		echo "and xxhsum -H2: the best"
+		echo "of 5 runs each, as they take under a second; verify --deep, restic check --read-data"
+		echo "and borg check --verify-data: the best of 3, as one run moves by 20-35%); input (and, for verify/restore, the"
+		echo "repository) read once untimed before each run so all tools start from the page cache;"
+		echo "times are wall clock including a final sync; MB = 10^6 bytes of source data (verify:"
+		echo "of the staging repo). restic defaults (repo v2, compression auto), borg repokey-blake2"
+		echo "with its default lz4. Ratios: throughput offseed/peer; time and RSS offseed/peer."
+	fi
 	[ "$RUN_TMPFS" = 1 ] && echo "Before every stage/backup/create and restore/extract run, as much RAM disk as the run
 writes is written and deleted untimed: this VM returns freed memory to its host, and a
 first touch costs a host fault that would otherwise land on whichever tool runs first."
@@ -803,6 +980,23 @@ first touch costs a host fault that would otherwise land on whichever tool runs 
 		echo "1M-chunk index: $RSS_CHUNKS fake chunks (16 per fake pack, 16 index files, written by"
 		echo "tools/bench/benchtool) in the repository; the backup is of $(bytes_under "${RSS_SRC[@]}" | xargs -I{} awk -v b={} 'BEGIN {printf "%.1f", b / 1e6}') MB (2 folders of the tree)"
 		echo "into it and into a fresh repository; B/chunk = the difference / the chunk count."
+	fi
+	if want scale; then
+		echo "scale: files of 0-2048 bytes (uniform) of seeded-PRNG bytes (incompressible), 1000 per"
+		echo "folder, two levels deep (tools/bench/gen-scale.py); one run of each command per size"
+		echo "(no best-of: a run at 1M files takes minutes), offseed then restic, each on a fresh"
+		echo "repository, restic with its defaults (repo v2, compression auto); the source (and the"
+		echo "repository) read once untimed before each run; times are wall clock including a final"
+		echo "sync. Backup with nothing changed = offseed backup --repo file:REPO after the"
+		echo "stage, restic's second backup. Time ratio = offseed time / restic time; RSS ratio ="
+		echo "offseed peak RSS / restic's; growth = peak RSS at $(nlab "$sc_large") / at $(nlab "$sc_small") files. offseed's"
+		echo "restore is compared with the source (diff -r). Index memory per chunk: peak RSS of a"
+		if [ "$SC_RSS" = ofs_rss ]; then
+			echo "backup with the synthetic index less without it, from the rss section above."
+		else
+			echo "backup of 2 folders of the $(nlab "$sc_small") tree into a repository holding $RSS_CHUNKS"
+			echo "synthetic chunks (tools/bench/benchtool synth-index) less the same into a fresh one."
+		fi
 	fi
 	[ -z "$BENCH_ONLY" ] || echo "Sections run: $BENCH_ONLY (BENCH_ONLY)."
 	[ $have_backup = 1 ] || echo "Note: 'offseed backup' is not implemented yet; its rows are skipped."
