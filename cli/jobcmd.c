@@ -314,8 +314,16 @@ parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-int
-ofs_jobcmd_status_args(int argc, char **argv, const char *usage, struct ofs_jobcmd_wait *a)
+/* status's options */
+struct wait_args {
+	const char *job;
+	int wait;
+	double timeout, interval;	/* -1: no limit; default 30 */
+};
+
+/* 0, -1 after --help (exit 0), or an exit code after a message (2). */
+static int
+status_args(int argc, char **argv, const char *usage, struct wait_args *a)
 {
 	static const struct option opts[] = {
 		{ "job", required_argument, NULL, 'j' },
@@ -418,9 +426,10 @@ say_progress(const struct ofs_jobcmd_kind *k, const char *cmd, const struct ofs_
 	snprintf(last, lastsz, "%s", now);
 }
 
-int
-ofs_jobcmd_poll(struct ofs_jobcmd *c, const struct ofs_jobcmd_kind *k, const char *cmd,
-    const struct ofs_jobcmd_wait *a, struct ofs_job *j, int *code, const char **why,
+/* GET the job into *j; with a->wait until k->final says it is final (*code, *why). */
+static int
+poll(struct ofs_jobcmd *c, const struct ofs_jobcmd_kind *k, const char *cmd,
+    const struct wait_args *a, struct ofs_job *j, int *code, const char **why,
     struct ofs_error *err)
 {
 	double start = ofs_mono(), down_since = -1, left;
@@ -457,4 +466,68 @@ ofs_jobcmd_poll(struct ofs_jobcmd *c, const struct ofs_jobcmd_kind *k, const cha
 		/* The last sleep ends at the deadline, so a job finishing just then counts. */
 		sleep_for(left < a->interval ? left : a->interval);
 	}
+}
+
+int
+ofs_jobcmd_status(int argc, char **argv, struct ofs_cli *g, const char *usage,
+    const struct ofs_jobcmd_kind *k)
+{
+	struct wait_args a;
+	struct ofs_error err = { 0 };
+	struct ofs_jobcmd c = { 0 };
+	struct ofs_job j = { 0 };
+	const char *why = NULL;
+	int r, code = 0;
+
+	if ((r = status_args(argc, argv, usage, &a)) != 0)
+		return r < 0 ? 0 : r;
+	if ((r = ofs_jobcmd_job_arg(a.job, &err)) != 0 ||
+	    (r = ofs_jobcmd_open(g, k->want_repo, 0, &c, &err)) != 0 ||
+	    (r = poll(&c, k, g->cmd, &a, &j, &code, &why, &err)) != 0)
+		goto out;
+	k->print_job(&j);
+	{
+		json_t *o = k->job_json(&j);
+
+		if (a.wait)
+			json_object_set_new(o, "exit_code", json_integer(code));
+		ofs_jobcmd_summary(g->cmd, o);
+	}
+	if (code == 4)
+		k->failed(&j, a.job, why);
+	else if (code == 1)
+		ofs_error("job %s ended %s", a.job, j.status);
+out:
+	ofs_job_release(&j);
+	ofs_jobcmd_close(&c);
+	if (r != 0)
+		return ofs_cli_fail(r, &err);
+	return code;
+}
+
+int
+ofs_jobcmd_dispatch(int argc, char **argv, struct ofs_cli *g, const char *family,
+    const char *usage, const struct ofs_jobcmd_sub *subs, size_t nsubs)
+{
+	if (argc < 2) {
+		ofs_error("which %s command? (see 'offseed %s --help')", family, family);
+		return ofs_cli_usage(usage, 0);
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return ofs_cli_usage(usage, 1);
+	for (size_t i = 0; i < nsubs; i++) {
+		if (strcmp(argv[1], subs[i].name) == 0) {
+			char *cmd = ofs_xasprintf("%s %s", family, subs[i].name);
+			int rc;
+
+			g->cmd = cmd;
+			rc = subs[i].fn(argc - 1, argv + 1, g);
+			g->cmd = NULL;
+			free(cmd);
+			return rc;
+		}
+	}
+	ofs_error("unknown %s command '%s' (see 'offseed %s --help')", family, argv[1], family);
+	return 2;
 }

@@ -35,6 +35,9 @@ struct ofs_jobcmd_kind {
 	 * (set, may be NULL) says what made a finished job fail. */
 	int (*final)(const struct ofs_job *j, const char **why);
 	json_t *(*job_json)(const struct ofs_job *j);	/* the job's --json fields, new */
+	void (*print_job)(const struct ofs_job *j);	/* status's text on stdout */
+	/* --wait ended with exit 4: say so on stderr (job: --job; why: from final). */
+	void (*failed)(const struct ofs_job *j, const char *job, const char *why);
 	const char *moved;	/* progress line: "(D of T <moved>)" */
 	int progress_error;	/* progress line and event carry the job's error */
 };
@@ -82,24 +85,22 @@ int ofs_jobcmd_list(int argc, char **argv, struct ofs_cli *g, const char *usage,
 int ofs_jobcmd_cancel(int argc, char **argv, struct ofs_cli *g, const char *usage,
     const struct ofs_jobcmd_kind *k);
 
-/* `status` options: --job, --wait, --timeout S, --interval S. */
-struct ofs_jobcmd_wait {
-	const char *job;
-	int wait;
-	double timeout, interval;	/* -1: no limit; default 30 */
+/* `status --job NAME [--wait [--timeout S] [--interval S]]`: GET the job; with --wait poll
+ * until k->final says it is final, saying on stderr (and as progress events) what moved
+ * and riding out an outage of up to 30 minutes once the job answered; then print and
+ * emit it. Exit: k->final's code with --wait (8 when --timeout passes first), else 0. */
+int ofs_jobcmd_status(int argc, char **argv, struct ofs_cli *g, const char *usage,
+    const struct ofs_jobcmd_kind *k);
+
+/* A subcommand of a job command. */
+struct ofs_jobcmd_sub {
+	const char *name;
+	ofs_cmd_fn fn;
 };
 
-/* Parse status's options into *a: 0, -1 after --help (exit 0), or an exit code after a
- * message (2). */
-int ofs_jobcmd_status_args(int argc, char **argv, const char *usage,
-    struct ofs_jobcmd_wait *a);
-
-/* GET the job into *j (release it); with a->wait poll until k->final says it is final
- * (*code, *why), saying on stderr (and as g->cmd progress events) what moved, riding out
- * an outage of up to 30 minutes once the job answered; --timeout passing first →
- * OFS_ERR_NETWORK naming the stage. Without a->wait *code is 0. */
-int ofs_jobcmd_poll(struct ofs_jobcmd *c, const struct ofs_jobcmd_kind *k, const char *cmd,
-    const struct ofs_jobcmd_wait *a, struct ofs_job *j, int *code, const char **why,
-    struct ofs_error *err);
+/* `offseed FAMILY SUB …`: run the subcommand argv[1] names with g->cmd "FAMILY SUB";
+ * none, --help/-h/help → usage (exit 2 or 0); an unknown one → exit 2. */
+int ofs_jobcmd_dispatch(int argc, char **argv, struct ofs_cli *g, const char *family,
+    const char *usage, const struct ofs_jobcmd_sub *subs, size_t nsubs);
 
 #endif

@@ -426,6 +426,13 @@ final_code(const struct ofs_job *j, const char **why)
 	return -1;
 }
 
+static void
+failed(const struct ofs_job *j, const char *job, const char *why)
+{
+	ofs_error("job %s ended %s%s%s: see its copy logs ('offseed import logs --job %s')",
+	    job, j->status, why ? ", but " : "", why ? why : "", job);
+}
+
 /* Export: no staging repository; only export jobs; a shipped job's outcome is in its
  * disks, and the progress line carries the service's error. */
 static const struct ofs_jobcmd_kind export_kind = {
@@ -433,6 +440,8 @@ static const struct ofs_jobcmd_kind export_kind = {
 	.exports_only = 1,
 	.final = final_code,
 	.job_json = job_json,
+	.print_job = print_job,
+	.failed = failed,
 	.moved = "written",
 	.progress_error = 1,
 };
@@ -440,42 +449,8 @@ static const struct ofs_jobcmd_kind export_kind = {
 static int
 status(int argc, char **argv, struct ofs_cli *g)
 {
-	struct ofs_jobcmd_wait a;
-	struct ofs_error err = { 0 };
-	struct ofs_jobcmd c = { 0 };
-	struct ofs_job j = { 0 };
-	const char *why = NULL;
-	int r, code = 0;
-
-	if ((r = ofs_jobcmd_status_args(argc, argv, usage_status, &a)) != 0)
-		return r < 0 ? 0 : r;
-	if ((r = ofs_jobcmd_job_arg(a.job, &err)) != 0 ||
-	    (r = ofs_jobcmd_open(g, 0, 0, &c, &err)) != 0 ||
-	    (r = ofs_jobcmd_poll(&c, &export_kind, "export status", &a, &j, &code, &why,
-	    &err)) != 0)
-		goto out;
-	print_job(&j);
-	{
-		json_t *o = job_json(&j);
-
-		if (a.wait)
-			json_object_set_new(o, "exit_code", json_integer(code));
-		ofs_jobcmd_summary("export status", o);
-	}
-	if (code == 4)
-		ofs_error("job %s ended %s%s%s: see its copy logs ('offseed import logs --job %s')",
-		    a.job, j.status, why ? ", but " : "", why ? why : "", a.job);
-	else if (code == 1)
-		ofs_error("job %s ended %s", a.job, j.status);
-out:
-	ofs_job_release(&j);
-	ofs_jobcmd_close(&c);
-	if (r != 0)
-		return ofs_cli_fail(r, &err);
-	return code;
+	return ofs_jobcmd_status(argc, argv, g, usage_status, &export_kind);
 }
-
-/* ---- list, cancel ---- */
 
 static int
 list(int argc, char **argv, struct ofs_cli *g)
@@ -492,32 +467,10 @@ cancel(int argc, char **argv, struct ofs_cli *g)
 int
 cmd_export(int argc, char **argv, struct ofs_cli *g)
 {
-	static const struct {
-		const char *name;
-		ofs_cmd_fn fn;
-	} subs[] = {
+	static const struct ofs_jobcmd_sub subs[] = {
 		{ "create", create }, { "status", status }, { "list", list }, { "cancel", cancel },
 	};
 
-	if (argc < 2) {
-		ofs_error("which export command? (see 'offseed export --help')");
-		return ofs_cli_usage(usage_export, 0);
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0)
-		return ofs_cli_usage(usage_export, 1);
-	for (size_t i = 0; i < OFS_ARRAY_LEN(subs); i++) {
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			char *cmd = ofs_xasprintf("export %s", subs[i].name);
-			int rc;
-
-			g->cmd = cmd;
-			rc = subs[i].fn(argc - 1, argv + 1, g);
-			g->cmd = NULL;
-			free(cmd);
-			return rc;
-		}
-	}
-	ofs_error("unknown export command '%s' (see 'offseed export --help')", argv[1]);
-	return 2;
+	return ofs_jobcmd_dispatch(argc, argv, g, "export", usage_export, subs,
+	    OFS_ARRAY_LEN(subs));
 }

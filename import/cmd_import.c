@@ -136,12 +136,20 @@ print_job(const struct ofs_job *j)
 	ofs_jobcmd_print_links(j);	/* 'import logs' fetches them */
 }
 
+static void
+failed(const struct ofs_job *j, const char *job, const char *why)
+{
+	ofs_error("job %s ended %s: see 'offseed import logs --job %s'", job, j->status, job);
+}
+
 /* Import: a given --repo's vault is checked; the progress of the copy; every job. */
 static const struct ofs_jobcmd_kind import_kind = {
 	.want_repo = 1,
 	.exports_only = 0,
 	.final = final_code,
 	.job_json = job_json,
+	.print_job = print_job,
+	.failed = failed,
 	.moved = "copied",
 	.progress_error = 0,
 };
@@ -368,39 +376,7 @@ out:
 static int
 status(int argc, char **argv, struct ofs_cli *g)
 {
-	struct ofs_jobcmd_wait a;
-	struct ofs_error err = { 0 };
-	struct ofs_jobcmd c = { 0 };
-	struct ofs_job j = { 0 };
-	const char *why;
-	int r, code = 0;
-
-	if ((r = ofs_jobcmd_status_args(argc, argv, usage_status, &a)) != 0)
-		return r < 0 ? 0 : r;
-	if ((r = ofs_jobcmd_job_arg(a.job, &err)) != 0 ||
-	    (r = ofs_jobcmd_open(g, 1, 0, &c, &err)) != 0 ||
-	    (r = ofs_jobcmd_poll(&c, &import_kind, "import status", &a, &j, &code, &why,
-	    &err)) != 0)
-		goto out;
-	print_job(&j);
-	{
-		json_t *o = job_json(&j);
-
-		if (a.wait)
-			json_object_set_new(o, "exit_code", json_integer(code));
-		ofs_jobcmd_summary("import status", o);
-	}
-	if (code == 4)
-		ofs_error("job %s ended %s: see 'offseed import logs --job %s'", a.job, j.status,
-		    a.job);
-	else if (code == 1)
-		ofs_error("job %s ended %s", a.job, j.status);
-out:
-	ofs_job_release(&j);
-	ofs_jobcmd_close(&c);
-	if (r != 0)
-		return ofs_cli_fail(r, &err);
-	return code;
+	return ofs_jobcmd_status(argc, argv, g, usage_status, &import_kind);
 }
 
 static int
@@ -546,34 +522,11 @@ out:
 int
 cmd_import(int argc, char **argv, struct ofs_cli *g)
 {
-	static const struct {
-		const char *name;
-		ofs_cmd_fn fn;
-	} subs[] = {
+	static const struct ofs_jobcmd_sub subs[] = {
 		{ "create", create }, { "ship", ship }, { "status", status }, { "list", list },
 		{ "cancel", cancel }, { "logs", logs }, { "repair", ofs_import_repair },
 	};
-	char *cmd;
 
-	if (argc < 2) {
-		ofs_error("which import command? (see 'offseed import --help')");
-		return ofs_cli_usage(usage_import, 0);
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0)
-		return ofs_cli_usage(usage_import, 1);
-	for (size_t i = 0; i < OFS_ARRAY_LEN(subs); i++) {
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			int rc;
-
-			cmd = ofs_xasprintf("import %s", subs[i].name);
-			g->cmd = cmd;
-			rc = subs[i].fn(argc - 1, argv + 1, g);
-			g->cmd = NULL;
-			free(cmd);
-			return rc;
-		}
-	}
-	ofs_error("unknown import command '%s' (see 'offseed import --help')", argv[1]);
-	return 2;
+	return ofs_jobcmd_dispatch(argc, argv, g, "import", usage_import, subs,
+	    OFS_ARRAY_LEN(subs));
 }
