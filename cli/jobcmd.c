@@ -186,6 +186,24 @@ ofs_jobcmd_print_links(const struct ofs_job *j)
 	}
 }
 
+char *
+ofs_jobcmd_account_id(const struct ofs_credentials *cr, const char *account,
+    const char *where)
+{
+	char *full;
+
+	if (strchr(account, '/') != NULL)
+		full = ofs_xstrdup(account);
+	else
+		full = ofs_xasprintf("/subscriptions/%s/resourceGroups/%s/providers/"
+		    "Microsoft.Storage/storageAccounts/%s", cr->subscription, cr->resource_group,
+		    account);
+	if (strcmp(full, cr->storage_account_id) != 0)
+		ofs_warn("%s storage account '%s', the credentials are for '%s'", where, full,
+		    cr->storage_account_id);
+	return full;
+}
+
 /* An export command meets a job that says it is an import (the list answer may leave
  * transferType out: only a job that says so is another kind). */
 static int

@@ -78,6 +78,13 @@ void ofs_jobcmd_print_problems(const struct ofs_job *j);
 void ofs_jobcmd_print_disks(const struct ofs_job *j);
 void ofs_jobcmd_print_links(const struct ofs_job *j);
 
+/* The storage account as an ARM id (owned): account as it is when it already is one (has
+ * a '/'), else in the credentials' subscription and resource group. When that is not the
+ * account the credentials name, a warning "WHERE storage account 'ID', the credentials
+ * are for 'THEIRS'" (where: what points at it, e.g. "the job draft imports into"). */
+char *ofs_jobcmd_account_id(const struct ofs_credentials *cr, const char *account,
+    const char *where);
+
 /* `list`: parse its options (usage for --help and misuse), print and emit the jobs. */
 int ofs_jobcmd_list(int argc, char **argv, struct ofs_cli *g, const char *usage,
     const struct ofs_jobcmd_kind *k);

@@ -189,19 +189,6 @@ blob_home(const char *loc, const struct ofs_repo *repo, char **account, char **c
 	return r;
 }
 
-/* The storage account as an ARM id in the credentials' subscription and resource group. */
-static char *
-account_id(const struct ofs_credentials *cr, const char *account)
-{
-	char *full = ofs_xasprintf("/subscriptions/%s/resourceGroups/%s/providers/"
-	    "Microsoft.Storage/storageAccounts/%s", cr->subscription, cr->resource_group, account);
-
-	if (strcmp(full, cr->storage_account_id) != 0)
-		ofs_warn("the repository's blobs are in storage account '%s', the credentials are "
-		    "for '%s'", full, cr->storage_account_id);
-	return full;
-}
-
 struct create_args {
 	const char *job, *contact, *spec;
 	const char **paths;
@@ -347,7 +334,7 @@ create(int argc, char **argv, struct ofs_cli *g)
 		ofs_jobcmd_summary("export create", o);
 		goto out;
 	}
-	acct_id = account_id(&c.cred, account);
+	acct_id = ofs_jobcmd_account_id(&c.cred, account, "the repository's blobs are in");
 	t.container = container;
 	t.prefix = prefix;
 	t.location = c.cred.location;

@@ -154,33 +154,6 @@ static const struct ofs_jobcmd_kind import_kind = {
 	.progress_error = 0,
 };
 
-static int
-load_json_file(const char *path, const char *what, size_t max, json_t **out,
-    struct ofs_error *err)
-{
-	struct ofs_buf raw = OFS_BUF_INIT(max);
-	json_error_t je;
-	int r;
-
-	*out = NULL;
-	if ((r = ofs_buf_read_file(&raw, path, err)) != 0) {
-		if (r == OFS_ERR_NOTFOUND)
-			r = ofs_err_set(err, OFS_ERR_USAGE, "cannot open %s '%s': No such file or "
-			    "directory", what, path);
-		goto out;
-	}
-	if ((*out = json_loadb((const char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, &je)) ==
-	    NULL || !json_is_object(*out)) {
-		r = ofs_err_set(err, OFS_ERR_USAGE, "%s '%s' is not a JSON object%s%s", what, path,
-		    *out == NULL ? ": " : "", *out == NULL ? je.text : "");
-		json_decref(*out);
-		*out = NULL;
-	}
-out:
-	ofs_buf_release(&raw);
-	return r;
-}
-
 /* Local folder of a repository location (path or file:PATH), owned; NULL for others. */
 static char *
 repo_dir(const char *loc)
@@ -225,14 +198,7 @@ fill_defaults(json_t *body, json_t *details, const struct ofs_credentials *cr)
 		json_object_set_new(acct, "storageAccountId", json_string(cr->storage_account_id));
 		return;
 	}
-	if (strchr(id, '/') != NULL)
-		full = ofs_xstrdup(id);
-	else
-		full = ofs_xasprintf("/subscriptions/%s/resourceGroups/%s/providers/"
-		    "Microsoft.Storage/storageAccounts/%s", cr->subscription, cr->resource_group, id);
-	if (strcmp(full, cr->storage_account_id) != 0)
-		ofs_warn("the job draft imports into storage account '%s', the credentials are for "
-		    "'%s'", full, cr->storage_account_id);
+	full = ofs_jobcmd_account_id(cr, id, "the job draft imports into");
 	json_object_set_new(acct, "storageAccountId", json_string(full));
 	free(full);
 }
@@ -279,7 +245,7 @@ create(int argc, char **argv, struct ofs_cli *g)
 		dpath = ofs_xasprintf("%s/jobs/%s.json", dir, job);
 		draft = dpath;
 	}
-	if ((r = load_json_file(draft, "job draft", OFS_JOBJSON_MAX, &body, &err)) != 0)
+	if ((r = ofs_job_file_load(draft, "job draft", OFS_JOBJSON_MAX, &body, &err)) != 0)
 		goto out;
 	props = json_object_get(body, "properties");
 	details = json_object_get(props, "details");
