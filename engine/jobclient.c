@@ -1255,29 +1255,44 @@ ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_bu
 }
 
 int
+ofs_job_file_load(const char *path, const char *what, size_t max, json_t **out,
+    struct ofs_error *err)
+{
+	struct ofs_buf raw = OFS_BUF_INIT(max);
+	json_error_t je;
+	int r;
+
+	*out = NULL;
+	if ((r = ofs_buf_read_file(&raw, path, err)) != 0) {
+		if (r == OFS_ERR_NOTFOUND)
+			r = ofs_err_set(err, OFS_ERR_USAGE, "cannot open %s '%s': No such file or "
+			    "directory", what, path);
+		goto out;
+	}
+	if ((*out = json_loadb((const char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, &je)) ==
+	    NULL || !json_is_object(*out)) {
+		r = ofs_err_set(err, OFS_ERR_USAGE, "%s '%s' is not a JSON object%s%s", what, path,
+		    *out == NULL ? ": " : "", *out == NULL ? je.text : "");
+		json_decref(*out);
+		*out = NULL;
+	}
+out:
+	ofs_buf_release(&raw);
+	return r;
+}
+
+int
 ofs_job_contact_load(const char *path, json_t **contact, json_t **ret, struct ofs_error *err)
 {
-	struct ofs_buf raw = OFS_BUF_INIT(1u << 20);
 	const char *name, *phone, *carrier, *account;
 	json_t *c = NULL, *emails, *v;
-	json_error_t je;
 	size_t i;
 	int r;
 
 	*contact = NULL;
 	*ret = NULL;
-	if ((r = ofs_buf_read_file(&raw, path, err)) != 0) {
-		if (r == OFS_ERR_NOTFOUND)
-			r = ofs_err_set(err, OFS_ERR_USAGE, "cannot open contact file '%s': No such "
-			    "file or directory", path);
+	if ((r = ofs_job_file_load(path, "contact file", 1u << 20, &c, err)) != 0)
 		goto out;
-	}
-	if ((c = json_loadb((const char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, &je)) ==
-	    NULL || !json_is_object(c)) {
-		r = ofs_err_set(err, OFS_ERR_USAGE, "contact file '%s' is not a JSON object%s%s",
-		    path, c == NULL ? ": " : "", c == NULL ? je.text : "");
-		goto out;
-	}
 	name = json_string_value(json_object_get(c, "contactName"));
 	phone = json_string_value(json_object_get(c, "phone"));
 	carrier = json_string_value(json_object_get(c, "carrierName"));
@@ -1306,6 +1321,5 @@ ofs_job_contact_load(const char *path, json_t **contact, json_t **ret, struct of
 	*ret = json_pack("{s:s, s:s}", "carrierName", carrier, "carrierAccountNumber", account);
 out:
 	json_decref(c);
-	ofs_buf_release(&raw);
 	return r;
 }

@@ -58,6 +58,13 @@ int ofs_jobclient_cancel(struct ofs_jobclient *jc, const char *name, const char 
 int ofs_jobclient_download(struct ofs_jobclient *jc, const char *link, struct ofs_buf *out,
     struct ofs_error *err);
 
+/* Read a JSON file that must hold one object (at most max bytes, duplicate keys refused)
+ * into *out (new reference). A missing file, or one that is not a JSON object →
+ * OFS_ERR_USAGE "cannot open WHAT 'PATH'…" / "WHAT 'PATH' is not a JSON object…"; other
+ * read errors as ofs_buf_read_file says. */
+int ofs_job_file_load(const char *path, const char *what, size_t max, json_t **out,
+    struct ofs_error *err);
+
 /* Read a --contact file ({"contactName", "phone", "emailList": [...], "carrierName",
  * "carrierAccountNumber"}, at most 1 MiB) into a job body's contactDetails and
  * returnToCustomerPackageDetails (new references in *contact and *ret). A missing file, a

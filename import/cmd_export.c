@@ -1,12 +1,9 @@
 /* offseed export: offline restore through the Data Box–style jobs API (SPEC §16) —
  * create (what a snapshot needs, as hex object names only), status [--wait], list, cancel. */
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -14,6 +11,7 @@
 #include "credentials.h"
 #include "exportplan.h"
 #include "jobclient.h"
+#include "jobcmd.h"
 #include "jobjson.h"
 #include "render.h"
 #include "setmanifest.h"
@@ -85,73 +83,6 @@ static const char usage_cancel[] =
     "Cancel the export job. The service refuses once the disks are at the datacenter\n"
     "(exit 1). An import job: exit 2.\n";
 
-#define SUB_OPTS_END { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-#define OUTAGE_MAX 1800.0	/* --wait gives up after this long without an answer */
-
-struct ectx {
-	struct ofs_credentials cred;
-	struct ofs_jobclient *jc;
-};
-
-static int
-ectx_open(const struct ofs_cli *g, struct ectx *c, struct ofs_error *err)
-{
-	int r;
-
-	memset(c, 0, sizeof(*c));
-	if ((r = ofs_import_credentials_load(g->credentials, &c->cred, err)) != 0)
-		return r;
-	return ofs_jobclient_new(&c->cred, &c->jc, err);
-}
-
-static void
-ectx_close(struct ectx *c)
-{
-	ofs_jobclient_free(c->jc);
-	ofs_credentials_release(&c->cred);
-}
-
-static int
-job_arg(const char *job, struct ofs_error *err)
-{
-	if (job == NULL)
-		return ofs_err_set(err, OFS_ERR_USAGE, "no job given: use --job NAME");
-	if (!ofs_job_name_ok(job))
-		return ofs_err_set(err, OFS_ERR_USAGE, "invalid job name '%s': 3 to %d characters "
-		    "of letters, digits, '-', '_' and '.'", job, OFS_JOB_NAME_MAX);
-	return 0;
-}
-
-static int
-is_import(const struct ofs_job *j)
-{
-	return j->transfer_type != NULL && strcmp(j->transfer_type, "ExportFromAzure") != 0;
-}
-
-static int
-not_export(const struct ofs_job *j, const char *job, struct ofs_error *err)
-{
-	return ofs_err_set(err, OFS_ERR_USAGE, "job %s is an import job (%s): use 'offseed "
-	    "import'", job, j->transfer_type);
-}
-
-/* {"type":"summary","command":CMD, …o}; steals o. */
-static void
-emit_summary(const char *cmd, json_t *o)
-{
-	json_t *s = json_pack("{s:s, s:s}", "type", "summary", "command", cmd);
-
-	json_object_update(s, o);
-	json_decref(o);
-	ofs_emit(s);
-}
-
-static json_t *
-count_or_null(int64_t v)
-{
-	return v >= 0 ? json_integer(v) : json_null();
-}
-
 static const struct ofs_job_export_disk *
 export_disk(const struct ofs_job *j, const char *serial)
 {
@@ -182,30 +113,22 @@ static json_t *
 job_json(const struct ofs_job *j)
 {
 	json_t *o = json_pack("{s:s, s:s, s:o}", "job", j->name, "stage", j->status,
-	    "blob_count", count_or_null(j->export_blobs));
-	json_t *disks = json_array(), *logs = json_array();
+	    "blob_count", ofs_jobcmd_count_json(j->export_blobs));
+	json_t *disks = json_array();
 
 	if (j->transfer_type != NULL)
 		json_object_set_new(o, "transfer_type", json_string(j->transfer_type));
-	if (j->start_time != NULL)
-		json_object_set_new(o, "start_time", json_string(j->start_time));
-	if (j->cancellation_reason != NULL)
-		json_object_set_new(o, "cancellation_reason", json_string(j->cancellation_reason));
-	if (j->error_code != NULL)
-		json_object_set_new(o, "error_code", json_string(j->error_code));
-	if (j->error_message != NULL)
-		json_object_set_new(o, "error_message", json_string(j->error_message));
+	ofs_jobcmd_json_fields(o, j);
 	for (size_t i = 0; i < j->ndisks; i++) {
 		const struct ofs_job_disk *d = &j->disks[i];
 		const struct ofs_job_export_disk *x = export_disk(j, d->serial);
+		json_t *e = ofs_jobcmd_disk_json(d);
 
-		json_array_append_new(disks, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s?, "
-		    "s:s?}", "serial", d->serial, "copy_status", d->copy_status, "bytes_processed",
-		    count_or_null(d->bytes_processed), "total_bytes", count_or_null(d->total_bytes),
-		    "files_processed", count_or_null(d->files_processed), "total_files",
-		    count_or_null(d->total_files), "files_errored", count_or_null(d->files_errored),
-		    "manifest_file", x ? x->manifest_file : NULL, "manifest_hash",
-		    x ? x->manifest_hash : NULL));
+		if (x != NULL && x->manifest_file != NULL)
+			json_object_set_new(e, "manifest_file", json_string(x->manifest_file));
+		if (x != NULL && x->manifest_hash != NULL)
+			json_object_set_new(e, "manifest_hash", json_string(x->manifest_hash));
+		json_array_append_new(disks, e);
 	}
 	for (size_t i = 0; i < j->nexport_disks; i++) {
 		const struct ofs_job_export_disk *x = &j->export_disks[i];
@@ -217,37 +140,9 @@ job_json(const struct ofs_job *j)
 		    "files_processed", "total_files", "files_errored", "manifest_file",
 		    x->manifest_file, "manifest_hash", x->manifest_hash));
 	}
-	for (size_t i = 0; i < j->nlogs; i++) {
-		const struct ofs_job_log *l = &j->logs[i];
-		json_t *e = json_pack("{s:s}", "serial", l->serial);
-
-		if (l->error_link != NULL)
-			json_object_set_new(e, "error_log", json_string(l->error_link));
-		if (l->verbose_link != NULL)
-			json_object_set_new(e, "verbose_log", json_string(l->verbose_link));
-		json_array_append_new(logs, e);
-	}
 	json_object_set_new(o, "disks", disks);
-	json_object_set_new(o, "copy_logs", logs);
+	json_object_set_new(o, "copy_logs", ofs_jobcmd_logs_json(j));
 	return o;
-}
-
-static void
-fmt_count(int64_t v, char *buf, size_t n)
-{
-	if (v < 0)
-		snprintf(buf, n, "?");
-	else
-		snprintf(buf, n, "%lld", (long long)v);
-}
-
-static void
-fmt_bytes(int64_t v, char *buf, size_t n)
-{
-	if (v < 0)
-		snprintf(buf, n, "?");
-	else
-		ofs_fmt_size((uint64_t)v, buf, n);
 }
 
 static void
@@ -255,27 +150,11 @@ print_job(const struct ofs_job *j)
 {
 	char nb[32];
 
-	fmt_count(j->export_blobs, nb, sizeof(nb));
+	ofs_jobcmd_fmt_count(j->export_blobs, nb, sizeof(nb));
 	ofs_result("job %s: %s (export of %s blobs)\n", j->name,
 	    j->status[0] ? j->status : "(no stage)", nb);
-	if (j->cancellation_reason != NULL)
-		ofs_result("  cancelled: %s\n", j->cancellation_reason);
-	if (j->error_code != NULL || j->error_message != NULL)
-		ofs_result("  error: %s%s%s\n", j->error_code ? j->error_code : "",
-		    j->error_code && j->error_message ? ": " : "",
-		    j->error_message ? j->error_message : "");
-	for (size_t i = 0; i < j->ndisks; i++) {
-		const struct ofs_job_disk *d = &j->disks[i];
-		char done[32], total[32], fd[32], ft[32], fe[32];
-
-		fmt_bytes(d->bytes_processed, done, sizeof(done));
-		fmt_bytes(d->total_bytes, total, sizeof(total));
-		fmt_count(d->files_processed, fd, sizeof(fd));
-		fmt_count(d->total_files, ft, sizeof(ft));
-		fmt_count(d->files_errored, fe, sizeof(fe));
-		ofs_result("  disk %s: %s, %s of %s, %s of %s files, %s in error\n", d->serial,
-		    d->copy_status[0] ? d->copy_status : "(no status)", done, total, fd, ft, fe);
-	}
+	ofs_jobcmd_print_problems(j);
+	ofs_jobcmd_print_disks(j);
 	for (size_t i = 0; i < j->nexport_disks; i++) {
 		const struct ofs_job_export_disk *x = &j->export_disks[i];
 
@@ -283,17 +162,7 @@ print_job(const struct ofs_job *j)
 		    x->manifest_file ? x->manifest_file : "(none yet)",
 		    x->manifest_hash ? x->manifest_hash : "(not yet known)");
 	}
-	/* Links without their query: it may hold a SAS signature. */
-	for (size_t i = 0; i < j->nlogs; i++) {
-		const char *e = j->logs[i].error_link, *v = j->logs[i].verbose_link;
-
-		if (e != NULL)
-			ofs_result("  error log %s: %.*s\n", j->logs[i].serial,
-			    (int)strcspn(e, "?"), e);
-		if (v != NULL)
-			ofs_result("  verbose log %s: %.*s\n", j->logs[i].serial,
-			    (int)strcspn(v, "?"), v);
-	}
+	ofs_jobcmd_print_links(j);
 }
 
 /* ---- create ---- */
@@ -320,19 +189,6 @@ blob_home(const char *loc, const struct ofs_repo *repo, char **account, char **c
 	return r;
 }
 
-/* The storage account as an ARM id in the credentials' subscription and resource group. */
-static char *
-account_id(const struct ofs_credentials *cr, const char *account)
-{
-	char *full = ofs_xasprintf("/subscriptions/%s/resourceGroups/%s/providers/"
-	    "Microsoft.Storage/storageAccounts/%s", cr->subscription, cr->resource_group, account);
-
-	if (strcmp(full, cr->storage_account_id) != 0)
-		ofs_warn("the repository's blobs are in storage account '%s', the credentials are "
-		    "for '%s'", full, cr->storage_account_id);
-	return full;
-}
-
 struct create_args {
 	const char *job, *contact, *spec;
 	const char **paths;
@@ -348,7 +204,7 @@ create_args(int argc, char **argv, struct create_args *a, struct ofs_error *err)
 		{ "job", required_argument, NULL, 'j' },
 		{ "contact", required_argument, NULL, 'c' },
 		{ "dry-run", no_argument, NULL, 'n' },
-		SUB_OPTS_END,
+		OFS_JOBCMD_OPTS_END,
 	};
 	char *colon;
 	int ch;
@@ -363,7 +219,7 @@ create_args(int argc, char **argv, struct create_args *a, struct ofs_error *err)
 		default: return 2;	/* getopt said why */
 		}
 	}
-	if ((!a->dry_run || a->job != NULL) && job_arg(a->job, err) != 0)
+	if ((!a->dry_run || a->job != NULL) && ofs_jobcmd_job_arg(a->job, err) != 0)
 		return OFS_ERR_USAGE;
 	if (optind >= argc)
 		return ofs_err_set(err, OFS_ERR_USAGE, "no snapshot given: SNAPSHOT (an id prefix "
@@ -421,7 +277,7 @@ create(int argc, char **argv, struct ofs_cli *g)
 	struct ofs_export_plan plan;
 	struct ofs_snapshot snap;
 	struct ofs_repo *repo = NULL;
-	struct ectx c = { 0 };
+	struct ofs_jobcmd c = { 0 };
 	struct ofs_job j = { 0 };
 	json_t *contact = NULL, *ret = NULL, *body = NULL, *o;
 	char *account = NULL, *container = NULL, *prefix = NULL, *acct_id = NULL;
@@ -441,7 +297,7 @@ create(int argc, char **argv, struct ofs_cli *g)
 		return ofs_cli_usage(usage_create, 0);
 	}
 	if (!a.dry_run && ((r = ofs_job_contact_load(a.contact, &contact, &ret, &err)) != 0 ||
-	    (r = ectx_open(g, &c, &err)) != 0))
+	    (r = ofs_jobcmd_open(g, 0, 0, &c, &err)) != 0))
 		goto out;
 	if ((r = ofs_cli_open_repo(g, 1, 1, &repo, &err)) != 0)
 		goto out;
@@ -475,10 +331,10 @@ create(int argc, char **argv, struct ofs_cli *g)
 		json_object_set_new(o, "destination", prefix[0] ?
 		    json_sprintf("azure://%s/%s/%s", account, container, prefix) :
 		    json_sprintf("azure://%s/%s", account, container));
-		emit_summary("export create", o);
+		ofs_jobcmd_summary("export create", o);
 		goto out;
 	}
-	acct_id = account_id(&c.cred, account);
+	acct_id = ofs_jobcmd_account_id(&c.cred, account, "the repository's blobs are in");
 	t.container = container;
 	t.prefix = prefix;
 	t.location = c.cred.location;
@@ -502,7 +358,7 @@ create(int argc, char **argv, struct ofs_cli *g)
 		json_decref(pj);
 	}
 	json_object_set_new(o, "created", json_boolean(created));
-	emit_summary("export create", o);
+	ofs_jobcmd_summary("export create", o);
 out:
 	if (have_snap)
 		ofs_snapshot_release(&snap);
@@ -518,7 +374,7 @@ out:
 	free(a.snap_spec);
 	free(a.paths);
 	ofs_repo_close(repo);
-	ectx_close(&c);
+	ofs_jobcmd_close(&c);
 	return ofs_cli_fail(r, &err);
 }
 
@@ -557,322 +413,51 @@ final_code(const struct ofs_job *j, const char **why)
 	return -1;
 }
 
-static int
-parse_seconds(const char *s, double *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || *end != '\0' || !(v >= 0) || v > 1e9)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static void
-sleep_for(double s)
+failed(const struct ofs_job *j, const char *job, const char *why)
 {
-	struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	ofs_error("job %s ended %s%s%s: see its copy logs ('offseed import logs --job %s')",
+	    job, j->status, why ? ", but " : "", why ? why : "", job);
 }
 
-static uint64_t
-sum_bytes(const struct ofs_job *j, int total)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < j->ndisks; i++) {
-		int64_t v = total ? j->disks[i].total_bytes : j->disks[i].bytes_processed;
-
-		if (v > 0)
-			n += (uint64_t)v;
-	}
-	return n;
-}
-
-struct status_args {
-	const char *job;
-	int wait;
-	double timeout, interval;
+/* Export: no staging repository; only export jobs; a shipped job's outcome is in its
+ * disks, and the progress line carries the service's error. */
+static const struct ofs_jobcmd_kind export_kind = {
+	.want_repo = 0,
+	.exports_only = 1,
+	.final = final_code,
+	.job_json = job_json,
+	.print_job = print_job,
+	.failed = failed,
+	.moved = "written",
+	.progress_error = 1,
 };
-
-static int
-status_args(int argc, char **argv, struct status_args *a)
-{
-	static const struct option opts[] = {
-		{ "job", required_argument, NULL, 'j' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "interval", required_argument, NULL, 'i' },
-		SUB_OPTS_END,
-	};
-	int ch;
-
-	a->timeout = -1;
-	a->interval = 30;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j': a->job = optarg; break;
-		case 'w': a->wait = 1; break;
-		case 't':
-			if (parse_seconds(optarg, &a->timeout) != 0) {
-				ofs_error("invalid --timeout '%s' (seconds)", optarg);
-				return 2;
-			}
-			break;
-		case 'i':
-			if (parse_seconds(optarg, &a->interval) != 0 || a->interval < 0.1) {
-				ofs_error("invalid --interval '%s' (seconds, at least 0.1)", optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			ofs_cli_usage(usage_status, 1);
-			return -1;
-		default: return ofs_cli_usage(usage_status, 0);
-		}
-	}
-	if (optind != argc) {
-		ofs_error("unexpected argument '%s'", argv[optind]);
-		return ofs_cli_usage(usage_status, 0);
-	}
-	if (!a->wait && a->timeout >= 0) {
-		ofs_error("--timeout needs --wait");
-		return ofs_cli_usage(usage_status, 0);
-	}
-	return 0;
-}
-
-/* One line on stderr (and a progress event) when the stage, the bytes or the error moved. */
-static void
-say_progress(const struct ofs_job *j, const char *job, char *last, size_t lastsz)
-{
-	char now[256], done[32], total[32];
-
-	snprintf(now, sizeof(now), "%s %llu %s", j->status, (unsigned long long)sum_bytes(j, 0),
-	    j->error_code ? j->error_code : "");
-	if (strcmp(now, last) == 0)
-		return;
-	ofs_fmt_size(sum_bytes(j, 0), done, sizeof(done));
-	ofs_fmt_size(sum_bytes(j, 1), total, sizeof(total));
-	ofs_info("job %s: %s (%s of %s written)%s%s", job, j->status, done, total,
-	    j->error_message ? ": " : "", j->error_message ? j->error_message : "");
-	ofs_emit(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s?}", "type", "progress",
-	    "command", "export status", "job", job, "stage", j->status, "bytes_done",
-	    (json_int_t)sum_bytes(j, 0), "bytes_total", (json_int_t)sum_bytes(j, 1),
-	    "error_code", j->error_code));
-	snprintf(last, lastsz, "%s", now);
-}
 
 static int
 status(int argc, char **argv, struct ofs_cli *g)
 {
-	struct status_args a = { 0 };
-	struct ofs_error err = { 0 };
-	struct ectx c = { 0 };
-	struct ofs_job j = { 0 };
-	double start, down_since = -1;
-	int r, code = 0;
-	char last[256] = "", stage[72] = "";
-	const char *why = NULL;
-
-	if ((r = status_args(argc, argv, &a)) != 0)
-		return r < 0 ? 0 : r;
-	if ((r = job_arg(a.job, &err)) != 0 || (r = ectx_open(g, &c, &err)) != 0)
-		goto out;
-	start = ofs_mono();
-	for (;;) {
-		double left;
-
-		ofs_job_release(&j);
-		r = ofs_jobclient_get(c.jc, a.job, &j, NULL, &err);
-		if (r == OFS_ERR_NETWORK && a.wait && stage[0] != '\0') {
-			/* A wait of days outlives a short outage: keep polling for a while. */
-			if (down_since < 0)
-				down_since = ofs_mono();
-			if (ofs_mono() - down_since > OUTAGE_MAX)
-				goto out;
-			ofs_warn("%s; still waiting", err.msg);
-			r = 0;
-		} else if (r != 0) {
-			goto out;
-		} else {
-			if (is_import(&j)) {
-				r = not_export(&j, a.job, &err);
-				goto out;
-			}
-			down_since = -1;
-			snprintf(stage, sizeof(stage), "%s", j.status);
-			if (!a.wait || (code = final_code(&j, &why)) >= 0)
-				break;
-			say_progress(&j, a.job, last, sizeof(last));
-		}
-		left = a.timeout >= 0 ? a.timeout - (ofs_mono() - start) : a.interval;
-		if (left <= 0) {
-			r = ofs_err_set(&err, OFS_ERR_NETWORK, "job %s is still in stage %s after %g "
-			    "seconds", a.job, stage, a.timeout);
-			goto out;
-		}
-		/* The last sleep ends at the deadline, so a job finishing just then counts. */
-		sleep_for(left < a.interval ? left : a.interval);
-	}
-	print_job(&j);
-	{
-		json_t *o = job_json(&j);
-
-		if (a.wait)
-			json_object_set_new(o, "exit_code", json_integer(code));
-		emit_summary("export status", o);
-	}
-	if (code == 4)
-		ofs_error("job %s ended %s%s%s: see its copy logs ('offseed import logs --job %s')",
-		    a.job, j.status, why ? ", but " : "", why ? why : "", a.job);
-	else if (code == 1)
-		ofs_error("job %s ended %s", a.job, j.status);
-out:
-	ofs_job_release(&j);
-	ectx_close(&c);
-	if (r != 0)
-		return ofs_cli_fail(r, &err);
-	return code;
+	return ofs_jobcmd_status(argc, argv, g, usage_status, &export_kind);
 }
-
-/* ---- list, cancel ---- */
 
 static int
 list(int argc, char **argv, struct ofs_cli *g)
 {
-	static const struct option opts[] = { SUB_OPTS_END };
-	struct ofs_error err = { 0 };
-	struct ectx c = { 0 };
-	struct ofs_job *jobs = NULL;
-	size_t n = 0, shown = 0;
-	json_t *arr;
-	int ch, r;
-
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'h': return ofs_cli_usage(usage_list, 1);
-		default: return ofs_cli_usage(usage_list, 0);
-		}
-	}
-	if (optind != argc) {
-		ofs_error("unexpected argument '%s'", argv[optind]);
-		return ofs_cli_usage(usage_list, 0);
-	}
-	if ((r = ectx_open(g, &c, &err)) != 0 ||
-	    (r = ofs_jobclient_list(c.jc, &jobs, &n, &err)) != 0)
-		goto out;
-	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		/* the list answer may leave transferType out: only a job that says import is
-		 * left out */
-		if (is_import(&jobs[i]))
-			continue;
-		if (shown++ == 0)
-			ofs_result("%-24s  %-28s  %s\n", "JOB", "STAGE", "STARTED");
-		ofs_result("%-24s  %-28s  %s\n", jobs[i].name, jobs[i].status,
-		    jobs[i].start_time ? jobs[i].start_time : "");
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s?}", "job", jobs[i].name,
-		    "stage", jobs[i].status, "start_time", jobs[i].start_time));
-	}
-	if (shown == 0)
-		ofs_info("no export jobs");
-	emit_summary("export list", json_pack("{s:I, s:o}", "count", (json_int_t)shown, "jobs",
-	    arr));
-out:
-	for (size_t i = 0; i < n; i++)
-		ofs_job_release(&jobs[i]);
-	free(jobs);
-	ectx_close(&c);
-	return ofs_cli_fail(r, &err);
+	return ofs_jobcmd_list(argc, argv, g, usage_list, &export_kind);
 }
 
 static int
 cancel(int argc, char **argv, struct ofs_cli *g)
 {
-	static const struct option opts[] = {
-		{ "job", required_argument, NULL, 'j' },
-		{ "reason", required_argument, NULL, 'r' },
-		SUB_OPTS_END,
-	};
-	const char *job = NULL, *reason = NULL;
-	struct ofs_error err = { 0 };
-	struct ectx c = { 0 };
-	struct ofs_job j = { 0 };
-	int ch, r;
-
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j': job = optarg; break;
-		case 'r': reason = optarg; break;
-		case 'h': return ofs_cli_usage(usage_cancel, 1);
-		default: return ofs_cli_usage(usage_cancel, 0);
-		}
-	}
-	if (optind != argc) {
-		ofs_error("unexpected argument '%s'", argv[optind]);
-		return ofs_cli_usage(usage_cancel, 0);
-	}
-	if ((r = job_arg(job, &err)) != 0)
-		goto out;
-	if (reason == NULL || *reason == '\0') {
-		r = ofs_err_set(&err, OFS_ERR_USAGE, "give a reason with --reason TEXT");
-		goto out;
-	}
-	if ((r = ectx_open(g, &c, &err)) != 0 ||
-	    (r = ofs_jobclient_get(c.jc, job, &j, NULL, &err)) != 0)
-		goto out;
-	if (is_import(&j)) {
-		r = not_export(&j, job, &err);
-		goto out;
-	}
-	ofs_job_release(&j);
-	if ((r = ofs_jobclient_cancel(c.jc, job, reason, &err)) != 0 ||
-	    (r = ofs_jobclient_get(c.jc, job, &j, NULL, &err)) != 0)
-		goto out;
-	ofs_result("job %s: %s\n", job, j.status);
-	emit_summary("export cancel", job_json(&j));
-out:
-	ofs_job_release(&j);
-	ectx_close(&c);
-	return ofs_cli_fail(r, &err);
+	return ofs_jobcmd_cancel(argc, argv, g, usage_cancel, &export_kind);
 }
 
 int
 cmd_export(int argc, char **argv, struct ofs_cli *g)
 {
-	static const struct {
-		const char *name;
-		ofs_cmd_fn fn;
-	} subs[] = {
+	static const struct ofs_jobcmd_sub subs[] = {
 		{ "create", create }, { "status", status }, { "list", list }, { "cancel", cancel },
 	};
 
-	if (argc < 2) {
-		ofs_error("which export command? (see 'offseed export --help')");
-		return ofs_cli_usage(usage_export, 0);
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0)
-		return ofs_cli_usage(usage_export, 1);
-	for (size_t i = 0; i < OFS_ARRAY_LEN(subs); i++) {
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			char *cmd = ofs_xasprintf("export %s", subs[i].name);
-			int rc;
-
-			g->cmd = cmd;
-			rc = subs[i].fn(argc - 1, argv + 1, g);
-			g->cmd = NULL;
-			free(cmd);
-			return rc;
-		}
-	}
-	ofs_error("unknown export command '%s' (see 'offseed export --help')", argv[1]);
-	return 2;
+	return ofs_jobcmd_dispatch(argc, argv, g, "export", usage_export, subs,
+	    OFS_ARRAY_LEN(subs));
 }
