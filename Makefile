@@ -93,6 +93,14 @@ $(BUILD)/tests/test_dc_%: $(BUILD)/tests/unit/test_dc_%.o $(LIBDC) $(LIBOFS)
 $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(LIBOFS)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/replay_main.o $(LIBOFS) $(LIBS)
 
+# Targets named fuzz_dc* test offseed-dc's modules: they also link build/libofsdc.a (the
+# shorter stem makes make pick this rule for them).
+$(BUILD)/tests/fuzz/fuzz_dc%.o: CPPFLAGS += -Itools/dc
+$(BUILD)/tests/replay_fuzz_dc%: $(BUILD)/tests/fuzz/fuzz_dc%.o $(BUILD)/tests/fuzz/replay_main.o \
+    $(LIBDC) $(LIBOFS)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/replay_main.o $(LIBDC) $(LIBOFS) $(LIBS) \
+	    $(DC_LIBS)
+
 # LD_PRELOAD shim of the fault tests (tests/cli/9[0-2]-faults-*.sh); never sanitized itself.
 $(FAULTSHIM): tests/fault/faultshim.c
 	@mkdir -p $(@D)

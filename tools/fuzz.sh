@@ -2,6 +2,7 @@
 # make fuzz: build every tests/fuzz/fuzz_*.c as a libFuzzer binary (clang, ASan + UBSan)
 # and run each for SECONDS on a scratch copy of its seed corpus; fail on any crash.
 # Usage: tools/fuzz.sh [SECONDS]   env: FUZZ_TARGETS="name …" (a subset), FUZZ_CC (clang)
+# Targets named dc* also link offseed-dc's modules (tools/dc/*.c but main.c).
 set -u
 SECS=${1:-30}
 case $SECS in ''|*[!0-9]*) echo "usage: tools/fuzz.sh SECONDS" >&2; exit 2 ;; esac
@@ -49,13 +50,37 @@ done
 rm -f "$OUT/libofs-fuzz.a"
 ar rcs "$OUT/libofs-fuzz.a" "${objs[@]}" || exit 1
 
+# Targets named dc* test offseed-dc's modules (tools/dc/*.c but main.c, as build/libofsdc.a):
+# built the same way into libofsdc-fuzz.a, only when such a target is selected.
+DCLIBS=""
+if [[ " ${targets[*]} " == *" dc"* ]]; then
+	mkdir -p "$OUT/tools/dc"
+	echo "fuzz: building tools/dc/*.c (but main.c) with $CC -fsanitize=fuzzer-no-link,$SAN"
+	dcobjs=()
+	for c in tools/dc/*.c; do
+		[ "$c" = tools/dc/main.c ] && continue
+		o="$OUT/${c%.c}.o"
+		dcobjs+=("$o")
+		if [ ! "$o" -nt "$c" ] || [ -n "$(find lib engine tools/dc -name '*.h' -newer "$o" 2>/dev/null | head -n1)" ]; then
+			# shellcheck disable=SC2086
+			$CC $CFLAGS -Itools/dc -fsanitize=fuzzer-no-link,$SAN -c -o "$o" "$c" || { echo "fuzz: cannot compile $c" >&2; exit 1; }
+		fi
+	done
+	rm -f "$OUT/libofsdc-fuzz.a"
+	ar rcs "$OUT/libofsdc-fuzz.a" "${dcobjs[@]}" || exit 1
+	DCLIBS=$(pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+fi
+
 work=$(mktemp -d /tmp/offseed-fuzz.XXXXXX)
 declare -A result execs grown
 bad=0
 for n in "${targets[@]}"; do
 	bin="$OUT/fuzz_$n"
+	extra=()
+	case $n in dc*) extra=(-Itools/dc "$OUT/libofsdc-fuzz.a") ;; esac
 	# shellcheck disable=SC2086
-	if ! $CC $CFLAGS -fsanitize=fuzzer,$SAN -o "$bin" "tests/fuzz/fuzz_$n.c" "$OUT/libofs-fuzz.a" $LIBS; then
+	if ! $CC $CFLAGS -fsanitize=fuzzer,$SAN -o "$bin" "tests/fuzz/fuzz_$n.c" "${extra[@]}" \
+	    "$OUT/libofs-fuzz.a" $LIBS ${extra:+$DCLIBS}; then
 		result[$n]="BUILD FAILED"; bad=1; continue
 	fi
 	corpus="$work/corpus-$n"

@@ -1,5 +1,6 @@
 /* Fuzz target: every parser of what the import service sends (job, job list, error body,
- * token, operation status, copy log) and of its credentials file, each run on the input. */
+ * token, operation status, copy log) and of its credentials file, each run on the input;
+ * jobs are import or export jobs (exportDiskDetailsCollection, dataExportDetails). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,47 @@ check_str(const char *s)
 	for (; s != NULL && *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			abort();
+}
+
+/* A ".." part in a '/'-separated path ("..name" is a name, not a way up). */
+static int
+has_dotdot(const char *p)
+{
+	size_t n = strlen(p);
+
+	return strcmp(p, "..") == 0 || strncmp(p, "../", 3) == 0 || strstr(p, "/../") != NULL ||
+	    (n >= 3 && strcmp(p + n - 3, "/..") == 0);
+}
+
+/* An export job's fields as the parser promises them (jobjson.h): a known transfer type,
+ * valid serials, relative manifest paths, lower-case SHA-256 hashes. */
+static void
+check_export(const struct ofs_job *j)
+{
+	if (j->transfer_type != NULL && strcmp(j->transfer_type, "ImportToAzure") != 0 &&
+	    strcmp(j->transfer_type, "ExportFromAzure") != 0)
+		abort();
+	if (j->export_blobs < -1 || j->export_blobs > (int64_t)OFS_EXPORT_BLOBS_MAX)
+		abort();
+	check_str(j->storage_account_id);
+	for (size_t i = 0; i < j->nexport_disks; i++) {
+		const struct ofs_job_export_disk *d = &j->export_disks[i];
+		const char *f = d->manifest_file;
+		size_t n = strlen(d->serial);
+
+		if (n == 0 || n > 64 || d->serial[0] == '.' || d->serial[0] == '-' ||
+		    strspn(d->serial, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789._:-") != n)
+			abort();
+		if (d->manifest_hash != NULL && (strlen(d->manifest_hash) != 64 ||
+		    strspn(d->manifest_hash, "0123456789abcdef") != 64))
+			abort();
+		if (f != NULL && (f[0] == '\0' || f[0] == '/' || strchr(f, '\\') != NULL ||
+		    has_dotdot(f)))
+			abort();
+		check_str(f);
+		check_str(d->backup_manifest_cloud_path);
+	}
 }
 
 int
@@ -40,6 +82,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		for (size_t i = 0; i < j.nlogs; i++)
 			check_str(j.logs[i].error_link);
+		check_export(&j);
 		ofs_job_release(&j);
 	}
 	if (ofs_jobjson_parse_list(data, size, "fuzz", &jobs, &n, &next, &err) == 0) {
@@ -68,8 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (p == NULL && cl.entries[i].blob == NULL)
 				abort();
-			if (p != NULL && (p[0] == '/' || strstr(p, "..") == p ||
-			    strstr(p, "/../") != NULL))
+			if (p != NULL && (p[0] == '/' || has_dotdot(p)))
 				abort();
 		}
 		ofs_copylog_release(&cl);
