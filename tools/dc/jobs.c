@@ -376,7 +376,7 @@ dc_job_doc_check(json_t *doc, char *msg, size_t msgsz)
 {
 	static const char *const phases[] = { "waiting", "received", "checked", "done", NULL };
 	static const char *const at_dock[] = { "received", "checked", NULL };
-	json_t *disks, *d, *req;
+	json_t *disks, *d, *req, *coll;
 	const char *serial;
 
 	if (!json_is_object(doc) || strcmp(dc_jstr(doc, "format") ? dc_jstr(doc, "format") : "",
@@ -399,7 +399,16 @@ dc_job_doc_check(json_t *doc, char *msg, size_t msgsz)
 		return dc_fail(msg, msgsz, "the job document has no disks");
 	if (dc_job_is_export(doc) && dc_export_doc_check(doc, msg, msgsz) != 0)
 		return -1;
+	coll = json_object_get(json_object_get(json_object_get(req, "properties"), "details"),
+	    "importDiskDetailsCollection");
 	json_object_foreach(disks, serial, d) {
+		if (!dc_serial_ok(serial))
+			return dc_fail(msg, msgsz, "the job document names a disk with an invalid "
+			    "serial");
+		/* the copy worker reads each import disk's manifest name from the request */
+		if (!dc_job_is_export(doc) && !json_is_object(json_object_get(coll, serial)))
+			return dc_fail(msg, msgsz, "disk '%s' of the job document is not in its "
+			    "request", serial);
 		if (!json_is_object(d) || dc_jstr(d, "copyStatus") == NULL ||
 		    dc_jstr(d, "phase") == NULL || !json_is_object(json_object_get(d, "errors")) ||
 		    !json_is_object(json_object_get(d, "imported")))

@@ -316,7 +316,8 @@ dc_export_doc_check(json_t *doc, char *msg, size_t msgsz)
 	    dc_jstr(ex, "repository") == NULL || !ofs_is_hex_lower(dc_jstr(ex, "repository"), 32))
 		return dc_fail(msg, msgsz, "the export job document's plan is damaged");
 	json_array_foreach(json_object_get(ex, "disks"), i, v) {
-		json_t *d = dc_job_disk(doc, json_string_value(v) ? json_string_value(v) : "");
+		json_t *d = json_is_string(v) && dc_serial_ok(json_string_value(v)) ?
+		    dc_job_disk(doc, json_string_value(v)) : NULL;
 
 		if (d == NULL || dc_jstr(d, "dock") == NULL)
 			return dc_fail(msg, msgsz, "the export job document's plan names a disk it does "
