@@ -153,6 +153,21 @@ stage_init(struct stage *s, struct ofs_repo *r, const struct ofs_stage_opts *o,
 	s->repo = r;
 	s->o = o;
 	s->pr = pr;
+	s->lim.journal_slice = JOURNAL_SLICE;
+	s->lim.container_blobs = CONTAINER_MAX_BLOBS;
+	s->lim.checkpoint_files = CHECKPOINT_FILES;
+	{
+		const char *t = getenv("OFFSEED_TEST_STAGE_LIMITS");
+		unsigned long a, b, c;
+
+		if (t != NULL && sscanf(t, "%lu,%lu,%lu", &a, &b, &c) == 3 && a >= 1 &&
+		    a <= JOURNAL_SLICE && b >= 1 && b <= CONTAINER_MAX_BLOBS && c >= 1 &&
+		    c <= CHECKPOINT_FILES) {
+			s->lim.journal_slice = a;
+			s->lim.container_blobs = b;
+			s->lim.checkpoint_files = c;
+		}
+	}
 	s->res = res;
 	s->ct.next_seq = 1;
 	s->ct.cur_disk = -1;
@@ -335,6 +350,8 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	{
 		struct ofs_error cerr = { 0 };
 
+		/* the last run's catalog is of no further use: not held while this one is saved */
+		ofs_stg_cat_release(&s.jn.prev);
 		if (ofs_stg_save_catalog(&s, &cerr) != 0)
 			ofs_warn("cannot save the catalog for the next run: %s", cerr.msg);
 	}

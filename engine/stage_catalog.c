@@ -178,9 +178,15 @@ ofs_stg_cat_find(struct catalog *c, const char *path)
 size_t
 ofs_stg_cat_size(const struct catalog *c, size_t from)
 {
+	return ofs_stg_cat_size_range(c, from, c->n);
+}
+
+size_t
+ofs_stg_cat_size_range(const struct catalog *c, size_t from, size_t to)
+{
 	size_t n = 8;
 
-	for (size_t i = from; i < c->n; i++) {
+	for (size_t i = from; i < to; i++) {
 		const struct cat_entry *e = &c->e[i];
 
 		n += 4 + strlen(e->path) + 4 * 8 + 4 + (size_t)e->nchunks * OFS_ID_LEN + 8;
@@ -197,12 +203,18 @@ ofs_stg_cat_size(const struct catalog *c, size_t from)
 int
 ofs_stg_cat_encode(const struct catalog *c, size_t from, struct ofs_buf *b)
 {
+	return ofs_stg_cat_encode_range(c, from, c->n, b);
+}
+
+int
+ofs_stg_cat_encode_range(const struct catalog *c, size_t from, size_t to, struct ofs_buf *b)
+{
 	int r;
 
-	if ((r = ofs_buf_reserve_exact(b, ofs_stg_cat_size(c, from))) != 0)
+	if ((r = ofs_buf_reserve_exact(b, ofs_stg_cat_size_range(c, from, to))) != 0)
 		return r;
-	ofs_buf_put_u64le(b, c->n - from);
-	for (size_t i = from; i < c->n; i++) {
+	ofs_buf_put_u64le(b, to - from);
+	for (size_t i = from; i < to; i++) {
 		const struct cat_entry *e = &c->e[i];
 		size_t pl = strlen(e->path);
 
@@ -315,6 +327,13 @@ int
 ofs_stg_journal_encode(const struct jhead *h, const struct catalog *c, size_t from,
     struct ofs_buf *out)
 {
+	return ofs_stg_journal_encode_range(h, c, from, c->n, out);
+}
+
+int
+ofs_stg_journal_encode_range(const struct jhead *h, const struct catalog *c, size_t from,
+    size_t to, struct ofs_buf *out)
+{
 	struct ofs_buf packs = OFS_BUF_INIT(0);
 	size_t need;
 	int rc;
@@ -329,12 +348,12 @@ ofs_stg_journal_encode(const struct jhead *h, const struct catalog *c, size_t fr
 	ofs_buf_put_u64le(out, packs.len);
 	ofs_buf_put(out, packs.data, packs.len);
 	/* the rest sized first, like the catalog alone (ofs_stg_cat_encode) */
-	need = ofs_stg_cat_size(c, from) + 2 * (4 + PATH_MAX) + 8 + 4;
+	need = ofs_stg_cat_size_range(c, from, to) + 2 * (4 + PATH_MAX) + 8 + 4;
 	for (size_t i = 0; i < h->nsealed; i++)
 		need += 8 + strlen(h->sealed[i].path) + strlen(h->sealed_serial[i]) + 8 +
 		    OFS_XXH_LEN + 4 + h->sealed[i].h.nregions * OFS_XXH_LEN;
 	if ((rc = ofs_buf_reserve_exact(out, need)) != 0 ||
-	    (rc = ofs_stg_cat_encode(c, from, out)) != 0)
+	    (rc = ofs_stg_cat_encode_range(c, from, to, out)) != 0)
 		goto out;
 	jstr_put(out, h->open_serial);
 	jstr_put(out, h->open_mount);
@@ -452,9 +471,16 @@ int
 ofs_stg_catalog_encode(const uint8_t snap[OFS_ID_LEN], const struct catalog *c,
     struct ofs_buf *out)
 {
+	return ofs_stg_catalog_encode_range(snap, c, 0, c->n, out);
+}
+
+int
+ofs_stg_catalog_encode_range(const uint8_t snap[OFS_ID_LEN], const struct catalog *c,
+    size_t from, size_t to, struct ofs_buf *out)
+{
 	ofs_buf_put(out, "OFSCAT02", 8);
 	ofs_buf_put(out, snap, OFS_ID_LEN);
-	return ofs_stg_cat_encode(c, 0, out);	/* checks out, marked by a put too */
+	return ofs_stg_cat_encode_range(c, from, to, out);	/* checks out, marked by a put */
 }
 
 int

@@ -176,6 +176,7 @@ ofs_stg_seal_container(struct stage *s, struct ofs_error *err)
 	rc = ofs_cwriter_seal(s->ct.cw, sealed.data, sealed.len, (uint32_t)s->ct.ncpacks, path, &h, err);
 	s->ct.cw = NULL;
 	free(path);
+	ofs_buf_release(&sealed);	/* before the index file is sealed from the same plaintext */
 	if (rc != 0) {
 		ofs_file_hashes_release(&h);
 		goto out;
@@ -187,9 +188,13 @@ ofs_stg_seal_container(struct stage *s, struct ofs_error *err)
 	    sizeof(char *));
 	s->ct.sealed_serial[s->res->sealed->nfiles - 1] = ofs_xstrdup(s->ct.cur_disk >= 0 ?
 	    s->o->disk_serials[s->ct.cur_disk] : "");
-	/* The container is sealed; its index file makes it known without opening it. */
-	if ((rc = ofs_stg_write_index_file(s, s->ct.cpacks, s->ct.ncpacks, err)) != 0)
+	/* The container is sealed; its index file (the same plaintext: the container's index
+	 * is an index file's) makes it known without opening it. */
+	ofs_random(id, sizeof(id));
+	if ((rc = ofs_repo_put_object(s->repo, "index", OFS_OBJ_INDEX, id, plain.data, plain.len,
+	    err)) != 0)
 		goto out;
+	ofs_buf_release(&plain);
 	ofs_stg_cpacks_clear(s);
 	s->ct.seq = 0;
 	/* On disks the journal keeps every sealed container's disk and hashes (the final
@@ -200,6 +205,17 @@ out:
 	ofs_buf_release(&plain);
 	ofs_buf_release(&sealed);
 	return rc;
+}
+
+/* Blobs in the open container's closed packs. */
+static uint64_t
+container_blobs(const struct stage *s)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < s->ct.ncpacks; i++)
+		n += s->ct.cpacks[i].nblobs;
+	return n;
 }
 
 static uint64_t
@@ -295,8 +311,9 @@ ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
 		return ofs_pack_writer_size(w) >= target ? ofs_stg_close_loose_pack(s, w, err) : 0;
 	}
 	/* Would this blob (plus the pack header and container index it implies) still fit? */
-	if (s->ct.cw != NULL && ofs_cwriter_sealed_size(s->ct.cw, stored->len + header,
-	    index_estimate(s, s->ct.pw.n + 1)) > s->ct.climit) {
+	if (s->ct.cw != NULL && (container_blobs(s) + s->ct.pw.n >= s->lim.container_blobs ||
+	    ofs_cwriter_sealed_size(s->ct.cw, stored->len + header,
+	    index_estimate(s, s->ct.pw.n + 1)) > s->ct.climit)) {
 		if ((rc = close_pack(s, err)) != 0 || (rc = ofs_stg_seal_container(s, err)) != 0)
 			return rc;
 	}

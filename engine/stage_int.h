@@ -31,6 +31,13 @@
 #define RING_SLOTS 4096
 #define WRITER_BATCH 64		/* small done items the writer is woken for at once */
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
+/* Blobs per container at most: its index (48 bytes a blob), held in memory until the seal
+ * and repeated in every checkpoint, stays under 13 MB however small the files are. */
+#define CONTAINER_MAX_BLOBS (1u << 18)
+#define JOURNAL_SLICE 131072	/* catalog records per segment of a journal rewrite */
+/* A checkpoint at least every so many completed files: a journal segment holds the files
+ * completed since the last one, so this bounds it when the bytes and seconds do not. */
+#define CHECKPOINT_FILES 65536
 #define CATALOG_NAME "catalog"
 #define JOURNAL_MAX ((size_t)16 << 30)	/* the catalog of a ~60 TB seed (block hashes: 0.025 %) */
 #define UPLOADS_DEFAULT 4
@@ -244,7 +251,17 @@ struct stage_tree {
 };
 
 /* The driver (stage.c): one run, holding every part. */
+/* The bounds above, as this run applies them: the defaults, or for tests small values from
+ * OFFSEED_TEST_STAGE_LIMITS="SLICE,BLOBS,FILES" (journal records per rewrite segment,
+ * blobs per container, files per checkpoint), so a few thousand files exercise them. */
+struct stage_limits {
+	size_t journal_slice;
+	uint64_t container_blobs;
+	size_t checkpoint_files;
+};
+
 struct stage {
+	struct stage_limits lim;
 	struct ofs_repo *repo;
 	const struct ofs_stage_opts *o;
 	struct ofs_progress *pr;
@@ -380,6 +397,9 @@ struct baseline ofs_stg_bl_of(const struct cat_entry *e);
  * maximum is reached. Decoding returns 0, or -1 with rd bad on malformed or truncated
  * records (those decoded before stay in c). */
 size_t ofs_stg_cat_size(const struct catalog *c, size_t from);
+/* The same for the records [from, to). */
+size_t ofs_stg_cat_size_range(const struct catalog *c, size_t from, size_t to);
+int ofs_stg_cat_encode_range(const struct catalog *c, size_t from, size_t to, struct ofs_buf *b);
 __attribute__((warn_unused_result))
 int ofs_stg_cat_encode(const struct catalog *c, size_t from, struct ofs_buf *b);
 int ofs_stg_cat_decode(struct ofs_rd *rd, struct catalog *c, int with_bl);
@@ -391,6 +411,9 @@ int ofs_stg_cat_decode(struct ofs_rd *rd, struct catalog *c, int with_bl);
 __attribute__((warn_unused_result))
 int ofs_stg_catalog_encode(const uint8_t snap[OFS_ID_LEN], const struct catalog *c,
     struct ofs_buf *out);
+/* The same with only the records [from, to): one segment of a catalog file. */
+int ofs_stg_catalog_encode_range(const uint8_t snap[OFS_ID_LEN], const struct catalog *c,
+    size_t from, size_t to, struct ofs_buf *out);
 int ofs_stg_catalog_head(struct ofs_rd *rd, uint8_t snap[OFS_ID_LEN], int *with_bl);
 
 /* The state a journal segment records besides its catalog records (section 16.1). To
@@ -428,6 +451,9 @@ struct jstate {
  * OFS_ERR_LIMIT when out's maximum is reached, or an error of ofs_index_encode. */
 int ofs_stg_journal_encode(const struct jhead *h, const struct catalog *c, size_t from,
     struct ofs_buf *out);
+/* The same with only the catalog records [from, to) (a rewrite in several segments). */
+int ofs_stg_journal_encode_range(const struct jhead *h, const struct catalog *c, size_t from,
+    size_t to, struct ofs_buf *out);
 /* Parse a journal plaintext (versions 1-4) into st (released first; owned: release with
  * ofs_stg_jstate_release); its catalog records are added to c. Returns 0, or
  * OFS_ERR_CORRUPT (or an error of ofs_index_decode) naming path. */

@@ -5,65 +5,200 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "stage_int.h"
 
+/* Segment k of the catalog file: repository id ‖ k (u64le) ‖ 7 zero bytes ‖ 0x01 (never a
+ * journal segment's id; segment 0 has the id of the single-object catalogs before). */
 static void
-catalog_id(struct stage *s, uint8_t id[OFS_ID_LEN])
+catalog_id(struct stage *s, uint64_t seg, uint8_t id[OFS_ID_LEN])
 {
 	memset(id, 0, OFS_ID_LEN);
 	memcpy(id, s->repo->cfg.repo_id, 16);
+	ofs_put_u64le(id + 16, seg);
 	id[OFS_ID_LEN - 1] = 1;	/* not the journal's id */
 }
 
-/* After a complete run: the files of this snapshot, for the next run's change detection. */
+#define CATALOG_MAGIC "OFSCSEG1"
+#define CATALOG_SEGMENT_MAX ((uint64_t)1 << 30)	/* a segment of JOURNAL_SLICE records */
+
+/* After a complete run: the files of this snapshot, for the next run's change detection.
+ * Written atomically as segments of s->lim.journal_slice records each, so neither its
+ * plaintext nor its sealed bytes are ever held whole (FORMAT.md 16.2). */
 int
 ofs_stg_save_catalog(struct stage *s, struct ofs_error *err)
 {
-	struct ofs_buf c = OFS_BUF_INIT(0), sealed = OFS_BUF_INIT(0);
-	uint8_t id[OFS_ID_LEN];
+	struct ofs_buf c = OFS_BUF_INIT(0), rec = OFS_BUF_INIT(0);
+	const struct catalog *cat = &s->jn.done_files;
 	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME);
-	int rc;
+	char *tmp = ofs_xasprintf("%s.tmp-XXXXXX", path);
+	uint8_t id[OFS_ID_LEN];
+	size_t from = 0;
+	uint64_t seg = 0;
+	int fd, rc = 0, e;
 
-	catalog_id(s, id);
-	if ((rc = ofs_stg_catalog_encode(s->res->snapshot_id, &s->jn.done_files, &c)) != 0)
-		rc = ofs_err_set(err, rc, "the catalog is too large");	/* c: unbounded */
-	else if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, 1, &sealed, err)) == 0)
-		rc = ofs_write_file_atomic(path, sealed.data, sealed.len, 0600, err);
-	ofs_buf_release(&c);
-	ofs_buf_release(&sealed);
+	if ((fd = mkstemp(tmp)) == -1) {
+		rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot create a file in '%s'",
+		    s->repo->state_dir);
+		goto out;
+	}
+	if ((e = -ofs_write_all(fd, CATALOG_MAGIC, 8)) != 0)
+		goto write_failed;
+	do {
+		size_t to = cat->n - from > s->lim.journal_slice ? from + s->lim.journal_slice :
+		    cat->n;
+		size_t at;
+
+		ofs_buf_reset(&c);
+		ofs_buf_reset(&rec);
+		if ((rc = ofs_stg_catalog_encode_range(s->res->snapshot_id, cat, from, to, &c)) != 0) {
+			rc = ofs_err_set(err, rc, "the catalog is too large");
+			goto fail;
+		}
+		catalog_id(s, seg, id);
+		ofs_buf_put_u64le(&rec, 0);	/* the sealed length, set below */
+		if ((rc = ofs_buf_check(&rec)) != 0)
+			goto fail;
+		at = rec.len - 8;
+		if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, 1, &rec,
+		    err)) != 0)
+			goto fail;
+		ofs_put_u64le(rec.data + at, rec.len - at - 8);
+		if ((e = -ofs_write_all(fd, rec.data, rec.len)) != 0)
+			goto write_failed;
+		seg++;
+		from = to;
+	} while (from < cat->n);
+	if (fsync(fd) == -1) {
+		e = errno;
+		goto write_failed;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		e = errno;
+		goto write_failed;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot rename '%s' to '%s'", tmp, path);
+		goto fail;
+	}
+	rc = ofs_fsync_dir(s->repo->state_dir, err);
+	goto out;
+write_failed:
+	rc = ofs_err_sys(err, e == ENOSPC || e == EDQUOT ? OFS_ERR_NOSPACE : OFS_ERR_IO, e,
+	    "cannot write '%s'", path);
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+out:
+	ofs_buf_release_secret(&c);
+	ofs_buf_release(&rec);
+	free(tmp);
 	free(path);
 	return rc;
 }
 
-/* The catalog of the last run, if its snapshot is still in the repository. A missing or
- * unreadable catalog only means every file is read. */
+/* Open one sealed catalog segment (k) into c and check it is a catalog of snapshot snap
+ * (set *snap from segment 0). 0, or -1 when it is not a usable catalog. */
+static int
+open_catalog_segment(struct stage *s, const uint8_t *p, size_t len, uint64_t k,
+    uint8_t snap[OFS_ID_LEN], int *with_bl)
+{
+	struct ofs_buf c = OFS_BUF_INIT(JOURNAL_MAX);
+	uint8_t id[OFS_ID_LEN], got[OFS_ID_LEN];
+	struct ofs_rd rd;
+	int bl, rc = -1;
+
+	catalog_id(s, k, id);
+	if (ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, p, len, JOURNAL_MAX, &c, NULL) != 0)
+		goto out;
+	ofs_rd_init(&rd, c.data, c.len);
+	if (ofs_stg_catalog_head(&rd, got, &bl) != 0)
+		goto out;
+	if (k == 0) {
+		memcpy(snap, got, OFS_ID_LEN);
+		*with_bl = bl;
+	} else if (memcmp(snap, got, OFS_ID_LEN) != 0 || bl != *with_bl) {
+		goto out;
+	}
+	if (ofs_stg_cat_decode(&rd, &s->jn.prev, bl) != 0 || ofs_rd_left(&rd) != 0)
+		goto out;
+	rc = 0;
+out:
+	ofs_buf_release_secret(&c);
+	return rc;
+}
+
+/* Read the catalog file's segments (after the magic) one at a time into s->jn.prev: the
+ * file must end exactly after the last one. 0, or -1. */
+static int
+read_catalog_segments(struct stage *s, int fd, uint8_t snap[OFS_ID_LEN], int *with_bl)
+{
+	struct ofs_buf seg = OFS_BUF_INIT(0);
+	struct stat st;
+	uint8_t lenb[8];
+	uint64_t k = 0, off = 8;
+	int rc = -1;
+
+	if (fstat(fd, &st) != 0)
+		return -1;
+	while (off < (uint64_t)st.st_size) {
+		uint64_t len;
+
+		if ((uint64_t)st.st_size - off < 8 || ofs_pread_all(fd, lenb, 8, (off_t)off) != 0)
+			goto out;
+		len = ofs_get_u64le(lenb);
+		off += 8;
+		ofs_buf_reset(&seg);
+		if (len == 0 || len > CATALOG_SEGMENT_MAX || len > (uint64_t)st.st_size - off ||
+		    ofs_buf_reserve_exact(&seg, (size_t)len) != 0 ||
+		    ofs_pread_all(fd, seg.data, (size_t)len, (off_t)off) != 0)
+			goto out;
+		if (open_catalog_segment(s, seg.data, (size_t)len, k, snap, with_bl) != 0)
+			goto out;
+		off += len;
+		k++;
+	}
+	rc = k > 0 ? 0 : -1;
+out:
+	ofs_buf_release(&seg);
+	return rc;
+}
+
+/* The catalog of the last run, if its snapshot is still in the repository: segments
+ * (FORMAT.md 16.2) read one at a time, or a single sealed object (written before). A
+ * missing or unreadable catalog only means every file is read. */
 void
 ofs_stg_load_catalog(struct stage *s)
 {
-	struct ofs_buf sealed = OFS_BUF_INIT(JOURNAL_MAX), c = OFS_BUF_INIT(JOURNAL_MAX);
+	struct ofs_buf sealed = OFS_BUF_INIT(JOURNAL_MAX);
 	char *path = ofs_path_join(s->repo->state_dir, CATALOG_NAME), hex[2 * OFS_ID_LEN + 1];
-	char *name = NULL;
-	uint8_t id[OFS_ID_LEN], snap[OFS_ID_LEN];
+	char *name = NULL, magic[8];
+	uint8_t snap[OFS_ID_LEN];
 	uint64_t size;
-	struct ofs_rd rd;
-	int with_bl;
+	int with_bl = 0, fd, ok;
 
-	catalog_id(s, id);
-	if (ofs_buf_read_file(&sealed, path, NULL) != 0 ||
-	    ofs_blob_open(s->wctx, OFS_OBJ_JOURNAL, id, sealed.data, sealed.len, JOURNAL_MAX, &c,
-	    NULL) != 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		goto out;
-	ofs_rd_init(&rd, c.data, c.len);
-	if (ofs_stg_catalog_head(&rd, snap, &with_bl) != 0)
-		goto out;
-	ofs_hex(snap, OFS_ID_LEN, hex);
-	name = ofs_path_join("snapshots", hex);
-	if (s->repo->be->ops->size(s->repo->be, name, &size, NULL) != 0)
-		goto out;
-	if (ofs_stg_cat_decode(&rd, &s->jn.prev, with_bl) != 0 || ofs_rd_left(&rd) != 0) {
+	if (ofs_pread_all(fd, magic, 8, 0) == 0 && memcmp(magic, CATALOG_MAGIC, 8) == 0) {
+		ok = read_catalog_segments(s, fd, snap, &with_bl) == 0;
+	} else {
+		ok = ofs_buf_read_fd(&sealed, fd, path, NULL) == 0 &&
+		    open_catalog_segment(s, sealed.data, sealed.len, 0, snap, &with_bl) == 0;
+		ofs_buf_release(&sealed);
+	}
+	close(fd);
+	if (ok) {
+		ofs_hex(snap, OFS_ID_LEN, hex);
+		name = ofs_path_join("snapshots", hex);
+		ok = s->repo->be->ops->size(s->repo->be, name, &size, NULL) == 0;
+	}
+	if (!ok) {
 		ofs_stg_cat_release(&s->jn.prev);
 		goto out;
 	}
@@ -72,8 +207,6 @@ ofs_stg_load_catalog(struct stage *s)
 out:
 	free(name);
 	free(path);
-	ofs_buf_release(&sealed);
-	ofs_buf_release_secret(&c);
 }
 
 char *
@@ -120,13 +253,109 @@ journal_append(struct stage *s, const char *path, const struct ofs_buf *rec,
 	return 0;
 }
 
+/* A rewrite holds every file completed so far: in one segment its plaintext and sealed
+ * copy were each as large as the whole catalog (hundreds of MB at a million files), so it
+ * is cut into segments of s->lim.journal_slice records. */
+/* Seal one segment (number seg) with the state h and the records [from, to) into rec,
+ * preceded by the file magic when magic is set. */
+static int
+seal_segment(struct stage *s, const struct jhead *h, size_t from, size_t to, uint64_t seg,
+    int magic, struct ofs_buf *rec, struct ofs_error *err)
+{
+	struct ofs_buf j = OFS_BUF_INIT(0);
+	uint8_t id[OFS_ID_LEN];
+	size_t at;
+	int rc;
+
+	ofs_buf_reset(rec);
+	if ((rc = ofs_stg_journal_encode_range(h, &s->jn.done_files, from, to, &j)) != 0)
+		goto out;
+	journal_id(s, seg, id);
+	if (magic)
+		ofs_buf_put(rec, JOURNAL_MAGIC, 8);
+	ofs_buf_put_u64le(rec, 0);	/* the sealed length, set below */
+	if ((rc = ofs_buf_check(rec)) != 0)	/* unbounded: fails only past SIZE_MAX */
+		goto out;
+	at = rec->len - 8;
+	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, rec, err)) != 0)
+		goto out;
+	ofs_put_u64le(rec->data + at, rec->len - at - 8);
+out:
+	ofs_buf_release(&j);
+	return rc;
+}
+
+static int
+journal_write_error(const char *path, int e, struct ofs_error *err)
+{
+	return ofs_err_sys(err, e == ENOSPC || e == EDQUOT ? OFS_ERR_NOSPACE : OFS_ERR_IO, e,
+	    "cannot write stage journal '%s'", path);
+}
+
+/* Write the journal anew, atomically (temporary file, fsync, rename, fsync of the folder):
+ * every record completed so far, s->lim.journal_slice per segment, each with the state h. */
+static int
+journal_rewrite(struct stage *s, const char *path, const struct jhead *h,
+    struct ofs_error *err)
+{
+	struct ofs_buf rec = OFS_BUF_INIT(0);
+	char *tmp = ofs_xasprintf("%s.tmp-XXXXXX", path);
+	size_t n = s->jn.done_files.n, from = 0;
+	uint64_t seg = 0, len = 0;
+	int fd, rc = 0, e;
+
+	if ((fd = mkstemp(tmp)) == -1) {
+		rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot create a file in '%s'",
+		    s->repo->state_dir);
+		free(tmp);
+		return rc;
+	}
+	do {
+		size_t to = n - from > s->lim.journal_slice ? from + s->lim.journal_slice : n;
+
+		if ((rc = seal_segment(s, h, from, to, seg, seg == 0, &rec, err)) != 0)
+			goto fail;
+		if ((e = -ofs_write_all(fd, rec.data, rec.len)) != 0) {
+			rc = journal_write_error(path, e, err);
+			goto fail;
+		}
+		len += rec.len;
+		seg++;
+		from = to;
+	} while (from < n);
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		rc = journal_write_error(path, errno, err);
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		rc = ofs_err_sys(err, OFS_ERR_IO, errno, "cannot rename '%s' to '%s'", tmp, path);
+		goto fail;
+	}
+	if ((rc = ofs_fsync_dir(s->repo->state_dir, err)) != 0)
+		goto out;
+	s->jn.seg = seg;
+	s->jn.len = s->jn.base = len;
+	goto out;
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+out:
+	free(tmp);
+	ofs_buf_release(&rec);
+	return rc;
+}
+
 /* Checkpoint the run into the journal: a segment with the state and the files completed
  * since the previous segment, appended; or, at the run's first checkpoint and whenever the
- * file has grown past twice its rewritten length, the whole file anew (atomic write). */
+ * file has grown past twice its rewritten length, the whole file anew (atomic write, the
+ * records in slices of s->lim.journal_slice per segment). */
 int
 ofs_stg_write_journal(struct stage *s, struct ofs_error *err)
 {
-	struct ofs_buf j = OFS_BUF_INIT(0), rec = OFS_BUF_INIT(0);
+	struct ofs_buf rec = OFS_BUF_INIT(0);
 	const struct ofs_manifest *m = s->res->sealed;
 	int is_open = s->ct.cw != NULL, disk = is_open && s->ct.cur_disk >= 0;
 	struct jhead h = {
@@ -143,46 +372,23 @@ ofs_stg_write_journal(struct stage *s, struct ofs_error *err)
 		.sealed_serial = s->ct.sealed_serial,
 		.nsealed = s->o->ndisks > 0 && m != NULL ? m->nfiles : 0,
 	};
-	uint8_t id[OFS_ID_LEN];
-	char *path;
+	char *path = ofs_stg_journal_path(s);
 	int whole = s->jn.seg == 0 || s->jn.len > 2 * s->jn.base + JOURNAL_SLACK, rc;
-	size_t from = whole ? 0 : (size_t)s->jn.cat_n;
 
-	if ((rc = ofs_stg_journal_encode(&h, &s->jn.done_files, from, &j)) != 0)
-		goto out;
-	journal_id(s, whole ? 0 : s->jn.seg, id);
-	if (whole)
-		ofs_buf_put(&rec, JOURNAL_MAGIC, 8);
-	ofs_buf_put_u64le(&rec, 0);	/* the sealed length, set below */
-	if ((rc = ofs_buf_check(&rec)) != 0)	/* unbounded: fails only past SIZE_MAX */
-		goto out;
-	{
-		size_t at = rec.len - 8;
-
-		if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, &rec,
-		    err)) != 0)
-			goto out;
-		ofs_put_u64le(rec.data + at, rec.len - at - 8);
-	}
-	path = ofs_stg_journal_path(s);
-	rc = whole ? ofs_write_file_atomic(path, rec.data, rec.len, 0600, err) :
-	    journal_append(s, path, &rec, err);
-	free(path);
-	if (rc != 0) {
-		if (!whole)
-			s->jn.seg = 0;	/* the next checkpoint rewrites the file */
-		goto out;
-	}
 	if (whole) {
-		s->jn.seg = 1;
-		s->jn.len = s->jn.base = rec.len;
-	} else {
-		s->jn.seg++;
-		s->jn.len += rec.len;
+		rc = journal_rewrite(s, path, &h, err);
+	} else if ((rc = seal_segment(s, &h, (size_t)s->jn.cat_n, s->jn.done_files.n, s->jn.seg,
+	    0, &rec, err)) == 0) {
+		if ((rc = journal_append(s, path, &rec, err)) != 0) {
+			s->jn.seg = 0;	/* the next checkpoint rewrites the file */
+		} else {
+			s->jn.seg++;
+			s->jn.len += rec.len;
+		}
 	}
-	s->jn.cat_n = s->jn.done_files.n;
-out:
-	ofs_buf_release(&j);
+	if (rc == 0)
+		s->jn.cat_n = s->jn.done_files.n;
+	free(path);
 	ofs_buf_release(&rec);
 	return rc;
 }

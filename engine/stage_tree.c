@@ -178,6 +178,7 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		break;
 	}
 	if (s->jn.since_ckpt >= s->o->checkpoint_bytes ||
+	    s->jn.done_files.n - s->jn.cat_n >= s->lim.checkpoint_files ||
 	    ofs_mono() - s->jn.last_ckpt >= s->o->checkpoint_seconds)
 		rc = ofs_stg_checkpoint(s, err);
 	return rc;

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "util.h"
 
+#define BIG_OBJECT (1u << 20)	/* larger sealed objects get exact buffers (blob_open) */
 #define MODE_RAW 0
 #define MODE_ZSTD 1
 #define AAD_LEN (4 + 1 + OFS_ID_LEN)
@@ -131,7 +132,9 @@ looks_compressible(struct ofs_blob_ctx *c, const uint8_t *raw, size_t rawlen)
 static int
 grow(struct ofs_buf *b, size_t n)
 {
-	return b->len == 0 ? ofs_buf_reserve_exact(b, n) : ofs_buf_reserve(b, n);
+	/* exact for a first or a large object: doubling growth would hold up to twice it */
+	return b->len == 0 || n > BIG_OBJECT ? ofs_buf_reserve_exact(b, n) :
+	    ofs_buf_reserve(b, n);
 }
 
 int
@@ -180,6 +183,7 @@ ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN]
 	size_t plen, bound, n;
 	unsigned long long fcs;
 	uint8_t *dst;
+	int big;
 
 	if (storedlen < 1 + OFS_AEAD_OVERHEAD)
 		return corrupt(err, type, id, "too short to be a sealed blob");
@@ -190,8 +194,11 @@ ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN]
 	if (plen > bound)
 		return corrupt(err, type, id, "larger than its expected size");
 	/* Decrypt straight into out (no copy for raw blobs); a zstd payload is then moved to
-	 * scratch and decompressed back into out. */
-	if (ofs_buf_reserve(out, plen) != 0)
+	 * scratch and decompressed back into out. Large objects (index files, catalogs) get
+	 * exact buffers, and their scratch copy is not kept: doubling growth held up to twice
+	 * each, and the scratch stayed allocated for the context's life. */
+	big = plen > BIG_OBJECT;
+	if ((big ? ofs_buf_reserve_exact(out, plen) : ofs_buf_reserve(out, plen)) != 0)
 		return corrupt(err, type, id, "larger than the buffer limit");
 	dst = out->data + out->len;
 	make_aad(aad, type, id);
@@ -206,16 +213,19 @@ ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN]
 	if (mode != MODE_ZSTD)
 		return corrupt(err, type, id, "unknown compression mode");
 	ofs_buf_reset(&c->scratch);	/* and unmarked: a refused blob before must not fail this one */
-	if (ofs_buf_add(&c->scratch, dst, plen) != 0)
+	if ((big && ofs_buf_reserve_exact(&c->scratch, plen) != 0) ||
+	    ofs_buf_add(&c->scratch, dst, plen) != 0)
 		return corrupt(err, type, id, "too large");
 	fcs = ZSTD_getFrameContentSize(c->scratch.data, plen);
 	if (fcs == ZSTD_CONTENTSIZE_ERROR || fcs == ZSTD_CONTENTSIZE_UNKNOWN || fcs > rawlen_max)
 		return corrupt(err, type, id, "bad or oversized compressed frame");
 	if (ZSTD_findFrameCompressedSize(c->scratch.data, plen) != plen)
 		return corrupt(err, type, id, "trailing bytes after the compressed frame");
-	if (ofs_buf_reserve(out, (size_t)fcs) != 0)
+	if ((big ? ofs_buf_reserve_exact(out, (size_t)fcs) : ofs_buf_reserve(out, (size_t)fcs)) != 0)
 		return corrupt(err, type, id, "larger than the buffer limit");
 	n = ZSTD_decompressDCtx(c->dc, out->data + out->len, (size_t)fcs, c->scratch.data, plen);
+	if (big)
+		ofs_buf_release_secret(&c->scratch);
 	if (ZSTD_isError(n) || n != fcs)
 		return corrupt(err, type, id, "decompression failed");
 	out->len += n;

@@ -294,13 +294,19 @@ ofs_buf_read_fd(struct ofs_buf *b, int fd, const char *path, struct ofs_error *e
 			    (long long)st.st_size, b->max);
 			goto out;
 		}
-		if (grow(b, (size_t)st.st_size, 0) != 0) {
+		/* exactly the file and a little room to see its end: doubling growth would hold
+		 * up to twice a large file (an index file, the catalog) */
+		size_t want = (size_t)st.st_size + 4096;
+
+		if (b->max != 0 && b->len + want > b->max)
+			want = b->max - b->len;
+		if (grow(b, want, 1) != 0) {
 			r = ofs_err_set(err, OFS_ERR_CORRUPT, "'%s' is too large", path);
 			goto out;
 		}
 	}
 	for (;;) {
-		if (grow(b, 65536, 0) != 0 && (b->full || b->cap - b->len <= 1)) {
+		if (b->cap - b->len <= 1 && grow(b, 65536, 0) != 0) {
 			r = ofs_err_set(err, OFS_ERR_CORRUPT,
 			    "'%s' is too large (at most %zu bytes expected)", path, b->max);
 			goto out;
