@@ -14,6 +14,7 @@
 #include "stage_int.h"
 
 #define POOL_BLOCK (1u << 20)
+#define CATALOG_DROP_EVERY 65536	/* lookups between two ofs_stg_cat_drop */
 
 /* n bytes (8-aligned) from the catalog's pool; freed only with the catalog. */
 static void *
@@ -30,10 +31,14 @@ cat_alloc(struct catalog *c, size_t n)
 
 		/* the file's blocks are allocated first: a shared mapping of a hole on a full
 		 * file system would fault at the first write; without room, memory it is */
+		int file = 0;
+
 		if (c->backed && fallocate(c->fd, 0, (off_t)c->flen, (off_t)len) == 0 &&
 		    (b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd,
-		    (off_t)c->flen)) != MAP_FAILED)
+		    (off_t)c->flen)) != MAP_FAILED) {
 			c->flen += len;
+			file = 1;
+		}
 		if (b == MAP_FAILED)
 			b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			    -1, 0);
@@ -42,7 +47,9 @@ cat_alloc(struct catalog *c, size_t n)
 		c->blocks = ofs_xreallocarray(c->blocks, c->nblocks + 1, sizeof(*c->blocks));
 		c->block_len = ofs_xreallocarray(c->block_len, c->nblocks + 1,
 		    sizeof(*c->block_len));
+		c->block_file = ofs_xreallocarray(c->block_file, c->nblocks + 1, 1);
 		c->blocks[c->nblocks] = b;
+		c->block_file[c->nblocks] = (uint8_t)file;
 		c->block_len[c->nblocks++] = len;
 		c->pool = b;
 		c->pool_left = len;
@@ -91,24 +98,57 @@ ofs_stg_bl_of(const struct cat_entry *e)
 	return b;
 }
 
+/* Double the entry array: mapped, grown by mremap (no copy, no hole in the heap); a shared
+ * mapping of efd while its file can grow, else memory (the entries copied over once). */
+static void
+grow_entries(struct catalog *c)
+{
+	size_t ncap = c->cap ? 2 * c->cap : 4096, old = c->cap * sizeof(*c->e);
+	size_t want = ncap * sizeof(*c->e);
+	void *p = MAP_FAILED;
+
+	if (c->e_file && fallocate(c->efd, 0, 0, (off_t)want) == 0)
+		p = c->e == NULL ? mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, c->efd, 0) :
+		    mremap(c->e, old, want, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED && c->e_file) {	/* the file cannot grow: memory from here on */
+		p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED && c->e != NULL) {
+			memcpy(p, c->e, old);
+			munmap(c->e, old);
+		}
+		c->e_file = 0;
+	} else if (p == MAP_FAILED) {
+		p = c->e == NULL ? mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		    MAP_ANONYMOUS, -1, 0) : mremap(c->e, old, want, MREMAP_MAYMOVE);
+	}
+	if (p == MAP_FAILED)
+		abort();	/* out of memory, like ofs_xmalloc */
+	c->e = p;
+	c->cap = ncap;
+}
+
+void
+ofs_stg_cat_drop(struct catalog *c)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t bytes = c->n * sizeof(*c->e);
+
+	c->lookups = 0;
+	for (size_t i = 0; i + 1 < c->nblocks; i++)
+		if (c->block_file[i])
+			(void)madvise(c->blocks[i], c->block_len[i], MADV_DONTNEED);
+	if (c->e_file && c->e != NULL && pg > 0 && (bytes &= ~((size_t)pg - 1)) > 0)
+		(void)madvise(c->e, bytes, MADV_DONTNEED);
+}
+
 void
 ofs_stg_cat_add(struct catalog *c, const char *path, const struct ofs_node *n,
     const struct baseline *bl)
 {
 	struct cat_entry *e;
 
-	if (c->n == c->cap) {	/* mapped too, grown by mremap: no copy, no hole in the heap */
-		size_t ncap = c->cap ? 2 * c->cap : 4096;
-		void *p = c->e == NULL ?
-		    mmap(NULL, ncap * sizeof(*c->e), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) :
-		    mremap(c->e, c->cap * sizeof(*c->e), ncap * sizeof(*c->e), MREMAP_MAYMOVE);
-
-		if (p == MAP_FAILED)
-			abort();	/* out of memory, like ofs_xmalloc */
-		c->e = p;
-		c->cap = ncap;
-	}
+	if (c->n == c->cap)
+		grow_entries(c);
 	e = &c->e[c->n++];
 	e->path = cat_alloc(c, strlen(path) + 1);
 	memcpy(e->path, path, strlen(path) + 1);
@@ -129,6 +169,8 @@ ofs_stg_cat_add(struct catalog *c, const char *path, const struct ofs_node *n,
 void
 ofs_stg_cat_back(struct catalog *c, const char *dir)
 {
+	if (c->backed == 0 && (c->efd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
+		c->efd_open = c->e_file = 1;
 	if ((c->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
 		c->backed = 1;
 	else
@@ -140,10 +182,13 @@ ofs_stg_cat_release(struct catalog *c)
 {
 	if (c->backed)
 		close(c->fd);
+	if (c->efd_open)
+		close(c->efd);
 	for (size_t i = 0; i < c->nblocks; i++)
 		munmap(c->blocks[i], c->block_len[i]);
 	free(c->blocks);
 	free(c->block_len);
+	free(c->block_file);
 	if (c->e != NULL)
 		munmap(c->e, c->cap * sizeof(*c->e));
 	memset(c, 0, sizeof(*c));
@@ -165,7 +210,12 @@ ofs_stg_cat_find(struct catalog *c, const char *path)
 	if (!c->sorted) {
 		qsort(c->e, c->n, sizeof(*c->e), cat_cmp);
 		c->sorted = 1;
+		ofs_stg_cat_drop(c);
 	}
+	/* let go of the pages looked at now and then: a lookup per file would otherwise bring
+	 * the whole catalog back into memory */
+	if (++c->lookups >= CATALOG_DROP_EVERY)
+		ofs_stg_cat_drop(c);
 	key.path = (char *)path;
 	return bsearch(&key, c->e, c->n, sizeof(*c->e), cat_cmp);
 }

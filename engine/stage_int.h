@@ -123,6 +123,7 @@ struct catalog {
 	size_t pool_left;
 	void **blocks;
 	size_t *block_len;
+	uint8_t *block_file;	/* per block: a shared mapping of fd (else memory) */
 	size_t nblocks;
 	/* With backed, the blocks are shared mappings of fd, an unnamed file in the state dir:
 	 * the kernel can write them out and drop them under memory pressure. The catalog of a
@@ -130,6 +131,11 @@ struct catalog {
 	 * otherwise have to stay in RAM until the run ends. */
 	int backed, fd;
 	uint64_t flen;
+	/* The entry array too is a shared mapping of an unnamed file (efd) while e_file. With
+	 * both in files, ofs_stg_cat_drop lets go of the pages: the process's memory then does
+	 * not grow with the number of files, the data stays in the file (SPEC §17). */
+	int efd, efd_open, e_file;
+	size_t lookups;		/* finds since the last drop */
 };
 
 struct level {
@@ -383,6 +389,10 @@ void ofs_stg_adopt_orphan_packs(struct stage *s);
  * (else memory). */
 void ofs_stg_cat_back(struct catalog *c, const char *dir);
 void ofs_stg_cat_release(struct catalog *c);
+/* Unmap what of c lives in its files (pool blocks but the one being filled, the entry
+ * array): nothing is lost, the pages come back from the file when touched. Only the
+ * thread that adds to c calls it. */
+void ofs_stg_cat_drop(struct catalog *c);
 /* Add a copy of path, n's size/inode/times/chunks and bl (NULL or nblocks 0: none). */
 void ofs_stg_cat_add(struct catalog *c, const char *path, const struct ofs_node *n,
     const struct baseline *bl);

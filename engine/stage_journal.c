@@ -71,6 +71,7 @@ ofs_stg_save_catalog(struct stage *s, struct ofs_error *err)
 			goto write_failed;
 		seg++;
 		from = to;
+		ofs_stg_cat_drop(&s->jn.done_files);	/* the records written need no memory */
 	} while (from < cat->n);
 	if (fsync(fd) == -1) {
 		e = errno;
@@ -202,6 +203,7 @@ ofs_stg_load_catalog(struct stage *s)
 		ofs_stg_cat_release(&s->jn.prev);
 		goto out;
 	}
+	ofs_stg_cat_drop(&s->jn.prev);	/* in its files; looked up page by page */
 	s->jn.has_parent = 1;
 	memcpy(s->jn.parent, snap, OFS_ID_LEN);
 out:
@@ -386,8 +388,10 @@ ofs_stg_write_journal(struct stage *s, struct ofs_error *err)
 			s->jn.len += rec.len;
 		}
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		s->jn.cat_n = s->jn.done_files.n;
+		ofs_stg_cat_drop(&s->jn.done_files);	/* in the journal now; kept in its file */
+	}
 	free(path);
 	ofs_buf_release(&rec);
 	return rc;
