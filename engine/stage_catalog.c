@@ -189,35 +189,67 @@ ofs_stg_cat_release(struct catalog *c)
 	free(c->blocks);
 	free(c->block_len);
 	free(c->block_file);
+	free(c->keys);
 	if (c->e != NULL)
 		munmap(c->e, c->cap * sizeof(*c->e));
 	memset(c, 0, sizeof(*c));
 }
 
 static int
-cat_cmp(const void *a, const void *b)
+key_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct cat_entry *)a)->path, ((const struct cat_entry *)b)->path);
+	const struct cat_key *x = a, *y = b;
+
+	return x->h < y->h ? -1 : x->h > y->h;
+}
+
+/* The lookup keys: (hash of the path, entry) sorted by hash. Built once, reading the paths
+ * in entry order and letting go of their pages as it goes; sorting them touches only the
+ * keys (16 bytes a file), not the entries and paths a path order would. */
+static void
+build_keys(struct catalog *c)
+{
+	free(c->keys);
+	c->keys = ofs_xreallocarray(NULL, c->n ? c->n : 1, sizeof(*c->keys));
+	for (size_t i = 0; i < c->n; i++) {
+		c->keys[i].h = ofs_xxh64(c->e[i].path, strlen(c->e[i].path));
+		c->keys[i].idx = i;
+		if ((i + 1) % CATALOG_DROP_EVERY == 0)
+			ofs_stg_cat_drop(c);
+	}
+	qsort(c->keys, c->n, sizeof(*c->keys), key_cmp);
+	c->sorted = 1;
+	ofs_stg_cat_drop(c);
 }
 
 const struct cat_entry *
 ofs_stg_cat_find(struct catalog *c, const char *path)
 {
-	struct cat_entry key;
+	uint64_t h;
+	size_t lo = 0, hi;
 
 	if (c->n == 0)
 		return NULL;
-	if (!c->sorted) {
-		qsort(c->e, c->n, sizeof(*c->e), cat_cmp);
-		c->sorted = 1;
-		ofs_stg_cat_drop(c);
-	}
+	if (!c->sorted)
+		build_keys(c);
 	/* let go of the pages looked at now and then: a lookup per file would otherwise bring
 	 * the whole catalog back into memory */
 	if (++c->lookups >= CATALOG_DROP_EVERY)
 		ofs_stg_cat_drop(c);
-	key.path = (char *)path;
-	return bsearch(&key, c->e, c->n, sizeof(*c->e), cat_cmp);
+	h = ofs_xxh64(path, strlen(path));
+	hi = c->n;
+	while (lo < hi) {	/* the first key >= h */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->keys[mid].h < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < c->n && c->keys[lo].h == h; lo++)
+		if (strcmp(c->e[c->keys[lo].idx].path, path) == 0)
+			return &c->e[c->keys[lo].idx];
+	return NULL;
 }
 
 /* Catalog records: u64 count, then per file: u32 path length, path, u64 size, u64 inode,

@@ -298,9 +298,10 @@ ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
 		 * data of files later deleted only because they were packed beside the tree. */
 		struct ofs_pack_writer *w = type == OFS_BLOB_TREE ? &s->up.tw : &s->ct.pw;
 
-		/* tree packs stay small (metadata, on every disk); backup packs are cloud-sized.
-		 * Reserve once so the buffer does not double past the target. */
-		uint64_t target = s->o->loose ? OFS_PACK_TARGET : CONTAINER_PACK_TARGET;
+		/* tree packs stay small (metadata, on every disk); backup's data packs are
+		 * cloud-sized. Reserve once so the buffer does not double past the target. */
+		uint64_t target = s->o->loose && type != OFS_BLOB_TREE ? OFS_PACK_TARGET :
+		    CONTAINER_PACK_TARGET;
 
 		if (w->data.cap == 0 &&
 		    ofs_buf_reserve_exact(&w->data, (size_t)target + OFS_CHUNK_MAX + 4096) != 0)

@@ -112,10 +112,16 @@ struct cat_entry {
 	struct baseline *bl;	/* owned; NULL: none (most files: keeps the entry small) */
 };
 
+struct cat_key {
+	uint64_t h;	/* XXH64 of the path */
+	size_t idx;	/* its entry */
+};
+
 struct catalog {
 	struct cat_entry *e;
 	size_t n, cap;
-	int sorted;
+	int sorted;		/* keys is built and current (an add clears it) */
+	struct cat_key *keys;	/* for ofs_stg_cat_find: sorted by hash */
 	/* The entries' paths, chunk lists and baselines live until the run ends: they come
 	 * from mapped blocks of their own, not the heap, where thousands of small lasting
 	 * allocations among the chunk buffers would keep freed space from being reused. */

@@ -162,6 +162,7 @@ read_catalog_segments(struct stage *s, int fd, uint8_t snap[OFS_ID_LEN], int *wi
 			goto out;
 		if (open_catalog_segment(s, seg.data, (size_t)len, k, snap, with_bl) != 0)
 			goto out;
+		ofs_stg_cat_drop(&s->jn.prev);	/* decoded into its files */
 		off += len;
 		k++;
 	}
