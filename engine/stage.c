@@ -317,6 +317,7 @@ stage_release(struct stage *s, int rc)
 	ofs_xxh_free(s->ct.pack_h);
 	ofs_blob_ctx_free(s->wctx);
 	ofs_blobtab_free(s->dedup.pending);
+	ofs_blobtab_free(s->dedup.pending_old);
 	free(s->wk.threads);
 	free(s->ring.slot);
 	pthread_mutex_destroy(&s->ring.mu);

@@ -178,7 +178,25 @@ struct stage_ring {
 struct stage_dedup {
 	pthread_mutex_t idx_mu;
 	struct ofs_blobtab *pending;	/* ids accepted for storage, not yet in a written pack */
+	/* The ids accepted before the last rotation, all from ring slots before old_until:
+	 * freed at the first checkpoint after the writer passed that slot (their packs are
+	 * then closed and in the index), so the pending ids never add up to a second index. */
+	struct ofs_blobtab *pending_old;
+	uint64_t old_until;
 };
+
+/* Is id new (in neither the index nor a pending table)? Then it is pending from now on.
+ * Under dedup.idx_mu. */
+static inline int
+ofs_stg_accept(struct stage_dedup *d, struct ofs_blobtab *idx, const uint8_t id[OFS_ID_LEN],
+    const struct ofs_blob_ref *as)
+{
+	struct ofs_blob_ref ref;
+
+	return !ofs_blobtab_lookup(idx, id, &ref) &&
+	    (d->pending_old == NULL || !ofs_blobtab_lookup(d->pending_old, id, &ref)) &&
+	    ofs_blobtab_add_blob(d->pending, id, as) == 0;
+}
 
 /* The producer (stage_produce.c): walks, reads and chunks on the calling thread. */
 struct stage_produce {

@@ -325,6 +325,7 @@ journal_rewrite(struct stage *s, const char *path, const struct jhead *h,
 		len += rec.len;
 		seg++;
 		from = to;
+		ofs_stg_cat_drop(&s->jn.done_files);	/* only a slice at a time in memory */
 	} while (from < n);
 	if (fsync(fd) == -1 || close(fd) == -1) {
 		rc = journal_write_error(path, errno, err);
@@ -398,6 +399,38 @@ ofs_stg_write_journal(struct stage *s, struct ofs_error *err)
 	return rc;
 }
 
+/* At a checkpoint (writer thread, the packs just flushed into the index): the ids pending
+ * since before the last rotation are all in closed packs once the writer has passed the
+ * slot that bounds them, so that table goes; the current one becomes the old one. */
+static void
+rotate_pending(struct stage *s)
+{
+	uint64_t consumed;
+	int rotated = 0;
+
+	pthread_mutex_lock(&s->ring.mu);
+	consumed = s->ring.tail > 0 ? s->ring.tail - 1 : 0;	/* the item being consumed */
+	pthread_mutex_unlock(&s->ring.mu);
+	pthread_mutex_lock(&s->dedup.idx_mu);
+	if (s->dedup.pending_old != NULL && consumed >= s->dedup.old_until) {
+		ofs_blobtab_free(s->dedup.pending_old);
+		s->dedup.pending_old = NULL;
+	}
+	if (s->dedup.pending_old == NULL) {
+		s->dedup.pending_old = s->dedup.pending;
+		s->dedup.pending = ofs_blobtab_new();
+		rotated = 1;
+	}
+	pthread_mutex_unlock(&s->dedup.idx_mu);
+	/* read after the swap: every id in the old table was accepted by a worker that had
+	 * already claimed its slot, so its slot is below the slots claimed by now */
+	if (rotated) {
+		pthread_mutex_lock(&s->ring.mu);
+		s->dedup.old_until = s->ring.work_next;
+		pthread_mutex_unlock(&s->ring.mu);
+	}
+}
+
 int
 ofs_stg_checkpoint(struct stage *s, struct ofs_error *err)
 {
@@ -412,6 +445,7 @@ ofs_stg_checkpoint(struct stage *s, struct ofs_error *err)
 		return rc;
 	if ((rc = ofs_stg_write_journal(s, err)) != 0)
 		return rc;
+	rotate_pending(s);
 	s->jn.since_ckpt = 0;
 	s->jn.last_ckpt = ofs_mono();
 	ofs_verbose("checkpoint: %zu files done", s->jn.done_files.n);

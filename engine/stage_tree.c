@@ -30,15 +30,14 @@ ofs_stg_store_tree(struct stage *s, struct ofs_tree *t, uint8_t id[OFS_ID_LEN],
     struct ofs_error *err)
 {
 	struct ofs_buf raw = OFS_BUF_INIT(0), stored = OFS_BUF_INIT(0);
-	struct ofs_blob_ref ref, dummy = { 0, 0, 0, 0, OFS_BLOB_TREE };
+	struct ofs_blob_ref dummy = { 0, 0, 0, 0, OFS_BLOB_TREE };
 	int rc, is_new;
 
 	if ((rc = ofs_tree_encode(t, &raw, err)) != 0)
 		goto out;
 	ofs_blob_id(s->wctx, raw.data, raw.len, id);
 	pthread_mutex_lock(&s->dedup.idx_mu);
-	is_new = !ofs_blobtab_lookup(s->repo->idx, id, &ref) &&
-	    ofs_blobtab_add_blob(s->dedup.pending, id, &dummy) == 0;
+	is_new = ofs_stg_accept(&s->dedup, s->repo->idx, id, &dummy);
 	pthread_mutex_unlock(&s->dedup.idx_mu);
 	if (!is_new)
 		goto out;

@@ -82,7 +82,7 @@ worker(void *arg)
 	struct stage *s = arg;
 	struct stage_ring *rg = &s->ring;
 	struct ofs_blob_ctx *ctx = ofs_blob_ctx_new(&s->repo->keys, s->repo->cfg.zstd_level);
-	struct ofs_blob_ref ref, dummy = { 0, 0, 0, 0, OFS_BLOB_DATA };
+	struct ofs_blob_ref dummy = { 0, 0, 0, 0, OFS_BLOB_DATA };
 	struct ofs_error err = { 0 };
 	struct ofs_patch_writer pw;
 	struct ofs_buf plain = OFS_BUF_INIT(0);
@@ -119,8 +119,7 @@ worker(void *arg)
 		}
 		ofs_blob_id(ctx, it->data, it->len, it->id);
 		pthread_mutex_lock(&s->dedup.idx_mu);
-		it->is_new = !ofs_blobtab_lookup(s->repo->idx, it->id, &ref) &&
-		    ofs_blobtab_add_blob(s->dedup.pending, it->id, &dummy) == 0;
+		it->is_new = ofs_stg_accept(&s->dedup, s->repo->idx, it->id, &dummy);
 		pthread_mutex_unlock(&s->dedup.idx_mu);
 		if (it->is_new && it->ps != NULL)
 			it->is_patch = build_patch(it, &pw, &plain);
