@@ -32,8 +32,8 @@
 #define WRITER_BATCH 64		/* small done items the writer is woken for at once */
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
 /* Blobs per container at most: its index (48 bytes a blob), held in memory until the seal
- * and repeated in every checkpoint, stays under 13 MB however small the files are. */
-#define CONTAINER_MAX_BLOBS (1u << 18)
+ * and repeated in every checkpoint, stays about 3 MB however small the files are. */
+#define CONTAINER_MAX_BLOBS (1u << 16)
 #define JOURNAL_SLICE 131072	/* catalog records per segment of a journal rewrite */
 /* A checkpoint at least every so many completed files: a journal segment holds the files
  * completed since the last one, so this bounds it when the bytes and seconds do not. */
