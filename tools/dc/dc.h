@@ -109,6 +109,9 @@ int dc_stage_takes_disks(const char *stage);	/* … AtAzureDC, DataCopy: receive
 int dc_job_name_ok(const char *name);
 /* Format a validation failure into msg (msgsz bytes); returns -1, the validators' answer. */
 int dc_fail(char *msg, size_t msgsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* o's string member key must be want; else dc_fail naming where key. 0 or -1. */
+int dc_need_value(json_t *o, const char *key, const char *want, const char *where, char *msg,
+    size_t msgsz);
 /* Validate a PUT body (ImportToAzure or ExportFromAzure). 0, or -1 with msg naming the
  * field. */
 int dc_job_validate(json_t *body, char *msg, size_t msgsz);

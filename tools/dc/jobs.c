@@ -96,8 +96,8 @@ need_text(json_t *o, const char *key, size_t max, const char *where, char *msg, 
 	return 0;
 }
 
-static int
-need_value(json_t *o, const char *key, const char *want, const char *where, char *msg,
+int
+dc_need_value(json_t *o, const char *key, const char *want, const char *where, char *msg,
     size_t msgsz)
 {
 	const char *v = dc_jstr(o, key);
@@ -225,7 +225,7 @@ validate_import(json_t *details, char *msg, size_t msgsz)
 	if (!json_is_object(o))
 		return dc_fail(msg, msgsz, "properties.details.dataImportDetails[0].accountDetails "
 		    "is required");
-	if (need_value(o, "dataAccountType", "StorageAccount",
+	if (dc_need_value(o, "dataAccountType", "StorageAccount",
 	    "properties.details.dataImportDetails[0].accountDetails.", msg, msgsz) != 0 ||
 	    need_text(o, "storageAccountId", 1024,
 	    "properties.details.dataImportDetails[0].accountDetails.", msg, msgsz) != 0)
@@ -265,7 +265,7 @@ dc_job_validate(json_t *body, char *msg, size_t msgsz)
 		return dc_fail(msg, msgsz, "the request body must be a JSON object");
 	if (need_text(body, "location", 64, "", msg, msgsz) != 0 ||
 	    (sku = need_obj(body, "sku", "", msg, msgsz)) == NULL ||
-	    need_value(sku, "name", "DataBoxCustomerDisk", "sku.", msg, msgsz) != 0 ||
+	    dc_need_value(sku, "name", "DataBoxCustomerDisk", "sku.", msg, msgsz) != 0 ||
 	    (props = need_obj(body, "properties", "", msg, msgsz)) == NULL)
 		return -1;
 	tt = dc_jstr(props, "transferType");
@@ -273,7 +273,7 @@ dc_job_validate(json_t *body, char *msg, size_t msgsz)
 		return dc_fail(msg, msgsz, "properties.transferType must be \"ImportToAzure\" or "
 		    "\"ExportFromAzure\"");
 	if ((details = need_obj(props, "details", "properties.", msg, msgsz)) == NULL ||
-	    need_value(details, "jobDetailsType", "DataBoxCustomerDisk", "properties.details.",
+	    dc_need_value(details, "jobDetailsType", "DataBoxCustomerDisk", "properties.details.",
 	    msg, msgsz) != 0)
 		return -1;
 	if (strcmp(tt, "ImportToAzure") == 0)

@@ -118,17 +118,6 @@ static const struct ofs_key blob_keys[] = {
 
 #define W "properties.details.dataExportDetails[0]."
 
-static int
-need_str(json_t *o, const char *key, const char *want, const char *where, char *msg,
-    size_t msgsz)
-{
-	const char *v = dc_jstr(o, key);
-
-	if (v == NULL || strcmp(v, want) != 0)
-		return dc_fail(msg, msgsz, "%s%s must be \"%s\"", where, key, want);
-	return 0;
-}
-
 /* The blobPathList: entries of one /C/P/ with config, in group order, sorted, unique. */
 static int
 validate_paths(json_t *list, char *msg, size_t msgsz)
@@ -218,7 +207,7 @@ dc_export_validate(json_t *details, char *msg, size_t msgsz)
 	if (!json_is_object(o) || ofs_json_keys_check(o, account_keys, &bad, NULL) != 0)
 		return dc_fail(msg, msgsz, W "accountDetails must be {dataAccountType, "
 		    "storageAccountId}%s%.64s", bad ? ": not " : "", bad ? bad : "");
-	if (need_str(o, "dataAccountType", "StorageAccount", W "accountDetails.", msg,
+	if (dc_need_value(o, "dataAccountType", "StorageAccount", W "accountDetails.", msg,
 	    msgsz) != 0)
 		return -1;
 	if (dc_jstr(o, "storageAccountId") == NULL || ofs_text_check(dc_jstr(o,
@@ -228,7 +217,7 @@ dc_export_validate(json_t *details, char *msg, size_t msgsz)
 		    "of 1 to 1024 printable characters");
 	tc = json_object_get(x, "transferConfiguration");
 	if (!json_is_object(tc) || ofs_json_keys_check(tc, config_keys, &bad, NULL) != 0 ||
-	    need_str(tc, "transferConfigurationType", "TransferUsingFilter",
+	    dc_need_value(tc, "transferConfigurationType", "TransferUsingFilter",
 	    W "transferConfiguration.", msg, msgsz) != 0)
 		return bad ? dc_fail(msg, msgsz, W "transferConfiguration.%.64s is not allowed", bad) :
 		    json_is_object(tc) ? -1 : dc_fail(msg, msgsz, W "transferConfiguration is required "
@@ -240,7 +229,7 @@ dc_export_validate(json_t *details, char *msg, size_t msgsz)
 		return dc_fail(msg, msgsz, W "transferConfiguration.transferFilterDetails must be "
 		    "{\"include\":{dataAccountType, blobFilterDetails}}%s%.64s", bad ? ": not " : "",
 		    bad ? bad : "");
-	if (need_str(inc, "dataAccountType", "StorageAccount",
+	if (dc_need_value(inc, "dataAccountType", "StorageAccount",
 	    W "transferConfiguration.transferFilterDetails.include.", msg, msgsz) != 0)
 		return -1;
 	bf = json_object_get(inc, "blobFilterDetails");
