@@ -14,6 +14,7 @@ struct ofs_cli {
 	const char *passphrase_file;	/* --passphrase-file or OFFSEED_PASSPHRASE_FILE */
 	const char *state;		/* --state or OFFSEED_STATE */
 	const char *credentials;	/* --credentials or OFFSEED_CREDENTIALS */
+	const char *index_memory;	/* --index-memory or OFFSEED_INDEX_MEMORY */
 	int json, verbosity, progress;
 	double progress_interval;
 };

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "container.h"
 #include "harden.h"
+#include "index.h"
 #include "render.h"
 #include "util.h"
 
@@ -45,6 +46,8 @@ static const char global_help[] =
     "      --passphrase-file F    passphrase source [OFFSEED_PASSPHRASE_FILE, OFFSEED_PASSPHRASE]\n"
     "      --state DIR            state dir (default ~/.local/state/offseed) [OFFSEED_STATE]\n"
     "      --credentials F        import service credentials          [OFFSEED_CREDENTIALS]\n"
+    "      --index-memory SIZE    memory for the blob index before it spills to the state\n"
+    "                             dir (16M; 0: no limit)             [OFFSEED_INDEX_MEMORY]\n"
     "      --json                 JSON Lines on stdout\n"
     "  -q, -v                     less / more on stderr\n"
     "      --no-progress          no progress display\n"
@@ -88,6 +91,8 @@ parse_globals(int *argcp, char **argv, struct ofs_cli *g)
 			dst = &g->state;
 		else if (strcmp(a, "--credentials") == 0)
 			dst = &g->credentials;
+		else if (strcmp(a, "--index-memory") == 0)
+			dst = &g->index_memory;
 		if (dst != NULL) {
 			if (i + 1 >= argc) {
 				ofs_error("option '%s' needs a value", a);
@@ -100,6 +105,7 @@ parse_globals(int *argcp, char **argv, struct ofs_cli *g)
 		if (strncmp(a, "--passphrase-file=", 18) == 0) { g->passphrase_file = a + 18; continue; }
 		if (strncmp(a, "--state=", 8) == 0) { g->state = a + 8; continue; }
 		if (strncmp(a, "--credentials=", 14) == 0) { g->credentials = a + 14; continue; }
+		if (strncmp(a, "--index-memory=", 15) == 0) { g->index_memory = a + 15; continue; }
 		if (strcmp(a, "--json") == 0) { g->json = 1; continue; }
 		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) { g->verbosity = -1; continue; }
 		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) { g->verbosity++; continue; }
@@ -116,6 +122,24 @@ parse_globals(int *argcp, char **argv, struct ofs_cli *g)
 	}
 	argv[out] = NULL;
 	*argcp = out;
+	return 0;
+}
+
+/* --index-memory: 0 (no limit) or at least 1 MiB, in bytes or with a K/M/G/T suffix. */
+static int
+set_index_memory(const char *v)
+{
+	uint64_t n;
+
+	if (v == NULL)
+		return 0;
+	if (ofs_parse_size(v, &n) != 0 || (n != 0 && n < ((uint64_t)1 << 20)) ||
+	    n > SIZE_MAX) {
+		ofs_error("--index-memory needs 0 (no limit) or a size of at least 1M, not '%s'",
+		    v);
+		return -1;
+	}
+	ofs_index_set_budget((size_t)n);
 	return 0;
 }
 
@@ -148,7 +172,9 @@ main(int argc, char **argv)
 		g.state = e;
 	if ((e = getenv("OFFSEED_CREDENTIALS")) != NULL && *e)
 		g.credentials = e;
-	if (parse_globals(&argc, argv, &g) != 0)
+	if ((e = getenv("OFFSEED_INDEX_MEMORY")) != NULL && *e)
+		g.index_memory = e;
+	if (parse_globals(&argc, argv, &g) != 0 || set_index_memory(g.index_memory) != 0)
 		return 2;
 	oo.json = g.json;
 	oo.verbosity = g.verbosity;

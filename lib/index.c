@@ -6,6 +6,7 @@
 
 #include "blob.h"
 #include "index.h"
+#include "index_spill.h"
 #include "log.h"
 #include "util.h"
 
@@ -204,16 +205,7 @@ ofs_loose_name(const uint8_t id[OFS_ID_LEN], char *buf, size_t bufsz)
 
 /* --- in-memory table --- */
 
-/* 48 bytes: the pack number (24 bits) shares a word with the type (8 bits). */
-struct ent {
-	uint8_t id[OFS_ID_LEN];
-	uint32_t pack_type;
-	uint32_t offset;
-	uint32_t stored_len;
-	uint32_t raw_len;
-};
-
-_Static_assert(sizeof(struct ent) == 48, "index table entry must stay 48 bytes");
+#define ent ofs_ient	/* lib/index_spill.h: 48 bytes, the same in memory and in a run */
 
 #define PAGE_SHIFT 13
 #define PAGE_ENTS (1u << PAGE_SHIFT)
@@ -233,7 +225,25 @@ struct ofs_blobtab {
 	size_t npacks, packs_cap;
 	uint32_t *pslots;	/* pack number + 1; power-of-two size */
 	size_t npslots;
+	/* Beyond budget bytes of entries and slots, the entries in memory go to a sorted run
+	 * of the spill (nblobs counts those in memory only). */
+	struct ofs_spill *spill;
+	size_t budget;
 };
+
+static size_t index_budget = OFS_INDEX_BUDGET_DEFAULT;
+
+void
+ofs_index_set_budget(size_t bytes)
+{
+	index_budget = bytes;
+}
+
+size_t
+ofs_index_budget(void)
+{
+	return index_budget;
+}
 
 static inline uint64_t
 id_hash(const uint8_t id[OFS_ID_LEN])
@@ -271,8 +281,79 @@ ofs_blobtab_free(struct ofs_blobtab *x)
 	free(x->slots);
 	free(x->packs);
 	free(x->pslots);
+	ofs_spill_free(x->spill);
 	free(x);
 }
+
+void
+ofs_blobtab_spill_to(struct ofs_blobtab *x, const char *dir, size_t budget)
+{
+	if (x->spill != NULL || dir == NULL || budget == 0)
+		return;
+	x->spill = ofs_spill_new(dir);
+	x->budget = budget;
+}
+
+static size_t
+ram_bytes(const struct ofs_blobtab *x)
+{
+	return x->npages * PAGE_ENTS * sizeof(struct ent) + x->nslots * sizeof(uint32_t);
+}
+
+static void slot_put(uint32_t *slots, size_t nslots, const uint8_t id[OFS_ID_LEN], uint32_t v);
+
+static const struct ent *
+nth_sorted(void *ud, size_t i)
+{
+	struct ofs_blobtab *x = ud;
+
+	return ent_at(x, x->slots[i]);
+}
+
+static int
+cmp_ent(const void *a, const void *b, void *ud)
+{
+	struct ofs_blobtab *x = ud;
+
+	return memcmp(ent_at(x, *(const uint32_t *)a)->id, ent_at(x, *(const uint32_t *)b)->id,
+	    OFS_ID_LEN);
+}
+
+/* Move the entries in memory to a new sorted run: the slot array, no longer needed as a
+ * hash table, becomes the list of entry numbers in id order. A spill that cannot be
+ * written (the state dir full or failing) leaves them where they are and spills no more:
+ * the table is whole either way, only bigger than asked. */
+static void
+spill_entries(struct ofs_blobtab *x)
+{
+	size_t k = 0;
+	int e;
+
+	for (size_t s = 0; s < x->nslots; s++)
+		if (x->slots[s] != 0)
+			x->slots[k++] = x->slots[s] - 1;
+	qsort_r(x->slots, k, sizeof(uint32_t), cmp_ent, x);
+	if ((e = ofs_spill_add(x->spill, k, nth_sorted, x)) != 0) {
+		ofs_warn("the blob index stays in memory (%zu MiB and growing): cannot write "
+		    "its spill file in the state dir: %s", ram_bytes(x) >> 20, strerror(e));
+		x->budget = SIZE_MAX;
+		memset(x->slots, 0, x->nslots * sizeof(uint32_t));
+		for (size_t i = 0; i < x->nblobs; i++)
+			slot_put(x->slots, x->nslots, ent_at(x, i)->id, (uint32_t)(i + 1));
+		return;
+	}
+	ofs_verbose("blob index past its memory budget: %zu entries moved to a sorted run in "
+	    "the state dir (%zu spilled, %zu runs)", k, ofs_spill_count(x->spill),
+	    ofs_spill_runs(x->spill));
+	for (size_t i = 0; i < x->npages; i++)
+		free(x->pages[i]);
+	x->npages = 0;
+	x->nblobs = 0;
+	free(x->slots);
+	x->slots = NULL;
+	x->nslots = 0;
+}
+
 
 static void
 slot_put(uint32_t *slots, size_t nslots, const uint8_t id[OFS_ID_LEN], uint32_t v)
@@ -328,6 +409,12 @@ ofs_blobtab_add_blob(struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], const 
 	s = slot_find(x, id, &found);
 	if (found)
 		return 1;
+	if (x->spill != NULL) {
+		struct ent old;
+
+		if (ofs_spill_lookup(x->spill, id, &old))
+			return 1;
+	}
 	if (x->nblobs >= UINT32_MAX - 1) {
 		ofs_error("index table full (2^32 blobs)");	/* a capacity, like memory */
 		abort();
@@ -346,6 +433,8 @@ ofs_blobtab_add_blob(struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], const 
 	e->stored_len = r->stored_len;
 	e->raw_len = r->raw_len;
 	x->slots[s] = (uint32_t)(++x->nblobs);
+	if (x->spill != NULL && ram_bytes(x) > x->budget)
+		spill_entries(x);
 	return 0;
 }
 
@@ -365,14 +454,24 @@ ofs_blobtab_lookup(const struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], st
 	size_t s;
 	int found;
 
-	if (x->nslots == 0)
-		return 0;
-	s = slot_find(x, id, &found);
-	if (!found)
-		return 0;
-	if (r != NULL)
-		fill_ref(ent_at(x, x->slots[s] - 1), r);
-	return 1;
+	if (x->nslots != 0) {
+		s = slot_find(x, id, &found);
+		if (found) {
+			if (r != NULL)
+				fill_ref(ent_at(x, x->slots[s] - 1), r);
+			return 1;
+		}
+	}
+	if (x->spill != NULL) {
+		struct ent e;
+
+		if (ofs_spill_lookup(x->spill, id, &e)) {
+			if (r != NULL)
+				fill_ref(&e, r);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -472,16 +571,40 @@ ofs_blobtab_npacks(const struct ofs_blobtab *x)
 size_t
 ofs_blobtab_nblobs(const struct ofs_blobtab *x)
 {
-	return x->nblobs;
+	return x->nblobs + ofs_spill_count(x->spill);
+}
+
+size_t
+ofs_blobtab_spilled(const struct ofs_blobtab *x)
+{
+	return ofs_spill_count(x->spill);
+}
+
+struct each {
+	int (*fn)(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r, void *ud);
+	void *ud;
+};
+
+static int
+each_spilled(const struct ent *e, void *ud)
+{
+	struct each *ea = ud;
+	struct ofs_blob_ref r;
+
+	fill_ref(e, &r);
+	return ea->fn(e->id, &r, ea->ud);
 }
 
 int
 ofs_blobtab_foreach(const struct ofs_blobtab *x,
     int (*fn)(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r, void *ud), void *ud)
 {
+	struct each ea = { fn, ud };
 	struct ofs_blob_ref r;
 	int rc;
 
+	if (x->spill != NULL && (rc = ofs_spill_foreach(x->spill, each_spilled, &ea)) != 0)
+		return rc;
 	for (size_t i = 0; i < x->nblobs; i++) {
 		const struct ent *e = ent_at(x, i);
 
@@ -497,5 +620,6 @@ ofs_blobtab_memory(const struct ofs_blobtab *x)
 {
 	return sizeof(*x) + x->npages * PAGE_ENTS * sizeof(struct ent) +
 	    x->pages_cap * sizeof(*x->pages) + x->nslots * sizeof(uint32_t) +
-	    x->packs_cap * sizeof(*x->packs) + x->npslots * sizeof(uint32_t);
+	    x->packs_cap * sizeof(*x->packs) + x->npslots * sizeof(uint32_t) +
+	    ofs_spill_memory(x->spill);
 }

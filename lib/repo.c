@@ -349,6 +349,7 @@ ofs_repo_load_index(struct ofs_repo *r, struct ofs_error *err)
 
 	ofs_blobtab_free(r->idx);
 	r->idx = ofs_blobtab_new();
+	ofs_blobtab_spill_to(r->idx, r->state_dir, ofs_index_budget());
 	if ((rc = r->be->ops->list(r->be, "index", &names, &n, err)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {

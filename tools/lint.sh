@@ -96,7 +96,7 @@ allowed() {	# $1: object relative to BUILD, $2: symbol
 	# Capacities reached, like running out of memory: the blob index's 2^32 blobs and
 	# 2^24 packs (lib/index.c, said through ofs_error first); and the dynamic-library
 	# tables used before ofs_dynlib_load_* succeeded, a programming error (lib/dynlib.c).
-	lib/index.o:abort | lib/dynlib.o:abort) return 0 ;;
+	lib/index.o:abort | lib/index_spill.o:abort | lib/dynlib.o:abort) return 0 ;;
 	esac
 	return 1
 }

@@ -351,6 +351,95 @@ t_table(void **state)
 	ofs_blobtab_free(NULL);
 }
 
+struct seen {
+	uint8_t (*ids)[OFS_ID_LEN];
+	size_t n;
+	uint8_t *hit;
+	size_t count;
+};
+
+static int
+seen_cb(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *r, void *ud)
+{
+	struct seen *sn = ud;
+
+	assert_true(r->offset < sn->n);
+	assert_memory_equal(sn->ids[r->offset], id, OFS_ID_LEN);
+	assert_int_equal(sn->hit[r->offset], 0);	/* each blob once */
+	sn->hit[r->offset] = 1;
+	sn->count++;
+	return 0;
+}
+
+/* Past its budget the table moves entries to sorted runs in files of a folder: everything
+ * stays found, once, with its ref; duplicates are refused wherever the first copy is; ids
+ * sharing their first 8 bytes across run blocks are found; and a folder that cannot take
+ * the spill leaves the table whole in memory. */
+static void
+t_spill(void **state)
+{
+	const size_t N = 200000, SAME = 400;
+	char dir[] = "/tmp/ofs-spill-XXXXXX";
+	struct seen sn = { NULL, N, NULL, 0 };
+	struct ofs_blob_ref r = { 0 }, got;
+	uint8_t miss[OFS_ID_LEN];
+	struct ofs_blobtab *x;
+	size_t mem;
+
+	assert_non_null(mkdtemp(dir));
+	for (int pass = 0; pass < 2; pass++) {
+		sn.ids = calloc(N, OFS_ID_LEN);
+		sn.hit = calloc(N, 1);
+		sn.count = 0;
+		x = ofs_blobtab_new();
+		/* pass 1: a folder that does not exist: no spill, nothing lost */
+		ofs_blobtab_spill_to(x, pass == 0 ? dir : "/nonexistent/ofs-spill", 1u << 20);
+		for (size_t i = 0; i < N; i++) {
+			rand_id(sn.ids[i]);
+			if (i < SAME)	/* one 8-byte prefix over several blocks of a run */
+				memset(sn.ids[i], 0x5a, 8);
+			r.pack = (uint32_t)(i % 77);
+			r.offset = (uint32_t)i;
+			r.stored_len = (uint32_t)i + 1;
+			r.raw_len = (uint32_t)i + 2;
+			r.type = (uint8_t)(i % 2);
+			assert_int_equal(ofs_blobtab_add_blob(x, sn.ids[i], &r), 0);
+			if (i % 9973 == 0)	/* a duplicate of an older blob, spilled or not */
+				assert_int_equal(ofs_blobtab_add_blob(x, sn.ids[i / 2], &r), 1);
+		}
+		assert_int_equal(ofs_blobtab_nblobs(x), N);
+		if (pass == 0) {
+			assert_true(ofs_blobtab_spilled(x) > N / 2);
+			mem = ofs_blobtab_memory(x);
+			printf("spilled index: %zu of %zu blobs in runs, %zu bytes in memory\n",
+			    ofs_blobtab_spilled(x), N, mem);
+			assert_true(mem < (1u << 20) + N * 2);	/* the budget + ~1.3 B a blob */
+		} else {
+			assert_int_equal(ofs_blobtab_spilled(x), 0);
+		}
+		for (size_t i = 0; i < N; i++) {
+			assert_int_equal(ofs_blobtab_lookup(x, sn.ids[i], &got), 1);
+			assert_int_equal(got.pack, i % 77);
+			assert_int_equal(got.offset, (uint32_t)i);
+			assert_int_equal(got.stored_len, (uint32_t)i + 1);
+			assert_int_equal(got.raw_len, (uint32_t)i + 2);
+			assert_int_equal(got.type, i % 2);
+		}
+		for (int i = 0; i < 20000; i++) {
+			rand_id(miss);
+			if (i % 2)
+				memset(miss, 0x5a, 8);
+			assert_int_equal(ofs_blobtab_lookup(x, miss, NULL), 0);
+		}
+		assert_int_equal(ofs_blobtab_foreach(x, seen_cb, &sn), 0);
+		assert_int_equal(sn.count, N);
+		ofs_blobtab_free(x);
+		free(sn.ids);
+		free(sn.hit);
+	}
+	assert_int_equal(rmdir(dir), 0);	/* the runs were unnamed: nothing left behind */
+}
+
 static void
 t_add_index(void **state)
 {
@@ -387,6 +476,7 @@ main(void)
 		cmocka_unit_test(t_names),
 		cmocka_unit_test(t_table),
 		cmocka_unit_test(t_add_index),
+		cmocka_unit_test(t_spill),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
