@@ -171,6 +171,8 @@ ofs_stg_cat_back(struct catalog *c, const char *dir)
 {
 	if (c->backed == 0 && (c->efd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
 		c->efd_open = c->e_file = 1;
+	if (c->kfd_open == 0 && (c->kfd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
+		c->kfd_open = 1;
 	if ((c->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
 		c->backed = 1;
 	else
@@ -184,6 +186,9 @@ ofs_stg_cat_release(struct catalog *c)
 		close(c->fd);
 	if (c->efd_open)
 		close(c->efd);
+	if (c->kfd_open)
+		close(c->kfd);
+	free(c->fence);
 	for (size_t i = 0; i < c->nblocks; i++)
 		munmap(c->blocks[i], c->block_len[i]);
 	free(c->blocks);
@@ -203,6 +208,171 @@ key_cmp(const void *a, const void *b)
 	return x->h < y->h ? -1 : x->h > y->h;
 }
 
+#define KEY_RUN 65536	/* keys sorted in memory at once while the key file is built (1 MiB) */
+#define KEY_BLOCK 256	/* keys a read of the key file (4 KiB) and a fence entry */
+
+/* The keys of entries [from, to), sorted, in out. */
+static void
+run_keys(struct catalog *c, size_t from, size_t to, struct cat_key *out)
+{
+	for (size_t i = from; i < to; i++) {
+		out[i - from].h = ofs_xxh64(c->e[i].path, strlen(c->e[i].path));
+		out[i - from].idx = i;
+		if ((i + 1) % CATALOG_DROP_EVERY == 0)
+			ofs_stg_cat_drop(c);
+	}
+	qsort(out, to - from, sizeof(*out), key_cmp);
+}
+
+struct key_rd {
+	struct cat_key buf[KEY_BLOCK];
+	size_t have, pos;
+	uint64_t next, end;	/* keys of the run not read yet: [next, end) */
+};
+
+static int
+key_rd_fill(const struct catalog *c, struct key_rd *rd)
+{
+	size_t n = rd->end - rd->next < KEY_BLOCK ? (size_t)(rd->end - rd->next) : KEY_BLOCK;
+
+	rd->have = rd->pos = 0;
+	if (n == 0)
+		return 0;
+	if (ofs_pread_all(c->kfd, rd->buf, n * sizeof(struct cat_key),
+	    rd->next * sizeof(struct cat_key)) != 0)
+		return -1;
+	rd->have = n;
+	rd->next += n;
+	return 0;
+}
+
+/* Min-heap of readers by their current key. */
+static void
+heap_down(struct key_rd **h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < n && h[l]->buf[h[l]->pos].h < h[m]->buf[h[m]->pos].h)
+			m = l;
+		if (l + 1 < n && h[l + 1]->buf[h[l + 1]->pos].h < h[m]->buf[h[m]->pos].h)
+			m = l + 1;
+		if (m == i)
+			return;
+		struct key_rd *t = h[i];
+
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* The keys sorted into kfd from kbase, built with bounded memory whatever the number of
+ * files: sorted runs of KEY_RUN keys written at the start of the file, then merged after
+ * them, block by block, noting each block's first hash in the fence. 0, or -1 when the
+ * file cannot be written or read (the caller then keeps the keys in memory). */
+static int
+build_key_file(struct catalog *c)
+{
+	size_t nruns = (c->n + KEY_RUN - 1) / KEY_RUN, nh = 0, out_n = 0;
+	struct cat_key *run = ofs_xreallocarray(NULL, c->n < KEY_RUN ? c->n : KEY_RUN,
+	    sizeof(*run));
+	struct key_rd *rds = NULL, **heap = NULL;
+	struct cat_key out[KEY_BLOCK];
+	int rc = -1;
+
+	for (size_t r = 0; r < nruns; r++) {
+		size_t from = r * KEY_RUN, to = from + KEY_RUN < c->n ? from + KEY_RUN : c->n;
+
+		run_keys(c, from, to, run);
+		if (ofs_pwrite_all(c->kfd, run, (to - from) * sizeof(*run),
+		    from * sizeof(*run)) != 0)
+			goto out;
+	}
+	free(run);
+	run = NULL;
+	c->kbase = (uint64_t)c->n * sizeof(struct cat_key);
+	free(c->fence);
+	c->fence = ofs_xcalloc((c->n + KEY_BLOCK - 1) / KEY_BLOCK + 1, sizeof(*c->fence));
+	rds = ofs_xcalloc(nruns, sizeof(*rds));
+	heap = ofs_xcalloc(nruns, sizeof(*heap));
+	for (size_t r = 0; r < nruns; r++) {
+		rds[r].next = (uint64_t)r * KEY_RUN;
+		rds[r].end = rds[r].next + KEY_RUN < c->n ? rds[r].next + KEY_RUN : c->n;
+		if (key_rd_fill(c, &rds[r]) != 0)
+			goto out;
+		heap[nh++] = &rds[r];
+	}
+	for (size_t i = nh / 2; i-- > 0;)
+		heap_down(heap, nh, i);
+	while (nh > 0) {
+		struct key_rd *rd = heap[0];
+
+		if (out_n % KEY_BLOCK == 0)
+			c->fence[out_n / KEY_BLOCK] = rd->buf[rd->pos].h;
+		out[out_n++ % KEY_BLOCK] = rd->buf[rd->pos++];
+		if (out_n % KEY_BLOCK == 0 && ofs_pwrite_all(c->kfd, out, sizeof(out),
+		    c->kbase + (out_n - KEY_BLOCK) * sizeof(struct cat_key)) != 0)
+			goto out;
+		if (rd->pos == rd->have && key_rd_fill(c, rd) != 0)
+			goto out;
+		if (rd->have == 0)
+			heap[0] = heap[--nh];
+		heap_down(heap, nh, 0);
+	}
+	if (out_n % KEY_BLOCK != 0 && ofs_pwrite_all(c->kfd, out,
+	    (out_n % KEY_BLOCK) * sizeof(struct cat_key),
+	    c->kbase + (out_n - out_n % KEY_BLOCK) * sizeof(struct cat_key)) != 0)
+		goto out;
+	/* the runs are read: give their blocks back to the file system */
+	(void)fallocate(c->kfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+	    (off_t)(c->kbase & ~(uint64_t)4095));
+	c->keys_file = 1;
+	rc = 0;
+out:
+	free(run);
+	free(rds);
+	free(heap);
+	ofs_stg_cat_drop(c);
+	return rc;
+}
+
+/* The entry of path through the key file: the first block that can hold its hash (the
+ * one before the first block starting at or after it), then on while the hashes are not
+ * past it. A read that fails answers "not catalogued": the file is read again, which costs
+ * time, never data. */
+static const struct cat_entry *
+find_in_key_file(struct catalog *c, const char *path, uint64_t h)
+{
+	size_t nblk = (c->n + KEY_BLOCK - 1) / KEY_BLOCK, lo = 0, hi = nblk;
+	struct cat_key blk[KEY_BLOCK];
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->fence[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t b = lo > 0 ? lo - 1 : 0; b < nblk; b++) {
+		size_t first = b * KEY_BLOCK, cnt = c->n - first < KEY_BLOCK ? c->n - first :
+		    KEY_BLOCK;
+
+		if (ofs_pread_all(c->kfd, blk, cnt * sizeof(*blk),
+		    c->kbase + first * sizeof(*blk)) != 0)
+			return NULL;
+		for (size_t i = 0; i < cnt; i++) {
+			if (blk[i].h > h)
+				return NULL;
+			if (blk[i].h == h && blk[i].idx < c->n &&
+			    strcmp(c->e[blk[i].idx].path, path) == 0)
+				return &c->e[blk[i].idx];
+		}
+	}
+	return NULL;
+}
+
 /* The lookup keys: (hash of the path, entry) sorted by hash. Built once, reading the paths
  * in entry order and letting go of their pages as it goes; sorting them touches only the
  * keys (16 bytes a file), not the entries and paths a path order would. */
@@ -210,6 +380,12 @@ static void
 build_keys(struct catalog *c)
 {
 	free(c->keys);
+	c->keys = NULL;
+	c->keys_file = 0;
+	if (c->kfd_open && build_key_file(c) == 0) {
+		c->sorted = 1;
+		return;
+	}
 	c->keys = ofs_xreallocarray(NULL, c->n ? c->n : 1, sizeof(*c->keys));
 	for (size_t i = 0; i < c->n; i++) {
 		c->keys[i].h = ofs_xxh64(c->e[i].path, strlen(c->e[i].path));
@@ -230,13 +406,22 @@ ofs_stg_cat_find(struct catalog *c, const char *path)
 
 	if (c->n == 0)
 		return NULL;
-	if (!c->sorted)
-		build_keys(c);
 	/* let go of the pages looked at now and then: a lookup per file would otherwise bring
 	 * the whole catalog back into memory */
 	if (++c->lookups >= CATALOG_DROP_EVERY)
 		ofs_stg_cat_drop(c);
+	if (c->cursor < c->n && strcmp(c->e[c->cursor].path, path) == 0)
+		return &c->e[c->cursor++];
+	if (!c->sorted)
+		build_keys(c);
 	h = ofs_xxh64(path, strlen(path));
+	if (c->keys_file) {
+		const struct cat_entry *e = find_in_key_file(c, path, h);
+
+		if (e != NULL)
+			c->cursor = (size_t)(e - c->e) + 1;
+		return e;
+	}
 	hi = c->n;
 	while (lo < hi) {	/* the first key >= h */
 		size_t mid = lo + (hi - lo) / 2;
@@ -247,8 +432,10 @@ ofs_stg_cat_find(struct catalog *c, const char *path)
 			hi = mid;
 	}
 	for (; lo < c->n && c->keys[lo].h == h; lo++)
-		if (strcmp(c->e[c->keys[lo].idx].path, path) == 0)
+		if (strcmp(c->e[c->keys[lo].idx].path, path) == 0) {
+			c->cursor = c->keys[lo].idx + 1;
 			return &c->e[c->keys[lo].idx];
+		}
 	return NULL;
 }
 

@@ -34,7 +34,10 @@
 /* Blobs per container at most: its index (48 bytes a blob), held in memory until the seal
  * and repeated in every checkpoint, stays about 3 MB however small the files are. */
 #define CONTAINER_MAX_BLOBS (1u << 16)
-#define JOURNAL_SLICE 131072	/* catalog records per segment of a journal rewrite */
+/* Catalog records per segment of a journal rewrite or of the saved catalog (FORMAT allows
+ * up to 131,072): each segment's plaintext and sealed copy (~140 B a record) are in memory
+ * together while it is written, 2 x 2.3 MB at this size. */
+#define JOURNAL_SLICE 16384
 /* A checkpoint at least every so many completed files: a journal segment holds the files
  * completed since the last one, so this bounds it when the bytes and seconds do not. */
 #define CHECKPOINT_FILES 65536
@@ -142,6 +145,14 @@ struct catalog {
 	 * not grow with the number of files, the data stays in the file (SPEC §17). */
 	int efd, efd_open, e_file;
 	size_t lookups;		/* finds since the last drop */
+	/* The lookup keys (16 bytes a file) sorted in a third unnamed file (kfd, from
+	 * kbase), read a block at a time; in memory only the first hash of each block
+	 * (fence). Without that file, keys holds them all. cursor: the entry after the last
+	 * one found, tried first (a walk meets the files in the order it catalogued them). */
+	int kfd, kfd_open, keys_file;
+	uint64_t kbase;
+	uint64_t *fence;
+	size_t cursor;
 };
 
 struct level {

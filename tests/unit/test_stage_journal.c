@@ -609,6 +609,55 @@ t_forgeries(void **state)
 	ofs_buf_release(&b);
 }
 
+/* Lookups in a catalog of more files than one sorted run of keys: with its keys in a file
+ * (several runs merged, the fence in memory) and without (keys in memory), every path is
+ * found in any order, in walk order through the cursor, and absent paths are not. */
+static void
+t_catalog_find_large(void **state)
+{
+	const size_t N = 150000;
+	char dir[] = "/tmp/ofs-cat-XXXXXX", path[64];
+	struct ofs_node nd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	memset(&nd, 0, sizeof(nd));
+	for (int backed = 1; backed >= 0; backed--) {
+		struct catalog c;
+
+		memset(&c, 0, sizeof(c));
+		if (backed)
+			ofs_stg_cat_back(&c, dir);
+		for (size_t i = 0; i < N; i++) {
+			snprintf(path, sizeof(path), "/d%04zu/f%06zu", i / 1000, i);
+			nd.size = i;
+			ofs_stg_cat_add(&c, path, &nd, NULL);
+		}
+		for (size_t k = 0; k < N; k++) {	/* a stride: never the cursor's next */
+			size_t i = (k * 7919) % N;
+			const struct cat_entry *e;
+
+			snprintf(path, sizeof(path), "/d%04zu/f%06zu", i / 1000, i);
+			e = ofs_stg_cat_find(&c, path);
+			assert_non_null(e);
+			assert_string_equal(e->path, path);
+			assert_int_equal(e->size, i);
+		}
+		assert_int_equal(c.keys_file, backed);
+		assert_true(backed ? c.keys == NULL : c.keys != NULL);
+		for (size_t i = 0; i < N; i += 3) {	/* walk order, with files gone */
+			snprintf(path, sizeof(path), "/d%04zu/f%06zu", i / 1000, i);
+			assert_int_equal(ofs_stg_cat_find(&c, path)->size, i);
+		}
+		for (size_t i = 0; i < 2000; i++) {
+			snprintf(path, sizeof(path), "/d%04zu/g%06zu", i / 1000, i);
+			assert_null(ofs_stg_cat_find(&c, path));
+		}
+		ofs_stg_cat_release(&c);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -619,6 +668,7 @@ main(void)
 		cmocka_unit_test(t_truncations),
 		cmocka_unit_test(t_older_versions),
 		cmocka_unit_test(t_forgeries),
+		cmocka_unit_test(t_catalog_find_large),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
