@@ -245,6 +245,8 @@ ofs_exportplan_build(struct ofs_repo *r, const struct ofs_snapshot *snap,
 	int rc = 0;
 
 	memset(p, 0, sizeof(*p));
+	/* every chunk the snapshot needs: as many as the index, under the same budget */
+	ofs_blobtab_spill_to(used, r->state_dir, ofs_index_budget());
 	pm.need = ofs_xcalloc(npacks + 1, 1);
 	/* 1. what the selection reaches */
 	if (npaths == 0)

@@ -653,6 +653,8 @@ ofs_prune_run(struct ofs_repo *r, int dry_run, struct ofs_prune_stats *st,
 	pr.r = r;
 	pr.st = st;
 	pr.sc.used = ofs_blobtab_new();
+	/* every chunk a snapshot keeps: as many as the index, under the same budget */
+	ofs_blobtab_spill_to(pr.sc.used, r->state_dir, ofs_index_budget());
 	pr.npacks = ofs_blobtab_npacks(r->idx);
 	pr.sc.pu = ofs_xcalloc(pr.npacks + 1, sizeof(*pr.sc.pu));
 

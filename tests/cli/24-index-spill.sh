@@ -37,6 +37,9 @@ OFFSEED_INDEX_MEMORY=1M expect_exit 0 ofs -v verify --deep --repo "$T/repo" "$T/
 assert_contains "$T/err" "blob index past its memory budget"
 OFFSEED_INDEX_MEMORY=1M expect_exit 0 ofs restore latest --repo "$T/repo" --target "$T/rst"
 diff -r "$T/src" "$T/rst$T/src" >/dev/null || fail "restore with a spilled index differs"
+# prune marks every used chunk in a table under the same budget: it keeps them all
+expect_exit 0 ofs --json --index-memory 1M prune --repo "$T/repo"
+expect_exit 0 ofs --index-memory 1M check --read-data --repo "$T/repo"
 # the runs were unnamed files: nothing stays behind in the state dir
 left=$(find "$T/state" -name '.index-spill-*' | wc -l)
 [ "$left" = 0 ] || fail "$left spill files left in the state dir"
