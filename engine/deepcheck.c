@@ -48,7 +48,7 @@ struct deep {
 	pthread_mutex_t mu;
 	/* The window of packs the workers take from: [win_lo, win_hi), next_pack the next to
 	 * take, inflight how many are being checked. When next_pack reaches win_hi, the worker
-	 * that finds none in flight frees the window's buckets and fills the next (filling),
+	 * that finds none in flight fills the next window into the same buckets (filling),
 	 * while the others wait on cv. */
 	pthread_cond_t cv;
 	size_t next_pack, win_lo, win_hi, inflight;
