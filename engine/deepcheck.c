@@ -14,6 +14,14 @@
 
 #define MAX_PACK (1ULL << 30)
 
+/* The data pass holds the index entries (id and ref, 56 bytes) of at most this many blobs at
+ * a time, grouped by pack for a window of consecutive packs (a pack with more blobs forms a
+ * window of its own), so its memory does not grow with the repository: about 3.5 MiB. Each
+ * window costs one pass over the index (a few ms per million blobs), and the workers wait
+ * for it only between windows. For tests only, OFFSEED_TEST_DEEP_WINDOW=N (1 … the default)
+ * lowers it, so a small repository is read in several windows. */
+#define DEEP_WINDOW_BLOBS 65536u
+
 struct bucket_ent {
 	uint8_t id[OFS_ID_LEN];
 	struct ofs_blob_ref ref;
@@ -38,11 +46,21 @@ struct deep {
 	struct ofs_deep_stats *st;
 	double subset;
 	pthread_mutex_t mu;
-	size_t next_pack;
+	/* The window of packs the workers take from: [win_lo, win_hi), next_pack the next to
+	 * take, inflight how many are being checked. When next_pack reaches win_hi, the worker
+	 * that finds none in flight fills the next window into the same buckets (filling),
+	 * while the others wait on cv. */
+	pthread_cond_t cv;
+	size_t next_pack, win_lo, win_hi, inflight;
+	int filling;
+	uint32_t window_cap;	/* DEEP_WINDOW_BLOBS, or the test knob's value */
+	uint32_t *pack_blobs;	/* blobs of each pack to check (0 outside the subset) */
 	struct ofs_blobtab *bad;	/* ids of blobs found damaged */
 	struct ofs_blobtab *unread;	/* ids of blobs in packs that could not be read (EIO…) */
 	int unread_errno;	/* the errno of the first such read */
-	struct bucket *buckets;	/* blobs grouped by pack */
+	struct bucket *buckets;	/* blobs grouped by pack: packs of the window only */
+	struct bucket_ent *win_ents;	/* the window's blobs, which the buckets point into */
+	size_t win_cap;		/* entries win_ents holds */
 	int files_suspect;	/* WALK_TREES met a file with a chunk not in the index */
 	/* Subtrees found clean by this walk, keyed by tree id; the ref carries the subtree's
 	 * counts (offset: trees, stored_len: files). Snapshots share most of their trees, so
@@ -199,17 +217,114 @@ check_blob(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *u
 }
 
 static int
+count_cb(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud)
+{
+	struct deep *d = ud;
+
+	(void)id;
+	if (ref->pack < ofs_blobtab_npacks(d->r->idx))
+		d->pack_blobs[ref->pack]++;
+	return 0;
+}
+
+struct fill {
+	struct deep *d;
+	size_t lo, hi;		/* the packs being bucketed */
+};
+
+static int
 bucket_cb(const uint8_t id[OFS_ID_LEN], const struct ofs_blob_ref *ref, void *ud)
 {
-	struct bucket *b = &((struct deep *)ud)->buckets[ref->pack];
+	struct fill *f = ud;
+	struct bucket *b;
 
-	if (b->n == b->cap) {
-		b->cap = b->cap ? 2 * b->cap : 8;
-		b->e = ofs_xreallocarray(b->e, b->cap, sizeof(*b->e));
-	}
+	if (ref->pack < f->lo || ref->pack >= f->hi)
+		return 0;
+	b = &f->d->buckets[ref->pack];
+	/* sized by the count pass over the same table (nobody adds while the check runs):
+	 * never full, but a full bucket must not overrun the window's next */
+	if (b->n == b->cap)
+		return 0;
 	memcpy(b->e[b->n].id, id, OFS_ID_LEN);
 	b->e[b->n++].ref = *ref;
 	return 0;
+}
+
+/* Replace the window (used up, no pack of it in flight) by the next packs whose blobs
+ * together are at most window_cap (at least one pack), and bucket their blobs. The buckets
+ * share one array, reused by every window (allocating per pack and window leaves the
+ * threads' malloc arenas fragmented: several times the window in RSS). Called by one
+ * worker at a time, without d->mu: the others wait until the caller publishes the window. */
+static void
+fill_window(struct deep *d, size_t *lo_out, size_t *hi_out)
+{
+	size_t np = ofs_blobtab_npacks(d->r->idx), at = 0;
+	struct fill f = { d, d->win_hi, d->win_hi };
+	uint64_t total = 0;
+
+	for (size_t i = d->win_lo; i < d->win_hi; i++)
+		memset(&d->buckets[i], 0, sizeof(d->buckets[i]));
+	while (f.hi < np && (f.hi == f.lo || total + d->pack_blobs[f.hi] <= d->window_cap))
+		total += d->pack_blobs[f.hi++];
+	if (total > d->win_cap) {	/* the first window, or a pack bigger than window_cap */
+		free(d->win_ents);
+		d->win_cap = total;
+		d->win_ents = ofs_xreallocarray(NULL, d->win_cap, sizeof(*d->win_ents));
+	}
+	for (size_t i = f.lo; i < f.hi; i++) {
+		d->buckets[i].e = d->win_ents + at;
+		d->buckets[i].cap = d->pack_blobs[i];
+		at += d->pack_blobs[i];
+	}
+	if (total > 0)
+		ofs_blobtab_foreach(d->r->idx, bucket_cb, &f);
+	*lo_out = f.lo;
+	*hi_out = f.hi;
+}
+
+/* The next pack for this worker (counted in flight), or 0 when none is left. */
+static int
+take_pack(struct deep *d, size_t *pack)
+{
+	size_t np = ofs_blobtab_npacks(d->r->idx), lo, hi;
+	int got = 0;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		if (d->next_pack < d->win_hi) {
+			*pack = d->next_pack++;
+			d->inflight++;
+			got = 1;
+			break;
+		}
+		if (d->win_hi >= np)
+			break;
+		if (d->inflight > 0 || d->filling) {
+			pthread_cond_wait(&d->cv, &d->mu);
+			continue;
+		}
+		d->filling = 1;
+		pthread_mutex_unlock(&d->mu);
+		fill_window(d, &lo, &hi);
+		pthread_mutex_lock(&d->mu);
+		d->win_lo = d->next_pack = lo;
+		d->win_hi = hi;
+		d->filling = 0;
+		pthread_cond_broadcast(&d->cv);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return got;
+}
+
+/* The worker is done with its pack: the last one of a used-up window wakes the others (one
+ * of them fills the next window, or they all find the end). */
+static void
+done_pack(struct deep *d)
+{
+	pthread_mutex_lock(&d->mu);
+	if (--d->inflight == 0 && d->next_pack >= d->win_hi)
+		pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 }
 
 /* Read a pack into data and its XXH3-128 into xh. From a local file it is read in pieces
@@ -264,121 +379,139 @@ out:
 	return r;
 }
 
+/* What a worker keeps from one pack to the next. */
+struct worker {
+	struct ofs_blob_ctx *ctx;
+	struct ofs_buf data;
+	struct ofs_xxh *xh;
+	struct blob_ctx_arg a;
+};
+
+/* Check pack i against its bucket (the window holds it while it is in flight). Returns 1
+ * when the check must stop (a format this build cannot read), else 0. */
+static int
+check_pack(struct deep *d, struct worker *w, size_t i)
+{
+	const struct ofs_blobtab_pack *p = ofs_blobtab_pack(d->r->idx, (uint32_t)i);
+	const struct bucket *bk = &d->buckets[i];
+	struct ofs_error err = { 0 };
+	char name[128], object[200];
+	uint8_t xxh[OFS_XXH_LEN];
+	uint64_t off;
+
+	if (!in_subset(p, d->subset))
+		return 0;
+	pack_location(p, name, sizeof(name), &off);
+	snprintf(object, sizeof(object), "%s @ %llu", name, (unsigned long long)off);
+	{
+		struct ofs_error verr = { 0 };
+		int vr = ofs_repo_check_container(d->r, &p->loc, &verr);
+
+		if (vr == OFS_ERR_PENDING) {
+			/* not damage: the import has not brought this container yet */
+			pthread_mutex_lock(&d->mu);
+			if (d->pending++ == 0)
+				d->pending_err = verr;
+			pthread_mutex_unlock(&d->mu);
+			return 0;
+		}
+		if (vr == OFS_ERR_VERSION) {
+			/* a format we cannot read: stop, it is not damage */
+			pthread_mutex_lock(&d->mu);
+			if (!d->fatal) {
+				d->fatal = OFS_ERR_VERSION;
+				d->fatal_err = verr;
+			}
+			pthread_mutex_unlock(&d->mu);
+			return 1;
+		}
+	}
+	if (p->length > MAX_PACK)
+		ofs_err_set(&err, OFS_ERR_CORRUPT, "its index gives %llu bytes, more than a pack "
+		    "may hold", (unsigned long long)p->length);
+	if (p->length > MAX_PACK || read_pack(d, name, off, p->length, &w->data, w->xh,
+	    &err) != 0) {
+		if (d->partial && p->length <= MAX_PACK && (err.code == OFS_ERR_NOTFOUND ||
+		    err.code == OFS_ERR_UNAVAILABLE)) {
+			/* not on this set: a finding only if a snapshot needs it */
+			pthread_mutex_lock(&d->mu);
+			d->absent_msg[i] = ofs_xstrdup(err.msg);
+			for (size_t k = 0; k < bk->n; k++)
+				ofs_blobtab_add_blob(d->absent, bk->e[k].id, &bk->e[k].ref);
+			pthread_mutex_unlock(&d->mu);
+			return 0;
+		}
+		/* a read the system failed is not damage: the bytes were never seen */
+		int io = p->length <= MAX_PACK && err.code == OFS_ERR_IO ? err.sys_errno : 0;
+
+		if (io != 0) {
+			pthread_mutex_lock(&d->mu);
+			if (d->unread_errno == 0)
+				d->unread_errno = io;
+			pthread_mutex_unlock(&d->mu);
+		}
+		report_io(d, OFS_DEEP_PACK_UNREADABLE, object, NULL, err.msg, io);
+		for (size_t k = 0; k < bk->n; k++)
+			mark(d, bk->e[k].id, io != 0);
+		return 0;
+	}
+	ofs_xxh_digest(w->xh, xxh);
+	if (memcmp(xxh, p->xxh, OFS_XXH_LEN) != 0)
+		report(d, OFS_DEEP_PACK_HASH, object, NULL,
+		    "pack bytes do not match the index checksum");
+	{
+		struct ofs_pack_entry *ents = NULL;
+		size_t nents = 0, need = 0;
+		struct ofs_error perr = { 0 };
+
+		if (ofs_pack_parse(w->ctx, p->id, w->data.data, w->data.len, w->data.len, &ents,
+		    &nents, &need, &perr) != 0)
+			report(d, OFS_DEEP_PACK_HEADER, object, NULL, perr.msg);
+		free(ents);
+	}
+	w->a.d = d;
+	w->a.pack = (uint32_t)i;
+	w->a.data = w->data.data;
+	w->a.len = w->data.len;
+	w->a.object = object;
+	w->a.ctx = w->ctx;
+	w->a.count = 0;
+	for (size_t k = 0; k < bk->n; k++)
+		check_blob(bk->e[k].id, &bk->e[k].ref, &w->a);
+	pthread_mutex_lock(&d->mu);
+	d->st->packs++;
+	d->st->blobs += w->a.count;
+	d->st->bytes += w->data.len;
+	pthread_mutex_unlock(&d->mu);
+	ofs_progress_add(d->pr, w->data.len, 0, NULL);
+	return 0;
+}
+
 static void *
 pack_worker(void *arg)
 {
 	struct deep *d = arg;
-	struct ofs_blob_ctx *ctx = ofs_blob_ctx_new(&d->r->keys, d->r->cfg.zstd_level);
-	struct ofs_buf data = OFS_BUF_INIT(0);
-	struct ofs_error err = { 0 };
-	struct blob_ctx_arg a;
-	size_t np = ofs_blobtab_npacks(d->r->idx), i;
-	char name[128], object[200];
-	uint8_t xxh[OFS_XXH_LEN];
-	struct ofs_xxh *xh = ofs_xxh_new();
-	uint64_t off;
+	struct worker w;
+	size_t i;
+	int stop;
 
-	memset(&a, 0, sizeof(a));
-	ofs_buf_init(&a.raw, 0);
-	ofs_buf_init(&a.rebuilt, 0);
-	for (;;) {
-		const struct ofs_blobtab_pack *p;
-
-		pthread_mutex_lock(&d->mu);
-		i = d->next_pack++;
-		pthread_mutex_unlock(&d->mu);
-		if (i >= np)
+	memset(&w, 0, sizeof(w));
+	w.ctx = ofs_blob_ctx_new(&d->r->keys, d->r->cfg.zstd_level);
+	ofs_buf_init(&w.data, 0);
+	w.xh = ofs_xxh_new();
+	ofs_buf_init(&w.a.raw, 0);
+	ofs_buf_init(&w.a.rebuilt, 0);
+	while (take_pack(d, &i)) {
+		stop = check_pack(d, &w, i);
+		done_pack(d);
+		if (stop)
 			break;
-		p = ofs_blobtab_pack(d->r->idx, (uint32_t)i);
-		if (!in_subset(p, d->subset))
-			continue;
-		pack_location(p, name, sizeof(name), &off);
-		snprintf(object, sizeof(object), "%s @ %llu", name, (unsigned long long)off);
-		{
-			struct ofs_error verr = { 0 };
-			int vr = ofs_repo_check_container(d->r, &p->loc, &verr);
-
-			if (vr == OFS_ERR_PENDING) {
-				/* not damage: the import has not brought this container yet */
-				pthread_mutex_lock(&d->mu);
-				if (d->pending++ == 0)
-					d->pending_err = verr;
-				pthread_mutex_unlock(&d->mu);
-				continue;
-			}
-			if (vr == OFS_ERR_VERSION) {
-				/* a format we cannot read: stop, it is not damage */
-				pthread_mutex_lock(&d->mu);
-				if (!d->fatal) {
-					d->fatal = OFS_ERR_VERSION;
-					d->fatal_err = verr;
-				}
-				pthread_mutex_unlock(&d->mu);
-				break;
-			}
-		}
-		if (p->length > MAX_PACK || read_pack(d, name, off, p->length, &data, xh, &err) != 0) {
-			if (d->partial && p->length <= MAX_PACK && (err.code == OFS_ERR_NOTFOUND ||
-			    err.code == OFS_ERR_UNAVAILABLE)) {
-				/* not on this set: a finding only if a snapshot needs it */
-				pthread_mutex_lock(&d->mu);
-				d->absent_msg[i] = ofs_xstrdup(err.msg);
-				for (size_t k = 0; k < d->buckets[i].n; k++)
-					ofs_blobtab_add_blob(d->absent, d->buckets[i].e[k].id,
-					    &d->buckets[i].e[k].ref);
-				pthread_mutex_unlock(&d->mu);
-				continue;
-			}
-			/* a read the system failed is not damage: the bytes were never seen */
-			int io = p->length <= MAX_PACK && err.code == OFS_ERR_IO ?
-			    err.sys_errno : 0;
-
-			if (io != 0) {
-				pthread_mutex_lock(&d->mu);
-				if (d->unread_errno == 0)
-					d->unread_errno = io;
-				pthread_mutex_unlock(&d->mu);
-			}
-			report_io(d, OFS_DEEP_PACK_UNREADABLE, object, NULL, err.msg, io);
-			for (size_t k = 0; k < d->buckets[i].n; k++)
-				mark(d, d->buckets[i].e[k].id, io != 0);
-			continue;
-		}
-		ofs_xxh_digest(xh, xxh);
-		if (memcmp(xxh, p->xxh, OFS_XXH_LEN) != 0)
-			report(d, OFS_DEEP_PACK_HASH, object, NULL,
-			    "pack bytes do not match the index checksum");
-		{
-			struct ofs_pack_entry *ents = NULL;
-			size_t nents = 0, need = 0;
-			struct ofs_error perr = { 0 };
-
-			if (ofs_pack_parse(ctx, p->id, data.data, data.len, data.len, &ents, &nents,
-			    &need, &perr) != 0)
-				report(d, OFS_DEEP_PACK_HEADER, object, NULL, perr.msg);
-			free(ents);
-		}
-		a.d = d;
-		a.pack = (uint32_t)i;
-		a.data = data.data;
-		a.len = data.len;
-		a.object = object;
-		a.ctx = ctx;
-		a.count = 0;
-		for (size_t k = 0; k < d->buckets[i].n; k++)
-			check_blob(d->buckets[i].e[k].id, &d->buckets[i].e[k].ref, &a);
-		pthread_mutex_lock(&d->mu);
-		d->st->packs++;
-		d->st->blobs += a.count;
-		d->st->bytes += data.len;
-		pthread_mutex_unlock(&d->mu);
-		ofs_progress_add(d->pr, data.len, 0, NULL);
 	}
-	ofs_buf_release(&data);
-	ofs_xxh_free(xh);
-	ofs_buf_release(&a.raw);
-	ofs_buf_release_secret(&a.rebuilt);
-	ofs_blob_ctx_free(ctx);
+	ofs_buf_release(&w.data);
+	ofs_xxh_free(w.xh);
+	ofs_buf_release(&w.a.raw);
+	ofs_buf_release_secret(&w.a.rebuilt);
+	ofs_blob_ctx_free(w.ctx);
 	return NULL;
 }
 
@@ -589,15 +722,30 @@ ofs_deep_check(struct ofs_repo *r, int read_data, double subset_pct, struct ofs_
 	d.absent = ofs_blobtab_new();
 	d.absent_msg = ofs_xcalloc(ofs_blobtab_npacks(r->idx) + 1, sizeof(*d.absent_msg));
 	d.needed = ofs_xcalloc(ofs_blobtab_npacks(r->idx) + 1, 1);
+	d.window_cap = DEEP_WINDOW_BLOBS;
+	{
+		const char *t = getenv("OFFSEED_TEST_DEEP_WINDOW");
+		unsigned long n;
+
+		if (t != NULL && sscanf(t, "%lu", &n) == 1 && n >= 1 && n <= DEEP_WINDOW_BLOBS)
+			d.window_cap = (uint32_t)n;
+	}
 	pthread_mutex_init(&d.mu, NULL);
+	pthread_cond_init(&d.cv, NULL);
 	if ((rc = ofs_repo_list_snapshots(r, &snaps, &nsnaps, err)) != 0)
 		goto out;
 	if (!read_data) {
 		walk_all(&d, snaps, nsnaps, WALK_ALL);
 		goto out;
 	}
+	/* how many blobs each pack holds, so the workers' windows can be cut; the blobs
+	 * themselves are bucketed one window at a time (take_pack) */
 	d.buckets = ofs_xcalloc(ofs_blobtab_npacks(r->idx) + 1, sizeof(*d.buckets));
-	ofs_blobtab_foreach(r->idx, bucket_cb, &d);
+	d.pack_blobs = ofs_xcalloc(ofs_blobtab_npacks(r->idx) + 1, sizeof(*d.pack_blobs));
+	ofs_blobtab_foreach(r->idx, count_cb, &d);
+	for (size_t i = 0; i < ofs_blobtab_npacks(r->idx); i++)
+		if (!in_subset(ofs_blobtab_pack(r->idx, (uint32_t)i), d.subset))
+			d.pack_blobs[i] = 0;	/* not read: its blobs are not needed */
 	th = ofs_xcalloc((size_t)nthreads, sizeof(*th));
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&th[i], NULL, pack_worker, &d);
@@ -629,10 +777,9 @@ out:
 	for (size_t i = 0; i < nsnaps; i++)
 		ofs_snapshot_release(&snaps[i]);
 	free(snaps);
-	if (d.buckets != NULL)
-		for (size_t i = 0; i < ofs_blobtab_npacks(r->idx); i++)
-			free(d.buckets[i].e);
 	free(d.buckets);
+	free(d.win_ents);
+	free(d.pack_blobs);
 	ofs_blobtab_free(d.bad);
 	ofs_blobtab_free(d.unread);
 	ofs_blobtab_free(d.clean);
@@ -641,6 +788,7 @@ out:
 		free(d.absent_msg[i]);
 	free(d.absent_msg);
 	free(d.needed);
+	pthread_cond_destroy(&d.cv);
 	pthread_mutex_destroy(&d.mu);
 	return rc;
 }
