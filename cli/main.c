@@ -47,7 +47,7 @@ static const char global_help[] =
     "      --state DIR            state dir (default ~/.local/state/offseed) [OFFSEED_STATE]\n"
     "      --credentials F        import service credentials          [OFFSEED_CREDENTIALS]\n"
     "      --index-memory SIZE    memory for the blob index before it spills to the state\n"
-    "                             dir (16M; 0: no limit)             [OFFSEED_INDEX_MEMORY]\n"
+    "                             dir (8M; 0: no limit)              [OFFSEED_INDEX_MEMORY]\n"
     "      --json                 JSON Lines on stdout\n"
     "  -q, -v                     less / more on stderr\n"
     "      --no-progress          no progress display\n"

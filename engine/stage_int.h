@@ -39,8 +39,9 @@
  * together while it is written, 2 x 2.3 MB at this size. */
 #define JOURNAL_SLICE 16384
 /* A checkpoint at least every so many completed files: a journal segment holds the files
- * completed since the last one, so this bounds it when the bytes and seconds do not. */
-#define CHECKPOINT_FILES 65536
+ * completed since the last one, so this bounds it when the bytes and seconds do not (its
+ * plaintext and sealed copy, ~140 B a file each, are in memory together: 2 x 4.6 MB). */
+#define CHECKPOINT_FILES 32768
 #define CATALOG_NAME "catalog"
 #define JOURNAL_MAX ((size_t)16 << 30)	/* the catalog of a ~60 TB seed (block hashes: 0.025 %) */
 #define UPLOADS_DEFAULT 4

@@ -920,8 +920,8 @@ if want scale; then
 	else
 		c1="${ST[${SC_RSS}_spill]:--} / ${ST[${SC_RSS}_none]:--}" res=n/a
 	fi
-	row "  the same under the default --index-memory (16M)" "$c1" "" "" "-" \
-	    "report (spilled past 16 MiB)" "$res"
+	row "  the same under the default --index-memory (8M)" "$c1" "" "" "-" \
+	    "report (spilled past 8 MiB)" "$res"
 fi
 
 {
