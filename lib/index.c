@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "blob.h"
 #include "index.h"
@@ -231,6 +232,28 @@ struct ofs_blobtab {
 	size_t budget;
 };
 
+/* Entry pages and the slot array come straight from mmap, not the heap: when the table
+ * spills they go back to the system at once, instead of leaving holes in the heap that the
+ * runs' filters, allocated in between, keep from being reused (SPEC §17). */
+static void *
+map_zeroed(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		ofs_error("out of memory mapping %zu bytes for the blob index", len);
+		abort();
+	}
+	return p;
+}
+
+static void
+unmap(void *p, size_t len)
+{
+	if (p != NULL)
+		munmap(p, len);
+}
+
 static size_t index_budget = OFS_INDEX_BUDGET_DEFAULT;
 
 void
@@ -276,9 +299,9 @@ ofs_blobtab_free(struct ofs_blobtab *x)
 	if (x == NULL)
 		return;
 	for (size_t i = 0; i < x->npages; i++)
-		free(x->pages[i]);
+		unmap(x->pages[i], PAGE_ENTS * sizeof(struct ent));
 	free(x->pages);
-	free(x->slots);
+	unmap(x->slots, x->nslots * sizeof(uint32_t));
 	free(x->packs);
 	free(x->pslots);
 	ofs_spill_free(x->spill);
@@ -346,12 +369,20 @@ spill_entries(struct ofs_blobtab *x)
 	    "the state dir (%zu spilled, %zu runs)", k, ofs_spill_count(x->spill),
 	    ofs_spill_runs(x->spill));
 	for (size_t i = 0; i < x->npages; i++)
-		free(x->pages[i]);
+		unmap(x->pages[i], PAGE_ENTS * sizeof(struct ent));
 	x->npages = 0;
 	x->nblobs = 0;
-	free(x->slots);
+	unmap(x->slots, x->nslots * sizeof(uint32_t));
 	x->slots = NULL;
 	x->nslots = 0;
+}
+
+void
+ofs_blobtab_spill_rest(struct ofs_blobtab *x)
+{
+	if (x->spill != NULL && ofs_spill_count(x->spill) > 0 && x->nblobs > 0 &&
+	    x->budget != SIZE_MAX)
+		spill_entries(x);
 }
 
 
@@ -371,8 +402,8 @@ grow_slots(struct ofs_blobtab *x)
 {
 	size_t want = (x->nblobs + 1) * 100 / LOAD_MIN + 16;
 
-	free(x->slots);
-	x->slots = ofs_xcalloc(want, sizeof(uint32_t));
+	unmap(x->slots, x->nslots * sizeof(uint32_t));
+	x->slots = map_zeroed(want * sizeof(uint32_t));
 	x->nslots = want;
 	for (size_t i = 0; i < x->nblobs; i++)
 		slot_put(x->slots, want, ent_at(x, i)->id, (uint32_t)(i + 1));
@@ -424,7 +455,7 @@ ofs_blobtab_add_blob(struct ofs_blobtab *x, const uint8_t id[OFS_ID_LEN], const 
 			x->pages_cap = x->pages_cap ? x->pages_cap * 2 : 16;
 			x->pages = ofs_xreallocarray(x->pages, x->pages_cap, sizeof(*x->pages));
 		}
-		x->pages[x->npages++] = ofs_xmalloc(PAGE_ENTS * sizeof(struct ent));
+		x->pages[x->npages++] = map_zeroed(PAGE_ENTS * sizeof(struct ent));
 	}
 	e = ent_at(x, x->nblobs);
 	memcpy(e->id, id, OFS_ID_LEN);

@@ -90,6 +90,8 @@ void ofs_index_set_budget(size_t bytes);
 size_t ofs_index_budget(void);
 /* Let x spill to temporary files in dir beyond budget bytes (no-op when budget is 0). */
 void ofs_blobtab_spill_to(struct ofs_blobtab *x, const char *dir, size_t budget);
+/* When x has spilled, move the entries still in memory to a run as well. */
+void ofs_blobtab_spill_rest(struct ofs_blobtab *x);
 /* Blobs of x in spilled runs (the rest are in memory). */
 size_t ofs_blobtab_spilled(const struct ofs_blobtab *x);
 

@@ -383,6 +383,9 @@ ofs_repo_load_index(struct ofs_repo *r, struct ofs_error *err)
 		if (!known && (rc = load_container_index(r, ctrs[i], err)) != 0)
 			goto out;
 	}
+	/* what a spilled index still holds in memory goes to a run too: commands that only read
+	 * then keep the same few MiB whatever the count (until a stage adds more) */
+	ofs_blobtab_spill_rest(r->idx);
 out:
 	ofs_index_packs_free(packs, np);
 	ofs_names_free(names, n);

@@ -431,6 +431,11 @@ t_spill(void **state)
 				memset(miss, 0x5a, 8);
 			assert_int_equal(ofs_blobtab_lookup(x, miss, NULL), 0);
 		}
+		ofs_blobtab_spill_rest(x);	/* the rest too, when it has spilled at all */
+		assert_int_equal(ofs_blobtab_spilled(x), pass == 0 ? N : 0);
+		assert_int_equal(ofs_blobtab_nblobs(x), N);
+		for (size_t i = 0; i < N; i += 101)
+			assert_int_equal(ofs_blobtab_lookup(x, sn.ids[i], &got), 1);
 		assert_int_equal(ofs_blobtab_foreach(x, seen_cb, &sn), 0);
 		assert_int_equal(sn.count, N);
 		ofs_blobtab_free(x);
