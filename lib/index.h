@@ -84,7 +84,7 @@ size_t ofs_blobtab_memory(const struct ofs_blobtab *x);
 
 /* The memory budget of a repository's index (`--index-memory`, SPEC §17): past it, the
  * entries in memory move to a sorted run in a temporary file of dir (lib/index_spill.h),
- * and the table keeps only about 1.3 bytes a spilled blob in memory. 0: no budget. */
+ * and the table keeps only about 1.5 bytes a spilled blob in memory. 0: no budget. */
 #define OFS_INDEX_BUDGET_DEFAULT ((size_t)8 << 20)
 void ofs_index_set_budget(size_t bytes);
 size_t ofs_index_budget(void);

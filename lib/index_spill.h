@@ -2,8 +2,8 @@
  * (SPEC §17, `--index-memory`). The table's entries beyond the budget live in sorted runs,
  * each a temporary file (O_TMPFILE in the state dir) of 48-byte entries in id order, with
  * two small arrays in memory per run: the first 8 bytes of the id starting each block of
- * RUN_BLOCK entries (0.09 B a blob), and a blocked Bloom filter (1.25 B a blob) so that an
- * absent id costs no read. A lookup reads one block (4,080 bytes, pread: nothing stays
+ * RUN_BLOCK entries (0.25 B a blob), and a blocked Bloom filter (1.25 B a blob) so that an
+ * absent id costs no read. A lookup reads one block (1,536 bytes, pread: nothing stays
  * mapped, so nothing counts against the process's memory). Runs are merged two at a time
  * when the newer is at least half the size of the one before, so there are about
  * log2(blobs / budget) of them. Not thread-safe for writers; lookups and foreach may run

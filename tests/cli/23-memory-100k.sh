@@ -2,7 +2,7 @@
 # Memory regression guard (SPEC §17, issue 16): memory does not grow with the number of
 # files. On 100,000 and then 200,000 small files, the peak RSS of stage, a backup with
 # nothing changed, verify --deep and restore may grow by only a few MiB: the blob index
-# keeps at most --index-memory (8 MiB by default, so both sizes spill) and ~1.3 B a chunk
+# keeps at most --index-memory (8 MiB by default, so both sizes spill) and ~1.5 B a chunk
 # beyond; the catalogs, the journal, the containers' indexes and the deep check's window of
 # packs are bounded. This code measured +4, +5, +1 and +8 MiB; before the index budget it
 # was +18, +17, +13 and +5, and before that (catalog held whole, pending ids never freed)
