@@ -48,25 +48,6 @@ print(subprocess.run(["xxhsum", "-H2", "-"], input=data, capture_output=True,
     check=True).stdout.split()[0].decode())
 PY
 }
-# Flip one byte at or after OFFSET that lies inside pack data (not in the zero padding
-# between packs: 32 bytes around it are not all zero). Prints the offset flipped.
-flip() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-path, off = sys.argv[1], int(sys.argv[2])
-with open(path, "r+b") as f:
-	while True:
-		f.seek(off - 16)
-		if any(f.read(32)):
-			break
-		off += 4096
-	f.seek(off)
-	b = f.read(1)
-	f.seek(off)
-	f.write(bytes([b[0] ^ 0x01]))
-print(off)
-PY
-}
 fresh() { rm -rf "$T/c"; cp -a "$T/repo" "$T/c"; }
 only_problem() {	# the verify summary counts exactly one finding, of this kind
 	assert_contains "$T/out" "containers: 1 $1"
@@ -77,7 +58,7 @@ only_problem() {	# the verify summary counts exactly one finding, of this kind
 # (a) a byte flipped in the middle of the big container: file, region 1, its byte range and
 # both hashes
 fresh
-off=$(flip "$T/c/$big" 75000000)
+off=$(flip_data_byte "$T/c/$big" 75000000)
 [ $((off / REGION)) = 1 ] || fail "flip at $off is not in region 1"
 want=$(mget "$big" regions 1)
 found=$(xxh_range "$T/c/$big" $REGION $((2 * REGION)))
@@ -135,7 +116,7 @@ for dir in config keys index snapshots; do
 	f=$(cd "$T/c" && { [ -f "$dir" ] && echo "$dir" || ls "$dir"/* | head -n 1; })
 	[ -n "$f" ] && [ -f "$T/c/$f" ] || fail "no $dir file"
 	size=$(stat -c %s "$T/c/$f")
-	flip "$T/c/$f" 20 >/dev/null
+	flip_data_byte "$T/c/$f" 20 >/dev/null
 	want=$(mget "$f" xxh128)
 	found=$(xxh_range "$T/c/$f" 0 "$size")
 	expect_exit 4 ofs verify "$T/c"
@@ -171,7 +152,7 @@ only_problem "unlisted"
 
 # all at once: each finding in the JSON summary, in the documented order
 fresh
-flip "$T/c/$big" 140000000 >/dev/null
+flip_data_byte "$T/c/$big" 140000000 >/dev/null
 truncate -s 5000000 "$T/c/${small[0]}"
 rm "$T/c/${small[1]}"
 echo stray >"$T/c/stray.txt"

@@ -51,20 +51,7 @@ cp -a "$T/repo" "$T/c"
 c=$(ls "$T"/c/containers/*.vhd)
 size=$(stat -c %s "$c")
 for pct in 10 85; do
-	python3 - "$c" $((size * pct / 100)) <<'PY' || fail "cannot flip a byte of $c"
-import sys
-path, off = sys.argv[1], int(sys.argv[2])
-with open(path, "r+b") as f:
-	while True:	# not in the zero padding between packs
-		f.seek(off - 16)
-		if any(f.read(32)):
-			break
-		off += 4096
-	f.seek(off)
-	b = f.read(1)
-	f.seek(off)
-	f.write(bytes([b[0] ^ 0x01]))
-PY
+	flip_data_byte "$c" $((size * pct / 100)) >/dev/null || fail "cannot flip a byte of $c"
 done
 for w in "" 1 20; do
 	OFFSEED_TEST_DEEP_WINDOW=$w expect_exit 4 ofs verify --deep --repo "$T/c" "$T/c"

@@ -134,22 +134,7 @@ one_problem missing
 restore_file 3 "$k"
 
 # a flipped byte in region 1 of a container: file, region, byte range, hashes
-off=$(python3 - "$T/d$BD/$CB" 70000000 <<'PY'
-import sys
-path, off = sys.argv[1], int(sys.argv[2])
-with open(path, "r+b") as f:
-	while True:
-		f.seek(off - 16)
-		if any(f.read(32)):
-			break
-		off += 4096
-	f.seek(off)
-	b = f.read(1)
-	f.seek(off)
-	f.write(bytes([b[0] ^ 0x01]))
-print(off)
-PY
-)
+off=$(flip_data_byte "$T/d$BD/$CB" 70000000)
 [ $((off / REGION)) = 1 ] || fail "flip at $off is not in region 1"
 want=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print([f for f in m["files"] if f["path"]==sys.argv[2]][0]["regions"][1])' "$T/d$BD/offseed-manifest.json" "$CB")
 found=$(python3 - "$T/d$BD/$CB" $REGION "$sizeB" <<'PY'

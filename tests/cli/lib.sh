@@ -29,3 +29,23 @@ assert_contains() {	# FILE TEXT
 need() {	# a tool the test cannot do without: missing → fail loudly, never skip
 	command -v "$1" >/dev/null 2>&1 || fail "required tool '$1' is missing (run make deps)"
 }
+# flip_data_byte FILE OFFSET: flip one byte at or after OFFSET that lies inside pack data
+# (not in the zero padding between packs: 32 bytes around it are not all zero). Prints the
+# offset flipped.
+flip_data_byte() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+	while True:
+		f.seek(off - 16)
+		if any(f.read(32)):
+			break
+		off += 4096
+	f.seek(off)
+	b = f.read(1)
+	f.seek(off)
+	f.write(bytes([b[0] ^ 0x01]))
+print(off)
+PY
+}
