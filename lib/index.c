@@ -343,18 +343,17 @@ cmp_ent(const void *a, const void *b, void *ud)
 }
 
 /* Move the entries in memory to a new sorted run: the slot array, no longer needed as a
- * hash table, becomes the list of entry numbers in id order. A spill that cannot be
+ * hash table, becomes the list of entry numbers (0 … nblobs − 1) in id order. A spill that cannot be
  * written (the state dir full or failing) leaves them where they are and spills no more:
  * the table is whole either way, only bigger than asked. */
 static void
 spill_entries(struct ofs_blobtab *x)
 {
-	size_t k = 0;
+	size_t k = x->nblobs;	/* <= nslots: the table is never full */
 	int e;
 
-	for (size_t s = 0; s < x->nslots; s++)
-		if (x->slots[s] != 0)
-			x->slots[k++] = x->slots[s] - 1;
+	for (size_t i = 0; i < k; i++)
+		x->slots[i] = (uint32_t)i;
 	qsort_r(x->slots, k, sizeof(uint32_t), cmp_ent, x);
 	if ((e = ofs_spill_add(x->spill, k, nth_sorted, x)) != 0) {
 		ofs_warn("the blob index stays in memory (%zu MiB and growing): cannot write "
