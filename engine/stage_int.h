@@ -373,7 +373,7 @@ int ofs_stg_produce(struct stage *s, struct ofs_walk *w);
 /* A worker reads a small file's chunk (item.small): the whole file, as the producer would.
  * Sets it->drop and it->reason (owned) when it cannot be read, it->changed when it changed,
  * and it->len to what was read (0: nothing to store). */
-void ofs_stg_read_small(struct stage *s, struct item *it);
+void ofs_stg_read_small(struct stage *s, struct item *it, uint8_t *buf);
 /* List a skipped entry (o->walk.skipped) and warn. */
 void ofs_stg_skipped(struct stage *s, const char *path, const char *reason);
 

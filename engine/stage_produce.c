@@ -117,11 +117,12 @@ source_changed(int fd, uint64_t size, int64_t mtime_ns, int64_t ctime_ns)
 	    (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != ctime_ns);
 }
 
-/* A worker reads a small file's chunk (item.small): the whole file, as read_file would.
- * Sets it->drop and it->reason when it cannot be read, it->changed when it changed, and
- * it->len to what was read (0: nothing to store). */
+/* A worker reads a small file's chunk (item.small): the whole file, as read_file would,
+ * into buf (SMALL_FILE bytes, the worker's own: it->data borrows it until the chunk is
+ * sealed). Sets it->drop and it->reason when it cannot be read, it->changed when it
+ * changed, and it->len to what was read (0: nothing to store). */
 void
-ofs_stg_read_small(struct stage *s, struct item *it)
+ofs_stg_read_small(struct stage *s, struct item *it, uint8_t *buf)
 {
 	size_t want = it->len, got = 0;
 	int fd;
@@ -132,7 +133,13 @@ ofs_stg_read_small(struct stage *s, struct item *it)
 		it->drop = 1;
 		return;
 	}
-	it->data = ofs_xmalloc(want);
+	if (want > SMALL_FILE) {	/* cannot happen: the walk saw it under SMALL_FILE */
+		it->reason = ofs_xstrdup("internal error: small file too large");
+		it->drop = 1;
+		close(fd);
+		return;
+	}
+	it->data = buf;
 	while (got < want) {
 		ssize_t r = pread(fd, it->data + got, want - got, (off_t)got);
 

@@ -86,6 +86,7 @@ worker(void *arg)
 	struct ofs_error err = { 0 };
 	struct ofs_patch_writer pw;
 	struct ofs_buf plain = OFS_BUF_INIT(0);
+	uint8_t *small = ofs_xmalloc(SMALL_FILE);	/* small files are read here */
 	struct item *it;
 	uint64_t slot;
 
@@ -113,7 +114,7 @@ worker(void *arg)
 		pthread_mutex_unlock(&rg->mu);
 
 		if (it->small) {
-			ofs_stg_read_small(s, it);
+			ofs_stg_read_small(s, it, small);
 			if (it->len == 0)	/* unreadable or emptied: nothing to store */
 				goto processed;
 		}
@@ -128,6 +129,8 @@ worker(void *arg)
 			if (ofs_blob_seal(ctx, OFS_BLOB_PATCH, it->id, plain.data, plain.len, 1,
 			    &it->stored, &err) != 0) {
 				ofs_stg_fail(s, OFS_ERR_IO, &err);
+				if (it->data == small)
+					it->data = NULL;
 				pthread_mutex_lock(&rg->mu);
 				break;
 			}
@@ -135,11 +138,14 @@ worker(void *arg)
 		if (it->is_new && !it->is_patch && ofs_blob_seal(ctx, OFS_BLOB_DATA, it->id,
 		    it->data, it->len, 1, &it->stored, &err) != 0) {
 			ofs_stg_fail(s, OFS_ERR_IO, &err);
+			if (it->data == small)
+				it->data = NULL;	/* the worker's, freed below */
 			pthread_mutex_lock(&rg->mu);
 			break;
 		}
 processed:
-		free(it->data);
+		if (it->data != small)
+			free(it->data);
 		it->data = NULL;
 		if (it->stored.cap > it->stored.len + (64u << 10))
 			ofs_buf_fit(&it->stored);	/* compressed: the rest waits unused */
@@ -155,6 +161,7 @@ processed:
 	pthread_mutex_unlock(&rg->mu);
 	ofs_patch_writer_release(&pw);
 	ofs_buf_release_secret(&plain);
+	free(small);
 	ofs_blob_ctx_free(ctx);
 	return NULL;
 }

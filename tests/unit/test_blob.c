@@ -155,6 +155,35 @@ t_min_saving(void **state)
 	free(p);
 }
 
+/* Small blobs: random ones are stored raw after the fast probe; random-looking ones that
+ * repeat, and text, are still compressed at the real level. */
+static void
+t_small_probe(void **state)
+{
+	uint8_t p[8192];
+	size_t st;
+
+	fill_random(p, 1024, 21);
+	roundtrip(p, 1024, 1, &st);
+	assert_int_equal(st, 1024 + 1 + OFS_AEAD_OVERHEAD);
+	fill_random(p, sizeof(p), 22);
+	roundtrip(p, sizeof(p), 1, &st);
+	assert_int_equal(st, sizeof(p) + 1 + OFS_AEAD_OVERHEAD);
+	/* a random 1 KiB block four times: many distinct bytes, yet 4x compressible */
+	fill_random(p, 1024, 23);
+	for (int i = 1; i < 4; i++)
+		memcpy(p + i * 1024, p, 1024);
+	roundtrip(p, 4096, 1, &st);
+	assert_true(st < 4096 / 2);
+	/* text and short blobs are compressed as before */
+	fill_text(p, 2048);
+	roundtrip(p, 2048, 1, &st);
+	assert_true(st < 2048 * 8 / 10);
+	memset(p, 'z', 200);
+	roundtrip(p, 200, 1, &st);
+	assert_true(st < 100);
+}
+
 static void
 t_appends(void **state)
 {
@@ -398,6 +427,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_roundtrips),
 		cmocka_unit_test(t_min_saving),
+		cmocka_unit_test(t_small_probe),
 		cmocka_unit_test(t_appends),
 		cmocka_unit_test(t_binding_and_tamper),
 		cmocka_unit_test(t_rawlen_max),
