@@ -54,4 +54,13 @@ int ofs_tree_known_keys(struct ofs_tree_dctx *d, json_t *o, const struct ofs_key
 /* n (≤ OFS_ID_LEN) bytes of id as a new JSON string of lower-case hex (a new reference). */
 json_t *ofs_tree_hex_id(const uint8_t *id, size_t n);
 
+/* The plain form's frame around the nodes (what ofs_tree_decode_plain reads first and
+ * last), for the streaming reader (lib/tree_read.c). */
+#define OFS_TREE_PLAIN_HEAD "{\"nodes\":["
+#define OFS_TREE_PLAIN_TAIL ",\"version\":1}"
+/* One node of the plain form, exactly the len bytes at p ('{' … '}'), read as
+ * ofs_tree_decode_plain reads it, into *n (zeroed by the caller). 1 when it is read, 0 when
+ * the plain reader declines (then *n may hold parts: ofs_node_release it). */
+int ofs_tree_plain_node(const uint8_t *p, size_t len, struct ofs_node *n);
+
 #endif
