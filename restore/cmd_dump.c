@@ -286,16 +286,23 @@ static int
 dump_tree(struct dump *D, const uint8_t id[OFS_ID_LEN], struct ofs_buf *path,
     struct ofs_error *err)
 {
-	struct ofs_tree t;
+	struct ofs_tree_reader *rd = NULL;
+	struct ofs_node nd;
 	size_t base = path->len;
-	int rc;
+	int rc, k;
 
-	ofs_tree_init(&t);
-	if ((rc = ofs_repo_load_tree(D->repo, D->repo->ctx, id, &t, err)) != 0)
+	memset(&nd, 0, sizeof(nd));
+	/* a node at a time: a directory of millions of entries is never held whole */
+	if ((rc = ofs_repo_open_tree(D->repo, D->repo->ctx, id, &rd, err)) != 0)
 		goto out;
-	for (size_t i = 0; i < t.n && rc == 0; i++) {
-		const struct ofs_node *n = &t.nodes[i];
+	while (rc == 0) {
+		const struct ofs_node *n = &nd;
 
+		ofs_node_release(&nd);	/* the previous one */
+		if ((k = ofs_tree_reader_next(rd, &nd, err)) <= 0) {
+			rc = k;
+			break;
+		}
 		ofs_buf_truncate(path, base);
 		if (base > 0)
 			ofs_buf_putc(path, '/');
@@ -313,7 +320,8 @@ out:
 	ofs_buf_truncate(path, base);
 	if (ofs_buf_cstr(path) != 0 && rc == 0)	/* it had room at base before */
 		rc = ofs_err_set(err, OFS_ERR_LIMIT, "a path in the snapshot is too long");
-	ofs_tree_release(&t);
+	ofs_node_release(&nd);
+	ofs_tree_reader_free(rd);
 	return rc;
 }
 
