@@ -130,6 +130,8 @@ int ofs_tree_reader_next(struct ofs_tree_reader *r, struct ofs_node *out,
  * the tree has none (*out zeroed), or an error. */
 int ofs_tree_reader_find(struct ofs_tree_reader *r, const uint8_t *name, size_t len,
     struct ofs_node *out, struct ofs_error *err);
+/* Plaintext bytes the reader holds now (its window; 0 when decoded whole): for tests. */
+size_t ofs_tree_reader_held(const struct ofs_tree_reader *r);
 void ofs_tree_reader_free(struct ofs_tree_reader *r);
 
 /* Is this a name we will create on restore? (same rules as decode) */

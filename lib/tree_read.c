@@ -339,6 +339,12 @@ ofs_tree_reader_find(struct ofs_tree_reader *r, const uint8_t *name, size_t len,
 	return k;
 }
 
+size_t
+ofs_tree_reader_held(const struct ofs_tree_reader *r)
+{
+	return r->win.cap;
+}
+
 void
 ofs_tree_reader_free(struct ofs_tree_reader *r)
 {
