@@ -1,6 +1,7 @@
-/* Helpers shared by lib/tree.c, lib/tree_codec.c and lib/snapshot.c only (not a public
- * contract): strict base64, names in messages, node order and type names, and the strict
- * JSON field readers behind both the tree and the snapshot decoder. */
+/* Helpers shared by lib/tree.c, lib/tree_codec.c, lib/tree_read.c and lib/snapshot.c only
+ * (not a public contract): strict base64, names in messages, node order and type names,
+ * the strict JSON field readers behind both the tree and the snapshot decoder, and the
+ * plain-form node reader the streaming reader uses. */
 #ifndef OFS_TREE_INT_H
 #define OFS_TREE_INT_H
 
