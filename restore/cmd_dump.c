@@ -325,8 +325,9 @@ out:
 	return rc;
 }
 
-/* Find PATH ("/a/b", "a/b", "/" or "") below root: *node filled (owned copy) or, for the
- * root, *is_root set. */
+/* Find PATH ("/a/b", "a/b", "/" or "") below root: *node points at the node, which
+ * holder (a tree of that one node) owns; NULL for the root. Each directory on the way is
+ * read a node at a time. */
 static int
 find_path(struct ofs_repo *repo, const uint8_t root[OFS_ID_LEN], const char *path,
     struct ofs_tree *holder, const struct ofs_node **node, struct ofs_error *err)
@@ -342,16 +343,22 @@ find_path(struct ofs_repo *repo, const uint8_t root[OFS_ID_LEN], const char *pat
 	while (*p != '\0') {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		struct ofs_tree_reader *rd = NULL;
 		const struct ofs_node *hit = NULL;
+		struct ofs_node found;
 
 		ofs_tree_release(holder);
 		ofs_tree_init(holder);
-		if ((rc = ofs_repo_load_tree(repo, repo->ctx, cur, holder, err)) != 0)
+		if ((rc = ofs_repo_open_tree(repo, repo->ctx, cur, &rd, err)) != 0)
 			return rc;
-		for (size_t i = 0; i < holder->n; i++)
-			if (holder->nodes[i].namelen == len &&
-			    memcmp(holder->nodes[i].name, p, len) == 0)
-				hit = &holder->nodes[i];
+		rc = ofs_tree_reader_find(rd, (const uint8_t *)p, len, &found, err);
+		ofs_tree_reader_free(rd);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			*ofs_tree_add(holder) = found;	/* transferred */
+			hit = &holder->nodes[0];
+		}
 		p += len;
 		while (*p == '/')
 			p++;
