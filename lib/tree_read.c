@@ -193,7 +193,7 @@ decode_whole(struct ofs_tree_reader *r, struct ofs_error *err)
 {
 	struct ofs_buf all = OFS_BUF_INIT(0);
 	const uint8_t *p = r->mem;
-	size_t got;
+	size_t got, len = (size_t)r->size;
 	int rc = 0;
 
 	if (r->bs != NULL) {
@@ -207,8 +207,9 @@ decode_whole(struct ofs_tree_reader *r, struct ofs_error *err)
 			all.len += got;
 		} while (got > 0 && all.len < all.cap);
 		p = all.data;
+		len = all.len;	/* the stream checked it is the size */
 	}
-	rc = ofs_tree_decode(p, (size_t)r->size, r->what, &r->tree, err);
+	rc = ofs_tree_decode(p, len, r->what, &r->tree, err);
 	r->whole = 1;
 	ofs_blob_stream_free(r->bs);	/* what streaming needed is not needed any more */
 	r->bs = NULL;

@@ -310,6 +310,76 @@ test_sealed_large(void **state)
 	ofs_blob_ctx_free(bc);
 }
 
+/* Through a sealed blob too: a large tree not in the plain form (a space after its first
+ * node) is decoded whole, to the same nodes; a large one with a duplicate name at its end is
+ * refused at open with ofs_tree_decode's message. */
+static void
+test_sealed_fallback_and_refusal(void **state)
+{
+	static struct ofs_keys keys;
+	struct ofs_blob_ctx *bc = ofs_blob_ctx_new(&keys, 3);
+	struct ofs_buf plain = OFS_BUF_INIT(0), sealed = OFS_BUF_INIT(0);
+	struct ofs_blob_stream *bs = NULL;
+	struct ofs_tree_reader *r = NULL;
+	struct ofs_tree want, got;
+	struct ofs_error ew, eg;
+	struct ofs_node n;
+	uint8_t id[OFS_ID_LEN], *comma;
+	const char *dup = "{\"mode\":420,\"name_b64\":\"//4tbGluaw==\",\"type\":\"file\"}";
+	int k;
+
+	(void)state;
+	for (int c = 0; c < 2; c++) {
+		ofs_buf_reset(&plain);
+		make_tree(20000, &plain);
+		if (c == 0) {	/* "},{" → "}, {" */
+			comma = memmem(plain.data, plain.len, "},{", 3);
+			assert_non_null(comma);
+			assert_int_equal(ofs_buf_add(&plain, "x", 1), 0);
+			comma = memmem(plain.data, plain.len, "},{", 3);
+			memmove(comma + 3, comma + 2, plain.len - 1 - (size_t)(comma + 2 - plain.data));
+			comma[2] = ' ';
+		} else {	/* the symlink's name again, sorted last: a duplicate */
+			plain.len -= strlen("],\"version\":1}");
+			assert_int_equal(ofs_buf_adds(&plain, ","), 0);
+			assert_int_equal(ofs_buf_adds(&plain, dup), 0);
+			assert_int_equal(ofs_buf_adds(&plain, "],\"version\":1}"), 0);
+		}
+		assert_true(plain.len > 2 * OFS_TREE_WHOLE_MAX);
+		ofs_err_clear(&ew);
+		assert_int_equal(ofs_tree_decode(plain.data, plain.len, "t", &want, &ew),
+		    c == 0 ? 0 : OFS_ERR_CORRUPT);
+		ofs_blob_id(bc, plain.data, plain.len, id);
+		ofs_buf_reset(&sealed);
+		assert_int_equal(ofs_blob_seal(bc, OFS_BLOB_TREE, id, plain.data, plain.len, 1,
+		    &sealed, &eg), 0);
+		assert_int_equal(ofs_blob_stream_open(bc, OFS_BLOB_TREE, id, &sealed, plain.len,
+		    OFS_TREE_MAX, &bs, &eg), 0);
+		ofs_err_clear(&eg);
+		k = ofs_tree_reader_open_blob(bs, "t", NULL, &r, &eg);
+		if (c == 1) {
+			assert_int_equal(k, OFS_ERR_CORRUPT);
+			assert_string_equal(eg.msg, ew.msg);
+			assert_non_null(strstr(eg.msg, "duplicate name"));
+			assert_null(r);
+			continue;
+		}
+		assert_int_equal(k, 0);
+		assert_int_equal(ofs_tree_reader_held(r), 0);	/* decoded whole */
+		ofs_tree_init(&got);
+		while ((k = ofs_tree_reader_next(r, &n, &eg)) == 1)
+			*ofs_tree_add(&got) = n;
+		assert_int_equal(k, 0);
+		assert_true(ofs_tree_equal(&got, &want));
+		ofs_tree_reader_free(r);
+		ofs_tree_release(&got);
+		ofs_tree_release(&want);
+	}
+	ofs_buf_release(&sealed);
+	ofs_buf_release(&plain);
+	ofs_blob_ctx_free(bc);
+}
+
 static void
 test_find_and_from_tree(void **state)
 {
@@ -353,6 +423,7 @@ main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_sealed_large),
+		cmocka_unit_test(test_sealed_fallback_and_refusal),
 		cmocka_unit_test(test_find_and_from_tree),
 	};
 
