@@ -529,13 +529,14 @@ static int
 walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
     const char *snap, const char *prefix, int depth, enum walk_mode mode)
 {
-	struct ofs_tree t;
+	struct ofs_tree_reader *rd = NULL;
+	struct ofs_node nd;
 	struct ofs_error err = { 0 };
 	struct ofs_blob_ref ref;
 	char hex[2 * OFS_ID_LEN + 1], obj[200];
 	const char *where = prefix[0] ? prefix : "/";
 	uint64_t trees0, files0, reports0;
-	int loaded, suspect0;
+	int loaded, suspect0, k;
 
 	if (mode != WALK_FILES && ofs_blobtab_lookup(d->clean, id, &ref)) {
 		d->st->trees += ref.offset;
@@ -558,7 +559,8 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 		walk_report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
 		return 0;
 	}
-	loaded = ofs_repo_load_tree(d->r, ctx, id, &t, &err) == 0;
+	/* a node at a time: a directory of millions of entries is never held whole */
+	loaded = ofs_repo_open_tree(d->r, ctx, id, &rd, &err) == 0;
 	if (!loaded && d->partial && (err.code == OFS_ERR_NOTFOUND ||
 	    err.code == OFS_ERR_UNAVAILABLE) && ofs_blobtab_lookup(d->r->idx, id, &ref))
 		d->needed[ref.pack] = 1;	/* its pack is not on this set, and is needed */
@@ -570,13 +572,12 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 			    "directory listing is damaged", err.code == OFS_ERR_IO ?
 			    err.sys_errno : 0);	/* a read that failed is not damage */
 		}
-		ofs_tree_release(&t);
 		return 0;
 	}
 	if (mode == WALK_FILES && ofs_blobtab_lookup(d->bad, id, &ref)) {
 		/* opens, yet the data pass found it damaged (its id differs) */
 		walk_report(d, OFS_DEEP_PATH, obj, where, "directory listing is damaged");
-		ofs_tree_release(&t);
+		ofs_tree_reader_free(rd);
 		return 0;
 	}
 	if (mode != WALK_FILES)
@@ -585,12 +586,16 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 	files0 = d->st->files;
 	reports0 = d->walk_reports;
 	suspect0 = d->files_suspect;
-	for (size_t i = 0; i < t.n; i++) {
-		struct ofs_node *n = &t.nodes[i];
+	memset(&nd, 0, sizeof(nd));
+	for (;;) {
+		struct ofs_node *n = &nd;
 		char *name, *path;
 		size_t missing = 0, bad = 0, unread = 0, lacking = 0;
 		uint32_t lack_pack = 0;
 
+		ofs_node_release(&nd);	/* the previous one */
+		if ((k = ofs_tree_reader_next(rd, &nd, &err)) != 1)
+			break;
 		if (n->type == OFS_NODE_FILE && mode != WALK_FILES)
 			d->st->files++;
 		if (n->type == OFS_NODE_FILE) {
@@ -649,6 +654,13 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 		}
 		free(path);
 	}
+	ofs_node_release(&nd);
+	ofs_tree_reader_free(rd);
+	if (k < 0) {	/* checked at open: only a read that failed gets here */
+		d->walk_reports++;
+		report_io(d, OFS_DEEP_PATH, obj, where, err.msg, err.code == OFS_ERR_IO ?
+		    err.sys_errno : 0);
+	}
 	if (mode != WALK_FILES && d->walk_reports == reports0 && d->files_suspect == suspect0 &&
 	    d->st->trees - trees0 <= UINT32_MAX && d->st->files - files0 <= UINT32_MAX) {
 		struct ofs_blob_ref memo = { 0 };
@@ -657,7 +669,6 @@ walk_tree(struct deep *d, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN]
 		memo.stored_len = (uint32_t)(d->st->files - files0);
 		ofs_blobtab_add_blob(d->clean, id, &memo);
 	}
-	ofs_tree_release(&t);
 	return 0;
 }
 

@@ -79,8 +79,8 @@ mark_path(struct ofs_repo *r, const struct ofs_snapshot *snap, const char *path,
 	memcpy(cur, snap->tree, OFS_ID_LEN);
 	ofs_hex(snap->id, OFS_ID_LEN, snaphex);
 	for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = strtok_r(NULL, "/", &save)) {
-		struct ofs_tree t;
-		size_t i, len = strlen(comp);
+		struct ofs_tree_reader *rd = NULL;
+		size_t len = strlen(comp);
 
 		if (!at_root && (node.type != OFS_NODE_DIR || !node.has_subtree)) {
 			r_ = ofs_err_set(err, OFS_ERR_NOTFOUND, "'%s' is not in snapshot %.8s ('%s' "
@@ -88,25 +88,23 @@ mark_path(struct ofs_repo *r, const struct ofs_snapshot *snap, const char *path,
 			goto out;
 		}
 		ofs_blobtab_add_blob(nav, cur, &no_ref);
-		ofs_tree_init(&t);
-		if ((r_ = ofs_repo_load_tree(r, r->ctx, cur, &t, err)) != 0) {
-			ofs_tree_release(&t);
+		if ((r_ = ofs_repo_open_tree(r, r->ctx, cur, &rd, err)) != 0) {
 			ofs_err_wrap(err, "looking for '%s'", path);
 			goto out;
 		}
-		for (i = 0; i < t.n; i++)
-			if (t.nodes[i].namelen == len && memcmp(t.nodes[i].name, comp, len) == 0)
-				break;
-		if (i == t.n) {
-			ofs_tree_release(&t);
+		ofs_node_release(&node);
+		r_ = ofs_tree_reader_find(rd, (const uint8_t *)comp, len, &node, err);
+		ofs_tree_reader_free(rd);
+		if (r_ < 0) {
+			ofs_err_wrap(err, "looking for '%s'", path);
+			goto out;
+		}
+		if (r_ == 0) {
 			r_ = ofs_err_set(err, OFS_ERR_NOTFOUND, "'%s' is not in snapshot %.8s", path,
 			    snaphex);
 			goto out;
 		}
-		ofs_node_release(&node);
-		node = t.nodes[i];
-		memset(&t.nodes[i], 0, sizeof(t.nodes[i]));	/* transferred */
-		ofs_tree_release(&t);
+		r_ = 0;
 		at_root = 0;
 		if (node.type == OFS_NODE_DIR && node.has_subtree)
 			memcpy(cur, node.subtree, OFS_ID_LEN);

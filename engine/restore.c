@@ -925,18 +925,47 @@ restore_node(struct rs *R, struct ofs_node *n)
 		ofs_progress_add(R->o->progress, 0, 1, path);
 }
 
-/* Restore the entries of tree `id` into the directory at the top frame. */
+/* Tree id for reading a node at a time: through the source's open_tree (which checks the
+ * whole tree first), or its whole-tree load_tree, whose nodes are checked for order here
+ * (*unsorted set) since such a source may hand over anything. */
+static int
+open_tree(struct rs *R, const uint8_t id[OFS_ID_LEN], struct ofs_tree_reader **out,
+    int *unsorted, struct ofs_error *err)
+{
+	struct ofs_tree t;
+	int r;
+
+	*out = NULL;
+	*unsorted = 0;
+	if (R->src->open_tree != NULL)
+		return R->src->open_tree(R->src->ud, R->ctx, id, out, err);
+	if ((r = R->src->load_tree(R->src->ud, R->ctx, id, &t, err)) != 0)
+		return r;
+	for (size_t i = 1; i < t.n && !*unsorted; i++) {
+		const struct ofs_node *a = &t.nodes[i - 1], *b = &t.nodes[i];
+		size_t m = a->namelen < b->namelen ? a->namelen : b->namelen;
+		int c = memcmp(a->name, b->name, m);
+
+		*unsorted = c > 0 || (c == 0 && a->namelen >= b->namelen);
+	}
+	*out = ofs_tree_reader_from_tree(&t);
+	return 0;
+}
+
+/* Restore the entries of tree `id` into the directory at the top frame, one node at a time
+ * (a directory of millions of entries is never held whole). */
 static int
 restore_tree(struct rs *R, const uint8_t id[OFS_ID_LEN])
 {
-	struct ofs_tree t;
+	struct ofs_tree_reader *rd = NULL;
+	struct ofs_node n;
 	struct ofs_error e;
 	size_t slen = R->fr[R->depth - 1].slen;
 	char *path;
-	int r;
+	int r, unsorted;
 
 	ofs_err_clear(&e);
-	if ((r = R->src->load_tree(R->src->ud, R->ctx, id, &t, &e)) != 0) {
+	if ((r = open_tree(R, id, &rd, &unsorted, &e)) != 0) {
 		if (read_fatal(r, &e)) {
 			set_fatal(R, &e);	/* not damage: nothing here can be read */
 			return -1;
@@ -947,22 +976,25 @@ restore_tree(struct rs *R, const uint8_t id[OFS_ID_LEN])
 		free(path);
 		return -1;
 	}
-	for (size_t i = 1; i < t.n; i++) {
-		const struct ofs_node *a = &t.nodes[i - 1], *b = &t.nodes[i];
-		size_t m = a->namelen < b->namelen ? a->namelen : b->namelen;
-		int c = memcmp(a->name, b->name, m);
-
-		if (c > 0 || (c == 0 && a->namelen >= b->namelen)) {
-			path = ofs_xstrndup(slen ? (char *)R->spath.data : "/", slen ? slen : 1);
-			note(R, path, "tree has duplicate or unsorted names", 1);
-			free(path);
-			ofs_tree_release(&t);
-			return -1;
-		}
+	if (unsorted) {
+		path = ofs_xstrndup(slen ? (char *)R->spath.data : "/", slen ? slen : 1);
+		note(R, path, "tree has duplicate or unsorted names", 1);
+		free(path);
+		ofs_tree_reader_free(rd);
+		return -1;
 	}
-	for (size_t i = 0; i < t.n && !R->fatal; i++)
-		restore_node(R, &t.nodes[i]);
-	ofs_tree_release(&t);
+	while (!R->fatal && (r = ofs_tree_reader_next(rd, &n, &e)) == 1) {
+		restore_node(R, &n);
+		ofs_node_release(&n);	/* what restore_node did not take */
+	}
+	ofs_tree_reader_free(rd);
+	if (r < 0) {	/* checked at open: only a failing source gets here */
+		path = ofs_xstrndup(slen ? (char *)R->spath.data : "/", slen ? slen : 1);
+		note(R, path, e.msg[0] ? e.msg : "tree cannot be read",
+		    io_failure(r, &e) ? FAILED : DAMAGED);
+		free(path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1004,30 +1036,27 @@ resolve(struct rs *R, const uint8_t root[OFS_ID_LEN], const char *subpath,
 	memset(node_out, 0, sizeof(*node_out));
 	memcpy(cur, root, OFS_ID_LEN);
 	for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = strtok_r(NULL, "/", &save)) {
-		struct ofs_tree t;
-		size_t i;
+		struct ofs_tree_reader *rd = NULL;
+		int unsorted;
 
 		if (node_out->type != 0 && node_out->type != OFS_NODE_DIR) {
 			r = ofs_err_set(err, OFS_ERR_NOTFOUND, "'%s' is not in the snapshot "
 			    "('%s' is not a directory)", subpath, (char *)node_out->name);
 			goto out;
 		}
-		if ((r = R->src->load_tree(R->src->ud, R->ctx, cur, &t, err)) != 0)
+		if ((r = open_tree(R, cur, &rd, &unsorted, err)) != 0)
 			goto out;
-		for (i = 0; i < t.n; i++)
-			if (t.nodes[i].namelen == strlen(comp) &&
-			    memcmp(t.nodes[i].name, comp, t.nodes[i].namelen) == 0)
-				break;
-		if (i == t.n) {
-			ofs_tree_release(&t);
+		ofs_node_release(node_out);
+		r = ofs_tree_reader_find(rd, (const uint8_t *)comp, strlen(comp), node_out, err);
+		ofs_tree_reader_free(rd);
+		if (r < 0)
+			goto out;
+		if (r == 0) {
 			r = ofs_err_set(err, OFS_ERR_NOTFOUND, "'%s' is not in the snapshot",
 			    subpath);
 			goto out;
 		}
-		ofs_node_release(node_out);
-		*node_out = t.nodes[i];
-		memset(&t.nodes[i], 0, sizeof(t.nodes[i]));
-		ofs_tree_release(&t);
+		r = 0;
 		if (node_out->type == OFS_NODE_DIR)
 			memcpy(cur, node_out->subtree, OFS_ID_LEN);
 	}

@@ -22,6 +22,10 @@ struct ofs_restore_src {
 	/* Load and decode the tree blob id into *t (ofs_tree_init'ed by the callee). */
 	int (*load_tree)(void *ud, void *ctx, const uint8_t id[OFS_ID_LEN], struct ofs_tree *t,
 	    struct ofs_error *err);
+	/* Optional (NULL: load_tree is used): open tree blob id for reading a node at a time
+	 * (tree.h), every check done before the first node. */
+	int (*open_tree)(void *ud, void *ctx, const uint8_t id[OFS_ID_LEN],
+	    struct ofs_tree_reader **out, struct ofs_error *err);
 	/* Append the plaintext of data blob id to out. */
 	int (*read_blob)(void *ud, void *ctx, const uint8_t id[OFS_ID_LEN], struct ofs_buf *out,
 	    struct ofs_error *err);

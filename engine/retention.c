@@ -73,39 +73,42 @@ static int
 mark_tree_for(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blobtab *used,
     const char *refusing, struct ofs_error *err)
 {
-	struct ofs_tree t;
+	struct ofs_tree_reader *rd = NULL;
+	struct ofs_node nd;
 	struct ofs_blob_ref ref;
 	char hex[2 * OFS_ID_LEN + 1];
-	int rc = 0;
+	int rc = 0, k;
 
 	if (ofs_blobtab_lookup(used, id, &ref))
 		return 0;
 	ofs_blobtab_add_blob(used, id, &no_ref);
-	ofs_tree_init(&t);
-	if ((rc = ofs_repo_load_tree(r, r->ctx, id, &t, err)) != 0) {
+	/* a node at a time: a directory of millions of entries is never held whole */
+	if ((rc = ofs_repo_open_tree(r, r->ctx, id, &rd, err)) != 0) {
 		ofs_hex(id, OFS_ID_LEN, hex);
 		ofs_err_wrap(err, "cannot read tree %.16s", hex);
-		goto out;
+		return rc;
 	}
-	for (size_t i = 0; i < t.n && rc == 0; i++) {
-		struct ofs_node *nd = &t.nodes[i];
-
-		for (size_t k = 0; k < nd->nchunks; k++) {
-			if (!ofs_blobtab_lookup(r->idx, nd->chunks[k], &ref)) {
-				ofs_hex(nd->chunks[k], OFS_ID_LEN, hex);
+	while (rc == 0 && (k = ofs_tree_reader_next(rd, &nd, err)) != 0) {
+		if (k < 0) {
+			rc = k;
+			break;
+		}
+		for (size_t i = 0; i < nd.nchunks; i++) {
+			if (!ofs_blobtab_lookup(r->idx, nd.chunks[i], &ref)) {
+				ofs_hex(nd.chunks[i], OFS_ID_LEN, hex);
 				rc = ofs_err_set(err, OFS_ERR_CORRUPT,
 				    "data blob %.16s of '%s' is not in the index: the repository is "
 				    "damaged; %s (run 'offseed check')", hex,
-				    (const char *)nd->name, refusing);
+				    (const char *)nd.name, refusing);
 				break;
 			}
-			ofs_blobtab_add_blob(used, nd->chunks[k], &no_ref);
+			ofs_blobtab_add_blob(used, nd.chunks[i], &no_ref);
 		}
-		if (rc == 0 && nd->type == OFS_NODE_DIR && nd->has_subtree)
-			rc = mark_tree_for(r, nd->subtree, used, refusing, err);
+		if (rc == 0 && nd.type == OFS_NODE_DIR && nd.has_subtree)
+			rc = mark_tree_for(r, nd.subtree, used, refusing, err);
+		ofs_node_release(&nd);
 	}
-out:
-	ofs_tree_release(&t);
+	ofs_tree_reader_free(rd);
 	return rc;
 }
 

@@ -1,5 +1,6 @@
 /* Blob sealing: zstd (skipped cheaply for incompressible data) then AES-256-GCM bound to the
  * blob's type and id. Stored form: nonce ‖ GCM(mode ‖ payload) ‖ tag. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,5 +266,179 @@ ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN]
 	if (ZSTD_isError(n) || n != fcs)
 		return corrupt(err, type, id, "decompression failed");
 	out->len += n;
+	return 0;
+}
+
+/* ---- a stored blob read in pieces ---- */
+
+struct ofs_blob_stream {
+	uint8_t type, id[OFS_ID_LEN];
+	struct ofs_buf stored;		/* the sealed bytes, decrypted in place */
+	const uint8_t *payload;		/* inside stored: mode byte skipped */
+	size_t plen;
+	int zstd;
+	uint64_t size;			/* plaintext bytes */
+	ZSTD_DCtx *dc;			/* own: several streams may be open on one thread */
+	ZSTD_inBuffer in;
+	uint64_t produced;
+	int done;
+	char note[200];			/* prefix for read errors ("" for none) */
+};
+
+uint64_t
+ofs_blob_stream_size(const struct ofs_blob_stream *s)
+{
+	return s->size;
+}
+
+void
+ofs_blob_stream_note(struct ofs_blob_stream *s, const char *note)
+{
+	snprintf(s->note, sizeof(s->note), "%s", note);
+}
+
+void
+ofs_blob_stream_free(struct ofs_blob_stream *s)
+{
+	if (s == NULL)
+		return;
+	ZSTD_freeDCtx(s->dc);
+	ofs_buf_release_secret(&s->stored);	/* held plaintext */
+	free(s);
+}
+
+void
+ofs_blob_stream_rewind(struct ofs_blob_stream *s)
+{
+	if (s->dc != NULL)
+		ZSTD_DCtx_reset(s->dc, ZSTD_reset_session_only);
+	s->in.src = s->payload;
+	s->in.size = s->plen;
+	s->in.pos = 0;
+	s->produced = 0;
+	s->done = 0;
+}
+
+/* The checks and messages of ofs_blob_open, in its order, on bytes decrypted in place. */
+int
+ofs_blob_stream_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    struct ofs_buf *stored, size_t rawlen_max, size_t bufmax, struct ofs_blob_stream **out,
+    struct ofs_error *err)
+{
+	struct ofs_blob_stream *s = ofs_xcalloc(1, sizeof(*s));
+	uint8_t aad[AAD_LEN], mode;
+	unsigned long long fcs;
+	size_t bound;
+	int r;
+
+	*out = NULL;
+	s->type = type;
+	memcpy(s->id, id, OFS_ID_LEN);
+	s->stored = *stored;
+	ofs_buf_init(stored, stored->max);	/* transferred */
+	if (s->stored.len < 1 + OFS_AEAD_OVERHEAD) {
+		r = corrupt(err, type, id, "too short to be a sealed blob");
+		goto out;
+	}
+	s->plen = s->stored.len - 1 - OFS_AEAD_OVERHEAD;
+	bound = ZSTD_compressBound(rawlen_max);
+	if (ZSTD_isError(bound) || bound < rawlen_max)
+		bound = SIZE_MAX;
+	if (s->plen > bound) {
+		r = corrupt(err, type, id, "larger than its expected size");
+		goto out;
+	}
+	if (bufmax != 0 && s->plen > bufmax) {
+		r = corrupt(err, type, id, "larger than the buffer limit");
+		goto out;
+	}
+	/* GCM decrypts in place: the payload lands where its ciphertext was. */
+	s->payload = s->stored.data + OFS_NONCE_LEN + 1;
+	make_aad(aad, type, id);
+	if (ofs_aead_open2(c->aead, aad, sizeof(aad), s->stored.data, s->stored.len, &mode, 1,
+	    s->stored.data + OFS_NONCE_LEN + 1) != 0) {
+		r = corrupt(err, type, id, "authentication failed (damaged, or not this blob)");
+		goto out;
+	}
+	if (mode == MODE_RAW) {
+		if (s->plen > rawlen_max) {
+			r = corrupt(err, type, id, "larger than its expected size");
+			goto out;
+		}
+		s->size = s->plen;
+	} else if (mode != MODE_ZSTD) {
+		r = corrupt(err, type, id, "unknown compression mode");
+		goto out;
+	} else {
+		fcs = ZSTD_getFrameContentSize(s->payload, s->plen);
+		if (fcs == ZSTD_CONTENTSIZE_ERROR || fcs == ZSTD_CONTENTSIZE_UNKNOWN ||
+		    fcs > rawlen_max) {
+			r = corrupt(err, type, id, "bad or oversized compressed frame");
+			goto out;
+		}
+		if (ZSTD_findFrameCompressedSize(s->payload, s->plen) != s->plen) {
+			r = corrupt(err, type, id, "trailing bytes after the compressed frame");
+			goto out;
+		}
+		if (bufmax != 0 && fcs > bufmax) {
+			r = corrupt(err, type, id, "larger than the buffer limit");
+			goto out;
+		}
+		s->zstd = 1;
+		s->size = fcs;
+		if ((s->dc = ZSTD_createDCtx()) == NULL) {
+			ofs_error("out of memory");
+			abort();
+		}
+	}
+	ofs_blob_stream_rewind(s);
+	*out = s;
+	s = NULL;	/* transferred */
+	r = 0;
+out:
+	ofs_blob_stream_free(s);
+	return r;
+}
+
+static int
+stream_bad(struct ofs_blob_stream *s, struct ofs_error *err)
+{
+	int r = corrupt(err, s->type, s->id, "decompression failed");
+
+	if (s->note[0] != '\0')
+		ofs_err_wrap(err, "%s", s->note);
+	return r;
+}
+
+int
+ofs_blob_stream_read(struct ofs_blob_stream *s, uint8_t *dst, size_t cap, size_t *got,
+    struct ofs_error *err)
+{
+	ZSTD_outBuffer o = { dst, cap, 0 };
+	size_t n;
+
+	*got = 0;
+	if (!s->zstd) {
+		n = s->in.size - s->in.pos < cap ? s->in.size - s->in.pos : cap;
+		memcpy(dst, s->payload + s->in.pos, n);
+		s->in.pos += n;
+		*got = n;
+		return 0;
+	}
+	/* Until cap is filled or the frame ends: zstd may return having consumed input but
+	 * produced nothing yet. */
+	while (!s->done && o.pos < o.size) {
+		n = ZSTD_decompressStream(s->dc, &o, &s->in);
+		if (ZSTD_isError(n) || s->produced + o.pos > s->size)
+			return stream_bad(s, err);
+		if (n == 0)
+			s->done = 1;
+		else if (s->in.pos == s->in.size && o.pos < o.size)
+			return stream_bad(s, err);	/* input ends inside the frame */
+	}
+	s->produced += o.pos;
+	if (s->done && (s->produced != s->size || s->in.pos != s->in.size))
+		return stream_bad(s, err);
+	*got = o.pos;
 	return 0;
 }

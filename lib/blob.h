@@ -43,4 +43,27 @@ int ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_
     const void *stored, size_t storedlen, size_t rawlen_max, struct ofs_buf *out,
     struct ofs_error *err);
 
+/* A stored blob read in pieces, so that a large one never exists whole as plaintext.
+ * ofs_blob_stream_open takes the sealed bytes from *stored (left empty), authenticates and
+ * decrypts them in place (they stay the only whole copy), with ofs_blob_open's checks and
+ * messages; bufmax (0: none) stands for the output buffer's limit ofs_blob_open's caller
+ * would give ("larger than the buffer limit"). A zstd payload is then decompressed by
+ * ofs_blob_stream_read through a streaming context of the stream's own, whose window is
+ * what the frame declares, at most its content size. *out is owned by the caller. */
+struct ofs_blob_stream;
+int ofs_blob_stream_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    struct ofs_buf *stored, size_t rawlen_max, size_t bufmax, struct ofs_blob_stream **out,
+    struct ofs_error *err);
+/* Plaintext bytes in all (the frame's content size, checked at the end). */
+uint64_t ofs_blob_stream_size(const struct ofs_blob_stream *s);
+/* Up to cap next plaintext bytes into dst; *got 0 only at the end. A damaged frame is
+ * OFS_ERR_CORRUPT "blob …: decompression failed", prefixed with the note if one is set. */
+int ofs_blob_stream_read(struct ofs_blob_stream *s, uint8_t *dst, size_t cap, size_t *got,
+    struct ofs_error *err);
+/* Back to the first plaintext byte. */
+void ofs_blob_stream_rewind(struct ofs_blob_stream *s);
+/* Prefix for read errors (as ofs_err_wrap's: "NOTE: message"), e.g. the file and offset. */
+void ofs_blob_stream_note(struct ofs_blob_stream *s, const char *note);
+void ofs_blob_stream_free(struct ofs_blob_stream *s);
+
 #endif

@@ -495,16 +495,15 @@ lookup(struct ofs_repo *r, const uint8_t id[OFS_ID_LEN], struct ofs_blob_ref *re
 	return ofs_err_set(err, OFS_ERR_CORRUPT, "blob %.16s… is not in the index", hex);
 }
 
-/* Read and open blob id at its index entry ref. A patch comes back as its patch
- * plaintext. */
+/* The sealed bytes of the blob at index entry ref into stored; name (128 bytes) and *off
+ * say where they are, for messages. */
 static int
-read_opened(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
-    const struct ofs_blob_ref *ref, struct ofs_buf *out, struct ofs_error *err)
+read_stored(struct ofs_repo *r, const struct ofs_blob_ref *ref, struct ofs_buf *stored,
+    char *name, uint64_t *off, struct ofs_error *err)
 {
-	struct ofs_buf stored = OFS_BUF_INIT(0);
 	const struct ofs_blobtab_pack *p;
-	char name[128], cname[64];
-	uint64_t off, end;
+	char cname[64];
+	uint64_t end;
 	int rc;
 
 	p = ofs_blobtab_pack(r->idx, ref->pack);
@@ -512,19 +511,32 @@ read_opened(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_I
 		return rc;
 	if (p->loc.kind == OFS_LOC_CONTAINER) {
 		ofs_container_name(p->loc.set, p->loc.seq, cname, sizeof(cname));
-		snprintf(name, sizeof(name), "containers/%s", cname);
-		off = p->loc.offset + ref->offset;
+		snprintf(name, 128, "containers/%s", cname);
+		*off = p->loc.offset + ref->offset;
 		end = p->loc.offset + p->length;
 	} else {
-		ofs_loose_name(p->id, name, sizeof(name));
-		off = ref->offset;
+		ofs_loose_name(p->id, name, 128);
+		*off = ref->offset;
 		end = p->length;
 	}
 	if (r->rcache != NULL)
-		rc = ofs_rangecache_read(r->rcache, r->be, name, off, ref->stored_len, end, &stored,
-		    err);
-	else
-		rc = r->be->ops->get(r->be, name, off, ref->stored_len, &stored, err);
+		return ofs_rangecache_read(r->rcache, r->be, name, *off, ref->stored_len, end,
+		    stored, err);
+	return r->be->ops->get(r->be, name, *off, ref->stored_len, stored, err);
+}
+
+/* Read and open blob id at its index entry ref. A patch comes back as its patch
+ * plaintext. */
+static int
+read_opened(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    const struct ofs_blob_ref *ref, struct ofs_buf *out, struct ofs_error *err)
+{
+	struct ofs_buf stored = OFS_BUF_INIT(0);
+	char name[128];
+	uint64_t off = 0;
+	int rc;
+
+	rc = read_stored(r, ref, &stored, name, &off, err);
 	if (rc == 0 && (rc = ofs_blob_open(ctx ? ctx : r->ctx, ref->type, id, stored.data,
 	    stored.len, ref->raw_len, out, err)) != 0)
 		ofs_err_wrap(err, "'%s' at offset %llu", name, (unsigned long long)off);
@@ -732,5 +744,42 @@ ofs_repo_load_tree(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t i
 		rc = ofs_tree_decode(raw.data, raw.len, hex, t, err);
 	}
 	ofs_buf_release(&raw);
+	return rc;
+}
+
+int
+ofs_repo_open_tree(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_tree_reader **out, struct ofs_error *err)
+{
+	struct ofs_buf stored = OFS_BUF_INIT(0);
+	struct ofs_blob_stream *bs = NULL;
+	struct ofs_blob_ref ref;
+	struct ofs_tree t;
+	char hex[2 * OFS_ID_LEN + 1], name[128], note[200];
+	uint64_t off = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = lookup(r, id, &ref, err)) != 0)
+		return rc;
+	/* Small trees (nearly all) and patches: decoded whole, as ofs_repo_load_tree does. */
+	if (ref.type == OFS_BLOB_PATCH || ref.raw_len <= OFS_TREE_WHOLE_MAX) {
+		if ((rc = ofs_repo_load_tree(r, ctx, id, &t, err)) == 0)
+			*out = ofs_tree_reader_from_tree(&t);
+		return rc;
+	}
+	if ((rc = read_stored(r, &ref, &stored, name, &off, err)) == 0) {
+		snprintf(note, sizeof(note), "'%s' at offset %llu", name, (unsigned long long)off);
+		if ((rc = ofs_blob_stream_open(ctx ? ctx : r->ctx, ref.type, id, &stored,
+		    ref.raw_len, OFS_TREE_MAX, &bs, err)) != 0) {
+			ofs_err_wrap(err, "%s", note);
+		} else {
+			ofs_blob_stream_note(bs, note);
+			ofs_hex(id, OFS_ID_LEN, hex);
+			rc = ofs_tree_reader_open_blob(bs, hex, NULL, out, err);
+			bs = NULL;	/* transferred */
+		}
+	}
+	ofs_buf_release(&stored);
 	return rc;
 }

@@ -136,5 +136,11 @@ int ofs_repo_find_snapshot(struct ofs_repo *r, const char *spec, struct ofs_snap
     struct ofs_error *err);
 int ofs_repo_load_tree(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
     struct ofs_tree *t, struct ofs_error *err);
+/* Open tree id for reading one node at a time (tree.h): the same checks, nodes, codes and
+ * messages as ofs_repo_load_tree, all before the first node. A tree above
+ * OFS_TREE_WHOLE_MAX bytes of plaintext is read from its sealed bytes (decrypted in place)
+ * through a zstd stream, never whole; a smaller one is decoded whole. *out is owned. */
+int ofs_repo_open_tree(struct ofs_repo *r, struct ofs_blob_ctx *ctx, const uint8_t id[OFS_ID_LEN],
+    struct ofs_tree_reader **out, struct ofs_error *err);
 
 #endif

@@ -93,6 +93,47 @@ int ofs_tree_decode(const uint8_t *p, size_t len, const char *what, struct ofs_t
 int ofs_tree_decode_plain(const uint8_t *p, size_t len, struct ofs_tree *t);
 int ofs_tree_decode_json(const uint8_t *p, size_t len, const char *what, struct ofs_tree *t,
     struct ofs_error *err);
+/* A tree read one node at a time, so that a directory of millions of entries is never held
+ * as its whole plaintext and every decoded node at once (SPEC §17). It accepts exactly
+ * what ofs_tree_decode accepts, yields the same nodes in the same order, and fails with the
+ * same code and message. Every check is done before the first node is yielded: a tree
+ * larger than whole_max is read twice from the sealed bytes (once to check, keeping only
+ * the previous name, once to yield); a smaller one is decoded whole at open. A tree not in
+ * offseed's own plain form (escapes, whitespace, other key order: never written by
+ * offseed) is decoded whole by ofs_tree_decode (the plaintext and all its nodes at once). */
+struct ofs_tree_reader;
+struct ofs_blob_stream;
+
+struct ofs_tree_reader_opts {
+	size_t whole_max;	/* plaintext up to this is decoded whole at open */
+	size_t step;		/* plaintext bytes read at a time when streaming */
+};
+#define OFS_TREE_WHOLE_MAX (1u << 20)
+#define OFS_TREE_READ_STEP (64u << 10)
+
+/* Open a reader on the plaintext p[0..len) (not copied: it must outlive the reader); opts
+ * NULL for the defaults; `what` names the tree in messages (copied). *out is owned. */
+int ofs_tree_reader_open_mem(const uint8_t *p, size_t len, const char *what,
+    const struct ofs_tree_reader_opts *opts, struct ofs_tree_reader **out,
+    struct ofs_error *err);
+/* The same on an opened stored blob (blob.h); takes bs, also when it fails. */
+int ofs_tree_reader_open_blob(struct ofs_blob_stream *bs, const char *what,
+    const struct ofs_tree_reader_opts *opts, struct ofs_tree_reader **out,
+    struct ofs_error *err);
+/* A reader handing out the nodes of an already decoded tree; takes *t (left empty). */
+struct ofs_tree_reader *ofs_tree_reader_from_tree(struct ofs_tree *t);
+/* The next node into *out (owned by the caller: ofs_node_release it): 1, 0 at the end, or
+ * a negative OFS_ERR_* (the source failed to read: not expected after a good open). */
+int ofs_tree_reader_next(struct ofs_tree_reader *r, struct ofs_node *out,
+    struct ofs_error *err);
+/* Read on to the node named name[0..len): 1 with it in *out (owned by the caller), 0 when
+ * the tree has none (*out zeroed), or an error. */
+int ofs_tree_reader_find(struct ofs_tree_reader *r, const uint8_t *name, size_t len,
+    struct ofs_node *out, struct ofs_error *err);
+/* Plaintext bytes the reader holds now (its window; 0 when decoded whole): for tests. */
+size_t ofs_tree_reader_held(const struct ofs_tree_reader *r);
+void ofs_tree_reader_free(struct ofs_tree_reader *r);
+
 /* Is this a name we will create on restore? (same rules as decode) */
 int ofs_name_ok(const uint8_t *name, size_t len);
 /* "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" ("unknown" otherwise). */

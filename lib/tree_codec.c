@@ -1010,6 +1010,14 @@ pl_node(struct plain *l, struct ofs_node *n)
 }
 
 int
+ofs_tree_plain_node(const uint8_t *p, size_t len, struct ofs_node *n)
+{
+	struct plain l = { p, p + len };
+
+	return pl_node(&l, n) && l.p == l.end;
+}
+
+int
 ofs_tree_decode_plain(const uint8_t *p, size_t len, struct ofs_tree *t)
 {
 	struct plain l = { p, p + len };

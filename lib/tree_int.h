@@ -1,6 +1,7 @@
-/* Helpers shared by lib/tree.c, lib/tree_codec.c and lib/snapshot.c only (not a public
- * contract): strict base64, names in messages, node order and type names, and the strict
- * JSON field readers behind both the tree and the snapshot decoder. */
+/* Helpers shared by lib/tree.c, lib/tree_codec.c, lib/tree_read.c and lib/snapshot.c only
+ * (not a public contract): strict base64, names in messages, node order and type names,
+ * the strict JSON field readers behind both the tree and the snapshot decoder, and the
+ * plain-form node reader the streaming reader uses. */
 #ifndef OFS_TREE_INT_H
 #define OFS_TREE_INT_H
 
@@ -53,5 +54,14 @@ int ofs_tree_get_id(struct ofs_tree_dctx *d, json_t *j, const char *field, uint8
 int ofs_tree_known_keys(struct ofs_tree_dctx *d, json_t *o, const struct ofs_key *keys);
 /* n (≤ OFS_ID_LEN) bytes of id as a new JSON string of lower-case hex (a new reference). */
 json_t *ofs_tree_hex_id(const uint8_t *id, size_t n);
+
+/* The plain form's frame around the nodes (what ofs_tree_decode_plain reads first and
+ * last), for the streaming reader (lib/tree_read.c). */
+#define OFS_TREE_PLAIN_HEAD "{\"nodes\":["
+#define OFS_TREE_PLAIN_TAIL ",\"version\":1}"
+/* One node of the plain form, exactly the len bytes at p ('{' … '}'), read as
+ * ofs_tree_decode_plain reads it, into *n (zeroed by the caller). 1 when it is read, 0 when
+ * the plain reader declines (then *n may hold parts: ofs_node_release it). */
+int ofs_tree_plain_node(const uint8_t *p, size_t len, struct ofs_node *n);
 
 #endif

@@ -286,16 +286,23 @@ static int
 dump_tree(struct dump *D, const uint8_t id[OFS_ID_LEN], struct ofs_buf *path,
     struct ofs_error *err)
 {
-	struct ofs_tree t;
+	struct ofs_tree_reader *rd = NULL;
+	struct ofs_node nd;
 	size_t base = path->len;
-	int rc;
+	int rc, k;
 
-	ofs_tree_init(&t);
-	if ((rc = ofs_repo_load_tree(D->repo, D->repo->ctx, id, &t, err)) != 0)
+	memset(&nd, 0, sizeof(nd));
+	/* a node at a time: a directory of millions of entries is never held whole */
+	if ((rc = ofs_repo_open_tree(D->repo, D->repo->ctx, id, &rd, err)) != 0)
 		goto out;
-	for (size_t i = 0; i < t.n && rc == 0; i++) {
-		const struct ofs_node *n = &t.nodes[i];
+	while (rc == 0) {
+		const struct ofs_node *n = &nd;
 
+		ofs_node_release(&nd);	/* the previous one */
+		if ((k = ofs_tree_reader_next(rd, &nd, err)) <= 0) {
+			rc = k;
+			break;
+		}
 		ofs_buf_truncate(path, base);
 		if (base > 0)
 			ofs_buf_putc(path, '/');
@@ -313,12 +320,14 @@ out:
 	ofs_buf_truncate(path, base);
 	if (ofs_buf_cstr(path) != 0 && rc == 0)	/* it had room at base before */
 		rc = ofs_err_set(err, OFS_ERR_LIMIT, "a path in the snapshot is too long");
-	ofs_tree_release(&t);
+	ofs_node_release(&nd);
+	ofs_tree_reader_free(rd);
 	return rc;
 }
 
-/* Find PATH ("/a/b", "a/b", "/" or "") below root: *node filled (owned copy) or, for the
- * root, *is_root set. */
+/* Find PATH ("/a/b", "a/b", "/" or "") below root: *node points at the node, which
+ * holder (a tree of that one node) owns; NULL for the root. Each directory on the way is
+ * read a node at a time. */
 static int
 find_path(struct ofs_repo *repo, const uint8_t root[OFS_ID_LEN], const char *path,
     struct ofs_tree *holder, const struct ofs_node **node, struct ofs_error *err)
@@ -334,16 +343,22 @@ find_path(struct ofs_repo *repo, const uint8_t root[OFS_ID_LEN], const char *pat
 	while (*p != '\0') {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		struct ofs_tree_reader *rd = NULL;
 		const struct ofs_node *hit = NULL;
+		struct ofs_node found;
 
 		ofs_tree_release(holder);
 		ofs_tree_init(holder);
-		if ((rc = ofs_repo_load_tree(repo, repo->ctx, cur, holder, err)) != 0)
+		if ((rc = ofs_repo_open_tree(repo, repo->ctx, cur, &rd, err)) != 0)
 			return rc;
-		for (size_t i = 0; i < holder->n; i++)
-			if (holder->nodes[i].namelen == len &&
-			    memcmp(holder->nodes[i].name, p, len) == 0)
-				hit = &holder->nodes[i];
+		rc = ofs_tree_reader_find(rd, (const uint8_t *)p, len, &found, err);
+		ofs_tree_reader_free(rd);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			*ofs_tree_add(holder) = found;	/* transferred */
+			hit = &holder->nodes[0];
+		}
 		p += len;
 		while (*p == '/')
 			p++;

@@ -121,27 +121,32 @@ print_entry(struct ls *L, const struct ofs_node *n, struct ofs_error *err)
 static int
 list_tree(struct ls *L, const uint8_t id[OFS_ID_LEN], struct ofs_error *err)
 {
-	struct ofs_tree t;
+	struct ofs_tree_reader *rd = NULL;
+	struct ofs_node n;
 	size_t base = L->path.len;
-	int r;
+	int r, k;
 
 	if (++L->depth > 4096)
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "snapshot tree is nested too deeply");
-	if ((r = ofs_repo_load_tree(L->repo, NULL, id, &t, err)) != 0)
+	/* one node at a time: a directory of millions of entries is never held whole */
+	if ((r = ofs_repo_open_tree(L->repo, NULL, id, &rd, err)) != 0)
 		return r;
-	for (size_t i = 0; i < t.n && r == 0; i++) {
-		const struct ofs_node *n = &t.nodes[i];
-
+	while (r == 0 && (k = ofs_tree_reader_next(rd, &n, err)) != 0) {
+		if (k < 0) {
+			r = k;
+			break;
+		}
 		ofs_buf_truncate(&L->path, base);
 		ofs_buf_putc(&L->path, '/');	/* checked in print_entry */
-		ofs_buf_put(&L->path, n->name, n->namelen);
-		r = print_entry(L, n, err);
-		if (r == 0 && n->type == OFS_NODE_DIR)
-			r = list_tree(L, n->subtree, err);
+		ofs_buf_put(&L->path, n.name, n.namelen);
+		r = print_entry(L, &n, err);
+		if (r == 0 && n.type == OFS_NODE_DIR)
+			r = list_tree(L, n.subtree, err);
+		ofs_node_release(&n);
 	}
 	ofs_buf_truncate(&L->path, base);
 	L->depth--;
-	ofs_tree_release(&t);
+	ofs_tree_reader_free(rd);
 	return r;
 }
 
@@ -186,32 +191,28 @@ cmd_ls(int argc, char **argv, struct ofs_cli *g)
 	memcpy(cur, snap.tree, OFS_ID_LEN);
 	copy = ofs_xstrdup(sub);
 	for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = strtok_r(NULL, "/", &save)) {
-		struct ofs_tree t;
-		size_t i;
+		struct ofs_tree_reader *rd = NULL;
 
 		if (!isdir) {
 			rc = ofs_err_set(&err, OFS_ERR_NOTFOUND, "'%s' is not in snapshot %.8s", sub,
 			    idhex);
 			goto out;
 		}
-		if ((rc = ofs_repo_load_tree(L.repo, NULL, cur, &t, &err)) != 0)
+		if ((rc = ofs_repo_open_tree(L.repo, NULL, cur, &rd, &err)) != 0)
 			goto out;
-		for (i = 0; i < t.n; i++)
-			if (t.nodes[i].namelen == strlen(comp) &&
-			    memcmp(t.nodes[i].name, comp, t.nodes[i].namelen) == 0)
-				break;
-		if (i == t.n) {
-			ofs_tree_release(&t);
+		ofs_node_release(&found);
+		rc = ofs_tree_reader_find(rd, (const uint8_t *)comp, strlen(comp), &found, &err);
+		ofs_tree_reader_free(rd);
+		if (rc < 0)
+			goto out;
+		if (rc == 0) {
 			rc = ofs_err_set(&err, OFS_ERR_NOTFOUND, "'%s' is not in snapshot %.8s", sub,
 			    idhex);
 			goto out;
 		}
+		rc = 0;
 		ofs_buf_putc(&L.path, '/');	/* checked in print_entry */
 		ofs_buf_puts(&L.path, comp);
-		ofs_node_release(&found);
-		found = t.nodes[i];
-		memset(&t.nodes[i], 0, sizeof(t.nodes[i]));
-		ofs_tree_release(&t);
 		isdir = found.type == OFS_NODE_DIR;
 		if (isdir)
 			memcpy(cur, found.subtree, OFS_ID_LEN);

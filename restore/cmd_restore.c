@@ -63,6 +63,13 @@ repo_load_tree(void *ud, void *ctx, const uint8_t id[OFS_ID_LEN], struct ofs_tre
 }
 
 static int
+repo_open_tree(void *ud, void *ctx, const uint8_t id[OFS_ID_LEN], struct ofs_tree_reader **out,
+    struct ofs_error *err)
+{
+	return ofs_repo_open_tree(ud, ctx, id, out, err);
+}
+
+static int
 repo_read_blob(void *ud, void *ctx, const uint8_t id[OFS_ID_LEN], struct ofs_buf *out,
     struct ofs_error *err)
 {
@@ -209,6 +216,7 @@ cmd_restore(int argc, char **argv, struct ofs_cli *g)
 	src.ctx_new = repo_ctx_new;
 	src.ctx_free = repo_ctx_free;
 	src.load_tree = repo_load_tree;
+	src.open_tree = repo_open_tree;
 	src.read_blob = repo_read_blob;
 	src.blob_size = repo_blob_size;
 	ofs_progress_start(&pr, "restore", sub == NULL || *sub == '\0' || strcmp(sub, "/") == 0 ?

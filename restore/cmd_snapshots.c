@@ -89,9 +89,11 @@ tree_pending(struct ofs_repo *repo, const struct missing *m, const uint8_t id[OF
     int depth, uint8_t set[OFS_SET_ID_LEN], struct ofs_error *err)
 {
 	struct ofs_blob_ref ref;
-	struct ofs_tree t;
+	struct ofs_tree_reader *rd = NULL;
+	struct ofs_node n;
 	int rc, found = 0;
 
+	memset(&n, 0, sizeof(n));
 	if (depth > 4096)
 		return ofs_err_set(err, OFS_ERR_CORRUPT, "directory tree nested too deeply");
 	if (ofs_blobtab_lookup(repo->idx, id, &ref) &&
@@ -99,10 +101,15 @@ tree_pending(struct ofs_repo *repo, const struct missing *m, const uint8_t id[OF
 		memcpy(set, ofs_blobtab_pack(repo->idx, ref.pack)->loc.set, OFS_SET_ID_LEN);
 		return 1;
 	}
-	if ((rc = ofs_repo_load_tree(repo, repo->ctx, id, &t, err)) != 0)
+	if ((rc = ofs_repo_open_tree(repo, repo->ctx, id, &rd, err)) != 0)
 		return rc;
-	for (size_t i = 0; i < t.n && !found; i++) {
-		const struct ofs_node *nd = &t.nodes[i];
+	while (!found) {
+		const struct ofs_node *nd = &n;
+
+		ofs_node_release(&n);	/* the previous one */
+		if ((rc = ofs_tree_reader_next(rd, &n, err)) <= 0)
+			break;
+		rc = 0;
 
 		for (size_t c = 0; c < nd->nchunks && !found; c++) {
 			const struct ofs_blobtab_pack *p;
@@ -122,7 +129,8 @@ tree_pending(struct ofs_repo *repo, const struct missing *m, const uint8_t id[OF
 			rc = 0;
 		}
 	}
-	ofs_tree_release(&t);
+	ofs_node_release(&n);
+	ofs_tree_reader_free(rd);
 	return rc < 0 ? rc : found;
 }
 
