@@ -43,4 +43,23 @@ int ofs_blob_open(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_
     const void *stored, size_t storedlen, size_t rawlen_max, struct ofs_buf *out,
     struct ofs_error *err);
 
+/* A blob sealed as its raw bytes arrive, which are never whole in memory once past 1 MiB:
+ * the id (HMAC) is computed and the bytes compressed (zstd, streaming) as they come; the
+ * result is the stored form ofs_blob_seal would give (same modes: raw when compression
+ * saves < 3%), read back by ofs_blob_open. Use: new, write…, end (the id, so the caller
+ * can skip a duplicate: then just free), seal, free. c must outlive the stream; one
+ * thread. Any failure leaves the stream failed: free it. */
+struct ofs_blob_stream;
+struct ofs_blob_stream *ofs_blob_stream_new(struct ofs_blob_ctx *c, uint8_t type);
+void ofs_blob_stream_free(struct ofs_blob_stream *bs);
+/* Append n raw bytes. OFS_ERR_IO (zstd failed), OFS_ERR_LIMIT (no room). */
+int ofs_blob_stream_write(struct ofs_blob_stream *bs, const void *p, size_t n,
+    struct ofs_error *err);
+/* No more bytes: the blob's id and raw length. */
+int ofs_blob_stream_end(struct ofs_blob_stream *bs, uint8_t id[OFS_ID_LEN], uint64_t *rawlen,
+    struct ofs_error *err);
+/* Encrypt in place: *stored is the stored blob, owned by bs (valid until free). */
+int ofs_blob_stream_seal(struct ofs_blob_stream *bs, const struct ofs_buf **stored,
+    struct ofs_error *err);
+
 #endif
