@@ -293,7 +293,7 @@ stream_fail(struct ofs_blob_stream *bs, struct ofs_error *err, int code, const c
 static int
 out_room(struct ofs_buf *b, size_t want)
 {
-	if (b->cap - b->len >= want)
+	if (b->cap > b->len && b->cap - b->len - 1 >= want)
 		return 0;
 	return ofs_buf_reserve_exact(b, want + b->len / 4);
 }
@@ -312,7 +312,7 @@ stream_feed(struct ofs_blob_stream *bs, const void *p, size_t n, ZSTD_EndDirecti
 		if (out_room(&bs->out, ZSTD_CStreamOutSize()) != 0)
 			return stream_fail(bs, err, OFS_ERR_LIMIT, "its buffer is full");
 		o.dst = bs->out.data + bs->out.len;
-		o.size = bs->out.cap - bs->out.len;
+		o.size = bs->out.cap - bs->out.len - 1;	/* ofs_buf keeps a spare byte */
 		o.pos = 0;
 		left = ZSTD_compressStream2(bs->cc, &o, &in, op);
 		if (ZSTD_isError(left))
@@ -353,7 +353,8 @@ ofs_blob_stream_write(struct ofs_blob_stream *bs, const void *p, size_t n,
 	int r;
 
 	if (bs->failed || bs->ended)
-		return stream_fail(bs, err, OFS_ERR_IO, "internal error: written after its end");
+		return stream_fail(bs, err, OFS_ERR_IO, bs->failed ?
+		    "internal error: written after a failure" : "internal error: written after its end");
 	if (n == 0)
 		return 0;
 	bs->rawlen += n;
@@ -370,8 +371,8 @@ ofs_blob_stream_write(struct ofs_blob_stream *bs, const void *p, size_t n,
 
 /* Write the content size into the finished frame's header: a streamed frame has none
  * (magic, descriptor without size or dictionary, window byte: 6 bytes), so the header
- * moves FCS_GAP bytes back into the gap with an 8-byte size added (descriptor bits 7-6 =
- * 3), and the blocks stay where they are. */
+ * moves FCS_GAP bytes back into the gap with an 8-byte size added after it (descriptor
+ * bits 7-6 = 3): the blocks stay where they are. */
 static int
 frame_set_size(struct ofs_blob_stream *bs, struct ofs_error *err)
 {
@@ -387,12 +388,12 @@ frame_set_size(struct ofs_blob_stream *bs, struct ofs_error *err)
 		f -= FCS_GAP;
 		f[4] = fhd | 0xc0;
 		ofs_put_u64le(f + 6, bs->rawlen);
+		flen += FCS_GAP;	/* the frame fills the gap and ends where it ended */
 	} else {
 		memmove(f - FCS_GAP, f, flen);	/* zstd recorded a size itself */
 		f -= FCS_GAP;
+		bs->out.len -= FCS_GAP;
 	}
-	bs->out.len -= FCS_GAP;
-	flen = bs->out.len - PREFIX;
 	if (ZSTD_getFrameContentSize(f, flen) != bs->rawlen ||
 	    ZSTD_findFrameCompressedSize(f, flen) != flen)
 		return stream_fail(bs, err, OFS_ERR_IO, "its zstd frame does not check out");
