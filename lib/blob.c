@@ -376,24 +376,21 @@ ofs_blob_stream_write(struct ofs_blob_stream *bs, const void *p, size_t n,
 static int
 frame_set_size(struct ofs_blob_stream *bs, struct ofs_error *err)
 {
-	uint8_t *f = bs->out.data + PREFIX + FCS_GAP;
+	uint8_t *f = bs->out.data + PREFIX + FCS_GAP, fhd;
 	size_t flen = bs->out.len - PREFIX - FCS_GAP;
 
 	if (flen < 6 || ofs_get_u32le(f) != ZSTD_MAGICNUMBER)
 		return stream_fail(bs, err, OFS_ERR_IO, "zstd wrote no frame header");
-	if ((f[4] & 0xe3) == 0) {
-		uint8_t fhd = f[4];
-
-		memmove(f - FCS_GAP, f, 6);
-		f -= FCS_GAP;
-		f[4] = fhd | 0xc0;
-		ofs_put_u64le(f + 6, bs->rawlen);
-		flen += FCS_GAP;	/* the frame fills the gap and ends where it ended */
-	} else {
-		memmove(f - FCS_GAP, f, flen);	/* zstd recorded a size itself */
-		f -= FCS_GAP;
-		bs->out.len -= FCS_GAP;
-	}
+	/* zstd writes a size only when the first call already ends the frame, which
+	 * stream_start never makes */
+	if ((f[4] & 0xe3) != 0)
+		return stream_fail(bs, err, OFS_ERR_IO, "zstd wrote an unexpected frame header");
+	fhd = f[4];
+	memmove(f - FCS_GAP, f, 6);
+	f -= FCS_GAP;
+	f[4] = fhd | 0xc0;
+	ofs_put_u64le(f + 6, bs->rawlen);
+	flen += FCS_GAP;	/* the frame fills the gap and ends where it ended */
 	if (ZSTD_getFrameContentSize(f, flen) != bs->rawlen ||
 	    ZSTD_findFrameCompressedSize(f, flen) != flen)
 		return stream_fail(bs, err, OFS_ERR_IO, "its zstd frame does not check out");
@@ -407,7 +404,8 @@ ofs_blob_stream_end(struct ofs_blob_stream *bs, uint8_t id[OFS_ID_LEN], uint64_t
 	int r;
 
 	if (bs->failed || bs->ended)
-		return stream_fail(bs, err, OFS_ERR_IO, "internal error: ended twice");
+		return stream_fail(bs, err, OFS_ERR_IO, bs->failed ?
+		    "internal error: ended after a failure" : "internal error: ended twice");
 	if (bs->cc == NULL) {
 		ofs_blob_id(bs->c, bs->raw.data, bs->raw.len, bs->id);
 	} else {
