@@ -397,6 +397,10 @@ char *ofs_stg_container_file(struct stage *s, int k, const char *name);
  * pack queued for upload when full. */
 int ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
     const struct ofs_buf *stored, uint32_t rawlen, struct ofs_error *err);
+/* The same for a tree sealed in a buffer of its own: the first tree of a pack takes the
+ * buffer's storage (*stored is left with other storage, to be freed by its owner). */
+int ofs_stg_add_tree(struct stage *s, const uint8_t id[OFS_ID_LEN], struct ofs_buf *stored,
+    uint32_t rawlen, struct ofs_error *err);
 /* Close the open packs (data and, for a stage, trees). */
 int ofs_stg_flush_pack(struct stage *s, struct ofs_error *err);
 /* Seal the open container (none: nothing to do) and write its index file. */

@@ -42,13 +42,14 @@ level_release(struct level *l)
 
 /* End a level's tree, store it if new, and return its id. Its JSON went through the
  * stream as its entries came; here it ends, and is sealed only when new (a duplicate is
- * dropped with the stream). */
+ * dropped with the stream), in place, into the buffer that becomes the tree pack's when
+ * the pack is empty. */
 int
 ofs_stg_store_tree(struct stage *s, struct level *l, uint8_t id[OFS_ID_LEN],
     struct ofs_error *err)
 {
 	struct ofs_blob_ref dummy = { 0, 0, 0, 0, OFS_BLOB_TREE };
-	const struct ofs_buf *stored;
+	struct ofs_buf *stored;
 	uint64_t rawlen;
 	int rc, is_new;
 
@@ -62,7 +63,7 @@ ofs_stg_store_tree(struct stage *s, struct level *l, uint8_t id[OFS_ID_LEN],
 		return 0;
 	if ((rc = ofs_blob_stream_seal(l->bs, &stored, err)) != 0)
 		return rc;
-	return ofs_stg_add_blob(s, OFS_BLOB_TREE, id, stored, (uint32_t)rawlen, err);
+	return ofs_stg_add_tree(s, id, stored, (uint32_t)rawlen, err);
 }
 
 /* A node joins its directory's tree: encoded now, then released. */

@@ -446,7 +446,7 @@ stream_to_raw(struct ofs_blob_stream *bs, struct ofs_error *err)
 }
 
 int
-ofs_blob_stream_seal(struct ofs_blob_stream *bs, const struct ofs_buf **stored,
+ofs_blob_stream_seal(struct ofs_blob_stream *bs, struct ofs_buf **stored,
     struct ofs_error *err)
 {
 	uint8_t aad[AAD_LEN], mode = MODE_ZSTD;

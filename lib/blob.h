@@ -58,8 +58,10 @@ int ofs_blob_stream_write(struct ofs_blob_stream *bs, const void *p, size_t n,
 /* No more bytes: the blob's id and raw length. */
 int ofs_blob_stream_end(struct ofs_blob_stream *bs, uint8_t id[OFS_ID_LEN], uint64_t *rawlen,
     struct ofs_error *err);
-/* Encrypt in place: *stored is the stored blob, owned by bs (valid until free). */
-int ofs_blob_stream_seal(struct ofs_blob_stream *bs, const struct ofs_buf **stored,
+/* Encrypt in place: *stored is the stored blob, a buffer owned by bs (valid until free)
+ * whose storage the caller may take by swapping another buffer in (ofs_pack_writer_add_buf
+ * does): bs frees whatever it holds then. */
+int ofs_blob_stream_seal(struct ofs_blob_stream *bs, struct ofs_buf **stored,
     struct ofs_error *err);
 
 #endif

@@ -3,7 +3,7 @@
 # hashed and compressed in pieces, and held once, compressed (lib/tree_enc.c, ofs_blob_stream).
 # Stage and backup of it stay under 64 MiB of peak RSS; before, the writer held every node
 # decoded, then the JSON, the sealed copy and the pack's copy: measured on this machine,
-# stage 143 MiB and backup 142 MiB before, 21 MiB and 21 MiB after. Restore gives the same
+# stage 143 MiB and backup 142 MiB before, 19 MiB and 19 MiB after. Restore gives the same
 # tree back (names with odd bytes included), and staging it again stores no tree anew (the
 # streamed tree's id is the same, and the duplicate is dropped before sealing). Under ASan
 # the RSS is the sanitizer's: the commands run, the bound is not applied.

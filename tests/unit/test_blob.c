@@ -399,7 +399,7 @@ stream_roundtrip(const uint8_t *raw, size_t n, size_t *stored_len)
 {
 	struct ofs_blob_stream *bs = ofs_blob_stream_new(bc, OFS_BLOB_TREE);
 	struct ofs_buf back = OFS_BUF_INIT(0);
-	const struct ofs_buf *st;
+	struct ofs_buf *st;
 	struct ofs_error err;
 	uint8_t id[OFS_ID_LEN], want[OFS_ID_LEN];
 	uint64_t rawlen, x = n;
@@ -462,7 +462,7 @@ static void
 t_stream_misuse(void **state)
 {
 	struct ofs_blob_stream *bs;
-	const struct ofs_buf *st;
+	struct ofs_buf *st;
 	struct ofs_error err;
 	uint8_t id[OFS_ID_LEN];
 	uint64_t rawlen;

@@ -348,7 +348,7 @@ t_stream_sealed_tree(void **state)
 		struct ofs_tree t;
 		struct ofs_buf whole = OFS_BUF_INIT(0), back = OFS_BUF_INIT(0);
 		struct ofs_blob_stream *bs = ofs_blob_stream_new(bc, OFS_BLOB_TREE);
-		const struct ofs_buf *stored;
+		struct ofs_buf *stored;
 		struct ofs_tree_enc e;
 		struct ofs_error err;
 		uint8_t id[OFS_ID_LEN], want[OFS_ID_LEN];
