@@ -95,7 +95,7 @@ finish(struct stage *s, struct ofs_error *err)
 
 	if (s->tr.nlevels != 1)
 		return ofs_err_set(err, OFS_ERR_IO, "internal error: unbalanced walk at the end");
-	if ((rc = ofs_stg_store_tree(s, &s->tr.levels[0].tree, s->tr.root_tree, err)) != 0)
+	if ((rc = ofs_stg_store_tree(s, &s->tr.levels[0], s->tr.root_tree, err)) != 0)
 		return rc;
 	if ((rc = ofs_stg_flush_pack(s, err)) != 0 || (rc = ofs_stg_seal_container(s, err)) != 0)
 		return rc;

@@ -285,6 +285,29 @@ ofs_stg_flush_pack(struct stage *s, struct ofs_error *err)
 }
 
 int
+ofs_stg_add_tree(struct stage *s, const uint8_t id[OFS_ID_LEN], struct ofs_buf *stored,
+    uint32_t rawlen, struct ofs_error *err)
+{
+	struct ofs_pack_writer *w = &s->up.tw;
+	size_t len = stored->len, room = (size_t)CONTAINER_PACK_TARGET + OFS_CHUNK_MAX + 4096;
+
+	if (w->n > 0)
+		return ofs_stg_add_blob(s, OFS_BLOB_TREE, id, stored, rawlen, err);
+	/* the first tree of a pack: its buffer becomes the pack's, not copied into it (a
+	 * large directory's tree is held once) */
+	if (!ofs_pack_writer_add_buf(w, OFS_BLOB_TREE, id, stored, rawlen))
+		return ofs_err_set(err, OFS_ERR_IO, "internal error: tree pack not empty");
+	s->res->bytes_stored += len;
+	if (len >= CONTAINER_PACK_TARGET)
+		return ofs_stg_close_loose_pack(s, w, err);
+	/* the room a new pack gets (ofs_stg_add_blob), so the trees after it do not double
+	 * the buffer (a large one grows in place: mremap) */
+	if (ofs_buf_reserve_exact(&w->data, room - len) != 0)
+		return ofs_err_set(err, OFS_ERR_LIMIT, "a pack of %zu bytes does not fit", room);
+	return 0;
+}
+
+int
 ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
     const struct ofs_buf *stored, uint32_t rawlen, struct ofs_error *err)
 {

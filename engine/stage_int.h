@@ -19,6 +19,7 @@
 #include "pack.h"
 #include "stage.h"
 #include "tree.h"
+#include "tree_enc.h"
 #include "util.h"
 
 #define READ_BUF (2 * OFS_CHUNK_MAX)	/* data in [start, have); compacted rarely */
@@ -157,7 +158,9 @@ struct catalog {
 };
 
 struct level {
-	struct ofs_tree tree;
+	struct ofs_tree_enc enc;	/* the directory's tree, written entry by entry in walk
+					 * (name) order, its nodes released as they go */
+	struct ofs_blob_sealer *bs;	/* enc's bytes, hashed and compressed as they come */
 	struct ofs_node dir;	/* the directory node (unused for the root level) */
 };
 
@@ -394,6 +397,10 @@ char *ofs_stg_container_file(struct stage *s, int k, const char *name);
  * pack queued for upload when full. */
 int ofs_stg_add_blob(struct stage *s, uint8_t type, const uint8_t id[OFS_ID_LEN],
     const struct ofs_buf *stored, uint32_t rawlen, struct ofs_error *err);
+/* The same for a tree sealed in a buffer of its own: the first tree of a pack takes the
+ * buffer's storage (*stored is left with other storage, to be freed by its owner). */
+int ofs_stg_add_tree(struct stage *s, const uint8_t id[OFS_ID_LEN], struct ofs_buf *stored,
+    uint32_t rawlen, struct ofs_error *err);
 /* Close the open packs (data and, for a stage, trees). */
 int ofs_stg_flush_pack(struct stage *s, struct ofs_error *err);
 /* Seal the open container (none: nothing to do) and write its index file. */
@@ -528,8 +535,9 @@ int ofs_stg_save_catalog(struct stage *s, struct ofs_error *err);
 
 /* Open a tree level (one per directory being assembled). */
 struct level *ofs_stg_push_level(struct stage *s);
-/* Encode t, store it if new, and return its id. */
-int ofs_stg_store_tree(struct stage *s, struct ofs_tree *t, uint8_t id[OFS_ID_LEN],
+/* End level l's tree, store it if new, and return its id (l's encoder and stream are
+ * used up either way; ofs_stg_trees_release frees them). */
+int ofs_stg_store_tree(struct stage *s, struct level *l, uint8_t id[OFS_ID_LEN],
     struct ofs_error *err);
 /* The writer thread (arg: the stage): consumes items in ring order. */
 void *ofs_stg_writer(void *arg);

@@ -8,6 +8,12 @@
 
 #include "stage_int.h"
 
+static int
+tree_sink(void *ud, const void *p, size_t n, struct ofs_error *err)
+{
+	return ofs_blob_sealer_write(ud, p, n, err);
+}
+
 struct level *
 ofs_stg_push_level(struct stage *s)
 {
@@ -20,44 +26,54 @@ ofs_stg_push_level(struct stage *s)
 	}
 	l = &s->tr.levels[s->tr.nlevels++];
 	memset(l, 0, sizeof(*l));
-	ofs_tree_init(&l->tree);
+	l->bs = ofs_blob_sealer_new(s->wctx, OFS_BLOB_TREE);
+	ofs_tree_enc_init(&l->enc, tree_sink, l->bs);
 	return l;
 }
 
-/* Encode a finished tree, store it if new, and return its id. */
+static void
+level_release(struct level *l)
+{
+	ofs_tree_enc_release(&l->enc);
+	ofs_blob_sealer_free(l->bs);
+	l->bs = NULL;
+	ofs_node_release(&l->dir);
+}
+
+/* End a level's tree, store it if new, and return its id. Its JSON went through the
+ * stream as its entries came; here it ends, and is sealed only when new (a duplicate is
+ * dropped with the stream), in place, into the buffer that becomes the tree pack's when
+ * the pack is empty. */
 int
-ofs_stg_store_tree(struct stage *s, struct ofs_tree *t, uint8_t id[OFS_ID_LEN],
+ofs_stg_store_tree(struct stage *s, struct level *l, uint8_t id[OFS_ID_LEN],
     struct ofs_error *err)
 {
-	struct ofs_buf raw = OFS_BUF_INIT(0), stored = OFS_BUF_INIT(0);
 	struct ofs_blob_ref dummy = { 0, 0, 0, 0, OFS_BLOB_TREE };
+	struct ofs_buf *stored;
+	uint64_t rawlen;
 	int rc, is_new;
 
-	if ((rc = ofs_tree_encode(t, &raw, err)) != 0)
-		goto out;
-	ofs_blob_id(s->wctx, raw.data, raw.len, id);
+	if ((rc = ofs_tree_enc_finish(&l->enc, err)) != 0 ||
+	    (rc = ofs_blob_sealer_end(l->bs, id, &rawlen, err)) != 0)
+		return rc;
 	pthread_mutex_lock(&s->dedup.idx_mu);
 	is_new = ofs_stg_accept(&s->dedup, s->repo->idx, id, &dummy);
 	pthread_mutex_unlock(&s->dedup.idx_mu);
 	if (!is_new)
-		goto out;
-	if ((rc = ofs_blob_seal(s->wctx, OFS_BLOB_TREE, id, raw.data, raw.len, 1, &stored,
-	    err)) != 0)
-		goto out;
-	rc = ofs_stg_add_blob(s, OFS_BLOB_TREE, id, &stored, (uint32_t)raw.len, err);
-out:
-	ofs_buf_release(&raw);
-	ofs_buf_release(&stored);
-	return rc;
+		return 0;
+	if ((rc = ofs_blob_sealer_seal(l->bs, &stored, err)) != 0)
+		return rc;
+	return ofs_stg_add_tree(s, id, stored, (uint32_t)rawlen, err);
 }
 
-static void
-tree_take(struct ofs_tree *t, struct ofs_node *n)
+/* A node joins its directory's tree: encoded now, then released. */
+static int
+tree_take(struct level *l, struct ofs_node *n, struct ofs_error *err)
 {
-	struct ofs_node *dst = ofs_tree_add(t);
+	int rc = ofs_tree_enc_add(&l->enc, n, err);
 
-	*dst = *n;
-	memset(n, 0, sizeof(*n));
+	ofs_node_release(n);
+	return rc;
 }
 
 /* The writer's side of a small file's chunk: reports what its read found; 1 when it
@@ -118,17 +134,21 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		if (tr->nlevels < 2)
 			return ofs_err_set(err, OFS_ERR_IO, "internal error: unbalanced walk");
 		l = &tr->levels[tr->nlevels - 1];
-		if ((rc = ofs_stg_store_tree(s, &l->tree, l->dir.subtree, err)) != 0)
+		if ((rc = ofs_stg_store_tree(s, l, l->dir.subtree, err)) != 0)
 			return rc;
 		l->dir.has_subtree = 1;
-		ofs_tree_release(&l->tree);
+		ofs_tree_enc_release(&l->enc);
+		ofs_blob_sealer_free(l->bs);
+		l->bs = NULL;
 		tr->nlevels--;
-		tree_take(&tr->levels[tr->nlevels - 1].tree, &tr->levels[tr->nlevels].dir);
+		if ((rc = tree_take(&tr->levels[tr->nlevels - 1], &l->dir, err)) != 0)
+			return rc;
 		break;
 	case IT_ENTRY:
 		if (it->node.type == OFS_NODE_FILE)
 			s->res->files++;
-		tree_take(&tr->levels[tr->nlevels - 1].tree, &it->node);
+		if ((rc = tree_take(&tr->levels[tr->nlevels - 1], &it->node, err)) != 0)
+			return rc;
 		break;
 	case IT_FILE_START:
 		tr->cur = it->node;
@@ -173,7 +193,8 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		}
 		s->res->bytes_done += tr->cur.size;
 		s->res->files++;
-		tree_take(&tr->levels[tr->nlevels - 1].tree, &tr->cur);
+		if ((rc = tree_take(&tr->levels[tr->nlevels - 1], &tr->cur, err)) != 0)
+			return rc;
 		break;
 	}
 	if (s->jn.since_ckpt >= s->o->checkpoint_bytes ||
@@ -233,10 +254,8 @@ ofs_stg_writer(void *arg)
 void
 ofs_stg_trees_release(struct stage *s)
 {
-	for (size_t i = 0; i < s->tr.nlevels; i++) {
-		ofs_tree_release(&s->tr.levels[i].tree);
-		ofs_node_release(&s->tr.levels[i].dir);
-	}
+	for (size_t i = 0; i < s->tr.nlevels; i++)
+		level_release(&s->tr.levels[i]);
 	free(s->tr.levels);
 	if (s->tr.have_cur)
 		ofs_node_release(&s->tr.cur);

@@ -442,3 +442,254 @@ ofs_blob_stream_read(struct ofs_blob_stream *s, uint8_t *dst, size_t cap, size_t
 	*got = o.pos;
 	return 0;
 }
+
+/* ---- a blob sealed as it is written ---- */
+
+/* Raw bytes are kept whole up to STREAM_FROM and then sealed as ofs_blob_seal would (most
+ * trees are small, and a compressor per open directory would cost more than their JSON).
+ * Past it the bytes stream through zstd into out, behind room for the nonce and mode byte
+ * and FCS_GAP bytes for the frame content size, which a streaming frame cannot write in
+ * its header but blob_open requires: the header is moved into the gap at the end. */
+#define STREAM_FROM (1u << 20)
+#define STREAM_WINDOW_LOG 20	/* 1 MiB window: the repeated keys of a tree are near */
+#define FCS_GAP 8
+#define PREFIX (OFS_NONCE_LEN + 1)
+
+struct ofs_blob_sealer {
+	struct ofs_blob_ctx *c;
+	uint8_t type;
+	struct ofs_buf raw;	/* the bytes so far, until STREAM_FROM */
+	struct ofs_buf out;	/* nonce ‖ mode ‖ zstd frame; once sealed, the stored form */
+	ZSTD_CCtx *cc;		/* streaming (NULL while raw holds everything) */
+	struct ofs_mac *mac;	/* the id, streaming */
+	uint64_t rawlen;
+	uint8_t id[OFS_ID_LEN];
+	int ended, sealed, failed;
+};
+
+struct ofs_blob_sealer *
+ofs_blob_sealer_new(struct ofs_blob_ctx *c, uint8_t type)
+{
+	struct ofs_blob_sealer *bs = ofs_xcalloc(1, sizeof(*bs));
+
+	bs->c = c;
+	bs->type = type;
+	ofs_buf_init(&bs->raw, 0);
+	ofs_buf_init(&bs->out, 0);
+	return bs;
+}
+
+void
+ofs_blob_sealer_free(struct ofs_blob_sealer *bs)
+{
+	if (bs == NULL)
+		return;
+	ZSTD_freeCCtx(bs->cc);
+	ofs_mac_free(bs->mac);
+	ofs_buf_release_secret(&bs->raw);
+	ofs_buf_release_secret(&bs->out);	/* plaintext until sealed */
+	free(bs);
+}
+
+static int
+stream_fail(struct ofs_blob_sealer *bs, struct ofs_error *err, int code, const char *why)
+{
+	bs->failed = 1;
+	return ofs_err_set(err, code, "cannot seal a %s blob of %llu bytes: %s",
+	    ofs_blob_type_name(bs->type), (unsigned long long)bs->rawlen, why);
+}
+
+/* Room for the compressor's next output: a quarter more at a time, exactly (doubling
+ * would hold up to twice the compressed blob). */
+static int
+out_room(struct ofs_buf *b, size_t want)
+{
+	if (b->cap > b->len && b->cap - b->len - 1 >= want)
+		return 0;
+	return ofs_buf_reserve_exact(b, want + b->len / 4);
+}
+
+/* Compress n bytes of p into out (op ZSTD_e_end: and end the frame). */
+static int
+stream_feed(struct ofs_blob_sealer *bs, const void *p, size_t n, ZSTD_EndDirective op,
+    struct ofs_error *err)
+{
+	ZSTD_inBuffer in = { p, n, 0 };
+	size_t left;
+
+	do {
+		ZSTD_outBuffer o;
+
+		if (out_room(&bs->out, ZSTD_CStreamOutSize()) != 0)
+			return stream_fail(bs, err, OFS_ERR_LIMIT, "its buffer is full");
+		o.dst = bs->out.data + bs->out.len;
+		o.size = bs->out.cap - bs->out.len - 1;	/* ofs_buf keeps a spare byte */
+		o.pos = 0;
+		left = ZSTD_compressStream2(bs->cc, &o, &in, op);
+		if (ZSTD_isError(left))
+			return stream_fail(bs, err, OFS_ERR_IO, ZSTD_getErrorName(left));
+		bs->out.len += o.pos;
+	} while (op == ZSTD_e_end ? left != 0 : in.pos < in.size);
+	return 0;
+}
+
+/* Past STREAM_FROM: start the compressor and the id, and send it what raw held. */
+static int
+stream_start(struct ofs_blob_sealer *bs, struct ofs_error *err)
+{
+	int r;
+
+	if ((bs->cc = ZSTD_createCCtx()) == NULL) {
+		ofs_error("out of memory");
+		abort();
+	}
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(bs->cc, ZSTD_c_compressionLevel, bs->c->level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(bs->cc, ZSTD_c_windowLog, STREAM_WINDOW_LOG)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(bs->cc, ZSTD_c_checksumFlag, 0)))
+		return stream_fail(bs, err, OFS_ERR_IO, "cannot set up zstd");
+	bs->mac = ofs_mac_dup(bs->c->mac);
+	ofs_mac_start(bs->mac);
+	ofs_mac_update(bs->mac, bs->raw.data, bs->raw.len);
+	if (ofs_buf_add_zeros(&bs->out, PREFIX + FCS_GAP) != 0)
+		return stream_fail(bs, err, OFS_ERR_LIMIT, "its buffer is full");
+	r = stream_feed(bs, bs->raw.data, bs->raw.len, ZSTD_e_continue, err);
+	ofs_buf_release_secret(&bs->raw);
+	return r;
+}
+
+int
+ofs_blob_sealer_write(struct ofs_blob_sealer *bs, const void *p, size_t n,
+    struct ofs_error *err)
+{
+	int r;
+
+	if (bs->failed || bs->ended)
+		return stream_fail(bs, err, OFS_ERR_IO, bs->failed ?
+		    "internal error: written after a failure" : "internal error: written after its end");
+	if (n == 0)
+		return 0;
+	bs->rawlen += n;
+	if (bs->cc == NULL && bs->raw.len + n <= STREAM_FROM) {
+		if (ofs_buf_add(&bs->raw, p, n) != 0)
+			return stream_fail(bs, err, OFS_ERR_LIMIT, "its buffer is full");
+		return 0;
+	}
+	if (bs->cc == NULL && (r = stream_start(bs, err)) != 0)
+		return r;
+	ofs_mac_update(bs->mac, p, n);
+	return stream_feed(bs, p, n, ZSTD_e_continue, err);
+}
+
+/* Write the content size into the finished frame's header: a streamed frame has none
+ * (magic, descriptor without size or dictionary, window byte: 6 bytes), so the header
+ * moves FCS_GAP bytes back into the gap with an 8-byte size added after it (descriptor
+ * bits 7-6 = 3): the blocks stay where they are. */
+static int
+frame_set_size(struct ofs_blob_sealer *bs, struct ofs_error *err)
+{
+	uint8_t *f = bs->out.data + PREFIX + FCS_GAP, fhd;
+	size_t flen = bs->out.len - PREFIX - FCS_GAP;
+
+	if (flen < 6 || ofs_get_u32le(f) != ZSTD_MAGICNUMBER)
+		return stream_fail(bs, err, OFS_ERR_IO, "zstd wrote no frame header");
+	/* zstd writes a size only when the first call already ends the frame, which
+	 * stream_start never makes */
+	if ((f[4] & 0xe3) != 0)
+		return stream_fail(bs, err, OFS_ERR_IO, "zstd wrote an unexpected frame header");
+	fhd = f[4];
+	memmove(f - FCS_GAP, f, 6);
+	f -= FCS_GAP;
+	f[4] = fhd | 0xc0;
+	ofs_put_u64le(f + 6, bs->rawlen);
+	flen += FCS_GAP;	/* the frame fills the gap and ends where it ended */
+	if (ZSTD_getFrameContentSize(f, flen) != bs->rawlen ||
+	    ZSTD_findFrameCompressedSize(f, flen) != flen)
+		return stream_fail(bs, err, OFS_ERR_IO, "its zstd frame does not check out");
+	return 0;
+}
+
+int
+ofs_blob_sealer_end(struct ofs_blob_sealer *bs, uint8_t id[OFS_ID_LEN], uint64_t *rawlen,
+    struct ofs_error *err)
+{
+	int r;
+
+	if (bs->failed || bs->ended)
+		return stream_fail(bs, err, OFS_ERR_IO, bs->failed ?
+		    "internal error: ended after a failure" : "internal error: ended twice");
+	if (bs->cc == NULL) {
+		ofs_blob_id(bs->c, bs->raw.data, bs->raw.len, bs->id);
+	} else {
+		if ((r = stream_feed(bs, NULL, 0, ZSTD_e_end, err)) != 0 ||
+		    (r = frame_set_size(bs, err)) != 0)
+			return r;
+		ofs_mac_final(bs->mac, bs->id);
+		ZSTD_freeCCtx(bs->cc);	/* its window and tables, before the blob is copied */
+		bs->cc = NULL;
+	}
+	bs->ended = 1;
+	memcpy(id, bs->id, OFS_ID_LEN);
+	*rawlen = bs->rawlen;
+	return 0;
+}
+
+/* Compression saved too little (MIN_SAVE_PCT, as ofs_blob_seal decides): the raw bytes,
+ * which only the frame still holds, replace it. */
+static int
+stream_to_raw(struct ofs_blob_sealer *bs, struct ofs_error *err)
+{
+	struct ofs_buf rb = OFS_BUF_INIT(0);
+	size_t n;
+
+	if (bs->rawlen > SIZE_MAX - PREFIX - OFS_TAG_LEN ||
+	    ofs_buf_reserve_exact(&rb, PREFIX + (size_t)bs->rawlen + OFS_TAG_LEN) != 0)
+		return stream_fail(bs, err, OFS_ERR_LIMIT, "too large");
+	n = ZSTD_decompressDCtx(bs->c->dc, rb.data + PREFIX, (size_t)bs->rawlen,
+	    bs->out.data + PREFIX, bs->out.len - PREFIX);
+	if (ZSTD_isError(n) || n != bs->rawlen) {
+		ofs_buf_release_secret(&rb);
+		return stream_fail(bs, err, OFS_ERR_IO, "its zstd frame does not decompress");
+	}
+	rb.len = PREFIX + n;
+	ofs_buf_release_secret(&bs->out);
+	bs->out = rb;	/* transferred */
+	return 0;
+}
+
+int
+ofs_blob_sealer_seal(struct ofs_blob_sealer *bs, struct ofs_buf **stored,
+    struct ofs_error *err)
+{
+	uint8_t aad[AAD_LEN], mode = MODE_ZSTD;
+	size_t plen;
+	int r;
+
+	*stored = NULL;
+	if (!bs->ended || bs->sealed || bs->failed)
+		return stream_fail(bs, err, OFS_ERR_IO, "internal error: sealed out of turn");
+	if (bs->mac == NULL) {	/* it stayed small: the one-shot seal */
+		if ((r = ofs_blob_seal(bs->c, bs->type, bs->id, bs->raw.data, bs->raw.len, 1,
+		    &bs->out, err)) != 0)
+			return r;
+		ofs_buf_release_secret(&bs->raw);
+	} else {
+		plen = bs->out.len - PREFIX;
+		if (plen >= bs->rawlen - bs->rawlen * MIN_SAVE_PCT / 100) {
+			if ((r = stream_to_raw(bs, err)) != 0)
+				return r;
+			mode = MODE_RAW;
+			plen = bs->out.len - PREFIX;
+		}
+		if (out_room(&bs->out, OFS_TAG_LEN) != 0)
+			return stream_fail(bs, err, OFS_ERR_LIMIT, "its buffer is full");
+		make_aad(aad, bs->type, bs->id);
+		/* in place: the payload is encrypted where it lies, behind the nonce */
+		if (ofs_aead_seal2(bs->c->aead, aad, sizeof(aad), &mode, 1,
+		    bs->out.data + PREFIX, plen, bs->out.data) != 0)
+			return stream_fail(bs, err, OFS_ERR_IO, "AES-GCM failed");
+		bs->out.len = PREFIX + plen + OFS_TAG_LEN;
+	}
+	bs->sealed = 1;
+	*stored = &bs->out;
+	return 0;
+}

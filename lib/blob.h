@@ -66,4 +66,25 @@ void ofs_blob_stream_rewind(struct ofs_blob_stream *s);
 void ofs_blob_stream_note(struct ofs_blob_stream *s, const char *note);
 void ofs_blob_stream_free(struct ofs_blob_stream *s);
 
+/* A blob sealed as its raw bytes arrive, which are never whole in memory once past 1 MiB:
+ * the id (HMAC) is computed and the bytes compressed (zstd, streaming) as they come; the
+ * result is the stored form ofs_blob_seal would give (same modes: raw when compression
+ * saves < 3%), read back by ofs_blob_open. Use: new, write…, end (the id, so the caller
+ * can skip a duplicate: then just free), seal, free. c must outlive the stream; one
+ * thread. Any failure leaves the stream failed: free it. */
+struct ofs_blob_sealer;
+struct ofs_blob_sealer *ofs_blob_sealer_new(struct ofs_blob_ctx *c, uint8_t type);
+void ofs_blob_sealer_free(struct ofs_blob_sealer *bs);
+/* Append n raw bytes. OFS_ERR_IO (zstd failed), OFS_ERR_LIMIT (no room). */
+int ofs_blob_sealer_write(struct ofs_blob_sealer *bs, const void *p, size_t n,
+    struct ofs_error *err);
+/* No more bytes: the blob's id and raw length. */
+int ofs_blob_sealer_end(struct ofs_blob_sealer *bs, uint8_t id[OFS_ID_LEN], uint64_t *rawlen,
+    struct ofs_error *err);
+/* Encrypt in place: *stored is the stored blob, a buffer owned by bs (valid until free)
+ * whose storage the caller may take by swapping another buffer in (ofs_pack_writer_add_buf
+ * does): bs frees whatever it holds then. */
+int ofs_blob_sealer_seal(struct ofs_blob_sealer *bs, struct ofs_buf **stored,
+    struct ofs_error *err);
+
 #endif

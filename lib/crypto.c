@@ -298,6 +298,47 @@ ofs_mac_compute(struct ofs_mac *m, const void *p, size_t n, uint8_t out[32])
 	}
 }
 
+struct ofs_mac *
+ofs_mac_dup(const struct ofs_mac *m)
+{
+	struct ofs_mac *d = ofs_xcalloc(1, sizeof(*d));
+
+	if ((d->ctx = EVP_MAC_CTX_dup(m->ctx)) == NULL) {
+		ofs_error("cannot copy an HMAC-SHA256 context");
+		abort();
+	}
+	return d;
+}
+
+void
+ofs_mac_start(struct ofs_mac *m)
+{
+	if (EVP_MAC_init(m->ctx, NULL, 0, NULL) != 1) {
+		ofs_error("HMAC-SHA256 failed");
+		abort();
+	}
+}
+
+void
+ofs_mac_update(struct ofs_mac *m, const void *p, size_t n)
+{
+	if (n > 0 && EVP_MAC_update(m->ctx, p, n) != 1) {
+		ofs_error("HMAC-SHA256 failed");
+		abort();
+	}
+}
+
+void
+ofs_mac_final(struct ofs_mac *m, uint8_t out[32])
+{
+	size_t outl;
+
+	if (EVP_MAC_final(m->ctx, out, &outl, 32) != 1 || outl != 32) {
+		ofs_error("HMAC-SHA256 failed");
+		abort();
+	}
+}
+
 /* --- scrypt, SHA-256 --- */
 
 #define SCRYPT_LOWMEM (32ULL << 20)	/* ROMix memory kept at most (k=2 at the default) */

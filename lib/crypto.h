@@ -63,6 +63,12 @@ struct ofs_mac;
 struct ofs_mac *ofs_mac_new(const uint8_t key[OFS_KEY_LEN]);
 void ofs_mac_free(struct ofs_mac *m);
 void ofs_mac_compute(struct ofs_mac *m, const void *p, size_t n, uint8_t out[32]);
+/* The same piece by piece, for data never whole in memory: a copy of m with the same key
+ * (its own state; free with ofs_mac_free), then start, update…, final (which ends it). */
+struct ofs_mac *ofs_mac_dup(const struct ofs_mac *m);
+void ofs_mac_start(struct ofs_mac *m);
+void ofs_mac_update(struct ofs_mac *m, const void *p, size_t n);
+void ofs_mac_final(struct ofs_mac *m, uint8_t out[32]);
 
 /* One-shot AES-256-GCM with a caller key (key slots). Same layout as ofs_aead_seal. */
 int ofs_seal_once(const uint8_t key[OFS_KEY_LEN], const void *aad, size_t aadlen,

@@ -31,9 +31,10 @@ ofs_pack_writer_reset(struct ofs_pack_writer *w)
 	w->n = 0;
 }
 
-void
-ofs_pack_writer_add(struct ofs_pack_writer *w, uint8_t type, const uint8_t id[OFS_ID_LEN],
-    const void *stored, size_t storedlen, uint32_t rawlen)
+/* The entry for a blob of storedlen bytes about to be appended at w->data.len. */
+static void
+entry_add(struct ofs_pack_writer *w, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    size_t storedlen, uint32_t rawlen)
 {
 	struct ofs_pack_entry *e;
 
@@ -47,8 +48,32 @@ ofs_pack_writer_add(struct ofs_pack_writer *w, uint8_t type, const uint8_t id[OF
 	e->offset = (uint32_t)w->data.len;
 	e->stored_len = (uint32_t)storedlen;
 	e->raw_len = rawlen;
+}
+
+void
+ofs_pack_writer_add(struct ofs_pack_writer *w, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    const void *stored, size_t storedlen, uint32_t rawlen)
+{
+	entry_add(w, type, id, storedlen, rawlen);
 	if (ofs_buf_add(&w->data, stored, storedlen) != 0)
 		abort();	/* unbounded buffer: cannot happen */
+}
+
+int
+ofs_pack_writer_add_buf(struct ofs_pack_writer *w, uint8_t type, const uint8_t id[OFS_ID_LEN],
+    struct ofs_buf *stored, uint32_t rawlen)
+{
+	struct ofs_buf mine;
+
+	if (w->n > 0 || w->data.len > 0 || stored->max != 0) {
+		ofs_pack_writer_add(w, type, id, stored->data, stored->len, rawlen);
+		return 0;
+	}
+	entry_add(w, type, id, stored->len, rawlen);
+	mine = w->data;
+	w->data = *stored;	/* transferred: the blob is the pack's first bytes */
+	*stored = mine;
+	return 1;
 }
 
 int

@@ -35,6 +35,11 @@ void ofs_pack_writer_reset(struct ofs_pack_writer *w);
 /* Append one stored blob. */
 void ofs_pack_writer_add(struct ofs_pack_writer *w, uint8_t type, const uint8_t id[OFS_ID_LEN],
     const void *stored, size_t storedlen, uint32_t rawlen);
+/* The same for a blob in a buffer of its own (unbounded), sealed in place there: when w
+ * holds nothing yet the buffer itself becomes the pack's (no copy; w's empty storage goes
+ * to *stored) and 1 is returned; else it is copied as by _add and 0 is returned. */
+int ofs_pack_writer_add_buf(struct ofs_pack_writer *w, uint8_t type,
+    const uint8_t id[OFS_ID_LEN], struct ofs_buf *stored, uint32_t rawlen);
 static inline size_t ofs_pack_writer_size(const struct ofs_pack_writer *w) { return w->data.len; }
 /* Draw a random pack id, append the sealed header and its length to w->data. After this
  * w->data holds the whole pack, w->entries its blobs (offsets filled). */

@@ -416,6 +416,21 @@ ofs_tree_encode_json(struct ofs_tree *t, struct ofs_buf *out, struct ofs_error *
 	return tree_encode(t, out, node_put_json, err);
 }
 
+/* For the streaming encoder (lib/tree_enc.c): the same node bytes, checks and version. */
+const int ofs_tree_version = TREE_VERSION;
+
+int
+ofs_tree_node_put(const struct ofs_node *n, struct ofs_buf *b)
+{
+	return node_put(n, b);
+}
+
+int
+ofs_tree_node_check(const struct ofs_node *n, char *why, size_t whysz)
+{
+	return node_check(n, why, whysz);
+}
+
 /* ---- decoding: the strict field readers (shared with lib/snapshot.c) ---- */
 
 int

@@ -1,7 +1,7 @@
-/* Helpers shared by lib/tree.c, lib/tree_codec.c, lib/tree_read.c and lib/snapshot.c only
- * (not a public contract): strict base64, names in messages, node order and type names,
- * the strict JSON field readers behind both the tree and the snapshot decoder, and the
- * plain-form node reader the streaming reader uses. */
+/* Helpers shared by lib/tree.c, lib/tree_codec.c, lib/tree_enc.c, lib/tree_read.c and
+ * lib/snapshot.c only (not a public contract): strict base64, names in messages, node order
+ * and type names, the encoder's parts, the strict JSON field readers behind both the tree
+ * and the snapshot decoder, and the plain-form node reader the streaming reader uses. */
 #ifndef OFS_TREE_INT_H
 #define OFS_TREE_INT_H
 
@@ -25,6 +25,14 @@ void ofs_tree_name_for_msg(const uint8_t *p, size_t n, char *buf, size_t bufsz);
 int ofs_tree_node_cmp(const void *a, const void *b);
 /* enum ofs_node_type of the n bytes s ("file", "dir", …), or 0 when unknown. */
 int ofs_tree_type_from_span(const uint8_t *s, size_t n);
+
+/* The encoder's parts, shared with lib/tree_enc.c so that a tree written node by node is
+ * byte for byte ofs_tree_encode's: the version in {"nodes":[…],"version":N}; one node's
+ * JSON appended to b (0, or ofs_buf_check's code); what the decoder would refuse (0, or -1
+ * with the reason in why). */
+extern const int ofs_tree_version;
+int ofs_tree_node_put(const struct ofs_node *n, struct ofs_buf *b);
+int ofs_tree_node_check(const struct ofs_node *n, char *why, size_t whysz);
 
 /* Where a decoder is, for its messages: the object (`what`), the node index ((size_t)-1
  * outside the node list) and the node's printable name ("" until known). */

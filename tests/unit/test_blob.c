@@ -421,6 +421,103 @@ t_speed(void **state)
 	free(txt);
 }
 
+/* raw in pieces of 1 … 300,000 bytes through a stream: the id of the whole, and a stored
+ * blob that opens to raw; *stored_len says which mode was chosen. */
+static void
+stream_roundtrip(const uint8_t *raw, size_t n, size_t *stored_len)
+{
+	struct ofs_blob_sealer *bs = ofs_blob_sealer_new(bc, OFS_BLOB_TREE);
+	struct ofs_buf back = OFS_BUF_INIT(0);
+	struct ofs_buf *st;
+	struct ofs_error err;
+	uint8_t id[OFS_ID_LEN], want[OFS_ID_LEN];
+	uint64_t rawlen, x = n;
+
+	for (size_t off = 0, k; off < n; off += k) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = 1 + (size_t)(x >> 33) % 300000;
+		if (k > n - off)
+			k = n - off;
+		assert_int_equal(ofs_blob_sealer_write(bs, raw + off, k, &err), 0);
+	}
+	assert_int_equal(ofs_blob_sealer_end(bs, id, &rawlen, &err), 0);
+	ofs_blob_id(bc, raw, n, want);
+	assert_memory_equal(id, want, OFS_ID_LEN);
+	assert_int_equal(rawlen, n);
+	assert_int_equal(ofs_blob_sealer_seal(bs, &st, &err), 0);
+	assert_int_equal(ofs_blob_open(bc, OFS_BLOB_TREE, id, st->data, st->len, n, &back, &err), 0);
+	assert_int_equal(back.len, n);
+	if (n > 0)
+		assert_memory_equal(back.data, raw, n);
+	/* bound to its type like any sealed blob */
+	assert_int_not_equal(ofs_blob_open(bc, OFS_BLOB_DATA, id, st->data, st->len, n, &back,
+	    &err), 0);
+	*stored_len = st->len;
+	ofs_buf_release(&back);
+	ofs_blob_sealer_free(bs);
+}
+
+static void
+t_stream(void **state)
+{
+	size_t n = 5 * MIB, st;
+	uint8_t *p = ofs_xmalloc(n);
+
+	fill_log(p, n, 7);
+	stream_roundtrip(p, n, &st);			/* streamed: zstd */
+	assert_true(st < n / 2);
+	stream_roundtrip(p, MIB + 1, &st);		/* just past the whole-blob size */
+	assert_true(st < MIB / 2);
+	stream_roundtrip(p, MIB, &st);			/* sealed whole */
+	assert_true(st < MIB / 2);
+	stream_roundtrip(p, 40, &st);			/* tiny: raw, as ofs_blob_seal */
+	assert_int_equal(st, 40 + 1 + OFS_AEAD_OVERHEAD);
+	stream_roundtrip(p, 0, &st);
+	assert_int_equal(st, 1 + OFS_AEAD_OVERHEAD);
+	fill_random(p, n, 13);
+	stream_roundtrip(p, 3 * MIB, &st);		/* streamed, incompressible: raw */
+	assert_int_equal(st, 3 * MIB + 1 + OFS_AEAD_OVERHEAD);
+	memset(p, 'a', 3 * MIB / 100);			/* saves ~1%: still raw */
+	stream_roundtrip(p, 3 * MIB, &st);
+	assert_int_equal(st, 3 * MIB + 1 + OFS_AEAD_OVERHEAD);
+	memset(p, 'a', 3 * MIB / 10);			/* saves ~10%: zstd */
+	stream_roundtrip(p, 3 * MIB, &st);
+	assert_true(st < 3 * MIB * 95 / 100);
+	free(p);
+}
+
+/* Calls out of turn are refused and leave the stream failed. */
+static void
+t_stream_misuse(void **state)
+{
+	struct ofs_blob_sealer *bs;
+	struct ofs_buf *st;
+	struct ofs_error err;
+	uint8_t id[OFS_ID_LEN];
+	uint64_t rawlen;
+
+	bs = ofs_blob_sealer_new(bc, OFS_BLOB_TREE);
+	assert_int_not_equal(ofs_blob_sealer_seal(bs, &st, &err), 0);	/* before its end */
+	assert_null(st);
+	assert_int_not_equal(ofs_blob_sealer_write(bs, "x", 1, &err), 0);	/* failed now */
+	ofs_blob_sealer_free(bs);
+
+	bs = ofs_blob_sealer_new(bc, OFS_BLOB_TREE);
+	assert_int_equal(ofs_blob_sealer_write(bs, "abc", 3, &err), 0);
+	assert_int_equal(ofs_blob_sealer_end(bs, id, &rawlen, &err), 0);
+	assert_int_not_equal(ofs_blob_sealer_write(bs, "d", 1, &err), 0);	/* after its end */
+	assert_non_null(strstr(err.msg, "after its end"));
+	assert_int_not_equal(ofs_blob_sealer_end(bs, id, &rawlen, &err), 0);
+	ofs_blob_sealer_free(bs);
+
+	/* ended, never sealed (a duplicate): freed as is */
+	bs = ofs_blob_sealer_new(bc, OFS_BLOB_TREE);
+	assert_int_equal(ofs_blob_sealer_write(bs, "abc", 3, &err), 0);
+	assert_int_equal(ofs_blob_sealer_end(bs, id, &rawlen, &err), 0);
+	ofs_blob_sealer_free(bs);
+	ofs_blob_sealer_free(NULL);
+}
+
 int
 main(void)
 {
@@ -433,6 +530,8 @@ main(void)
 		cmocka_unit_test(t_rawlen_max),
 		cmocka_unit_test(t_forged_payloads),
 		cmocka_unit_test(t_blob_id),
+		cmocka_unit_test(t_stream),
+		cmocka_unit_test(t_stream_misuse),
 		cmocka_unit_test(t_speed),
 	};
 

@@ -248,11 +248,58 @@ t_forged_headers(void **state)
 	ofs_buf_release(&h);
 }
 
+/* A blob in a buffer of its own: taken as the first bytes of an empty pack (no copy, the
+ * caller's buffer left empty), copied behind others; the pack parses and both open. */
+static void
+t_add_buf(void **state)
+{
+	struct ofs_pack_writer w;
+	struct ofs_pack_entry *e = NULL;
+	struct ofs_buf a = OFS_BUF_INIT(0), b = OFS_BUF_INIT(0), back = OFS_BUF_INIT(0);
+	struct ofs_error err;
+	uint8_t raw[5000], ida[OFS_ID_LEN], idb[OFS_ID_LEN], pid[OFS_ID_LEN];
+	const uint8_t *where;
+	size_t alen, blen, n, need;
+
+	memset(raw, 'r', sizeof(raw));
+	ofs_blob_id(bc, raw, sizeof(raw), ida);
+	ofs_blob_id(bc, raw, 100, idb);
+	assert_int_equal(ofs_blob_seal(bc, OFS_BLOB_TREE, ida, raw, sizeof(raw), 1, &a, &err), 0);
+	assert_int_equal(ofs_blob_seal(bc, OFS_BLOB_TREE, idb, raw, 100, 1, &b, &err), 0);
+	where = a.data;
+	alen = a.len;
+	blen = b.len;
+	ofs_pack_writer_init(&w);
+	assert_int_equal(ofs_pack_writer_add_buf(&w, OFS_BLOB_TREE, ida, &a, sizeof(raw)), 1);
+	assert_ptr_equal(w.data.data, where);	/* taken, not copied */
+	assert_int_equal(a.len, 0);
+	assert_int_equal(ofs_pack_writer_add_buf(&w, OFS_BLOB_TREE, idb, &b, 100), 0);
+	assert_int_equal(b.len, blen);	/* copied: left as it was */
+	assert_int_equal(ofs_pack_writer_finish(&w, bc, pid, &err), 0);
+	assert_int_equal(ofs_pack_parse(bc, pid, w.data.data, w.data.len, w.data.len, &e, &n, &need,
+	    &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[0].offset, 0);
+	assert_int_equal(e[0].stored_len, alen);
+	assert_int_equal(e[1].offset, alen);
+	assert_int_equal(ofs_blob_open(bc, OFS_BLOB_TREE, ida, w.data.data, e[0].stored_len,
+	    sizeof(raw), &back, &err), 0);
+	assert_int_equal(ofs_blob_open(bc, OFS_BLOB_TREE, idb, w.data.data + e[1].offset,
+	    e[1].stored_len, 100, &back, &err), 0);
+	assert_int_equal(back.len, sizeof(raw) + 100);
+	free(e);
+	ofs_pack_writer_release(&w);
+	ofs_buf_release(&a);
+	ofs_buf_release(&b);
+	ofs_buf_release(&back);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_roundtrip),
+		cmocka_unit_test(t_add_buf),
 		cmocka_unit_test(t_short_tail),
 		cmocka_unit_test(t_damaged),
 		cmocka_unit_test(t_forged_headers),
