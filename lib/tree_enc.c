@@ -41,6 +41,7 @@ enc_flush(struct ofs_tree_enc *e, struct ofs_error *err)
 		e->failed = 1;
 		return r;
 	}
+	e->sent += e->buf.len;
 	ofs_buf_reset(&e->buf);
 	return 0;
 }
@@ -78,6 +79,13 @@ ofs_tree_enc_add(struct ofs_tree_enc *e, const struct ofs_node *n, struct ofs_er
 		ofs_buf_putc(&e->buf, ',');
 	if (ofs_tree_node_put(n, &e->buf) != 0)
 		return too_large(e, err);
+	/* room left for the closing "],"version":N}" (under 32 bytes) */
+	if (e->sent + e->buf.len + 32 > OFS_TREE_MAX) {
+		e->failed = 1;
+		return ofs_err_set(err, OFS_ERR_LIMIT, "too many entries in one directory: its "
+		    "tree would pass %u MiB, the most a reader accepts (%zu entries so far)",
+		    OFS_TREE_MAX >> 20, e->n + 1);
+	}
 	if (n->namelen > e->lastcap) {
 		e->lastcap = n->namelen < 64 ? 64 : n->namelen;
 		free(e->last);

@@ -21,6 +21,7 @@ struct ofs_tree_enc {
 	uint8_t *last;		/* the previous node's name (order check) */
 	size_t lastlen, lastcap;
 	size_t n;		/* nodes so far */
+	uint64_t sent;		/* bytes given to the sink so far */
 	int failed, finished;
 };
 
@@ -32,7 +33,9 @@ void ofs_tree_enc_release(struct ofs_tree_enc *e);
 /* Append node n (read only; the caller keeps it and may free it now). Nodes must come in
  * strictly increasing name-byte order. A node the decoder would refuse, a duplicate or an
  * out-of-order name is OFS_ERR_IO "cannot encode tree node 'NAME': why", as
- * ofs_tree_encode words it; after any failure every call fails. */
+ * ofs_tree_encode words it. A tree that would pass OFS_TREE_MAX, which no reader accepts,
+ * is OFS_ERR_LIMIT (too many entries in one directory). After any failure every call
+ * fails. */
 int ofs_tree_enc_add(struct ofs_tree_enc *e, const struct ofs_node *n, struct ofs_error *err);
 /* Close the document and give the sink its last bytes. */
 int ofs_tree_enc_finish(struct ofs_tree_enc *e, struct ofs_error *err);

@@ -325,6 +325,55 @@ t_sink_failure(void **state)
 }
 
 static int
+count_sink(void *ud, const void *p, size_t n, struct ofs_error *err)
+{
+	*(uint64_t *)ud += n;
+	return 0;
+}
+
+/* A directory whose tree would pass OFS_TREE_MAX (which every reader refuses) is refused
+ * while written, before a byte past the limit reaches the sink: a snapshot never holds a
+ * tree it cannot read back. Nodes carry 16 xattrs of 64 KiB so that few are needed. */
+static void
+t_too_large(void **state)
+{
+	static uint8_t big[64u << 10];
+	static char names[16][16];
+	struct ofs_xattr xa[16];
+	struct ofs_tree_enc e;
+	struct ofs_node x;
+	struct ofs_error err;
+	uint64_t sent = 0;
+	char name[32];
+	int rc = 0;
+	size_t i;
+
+	(void)state;
+	memset(big, 0xa5, sizeof(big));	/* not UTF-8: base64, 4/3 the size */
+	for (int k = 0; k < 16; k++) {
+		snprintf(names[k], sizeof(names[k]), "user.a%02d", k);
+		xa[k] = (struct ofs_xattr){ names[k], big, sizeof(big) };
+	}
+	ofs_tree_enc_init(&e, count_sink, &sent);
+	for (i = 0; i < 1000 && rc == 0; i++) {
+		snprintf(name, sizeof(name), "f%06zu", i);
+		node_named(&x, name, OFS_NODE_FILE);
+		x.xattrs = xa;
+		x.nxattrs = 16;
+		rc = ofs_tree_enc_add(&e, &x, &err);
+		x.xattrs = NULL;
+		x.nxattrs = 0;
+		ofs_node_release(&x);
+	}
+	assert_int_equal(rc, OFS_ERR_LIMIT);
+	assert_non_null(strstr(err.msg, "too many entries in one directory"));
+	assert_true(i > 150 && i < 250);	/* ~1.4 MB a node against 256 MiB */
+	assert_true(sent <= OFS_TREE_MAX);
+	assert_int_not_equal(ofs_tree_enc_finish(&e, &err), 0);
+	ofs_tree_enc_release(&e);
+}
+
+static int
 stream_sink(void *ud, const void *p, size_t n, struct ofs_error *err)
 {
 	return ofs_blob_sealer_write(ud, p, n, err);
@@ -392,6 +441,7 @@ main(void)
 		cmocka_unit_test(t_refuses_like_encode),
 		cmocka_unit_test(t_refuses_order),
 		cmocka_unit_test(t_sink_failure),
+		cmocka_unit_test(t_too_large),
 		cmocka_unit_test(t_stream_sealed_tree),
 	};
 
