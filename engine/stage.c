@@ -301,6 +301,8 @@ stage_release(struct stage *s, int rc)
 		item_free(s->ring.slot[s->ring.tail % RING_SLOTS]);
 		s->ring.tail++;
 	}
+	items_free(s->ring.spent);
+	s->ring.spent = NULL;
 	ofs_stg_trees_release(s);
 	ofs_stg_cpacks_clear(s);
 	free(s->ct.cpacks);
@@ -342,8 +344,15 @@ ofs_stage_run(struct ofs_repo *r, const struct ofs_stage_opts *o, struct ofs_pro
 	stage_init(&s, r, o, pr, res);
 	if ((rc = stage_prepare(&s, &running, err)) != 0)
 		goto out;
-	if ((rc = ofs_walk_open(o->srcs, o->nsrcs, &o->walk, &w, err)) != 0)
-		goto out;
+	{
+		/* the producer or a worker reads a file's xattrs: a worker reading a small
+		 * file has it open, and by its descriptor skips a lookup of the whole path */
+		struct ofs_walk_opts wo = o->walk;
+
+		wo.xattrs_later = 1;
+		if ((rc = ofs_walk_open(o->srcs, o->nsrcs, &wo, &w, err)) != 0)
+			goto out;
+	}
 	if ((rc = run_pipeline(&s, w, err)) != 0)
 		goto out;
 	if ((rc = finish(&s, err)) != 0)

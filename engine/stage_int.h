@@ -31,6 +31,7 @@
 #define INFLIGHT_BYTES (8u << 20)
 #define RING_SLOTS 4096
 #define WRITER_BATCH 64		/* small done items the writer is woken for at once */
+#define SPENT_MAX (64u << 10)	/* items holding more are freed by the writer itself */
 #define CONTAINER_PACK_TARGET (8u << 20)	/* smaller than cloud packs: bounds memory */
 /* Blobs per container at most: its index (48 bytes a blob), held in memory until the seal
  * and repeated in every checkpoint, stays about 3 MB however small the files are. */
@@ -105,6 +106,7 @@ struct item {
 	int64_t fmtime, fctime;
 	char *reason;
 	size_t charged;		/* chunk: bytes counted in ring.inflight */
+	struct item *next;	/* consumed: in ring.spent */
 };
 
 /* Catalog of files completed so far: lets a resumed run skip files it already stored. */
@@ -162,6 +164,7 @@ struct level {
 					 * (name) order, its nodes released as they go */
 	struct ofs_blob_sealer *bs;	/* enc's bytes, hashed and compressed as they come */
 	struct ofs_node dir;	/* the directory node (unused for the root level) */
+	char *path;		/* its absolute path, for messages (NULL for the root level) */
 };
 
 /* ---- each part's state ---------------------------------------------------------------- */
@@ -185,6 +188,10 @@ struct stage_ring {
 	/* Who sleeps, so wake-ups can be batched: with many small files, waking a thread per
 	 * item costs more than the work (a context switch per file). */
 	int writer_waiting, workers_waiting, producer_waiting;
+	/* Consumed small items the writer leaves for the producer to free (SPENT_MAX bytes
+	 * at most each): the writer is the pipeline's narrowest part with many small files,
+	 * and freeing what other threads allocated made it wait on their malloc arenas. */
+	struct item *spent;
 };
 
 /* Deduplication, shared by every part: the repository index (repo->idx) and the pending
@@ -362,6 +369,17 @@ item_free(struct item *it)
 	free(it);
 }
 
+static inline void
+items_free(struct item *it)
+{
+	while (it != NULL) {
+		struct item *next = it->next;
+
+		item_free(it);
+		it = next;
+	}
+}
+
 /* ---- stage.c: the driver -------------------------------------------------------------- */
 
 /* Stop the run with code and err (the first failure wins; err may be NULL): every thread
@@ -376,7 +394,8 @@ int ofs_stg_produce(struct stage *s, struct ofs_walk *w);
 /* A worker reads a small file's chunk (item.small): the whole file, as the producer would.
  * Sets it->drop and it->reason (owned) when it cannot be read, it->changed when it changed,
  * and it->len to what was read (0: nothing to store). */
-void ofs_stg_read_small(struct stage *s, struct item *it, uint8_t *buf);
+void ofs_stg_read_small(struct stage *s, struct item *it, uint8_t *buf, char **xl,
+    size_t *xlcap);
 /* List a skipped entry (o->walk.skipped) and warn. */
 void ofs_stg_skipped(struct stage *s, const char *path, const char *reason);
 

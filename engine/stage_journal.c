@@ -63,8 +63,8 @@ ofs_stg_save_catalog(struct stage *s, struct ofs_error *err)
 		if ((rc = ofs_buf_check(&rec)) != 0)
 			goto fail;
 		at = rec.len - 8;
-		if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, 1, &rec,
-		    err)) != 0)
+		if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, c.data, c.len, OFS_SEAL_FAST,
+		    &rec, err)) != 0)
 			goto fail;
 		ofs_put_u64le(rec.data + at, rec.len - at - 8);
 		if ((e = -ofs_write_all(fd, rec.data, rec.len)) != 0)
@@ -280,7 +280,8 @@ seal_segment(struct stage *s, const struct jhead *h, size_t from, size_t to, uin
 	if ((rc = ofs_buf_check(rec)) != 0)	/* unbounded: fails only past SIZE_MAX */
 		goto out;
 	at = rec->len - 8;
-	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, 1, rec, err)) != 0)
+	if ((rc = ofs_blob_seal(s->wctx, OFS_OBJ_JOURNAL, id, j.data, j.len, OFS_SEAL_FAST,
+	    rec, err)) != 0)
 		goto out;
 	ofs_put_u64le(rec->data + at, rec->len - at - 8);
 out:

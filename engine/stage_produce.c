@@ -19,6 +19,7 @@ static int
 push(struct stage *s, struct item *it)
 {
 	struct stage_ring *rg = &s->ring;
+	struct item *spent;
 
 	pthread_mutex_lock(&rg->mu);
 	while (!rg->stop && (rg->head - rg->tail >= RING_SLOTS ||
@@ -50,7 +51,10 @@ push(struct stage *s, struct item *it)
 		pthread_cond_signal(&rg->cv_work);
 	if (rg->writer_waiting && rg->head - rg->tail >= WRITER_BATCH)
 		pthread_cond_signal(&rg->cv_done);
+	spent = rg->spent;
+	rg->spent = NULL;
 	pthread_mutex_unlock(&rg->mu);
+	items_free(spent);
 	return 0;
 }
 
@@ -119,10 +123,12 @@ source_changed(int fd, uint64_t size, int64_t mtime_ns, int64_t ctime_ns)
 
 /* A worker reads a small file's chunk (item.small): the whole file, as read_file would,
  * into buf (SMALL_FILE bytes, the worker's own: it->data borrows it until the chunk is
- * sealed). Sets it->drop and it->reason when it cannot be read, it->changed when it
+ * sealed), and its xattrs into it->node (by descriptor; *xl, *xlcap: the worker's name
+ * list buffer). Sets it->drop and it->reason when it cannot be read, it->changed when it
  * changed, and it->len to what was read (0: nothing to store). */
 void
-ofs_stg_read_small(struct stage *s, struct item *it, uint8_t *buf)
+ofs_stg_read_small(struct stage *s, struct item *it, uint8_t *buf, char **xl,
+    size_t *xlcap)
 {
 	size_t want = it->len, got = 0;
 	int fd;
@@ -160,10 +166,19 @@ ofs_stg_read_small(struct stage *s, struct item *it, uint8_t *buf)
 	}
 	if (source_changed(fd, want, it->fmtime, it->fctime))
 		it->changed = 1;
+	ofs_walk_xattrs_fd(fd, xl, xlcap, &it->node);	/* the writer moves them to the file */
 	close(fd);
 	it->len = got;
 	ofs_progress_add(s->pr, got, 0, NULL);
 	__atomic_add_fetch(&s->res->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
+}
+
+/* Is this file (not reused) read whole by the worker that takes its one chunk? */
+static int
+small_read(const struct stage *s, const struct item *start)
+{
+	return start->node.size < SMALL_FILE && !start->node.sparse &&
+	    (!s->o->loose || start->bl.nblocks == 0);
 }
 
 /* Queue a small file (SMALL_FILE) as its FILE_START, the one chunk a worker reads, and
@@ -381,6 +396,7 @@ ofs_stg_produce(struct stage *s, struct ofs_walk *w)
 		if (wi.ev == OFS_WALK_DIR_ENTER) {
 			it = item_new(IT_DIR_ENTER);
 			ofs_walk_take_node(&wi, &it->node);
+			it->path = ofs_xstrdup(wi.path);
 			if (push(s, it) != 0)
 				break;
 			continue;
@@ -397,6 +413,8 @@ ofs_stg_produce(struct stage *s, struct ofs_walk *w)
 		ofs_walk_take_node(&wi, &it->node);
 		it->path = ofs_xstrdup(wi.path);
 		it->reused = try_reuse(s, wi.path, &it->node, &it->bl);
+		if (it->reused || !small_read(s, it))	/* a small one's worker reads them */
+			ofs_walk_xattrs(w, wi.path, &it->node);
 		if (it->reused) {
 			ofs_progress_add(s->pr, it->node.size, 1, wi.path);
 			s->res->bytes_reused += it->node.size;
@@ -404,8 +422,7 @@ ofs_stg_produce(struct stage *s, struct ofs_walk *w)
 				break;
 			continue;
 		}
-		if (it->node.size < SMALL_FILE && !it->node.sparse &&
-		    (!s->o->loose || it->bl.nblocks == 0)) {
+		if (small_read(s, it)) {
 			if (push_small(s, it, wi.path) != 0)
 				break;
 			continue;
@@ -471,7 +488,7 @@ ofs_stg_produce(struct stage *s, struct ofs_walk *w)
 done:
 	ofs_blocks_release(&bh);
 	pthread_mutex_lock(&s->ring.mu);
-	s->ring.producer_done = 1;
+	s->ring.producer_done = 1;	/* from now on the writer frees what it consumes */
 	pthread_cond_broadcast(&s->ring.cv_done);
 	pthread_cond_broadcast(&s->ring.cv_work);
 	pthread_mutex_unlock(&s->ring.mu);

@@ -38,6 +38,8 @@ level_release(struct level *l)
 	ofs_blob_sealer_free(l->bs);
 	l->bs = NULL;
 	ofs_node_release(&l->dir);
+	free(l->path);
+	l->path = NULL;
 }
 
 /* End a level's tree, store it if new, and return its id. Its JSON went through the
@@ -72,6 +74,8 @@ tree_take(struct level *l, struct ofs_node *n, struct ofs_error *err)
 {
 	int rc = ofs_tree_enc_add(&l->enc, n, err);
 
+	if (rc == OFS_ERR_LIMIT && l->path != NULL)
+		ofs_err_wrap(err, "directory '%s'", l->path);
 	ofs_node_release(n);
 	return rc;
 }
@@ -104,6 +108,13 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 
 	switch (it->kind) {
 	case IT_CHUNK:
+		if (it->small && tr->have_cur && it->node.nxattrs > 0 && tr->cur.nxattrs == 0) {
+			/* a small file's xattrs, which its worker read (the walk left them) */
+			tr->cur.xattrs = it->node.xattrs;
+			tr->cur.nxattrs = it->node.nxattrs;
+			it->node.xattrs = NULL;
+			it->node.nxattrs = 0;
+		}
 		if (it->small && !small_outcome(s, it))
 			break;
 		if (it->is_new) {
@@ -128,6 +139,8 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		l = ofs_stg_push_level(s);
 		l->dir = it->node;
 		memset(&it->node, 0, sizeof(it->node));
+		l->path = it->path;
+		it->path = NULL;
 		s->res->dirs++;
 		break;
 	case IT_DIR_LEAVE:
@@ -140,6 +153,8 @@ consume(struct stage *s, struct item *it, struct ofs_error *err)
 		ofs_tree_enc_release(&l->enc);
 		ofs_blob_sealer_free(l->bs);
 		l->bs = NULL;
+		free(l->path);
+		l->path = NULL;
 		tr->nlevels--;
 		if ((rc = tree_take(&tr->levels[tr->nlevels - 1], &l->dir, err)) != 0)
 			return rc;
@@ -239,13 +254,21 @@ ofs_stg_writer(void *arg)
 		pthread_mutex_unlock(&rg->mu);
 
 		rc = consume(s, it, &err);
-		item_free(it);
 		if (rc != 0) {
+			item_free(it);
 			ofs_stg_fail(s, rc, &err);
 			pthread_mutex_lock(&rg->mu);
 			break;
 		}
 		pthread_mutex_lock(&rg->mu);
+		if (rg->producer_done || it->stored.cap > SPENT_MAX || it->data != NULL) {
+			pthread_mutex_unlock(&rg->mu);
+			item_free(it);
+			pthread_mutex_lock(&rg->mu);
+		} else {
+			it->next = rg->spent;	/* the producer frees it at its next push */
+			rg->spent = it;
+		}
 	}
 	pthread_mutex_unlock(&rg->mu);
 	return NULL;

@@ -87,6 +87,8 @@ worker(void *arg)
 	struct ofs_patch_writer pw;
 	struct ofs_buf plain = OFS_BUF_INIT(0);
 	uint8_t *small = ofs_xmalloc(SMALL_FILE);	/* small files are read here */
+	char *xl = NULL;	/* and their xattr names listed here */
+	size_t xlcap = 0;
 	struct item *it;
 	uint64_t slot;
 
@@ -114,7 +116,7 @@ worker(void *arg)
 		pthread_mutex_unlock(&rg->mu);
 
 		if (it->small) {
-			ofs_stg_read_small(s, it, small);
+			ofs_stg_read_small(s, it, small, &xl, &xlcap);
 			if (it->len == 0)	/* unreadable or emptied: nothing to store */
 				goto processed;
 		}
@@ -162,6 +164,7 @@ processed:
 	ofs_patch_writer_release(&pw);
 	ofs_buf_release_secret(&plain);
 	free(small);
+	free(xl);
 	ofs_blob_ctx_free(ctx);
 	return NULL;
 }

@@ -191,30 +191,34 @@ excluded(struct ofs_walk *w, const char *abs, const char *rel, const char *base,
 
 /* ---- metadata ---- */
 
+/* The extended attributes of path (fd == -1: without following a symlink) or of the open
+ * file fd into n; *xl (*xlcap bytes, grown as needed) holds the name list. Unreadable
+ * (ENOTSUP, EACCES…) means none; an attribute that vanishes between list and read is left
+ * out. */
 static void
-read_xattrs(struct ofs_walk *w, const char *path, struct ofs_node *n)
+xattrs_into(const char *path, int fd, char **xl, size_t *xlcap, struct ofs_node *n)
 {
 	ssize_t len;
 	size_t cap = 0;
 
-	if (w->xl == NULL) {
-		w->xlcap = 4096;
-		w->xl = ofs_xmalloc(w->xlcap);
+	if (*xl == NULL) {
+		*xlcap = 4096;
+		*xl = ofs_xmalloc(*xlcap);
 	}
 	for (;;) {
-		len = llistxattr(path, w->xl, w->xlcap);
+		len = fd >= 0 ? flistxattr(fd, *xl, *xlcap) : llistxattr(path, *xl, *xlcap);
 		if (len >= 0)
 			break;
 		if (errno != ERANGE)
 			return;	/* ENOTSUP, EACCES…: nothing readable */
-		len = llistxattr(path, NULL, 0);
+		len = fd >= 0 ? flistxattr(fd, NULL, 0) : llistxattr(path, NULL, 0);
 		if (len < 0)
 			return;
-		w->xlcap = (size_t)len + 256;
-		w->xl = ofs_xrealloc(w->xl, w->xlcap);
+		*xlcap = (size_t)len + 256;
+		*xl = ofs_xrealloc(*xl, *xlcap);
 	}
 	for (ssize_t off = 0; off < len;) {
-		const char *name = w->xl + off;
+		const char *name = *xl + off;
 		size_t nl = strnlen(name, (size_t)(len - off));
 		ssize_t vl;
 		uint8_t *val;
@@ -222,10 +226,13 @@ read_xattrs(struct ofs_walk *w, const char *path, struct ofs_node *n)
 		off += (ssize_t)nl + 1;
 		if (nl == 0)
 			continue;
-		if ((vl = lgetxattr(path, name, NULL, 0)) < 0)
+		vl = fd >= 0 ? fgetxattr(fd, name, NULL, 0) : lgetxattr(path, name, NULL, 0);
+		if (vl < 0)
 			continue;
 		val = ofs_xmalloc((size_t)vl + 1);
-		if ((vl = lgetxattr(path, name, val, (size_t)vl)) < 0) {
+		vl = fd >= 0 ? fgetxattr(fd, name, val, (size_t)vl) :
+		    lgetxattr(path, name, val, (size_t)vl);
+		if (vl < 0) {
 			free(val);
 			continue;
 		}
@@ -238,6 +245,24 @@ read_xattrs(struct ofs_walk *w, const char *path, struct ofs_node *n)
 		n->xattrs[n->nxattrs].len = (size_t)vl;
 		n->nxattrs++;
 	}
+}
+
+static void
+read_xattrs(struct ofs_walk *w, const char *path, struct ofs_node *n)
+{
+	xattrs_into(path, -1, &w->xl, &w->xlcap, n);
+}
+
+void
+ofs_walk_xattrs(struct ofs_walk *w, const char *path, struct ofs_node *n)
+{
+	read_xattrs(w, path, n);
+}
+
+void
+ofs_walk_xattrs_fd(int fd, char **xl, size_t *xlcap, struct ofs_node *n)
+{
+	xattrs_into(NULL, fd, xl, xlcap, n);
 }
 
 /* Data regions of a file with fewer allocated blocks than its size. */
@@ -358,7 +383,8 @@ fill_node(struct ofs_walk *w, int dfd, const char *name, const struct stat *st)
 			return -1;
 		}
 	}
-	read_xattrs(w, w->path, n);
+	if (!(w->o.xattrs_later && S_ISREG(st->st_mode) && st->st_size > 0))
+		read_xattrs(w, w->path, n);
 	if (S_ISREG(st->st_mode) && st->st_size > 0 &&
 	    (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size)
 		read_extents(dfd, name, st, n);

@@ -30,6 +30,9 @@ struct ofs_walk_opts {
 	FILE *skipped;			/* TSV "path\treason\n" of skipped entries (may be NULL) */
 	int sizes_only;			/* stat only: no owner names, symlink targets, xattrs
 					 * or extents (a count of what a run will read) */
+	int xattrs_later;		/* regular files that are not empty come without
+					 * xattrs: the caller reads them (ofs_walk_xattrs or,
+					 * cheaper once it has the file open, _fd) */
 };
 
 struct ofs_walk_item {
@@ -45,6 +48,12 @@ struct ofs_walk_item {
 };
 
 struct ofs_walk;
+/* Add the extended attributes of path (not following a symlink; w lends its buffer) or of
+ * the open file fd (*xl, *xlcap: the caller's buffer for the name list, grown as needed,
+ * free it when done) to n; unreadable ones are left out, as the walk does. */
+void ofs_walk_xattrs(struct ofs_walk *w, const char *path, struct ofs_node *n);
+void ofs_walk_xattrs_fd(int fd, char **xl, size_t *xlcap, struct ofs_node *n);
+
 /* srcs: the SRC arguments (made absolute; must exist, else OFS_ERR_USAGE naming it). */
 int ofs_walk_open(const char **srcs, size_t nsrcs, const struct ofs_walk_opts *o,
     struct ofs_walk **out, struct ofs_error *err);

@@ -141,14 +141,14 @@ looks_compressible(struct ofs_blob_ctx *c, const uint8_t *raw, size_t rawlen)
 /* 1 when raw (≤ PROBE_FROM bytes) looks random and a fast pass into dst (bound bytes)
  * saves under SMALL_PROBE_PCT: store it raw without a full pass at the chosen level. */
 static int
-small_incompressible(struct ofs_blob_ctx *c, const uint8_t *raw, size_t rawlen, uint8_t *dst,
-    size_t bound)
+small_incompressible(struct ofs_blob_ctx *c, int level, const uint8_t *raw, size_t rawlen,
+    uint8_t *dst, size_t bound)
 {
 	uint8_t seen[256] = { 0 };
 	unsigned distinct = 0;
 	size_t n;
 
-	if (rawlen < SMALL_SAMPLE || c->level <= 1)
+	if (rawlen < SMALL_SAMPLE || level <= 1)
 		return 0;
 	for (size_t i = 0; i < SMALL_SAMPLE; i++) {
 		distinct += !seen[raw[i]];
@@ -183,6 +183,7 @@ ofs_blob_seal(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN]
 	if (compress && rawlen >= COMPRESS_MIN &&
 	    (rawlen <= PROBE_FROM || looks_compressible(c, raw, rawlen))) {
 		size_t bound = ZSTD_compressBound(rawlen);
+		int level = compress == OFS_SEAL_FAST ? 1 : c->level;
 		uint8_t *dst;
 
 		/* Compressed straight into out, where it is then encrypted in place: no scratch
@@ -191,10 +192,10 @@ ofs_blob_seal(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN]
 			dst = out->data + out->len + OFS_NONCE_LEN + 1;
 			/* One-shot compression records the frame content size, which open checks. */
 			if (rawlen <= PROBE_FROM &&
-			    small_incompressible(c, raw, rawlen, dst, bound))
+			    small_incompressible(c, level, raw, rawlen, dst, bound))
 				n = rawlen;	/* stored raw below */
 			else
-				n = ZSTD_compressCCtx(c->cc, dst, bound, raw, rawlen, c->level);
+				n = ZSTD_compressCCtx(c->cc, dst, bound, raw, rawlen, level);
 			if (!ZSTD_isError(n) && n < rawlen - rawlen * MIN_SAVE_PCT / 100) {
 				mode = MODE_ZSTD;
 				payload = dst;

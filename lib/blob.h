@@ -33,7 +33,10 @@ const char *ofs_blob_type_name(uint8_t type);
 /* Chunk/tree id: HMAC-SHA256(id key, raw). */
 void ofs_blob_id(struct ofs_blob_ctx *c, const void *raw, size_t rawlen, uint8_t id[OFS_ID_LEN]);
 
-/* Seal raw into its stored form, appended to out. compress = 0 forces mode raw. */
+/* Seal raw into its stored form, appended to out. compress = 0 forces mode raw;
+ * OFS_SEAL_FAST compresses at zstd level 1 instead of the context's (for the state dir's
+ * own files, the journal and catalog: rewritten often, read back rarely). */
+#define OFS_SEAL_FAST 2
 int ofs_blob_seal(struct ofs_blob_ctx *c, uint8_t type, const uint8_t id[OFS_ID_LEN],
     const void *raw, size_t rawlen, int compress, struct ofs_buf *out, struct ofs_error *err);
 /* Open a stored blob, appending the raw bytes to out. rawlen_max bounds decompression

@@ -79,6 +79,12 @@ setfattr -n user.comment -v "hello world" xattrs/file
 setfattr -n user.binary -v 0xdeadbeef00ff xattrs/file
 setfattr -n user.empty xattrs/file 2>/dev/null || true
 setfattr -n user.dir -v "on a directory" xattrs
+# one of each way a file's xattrs are read: empty (the walk), small (the worker, by its
+# descriptor: "file" above) and large (the producer, by path)
+: >xattrs/empty
+setfattr -n user.comment -v "empty file" xattrs/empty
+head -c 200000 /dev/zero | tr '\0' 'x' >xattrs/large
+setfattr -n user.comment -v "large file" xattrs/large
 if [ "$(id -u)" = 0 ]; then
 	setfattr -n trusted.secret -v "root only" xattrs/file
 fi
