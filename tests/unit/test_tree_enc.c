@@ -338,7 +338,7 @@ static void
 t_too_large(void **state)
 {
 	static uint8_t big[64u << 10];
-	static char names[16][16];
+	static char names[16][32];
 	struct ofs_xattr xa[16];
 	struct ofs_tree_enc e;
 	struct ofs_node x;
